@@ -1,0 +1,1 @@
+//! Audio input: WAV and raw PCM decoding, mixing to mono, resampling.

@@ -1,0 +1,1 @@
+//! A typed async client of the Harmonic protocol.

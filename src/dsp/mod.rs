@@ -1,0 +1,1 @@
+//! The counting engine: features, FFT cross-correlation and peak picking.

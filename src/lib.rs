@@ -1,0 +1,30 @@
+//! Harmonic counts how many times a short sound (a key press, a punch, a
+//! skipping-rope hit) occurs in a longer recording, and when.
+//!
+//! # Layout
+//! - [`audio`]: decoding WAV and raw PCM, mixing to mono, resampling to the
+//!   analysis rate, in bounded blocks.
+//! - [`dsp`]: the counting engine: features, FFT cross-correlation, peak
+//!   picking, in one streaming pipeline.
+//! - [`protocol`]: the wire format of PROTOCOL.md: frames, message headers,
+//!   requests, error codes.
+//! - [`crypto`]: the handshake (P-256 ECDH, ECDSA identity, HKDF) and the
+//!   encrypted channel (ChaCha20-Poly1305 with counter nonces).
+//! - [`store`]: the SQLite database (diesel) and the audio files on disk.
+//! - [`client`]: a typed async client of the protocol.
+//! - [`actors`]: the thin actix layer that makes the server (built from
+//!   `actors/` at the top of the repository).
+//!
+//! Everything but `actors` is plain Rust, testable without a running server.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod audio;
+pub mod client;
+pub mod crypto;
+pub mod dsp;
+pub mod protocol;
+pub mod store;
+
+#[path = "../actors/mod.rs"]
+pub mod actors;

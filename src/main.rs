@@ -1,0 +1,3 @@
+//! The `harmonic` command: server, client and tools in one binary.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! The wire protocol of PROTOCOL.md: frames, messages, requests and error codes.

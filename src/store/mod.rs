@@ -1,0 +1,1 @@
+//! Persistent state: the SQLite database through diesel, and audio files on disk.

@@ -43,13 +43,16 @@ impl ServerIdentity {
     /// existing file that cannot be read or parsed is an error naming the path.
     pub fn load_or_create(dir: &Path) -> Result<ServerIdentity, CryptoError> {
         let path = dir.join(IDENTITY_FILE_NAME);
-        match fs::read_to_string(&path) {
-            Ok(pem) => {
-                let secret =
-                    SecretKey::from_pkcs8_pem(&pem).map_err(|e| CryptoError::CorruptIdentity {
-                        path: path.clone(),
-                        reason: e.to_string(),
-                    })?;
+        match fs::read(&path) {
+            Ok(contents) => {
+                let corrupt = |reason: String| CryptoError::CorruptIdentity {
+                    path: path.clone(),
+                    reason,
+                };
+                let pem = std::str::from_utf8(&contents)
+                    .map_err(|_| corrupt("not PEM text".to_owned()))?;
+                let secret = SecretKey::from_pkcs8_pem(pem).map_err(|e| corrupt(e.to_string()))?;
+                warn_if_readable_by_others(&path);
                 Ok(Self::from_secret_key(&secret))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -106,6 +109,27 @@ impl fmt::Debug for ServerIdentity {
             .field("secret", &"<redacted>")
             .finish()
     }
+}
+
+/// The key is still used (refusing to start would not undo a leak), but the
+/// operator is told, since PROTOCOL.md §2 wants the file readable by the owner only.
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = fs::metadata(path) {
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                log::warn!(
+                    target: "admin",
+                    "identity file {} has mode {mode:o}: it should be readable by its owner only (chmod 600)",
+                    path.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Writes a new identity file atomically: temp file (owner-only), fsync, rename, fsync the directory.
@@ -210,6 +234,19 @@ mod tests {
             fs::read_to_string(&path).unwrap(),
             "-----BEGIN PRIVATE KEY-----\nnot a key\n"
         );
+    }
+
+    #[test]
+    fn binary_or_empty_identity_file_is_corrupt_not_an_io_error() {
+        for contents in [&[0xff, 0xfe, 0x00][..], b""] {
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join(IDENTITY_FILE_NAME), contents).unwrap();
+            let err = ServerIdentity::load_or_create(dir.path()).unwrap_err();
+            assert!(
+                matches!(err, CryptoError::CorruptIdentity { .. }),
+                "{err:?}"
+            );
+        }
     }
 
     #[test]

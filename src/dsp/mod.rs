@@ -1,1 +1,233 @@
-//! The counting engine: features, FFT cross-correlation and peak picking.
+//! The counting engine: how many times, and when, a template sound occurs in
+//! a recording.
+//!
+//! One streaming pipeline serves every use: samples at the recording's rate
+//! go through [`Resampler`](crate::audio::Resampler) to 16 kHz, become
+//! compressed mel-band frames ([`features`]), are correlated with the
+//! prepared template ([`correlate`]), and the scores become events
+//! ([`peaks`]). A whole file is that pipeline fed block by block
+//! ([`analyze_file`]); a live stream is the same pipeline fed as data
+//! arrives ([`Counter`]). Every stage is chunk-invariant, so both give the
+//! same events for the same audio, to the bit.
+
+mod analyze;
+pub mod correlate;
+pub mod features;
+pub mod peaks;
+mod template;
+
+pub use analyze::{analyze_file, load_template, Analysis, Progress, Trace};
+pub use template::{PreparedTemplate, TemplateAudio};
+
+use crate::audio::{AudioError, Resampler, ANALYSIS_RATE};
+use correlate::Correlator;
+use features::{FeatureExtractor, FRAME_SECONDS};
+use peaks::{Peak, PeakPicker};
+
+/// Score an occurrence must reach when the caller sets none. Chosen on the
+/// project's accuracy corpus (docs/BENCHMARKS.md).
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
+/// Minimum gap between events, as a fraction of the (trimmed) template's
+/// length, when the caller sets none. Repeats as close as a third of the
+/// template apart must still count, so it stays below 1/3.
+pub const DEFAULT_GAP_FRACTION: f64 = 0.25;
+/// Longest template the engine takes (PROTOCOL.md §5: `too_large` beyond).
+pub const MAX_TEMPLATE_SECONDS: f64 = 60.0;
+
+/// Why a count could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DspError {
+    /// The template or recording could not be decoded.
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    /// The template holds no sound (silence, or a constant signal).
+    #[error("the template is silent: there is no sound in it to look for")]
+    SilentTemplate,
+    /// The template's sound is shorter than the engine can match (30 ms).
+    #[error("the template's sound is too short to match (under 30 ms after trimming silence)")]
+    TemplateTooShort,
+    /// The template is longer than [`MAX_TEMPLATE_SECONDS`].
+    #[error("the template lasts {0:.1} s; templates may last at most 60 s")]
+    TemplateTooLong(f64),
+    /// The template lasts longer than the recording it should be found in.
+    #[error("the template ({template_s:.2} s) is longer than the recording ({recording_s:.2} s)")]
+    TemplateLongerThanRecording {
+        /// Template length in seconds.
+        template_s: f64,
+        /// Recording length in seconds.
+        recording_s: f64,
+    },
+    /// An option out of range.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// The caller asked to stop.
+    #[error("the analysis was cancelled")]
+    Cancelled,
+}
+
+/// One occurrence of the template in the recording.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Event {
+    /// Seconds from the start of the recording to the sound's onset.
+    pub start_s: f64,
+    /// How closely it matched, 0..1.
+    pub score: f32,
+}
+
+/// Caller's overrides of the engine's defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Options {
+    /// Score an occurrence must reach (0..1); default [`DEFAULT_THRESHOLD`].
+    pub threshold: Option<f32>,
+    /// Seconds that must separate two events; default a quarter of the
+    /// template's length.
+    pub min_gap_s: Option<f64>,
+}
+
+impl Options {
+    /// Checks the ranges: threshold in 0..=1, gap finite and not negative.
+    pub fn validate(&self) -> Result<(), DspError> {
+        if let Some(t) = self.threshold {
+            if !(0.0..=1.0).contains(&t) {
+                return Err(DspError::InvalidOption(format!(
+                    "threshold {t} is outside 0..1"
+                )));
+            }
+        }
+        if let Some(g) = self.min_gap_s {
+            if !g.is_finite() || g < 0.0 {
+                return Err(DspError::InvalidOption(format!(
+                    "min_gap_s {g} must be a finite number >= 0"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The engine in streaming form: push samples, get events as they become
+/// certain.
+pub struct Counter {
+    resampler: Resampler,
+    features: FeatureExtractor,
+    correlator: Correlator,
+    picker: PeakPicker,
+    onset_offset_s: f64,
+    recording_rate: u32,
+    samples_in: u64,
+    events: Vec<Event>,
+    trace: Option<Trace>,
+    // Buffers reused between pushes.
+    resampled: Vec<f32>,
+    frames: Vec<f32>,
+    scores: Vec<f32>,
+    peaks: Vec<Peak>,
+}
+
+impl Counter {
+    /// A counter for `template` in a recording at `recording_rate`.
+    pub fn new(
+        template: &TemplateAudio,
+        recording_rate: u32,
+        options: &Options,
+    ) -> Result<Counter, DspError> {
+        options.validate()?;
+        crate::audio::check_sample_rate(recording_rate)?;
+        crate::audio::check_sample_rate(template.sample_rate)?;
+        if template.duration_s() > MAX_TEMPLATE_SECONDS {
+            return Err(DspError::TemplateTooLong(template.duration_s()));
+        }
+        let prepared = PreparedTemplate::new(template, recording_rate)?;
+        let gap_s = options
+            .min_gap_s
+            .unwrap_or(prepared.duration_s() * DEFAULT_GAP_FRACTION);
+        let gap_frames = (gap_s / FRAME_SECONDS).round() as usize;
+        Ok(Counter {
+            resampler: Resampler::new(recording_rate, ANALYSIS_RATE)?,
+            features: FeatureExtractor::new(prepared.layout.clone()),
+            correlator: Correlator::new(&prepared),
+            picker: PeakPicker::new(options.threshold.unwrap_or(DEFAULT_THRESHOLD), gap_frames),
+            onset_offset_s: prepared.onset_offset_s,
+            recording_rate,
+            samples_in: 0,
+            events: Vec::new(),
+            trace: None,
+            resampled: Vec::new(),
+            frames: Vec::new(),
+            scores: Vec::new(),
+            peaks: Vec::new(),
+        })
+    }
+
+    /// Also records the per-frame energy and score, for plots.
+    pub fn with_trace(mut self) -> Counter {
+        self.trace = Some(Trace::default());
+        self
+    }
+
+    /// Adds mono samples at the recording's rate; returns the events that
+    /// became certain with them.
+    pub fn push(&mut self, samples: &[f32]) -> Result<Vec<Event>, DspError> {
+        self.samples_in += samples.len() as u64;
+        self.resampled.clear();
+        self.resampler.push(samples, &mut self.resampled)?;
+        self.features.push(&self.resampled, &mut self.frames);
+        Ok(self.advance(false))
+    }
+
+    /// Ends the recording; returns the events that became certain at its
+    /// end. [`Counter::events`] then holds them all.
+    pub fn finish(&mut self) -> Result<Vec<Event>, DspError> {
+        self.resampled.clear();
+        self.resampler.finish(&mut self.resampled)?;
+        self.features.push(&self.resampled, &mut self.frames);
+        self.features.finish(&mut self.frames);
+        Ok(self.advance(true))
+    }
+
+    fn advance(&mut self, end: bool) -> Vec<Event> {
+        if let Some(trace) = self.trace.as_mut() {
+            trace.add_frames(&self.frames);
+        }
+        self.scores.clear();
+        self.correlator.push(&self.frames, &mut self.scores);
+        self.frames.clear();
+        if end {
+            self.correlator.finish(&mut self.scores);
+        }
+        if let Some(trace) = self.trace.as_mut() {
+            trace.scores.extend_from_slice(&self.scores);
+        }
+        self.peaks.clear();
+        self.picker.push(&self.scores, &mut self.peaks);
+        if end {
+            self.picker.finish(&mut self.peaks);
+        }
+        let onset = self.onset_offset_s;
+        let new: Vec<Event> = self
+            .peaks
+            .iter()
+            .map(|p| Event {
+                start_s: ((p.frame as f64 + p.offset) * FRAME_SECONDS + onset).max(0.0),
+                score: p.score,
+            })
+            .collect();
+        self.events.extend_from_slice(&new);
+        new
+    }
+
+    /// Every event so far, in time order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// Seconds of recording pushed so far.
+    pub fn processed_s(&self) -> f64 {
+        self.samples_in as f64 / f64::from(self.recording_rate)
+    }
+
+    /// The trace, when [`Counter::with_trace`] asked for one.
+    pub fn take_trace(&mut self) -> Option<Trace> {
+        self.trace.take()
+    }
+}

@@ -1,0 +1,118 @@
+//! Whole-file analysis: the streaming engine fed from a WAV file in blocks,
+//! with progress reports and cancellation.
+
+use std::path::Path;
+
+use super::features::{frame_energy, BANDS, FRAME_SECONDS};
+use super::{Counter, DspError, Event, Options};
+use crate::audio::WavSource;
+
+use super::TemplateAudio;
+
+/// Frames read from the recording per block: about 1.5 s at 44.1 kHz,
+/// a few hundred kilobytes whatever the file's length.
+const BLOCK_FRAMES: usize = 1 << 16;
+
+/// The result of counting a template in a recording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// Every occurrence, in time order.
+    pub events: Vec<Event>,
+    /// Length of the recording in seconds.
+    pub duration_s: f64,
+}
+
+impl Analysis {
+    /// How many occurrences.
+    pub fn count(&self) -> usize {
+        self.events.len()
+    }
+}
+
+/// How far an analysis has got, for progress bars and `progress` pushes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Seconds of the recording analysed.
+    pub done_s: f64,
+    /// Length of the recording in seconds.
+    pub total_s: f64,
+}
+
+/// What the engine saw, frame by frame: for plots that show why it counted
+/// what it counted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trace {
+    /// Energy of each feature frame, in dB (relative to an arbitrary 0).
+    pub energy_db: Vec<f32>,
+    /// Match score of the window starting at each frame, 0..1.
+    pub scores: Vec<f32>,
+}
+
+impl Trace {
+    /// Seconds between consecutive values.
+    pub const FRAME_SECONDS: f64 = FRAME_SECONDS;
+
+    pub(crate) fn add_frames(&mut self, frames: &[f32]) {
+        self.energy_db.extend(
+            frames
+                .chunks_exact(BANDS)
+                .map(|frame| 10.0 * frame_energy(frame).max(1e-12).log10()),
+        );
+    }
+}
+
+/// Reads a template file whole (templates are short: at most 60 s).
+pub fn load_template(path: &Path) -> Result<TemplateAudio, DspError> {
+    let mut source = WavSource::open(path)?;
+    let info = source.info();
+    if info.duration_s() > super::MAX_TEMPLATE_SECONDS {
+        return Err(DspError::TemplateTooLong(info.duration_s()));
+    }
+    Ok(TemplateAudio {
+        samples: source.read_all()?,
+        sample_rate: info.sample_rate,
+    })
+}
+
+/// Counts `template` in the WAV file at `recording`, reading it in blocks so
+/// memory stays bounded. `progress` is called after every block; returning
+/// `false` cancels. With `trace`, the returned [`Trace`] is filled.
+pub fn analyze_file(
+    template: &TemplateAudio,
+    recording: &Path,
+    options: &Options,
+    trace: bool,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<(Analysis, Option<Trace>), DspError> {
+    let mut source = WavSource::open(recording)?;
+    let info = source.info();
+    let total_s = info.duration_s();
+    if template.duration_s() > total_s {
+        return Err(DspError::TemplateLongerThanRecording {
+            template_s: template.duration_s(),
+            recording_s: total_s,
+        });
+    }
+    let mut counter = Counter::new(template, info.sample_rate, options)?;
+    if trace {
+        counter = counter.with_trace();
+    }
+    let mut block = Vec::with_capacity(BLOCK_FRAMES);
+    loop {
+        block.clear();
+        if source.read_block(BLOCK_FRAMES, &mut block)? == 0 {
+            break;
+        }
+        counter.push(&block)?;
+        let done_s = counter.processed_s();
+        if !progress(Progress { done_s, total_s }) {
+            return Err(DspError::Cancelled);
+        }
+    }
+    counter.finish()?;
+    let analysis = Analysis {
+        events: counter.events().to_vec(),
+        duration_s: total_s,
+    };
+    Ok((analysis, counter.take_trace()))
+}

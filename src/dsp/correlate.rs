@@ -1,0 +1,181 @@
+//! Normalised cross-correlation of feature frames by overlap-save FFT.
+//!
+//! The score at frame `t` is the Pearson correlation between the template
+//! patch and the recording's `frames × BANDS` patch starting at `t`: 1 for a
+//! perfect match whatever its loudness, 0 for nothing alike. The numerator
+//! comes from FFTs (per band forward, summed across bands in the frequency
+//! domain, one inverse per block); the denominator from running sums.
+//!
+//! Blocks start at fixed multiples of the block length from frame 0, so the
+//! scores are bit-for-bit the same however the frames were pushed.
+
+use std::sync::Arc;
+
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::num_complex::Complex;
+
+use super::features::BANDS;
+use super::template::PreparedTemplate;
+
+/// Subtracted from every feature before the FFT: the template is zero-mean,
+/// so the correlation is unchanged, and f32 precision is kept for the part
+/// that varies (log energies sit around this value).
+const FEATURE_OFFSET: f32 = -10.0;
+/// Patches whose variance per value is below this are silence: score 0.
+const MIN_VARIANCE: f64 = 1e-6;
+
+/// Streams scores out of feature frames.
+pub struct Correlator {
+    template_frames: usize,
+    fft_len: usize,
+    block_len: usize,
+    /// conj(FFT(template band b)) for each band, `fft_len/2 + 1` bins each.
+    template_spectra: Vec<Vec<Complex<f32>>>,
+    forward: Arc<dyn RealToComplex<f32>>,
+    inverse: Arc<dyn ComplexToReal<f32>>,
+    /// Features from `block_start` on, frame-major.
+    frames: Vec<f32>,
+    block_start: u64,
+    frames_total: u64,
+    column: Vec<f32>,
+    spectrum: Vec<Complex<f32>>,
+    sum: Vec<Complex<f32>>,
+    result: Vec<f32>,
+    scratch: Vec<Complex<f32>>,
+}
+
+impl Correlator {
+    /// A correlator seeking `template`.
+    pub fn new(template: &PreparedTemplate) -> Correlator {
+        let m = template.frames;
+        let fft_len = (2 * m).next_power_of_two().max(64);
+        let mut planner = RealFftPlanner::<f32>::new();
+        let forward = planner.plan_fft_forward(fft_len);
+        let inverse = planner.plan_fft_inverse(fft_len);
+        let mut column = forward.make_input_vec();
+        let mut scratch = forward.make_scratch_vec();
+        if inverse.get_scratch_len() > scratch.len() {
+            scratch.resize(inverse.get_scratch_len(), Complex::default());
+        }
+        let template_spectra = (0..BANDS)
+            .map(|b| {
+                column.iter_mut().for_each(|v| *v = 0.0);
+                for j in 0..m {
+                    column[j] = template.patch[j * BANDS + b];
+                }
+                let mut spectrum = forward.make_output_vec();
+                let _ = forward.process_with_scratch(&mut column, &mut spectrum, &mut scratch);
+                spectrum.iter_mut().for_each(|c| *c = c.conj());
+                spectrum
+            })
+            .collect();
+        Correlator {
+            template_frames: m,
+            fft_len,
+            block_len: fft_len - m + 1,
+            template_spectra,
+            spectrum: forward.make_output_vec(),
+            sum: forward.make_output_vec(),
+            result: inverse.make_output_vec(),
+            column,
+            scratch,
+            forward,
+            inverse,
+            frames: Vec::new(),
+            block_start: 0,
+            frames_total: 0,
+        }
+    }
+
+    /// Frames of latency between a frame arriving and its score: a score
+    /// needs the whole block it belongs to.
+    pub fn block_len(&self) -> usize {
+        self.block_len
+    }
+
+    /// Adds feature frames (`BANDS` values each); appends every score that
+    /// can now be computed to `scores`, in frame order.
+    pub fn push(&mut self, features: &[f32], scores: &mut Vec<f32>) {
+        self.frames.extend_from_slice(features);
+        self.frames_total += (features.len() / BANDS) as u64;
+        while self.frames_total >= self.block_start + self.fft_len as u64 {
+            self.process_block(self.block_len, scores);
+        }
+    }
+
+    /// Ends the recording: scores for every window that fits in it.
+    pub fn finish(&mut self, scores: &mut Vec<f32>) {
+        let m = self.template_frames as u64;
+        while self.frames_total >= self.block_start + m {
+            let fitting = (self.frames_total - m + 1 - self.block_start) as usize;
+            self.process_block(fitting.min(self.block_len), scores);
+        }
+    }
+
+    fn process_block(&mut self, outputs: usize, scores: &mut Vec<f32>) {
+        let available = self.frames.len() / BANDS;
+        self.sum.iter_mut().for_each(|c| *c = Complex::default());
+        for (b, template_spectrum) in self.template_spectra.iter().enumerate() {
+            for (j, v) in self.column.iter_mut().enumerate() {
+                *v = if j < available {
+                    self.frames[j * BANDS + b] - FEATURE_OFFSET
+                } else {
+                    0.0
+                };
+            }
+            let _ = self.forward.process_with_scratch(
+                &mut self.column,
+                &mut self.spectrum,
+                &mut self.scratch,
+            );
+            for ((acc, x), y) in self
+                .sum
+                .iter_mut()
+                .zip(&self.spectrum)
+                .zip(template_spectrum)
+            {
+                *acc += x * y;
+            }
+        }
+        // A real signal's spectrum has real DC and Nyquist bins; keep them
+        // exactly real so the inverse transform accepts them.
+        let last = self.sum.len() - 1;
+        self.sum[0].im = 0.0;
+        self.sum[last].im = 0.0;
+        let _ =
+            self.inverse
+                .process_with_scratch(&mut self.sum, &mut self.result, &mut self.scratch);
+
+        let m = self.template_frames;
+        let values = (m * BANDS) as f64;
+        let frame_sums: Vec<(f64, f64)> = self.frames[..(outputs + m - 1).min(available) * BANDS]
+            .chunks_exact(BANDS)
+            .map(|frame| {
+                frame.iter().fold((0.0, 0.0), |(s1, s2), &v| {
+                    let v = f64::from(v - FEATURE_OFFSET);
+                    (s1 + v, s2 + v * v)
+                })
+            })
+            .collect();
+        let (mut s1, mut s2) = frame_sums[..m]
+            .iter()
+            .fold((0.0, 0.0), |a, f| (a.0 + f.0, a.1 + f.1));
+        let scale = 1.0 / self.fft_len as f64;
+        for t in 0..outputs {
+            if t > 0 {
+                s1 += frame_sums[t + m - 1].0 - frame_sums[t - 1].0;
+                s2 += frame_sums[t + m - 1].1 - frame_sums[t - 1].1;
+            }
+            let variance = s2 - s1 * s1 / values;
+            let score = if variance / values > MIN_VARIANCE {
+                f64::from(self.result[t]) * scale / variance.sqrt()
+            } else {
+                0.0
+            };
+            scores.push(score.clamp(0.0, 1.0) as f32);
+        }
+        let consumed = outputs.min(available);
+        self.frames.drain(..consumed * BANDS);
+        self.block_start += outputs as u64;
+    }
+}

@@ -1,0 +1,260 @@
+//! The representation the engine matches on: compressed mel-band energies.
+//!
+//! Raw waveforms stop matching when an instance is a few percent faster or
+//! higher, reverberant or noisy; short-time band energies on a mel scale do
+//! not. Bands stop at the bandwidth both signals share, so a template recorded
+//! at 44.1 kHz still matches a recording made at 8 kHz.
+
+use std::sync::Arc;
+
+use realfft::{RealFftPlanner, RealToComplex};
+use rustfft::num_complex::Complex;
+
+use crate::audio::ANALYSIS_RATE;
+
+/// Samples per analysis window (32 ms at 16 kHz).
+pub const WINDOW: usize = 512;
+/// Samples between frames (10 ms at 16 kHz): the engine's time resolution
+/// before sub-frame refinement.
+pub const HOP: usize = 160;
+/// Mel bands per frame.
+pub const BANDS: usize = 40;
+/// Lowest band edge (Hz): below it there is mostly hum and handling noise.
+const MIN_FREQUENCY: f32 = 60.0;
+/// Highest band edge (Hz) at the analysis rate.
+const MAX_FREQUENCY: f32 = 7_600.0;
+/// Power added before compression so digital silence stays finite: far below
+/// the quietest recording, -100 dB relative to a full-scale sine per band.
+const POWER_FLOOR: f32 = 1e-10;
+
+/// Seconds per feature frame.
+pub const FRAME_SECONDS: f64 = HOP as f64 / ANALYSIS_RATE as f64;
+
+/// The mel filterbank for one bandwidth: which FFT bins feed each band.
+#[derive(Debug, Clone)]
+pub struct BandLayout {
+    bands: Vec<(usize, Vec<f32>)>,
+}
+
+impl BandLayout {
+    /// Bands from 60 Hz up to the highest frequency both signals carry:
+    /// 45 % of the lower of the two original rates (90 % of its Nyquist),
+    /// capped at 7.6 kHz.
+    pub fn for_rates(rate_a: u32, rate_b: u32) -> BandLayout {
+        let top = (0.45 * rate_a.min(rate_b) as f32).min(MAX_FREQUENCY);
+        BandLayout::new(MIN_FREQUENCY, top)
+    }
+
+    fn new(low: f32, high: f32) -> BandLayout {
+        let mel = |f: f32| 2595.0 * (1.0 + f / 700.0).log10();
+        let hz = |m: f32| 700.0 * (10f32.powf(m / 2595.0) - 1.0);
+        let (mel_low, mel_high) = (mel(low), mel(high));
+        let edges: Vec<f32> = (0..BANDS + 2)
+            .map(|i| hz(mel_low + (mel_high - mel_low) * i as f32 / (BANDS + 1) as f32))
+            .collect();
+        let bin_hz = ANALYSIS_RATE as f32 / WINDOW as f32;
+        let bands = (0..BANDS)
+            .map(|b| {
+                let (left, centre, right) = (edges[b], edges[b + 1], edges[b + 2]);
+                let first = (left / bin_hz).floor() as usize;
+                let last = ((right / bin_hz).ceil() as usize).min(WINDOW / 2);
+                let mut weights: Vec<f32> = (first..=last)
+                    .map(|bin| {
+                        let f = bin as f32 * bin_hz;
+                        if f <= centre {
+                            (f - left) / (centre - left)
+                        } else {
+                            (right - f) / (right - centre)
+                        }
+                        .max(0.0)
+                    })
+                    .collect();
+                // Narrow low bands may fall between bins: give them the
+                // nearest bin so no band is always empty.
+                if weights.iter().all(|&w| w == 0.0) {
+                    let nearest = (centre / bin_hz).round() as usize;
+                    return (nearest, vec![1.0]);
+                }
+                let total: f32 = weights.iter().sum();
+                weights.iter_mut().for_each(|w| *w /= total);
+                (first, weights)
+            })
+            .collect();
+        BandLayout { bands }
+    }
+}
+
+/// Turns 16 kHz samples, pushed in pieces of any size, into feature frames.
+///
+/// Frame `i` covers samples `i·HOP .. i·HOP + WINDOW`; output never depends
+/// on how the samples were cut.
+pub struct FeatureExtractor {
+    layout: BandLayout,
+    fft: Arc<dyn RealToComplex<f32>>,
+    window: Vec<f32>,
+    samples: Vec<f32>,
+    /// Absolute index of `samples[0]`.
+    samples_start: u64,
+    frames_emitted: u64,
+    total_samples: u64,
+    fft_in: Vec<f32>,
+    fft_out: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+    power: Vec<f32>,
+}
+
+impl FeatureExtractor {
+    /// An extractor with the given band layout.
+    pub fn new(layout: BandLayout) -> FeatureExtractor {
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(WINDOW);
+        let window = (0..WINDOW)
+            .map(|i| {
+                let phase = 2.0 * std::f32::consts::PI * i as f32 / WINDOW as f32;
+                0.5 - 0.5 * phase.cos()
+            })
+            .collect();
+        FeatureExtractor {
+            layout,
+            fft_in: fft.make_input_vec(),
+            fft_out: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            fft,
+            window,
+            samples: Vec::new(),
+            samples_start: 0,
+            frames_emitted: 0,
+            total_samples: 0,
+            power: vec![0.0; WINDOW / 2 + 1],
+        }
+    }
+
+    /// Frames emitted so far.
+    pub fn frames_emitted(&self) -> u64 {
+        self.frames_emitted
+    }
+
+    /// Adds samples; appends `BANDS` values per completed frame to `out`.
+    pub fn push(&mut self, input: &[f32], out: &mut Vec<f32>) {
+        self.total_samples += input.len() as u64;
+        self.samples.extend_from_slice(input);
+        self.emit_ready(out);
+    }
+
+    /// Ends the signal: frames that start inside it are completed with
+    /// zeros, so the last sounds are analysed too.
+    pub fn finish(&mut self, out: &mut Vec<f32>) {
+        let frames_total = self.total_samples.div_ceil(HOP as u64);
+        while self.frames_emitted < frames_total {
+            let needed =
+                (self.frames_emitted * HOP as u64 + WINDOW as u64 - self.samples_start) as usize;
+            if self.samples.len() < needed {
+                self.samples.resize(needed, 0.0);
+            }
+            self.emit_ready_until(out, frames_total);
+        }
+    }
+
+    fn emit_ready(&mut self, out: &mut Vec<f32>) {
+        self.emit_ready_until(out, u64::MAX);
+    }
+
+    fn emit_ready_until(&mut self, out: &mut Vec<f32>, limit: u64) {
+        let mut offset = (self.frames_emitted * HOP as u64 - self.samples_start) as usize;
+        while self.frames_emitted < limit && offset + WINDOW <= self.samples.len() {
+            self.frame(offset, out);
+            self.frames_emitted += 1;
+            offset += HOP;
+        }
+        self.samples.drain(..offset);
+        self.samples_start += offset as u64;
+    }
+
+    fn frame(&mut self, offset: usize, out: &mut Vec<f32>) {
+        let frame = &self.samples[offset..offset + WINDOW];
+        for ((dst, &s), &w) in self.fft_in.iter_mut().zip(frame).zip(&self.window) {
+            *dst = s * w;
+        }
+        // Lengths are fixed by construction, so the FFT cannot fail.
+        let _ =
+            self.fft
+                .process_with_scratch(&mut self.fft_in, &mut self.fft_out, &mut self.scratch);
+        for (p, c) in self.power.iter_mut().zip(&self.fft_out) {
+            *p = c.norm_sqr();
+        }
+        for (first, weights) in &self.layout.bands {
+            let energy: f32 = weights
+                .iter()
+                .zip(&self.power[*first..])
+                .map(|(w, p)| w * p)
+                .sum();
+            out.push(compress(energy));
+        }
+    }
+}
+
+/// Compresses band energy the way loudness perception does (log), so that
+/// a gain change becomes an offset, which the normalised correlation ignores.
+#[inline]
+pub fn compress(energy: f32) -> f32 {
+    (energy + POWER_FLOOR).ln()
+}
+
+/// Total energy of a frame, from its compressed bands (for trimming and plots).
+pub fn frame_energy(bands: &[f32]) -> f32 {
+    bands
+        .iter()
+        .map(|&v| (v.exp() - POWER_FLOOR).max(0.0))
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extract(layout: &BandLayout, signal: &[f32], piece: usize) -> Vec<f32> {
+        let mut extractor = FeatureExtractor::new(layout.clone());
+        let mut out = Vec::new();
+        for chunk in signal.chunks(piece) {
+            extractor.push(chunk, &mut out);
+        }
+        extractor.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn frames_cover_the_signal_whatever_the_chunking() {
+        let layout = BandLayout::for_rates(44_100, 44_100);
+        let signal: Vec<f32> = (0..16_037)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+            .collect();
+        let whole = extract(&layout, &signal, signal.len());
+        assert_eq!(whole.len(), 16_037usize.div_ceil(HOP) * BANDS);
+        for piece in [1, 159, 160, 161, 4096] {
+            assert_eq!(extract(&layout, &signal, piece), whole, "piece {piece}");
+        }
+    }
+
+    #[test]
+    fn a_tone_lights_the_band_that_holds_it() {
+        let layout = BandLayout::for_rates(16_000, 16_000);
+        let signal: Vec<f32> = (0..8_000)
+            .map(|i| (2.0 * std::f32::consts::PI * 1_000.0 * i as f32 / 16_000.0).sin())
+            .collect();
+        let features = extract(&layout, &signal, 8_000);
+        let frame = &features[10 * BANDS..11 * BANDS];
+        let loudest = (0..BANDS)
+            .max_by(|&a, &b| frame[a].total_cmp(&frame[b]))
+            .unwrap();
+        let (first, weights) = &layout.bands[loudest];
+        let bin = 1_000.0 / (16_000.0 / WINDOW as f32);
+        assert!((*first as f32..(*first + weights.len()) as f32).contains(&bin));
+    }
+
+    #[test]
+    fn bands_stop_at_the_shared_bandwidth() {
+        let narrow = BandLayout::for_rates(8_000, 48_000);
+        let (first, weights) = narrow.bands.last().unwrap();
+        let top_hz = (first + weights.len()) as f32 * 16_000.0 / WINDOW as f32;
+        assert!(top_hz <= 3_700.0, "top band reaches {top_hz} Hz");
+    }
+}

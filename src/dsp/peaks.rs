@@ -1,0 +1,170 @@
+//! Peak picking: one event per occurrence, never one per frame offset.
+//!
+//! A frame is an event when its score reaches the threshold and no frame
+//! within `gap` frames scores higher (on a tie, the earlier frame wins). That
+//! is decided as soon as the `gap` frames after it are known, so a stream
+//! reports each event the moment it is certain, and the decisions depend on
+//! the scores alone, never on how they arrived.
+
+use std::collections::VecDeque;
+
+/// A detected peak, in feature frames.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Peak {
+    /// Frame of the maximum.
+    pub frame: u64,
+    /// Sub-frame refinement from a parabola through the neighbours, -0.5..0.5.
+    pub offset: f64,
+    /// The score at the maximum, 0..1.
+    pub score: f32,
+}
+
+/// Streaming peak picker.
+#[derive(Debug)]
+pub struct PeakPicker {
+    threshold: f32,
+    gap: usize,
+    /// Scores from frame `window_start` on.
+    window: VecDeque<f32>,
+    window_start: u64,
+    /// Next frame to decide.
+    next: u64,
+    pushed: u64,
+}
+
+impl PeakPicker {
+    /// A picker with a score threshold and a minimum gap (frames, at least 1).
+    pub fn new(threshold: f32, gap: usize) -> PeakPicker {
+        PeakPicker {
+            threshold,
+            gap: gap.max(1),
+            window: VecDeque::new(),
+            window_start: 0,
+            next: 0,
+            pushed: 0,
+        }
+    }
+
+    /// Adds scores in frame order; appends the peaks now certain to `out`.
+    pub fn push(&mut self, scores: &[f32], out: &mut Vec<Peak>) {
+        for &score in scores {
+            self.window.push_back(score);
+            self.pushed += 1;
+            while self.next + (self.gap as u64) < self.pushed {
+                self.decide(out);
+            }
+        }
+    }
+
+    /// No more scores: decides the frames still open.
+    pub fn finish(&mut self, out: &mut Vec<Peak>) {
+        while self.next < self.pushed {
+            self.decide(out);
+        }
+    }
+
+    fn score(&self, frame: u64) -> Option<f32> {
+        frame
+            .checked_sub(self.window_start)
+            .and_then(|i| self.window.get(i as usize).copied())
+    }
+
+    fn decide(&mut self, out: &mut Vec<Peak>) {
+        let t = self.next;
+        self.next += 1;
+        if let Some(peak) = self.peak_at(t) {
+            out.push(peak);
+        }
+        // Keep `gap` frames of history behind the next frame to decide.
+        while self.window_start + (self.gap as u64) < self.next {
+            self.window.pop_front();
+            self.window_start += 1;
+        }
+    }
+
+    fn peak_at(&self, t: u64) -> Option<Peak> {
+        let score = self.score(t)?;
+        if score < self.threshold {
+            return None;
+        }
+        let gap = self.gap as u64;
+        let earlier_higher =
+            (t.saturating_sub(gap)..t).any(|u| self.score(u).is_some_and(|s| s >= score));
+        let later_higher = (t + 1..=t + gap).any(|u| self.score(u).is_some_and(|s| s > score));
+        if earlier_higher || later_higher {
+            return None;
+        }
+        let offset = match (
+            t.checked_sub(1).and_then(|u| self.score(u)),
+            self.score(t + 1),
+        ) {
+            (Some(before), Some(after)) => {
+                let curvature = f64::from(before) - 2.0 * f64::from(score) + f64::from(after);
+                if curvature < 0.0 {
+                    (0.5 * f64::from(before - after) / curvature).clamp(-0.5, 0.5)
+                } else {
+                    0.0
+                }
+            }
+            _ => 0.0,
+        };
+        Some(Peak {
+            frame: t,
+            offset,
+            score,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pick(scores: &[f32], threshold: f32, gap: usize) -> Vec<u64> {
+        let mut picker = PeakPicker::new(threshold, gap);
+        let mut out = Vec::new();
+        picker.push(scores, &mut out);
+        picker.finish(&mut out);
+        out.iter().map(|p| p.frame).collect()
+    }
+
+    #[test]
+    fn one_event_per_bump() {
+        let scores = [0.0, 0.3, 0.7, 0.9, 0.7, 0.3, 0.0, 0.2, 0.8, 0.6, 0.1];
+        assert_eq!(pick(&scores, 0.5, 2), vec![3, 8]);
+    }
+
+    #[test]
+    fn plateaus_give_their_first_frame_and_gaps_suppress_neighbours() {
+        assert_eq!(pick(&[0.0, 0.8, 0.8, 0.8, 0.0], 0.5, 2), vec![1]);
+        assert_eq!(
+            pick(&[0.6, 0.0, 0.9, 0.0, 0.0, 0.0, 0.6], 0.5, 2),
+            vec![2, 6]
+        );
+        assert_eq!(pick(&[0.6, 0.0, 0.9, 0.0, 0.0, 0.0, 0.6], 0.5, 4), vec![2]);
+    }
+
+    #[test]
+    fn refinement_finds_the_true_maximum_of_a_parabola() {
+        // Samples of 1 - (x - 3.3)^2 / 10 at integer x.
+        let scores: Vec<f32> = (0..8)
+            .map(|x| 1.0 - ((x as f32 - 3.3).powi(2)) / 10.0)
+            .collect();
+        let mut picker = PeakPicker::new(0.5, 2);
+        let mut out = Vec::new();
+        picker.push(&scores, &mut out);
+        picker.finish(&mut out);
+        assert_eq!(out.len(), 1);
+        assert!((out[0].frame as f64 + out[0].offset - 3.3).abs() < 1e-3);
+    }
+
+    #[test]
+    fn decisions_wait_for_the_gap_and_no_longer() {
+        let mut picker = PeakPicker::new(0.5, 3);
+        let mut out = Vec::new();
+        picker.push(&[0.0, 0.9, 0.1, 0.1], &mut out);
+        assert!(out.is_empty(), "frame 1 needs frames 2..=4");
+        picker.push(&[0.1], &mut out);
+        assert_eq!(out.len(), 1);
+    }
+}

@@ -1,0 +1,181 @@
+//! Template preparation: from a user's capture to the patch the engine seeks.
+//!
+//! A phone capture of one key press has silence or room noise before and
+//! after the sound; matching that too would make every quiet stretch look
+//! like a partial match. The template is cut to its active frames, then made
+//! zero-mean and unit-norm so the correlation is a Pearson coefficient.
+
+use super::features::{frame_energy, BandLayout, FeatureExtractor, BANDS, FRAME_SECONDS};
+use super::DspError;
+use crate::audio::{Resampler, ANALYSIS_RATE};
+
+/// Frames quieter than the loudest by more than this are not the sound (dB).
+const ACTIVE_BELOW_PEAK_DB: f32 = 30.0;
+/// Frames must stand this far above the capture's own noise floor (dB).
+const ACTIVE_ABOVE_FLOOR_DB: f32 = 6.0;
+/// A template whose RMS is below this (−80 dBFS) is silence.
+const SILENT_RMS: f32 = 1e-4;
+/// Shortest template the engine accepts after trimming, in frames (30 ms).
+const MIN_FRAMES: usize = 3;
+
+/// A short sound as mono samples at its original rate: what a user saved.
+#[derive(Debug, Clone)]
+pub struct TemplateAudio {
+    /// Mono samples in -1..1.
+    pub samples: Vec<f32>,
+    /// Frames per second of `samples`.
+    pub sample_rate: u32,
+}
+
+impl TemplateAudio {
+    /// Length in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(self.sample_rate)
+    }
+}
+
+/// A template ready to be sought in recordings of one sample rate.
+#[derive(Debug, Clone)]
+pub struct PreparedTemplate {
+    /// The band layout shared with the recording.
+    pub(crate) layout: BandLayout,
+    /// Zero-mean, unit-norm features, `frames × BANDS`, frame-major.
+    pub(crate) patch: Vec<f32>,
+    /// Frames in `patch`.
+    pub(crate) frames: usize,
+    /// Seconds from the start of the trimmed patch to the sound's onset.
+    pub(crate) onset_offset_s: f64,
+}
+
+impl PreparedTemplate {
+    /// Trims, normalises and lays out `audio` for recordings at `recording_rate`.
+    pub fn new(audio: &TemplateAudio, recording_rate: u32) -> Result<PreparedTemplate, DspError> {
+        let rms = (audio.samples.iter().map(|s| s * s).sum::<f32>()
+            / audio.samples.len().max(1) as f32)
+            .sqrt();
+        if !(rms >= SILENT_RMS) {
+            return Err(DspError::SilentTemplate);
+        }
+        let layout = BandLayout::for_rates(audio.sample_rate, recording_rate);
+        let mut resampled = Vec::new();
+        let mut resampler = Resampler::new(audio.sample_rate, ANALYSIS_RATE)?;
+        resampler.push(&audio.samples, &mut resampled)?;
+        resampler.finish(&mut resampled)?;
+        let mut extractor = FeatureExtractor::new(layout.clone());
+        let mut features = Vec::new();
+        extractor.push(&resampled, &mut features);
+        extractor.finish(&mut features);
+
+        let (first, last) = active_span(&features).ok_or(DspError::SilentTemplate)?;
+        // One frame of margin on each side keeps the onset's rise.
+        let start = first.saturating_sub(1);
+        let total = features.len() / BANDS;
+        let mut end = (last + 2).min(total);
+        while end - start < MIN_FRAMES && end < total {
+            end += 1;
+        }
+        if end - start < MIN_FRAMES {
+            return Err(DspError::TemplateTooShort);
+        }
+        let mut patch = features[start * BANDS..end * BANDS].to_vec();
+        let mean = patch.iter().map(|&v| f64::from(v)).sum::<f64>() / patch.len() as f64;
+        let norm = patch
+            .iter()
+            .map(|&v| (f64::from(v) - mean).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        if norm < 1e-3 {
+            return Err(DspError::SilentTemplate);
+        }
+        for v in &mut patch {
+            *v = ((f64::from(*v) - mean) / norm) as f32;
+        }
+        Ok(PreparedTemplate {
+            layout,
+            patch,
+            frames: end - start,
+            onset_offset_s: (first - start) as f64 * FRAME_SECONDS,
+        })
+    }
+
+    /// Length of the trimmed template in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.frames as f64 * FRAME_SECONDS
+    }
+
+    /// Length of the trimmed template in feature frames.
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+}
+
+/// First and last frame that belong to the sound, by energy.
+fn active_span(features: &[f32]) -> Option<(usize, usize)> {
+    let energies_db: Vec<f32> = features
+        .chunks_exact(BANDS)
+        .map(|frame| 10.0 * frame_energy(frame).max(1e-30).log10())
+        .collect();
+    let peak = energies_db
+        .iter()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
+    let mut sorted = energies_db.clone();
+    sorted.sort_by(f32::total_cmp);
+    let floor = sorted[sorted.len() / 5];
+    let gate = (peak - ACTIVE_BELOW_PEAK_DB).max(floor + ACTIVE_ABOVE_FLOOR_DB);
+    let first = energies_db.iter().position(|&e| e > gate)?;
+    let last = energies_db.iter().rposition(|&e| e > gate)?;
+    Some((first, last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn burst(rate: u32, lead_s: f32, burst_s: f32, tail_s: f32) -> TemplateAudio {
+        let lead = (lead_s * rate as f32) as usize;
+        let body = (burst_s * rate as f32) as usize;
+        let tail = (tail_s * rate as f32) as usize;
+        let mut samples = vec![0.0; lead + body + tail];
+        for i in 0..body {
+            let t = i as f32 / rate as f32;
+            samples[lead + i] = (2.0 * std::f32::consts::PI * 900.0 * t).sin() * (-t * 20.0).exp();
+        }
+        TemplateAudio {
+            samples,
+            sample_rate: rate,
+        }
+    }
+
+    #[test]
+    fn silence_around_the_sound_is_trimmed() {
+        let template = PreparedTemplate::new(&burst(44_100, 0.5, 0.2, 0.7), 44_100).unwrap();
+        assert!(
+            template.duration_s() < 0.3,
+            "kept {} s",
+            template.duration_s()
+        );
+        let norm: f32 = template.patch.iter().map(|v| v * v).sum();
+        assert!((norm - 1.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn silent_templates_are_refused() {
+        let silent = TemplateAudio {
+            samples: vec![0.0; 8_000],
+            sample_rate: 8_000,
+        };
+        assert!(matches!(
+            PreparedTemplate::new(&silent, 8_000),
+            Err(DspError::SilentTemplate)
+        ));
+        let empty = TemplateAudio {
+            samples: vec![],
+            sample_rate: 8_000,
+        };
+        assert!(matches!(
+            PreparedTemplate::new(&empty, 8_000),
+            Err(DspError::SilentTemplate)
+        ));
+    }
+}

@@ -100,7 +100,8 @@ impl Store {
     }
 
     /// The folder where [`super::UploadSpool`] keeps uploads (same file
-    /// system as `sounds/`, so that saving an upload is a rename).
+    /// system as `sounds/`, so that saving an upload is a rename). Open the
+    /// spool after the store: [`Store::open`] empties this folder.
     pub fn uploads_dir(&self) -> &Path {
         &self.uploads_dir
     }
@@ -218,6 +219,10 @@ pub(crate) mod tests {
             .get_result(&mut store.conn)
             .unwrap();
         assert_eq!(mode.journal_mode, "wal");
+        let sync: Count = diesel::sql_query("SELECT synchronous AS n FROM pragma_synchronous")
+            .get_result(&mut store.conn)
+            .unwrap();
+        assert_eq!(sync.n, 2, "synchronous = FULL");
         let tables: Count = diesel::sql_query(
             "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' \
              AND name IN ('users', 'sounds', 'resume_tokens')",
@@ -277,6 +282,30 @@ pub(crate) mod tests {
         let mut store = Store::open(dir.path()).unwrap();
         // The row stays (an error is logged); the admin decides.
         assert!(store.get_sound(user.id, "s").unwrap().is_some());
+    }
+
+    #[test]
+    fn down_migration_drops_everything_and_up_recreates_it() {
+        let (_dir, mut store) = open_in();
+        store.conn.revert_last_migration(MIGRATIONS).unwrap();
+        let tables: Count = diesel::sql_query(
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' \
+             AND name != '__diesel_schema_migrations'",
+        )
+        .get_result(&mut store.conn)
+        .unwrap();
+        assert_eq!(tables.n, 0);
+        store.conn.run_pending_migrations(MIGRATIONS).unwrap();
+        store
+            .create_user("back", "h", super::super::Role::User)
+            .unwrap();
+    }
+
+    #[test]
+    fn store_and_spool_can_move_to_a_blocking_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Store>();
+        assert_send::<super::super::UploadSpool>();
     }
 
     /// Metadata matching `bytes` for tests.

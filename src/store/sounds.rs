@@ -37,9 +37,20 @@ impl Store {
         meta: SoundMeta,
         overwrite: bool,
     ) -> StoreResult<SoundRow> {
-        if !overwrite && self.get_sound(user_id, name)?.is_some() {
+        let precheck = if overwrite {
+            Ok(())
+        } else {
+            match self.get_sound(user_id, name) {
+                Ok(None) => Ok(()),
+                Ok(Some(_)) => Err(StoreError::AlreadyExists),
+                Err(e) => Err(e),
+            }
+        };
+        if let Err(e) = precheck {
+            // Checked before moving the file, to spare a copy; the commit
+            // checks again in its transaction.
             remove_quietly(source);
-            return Err(StoreError::AlreadyExists);
+            return Err(e);
         }
         let temp = self.stage_file(source)?;
         self.install_and_commit(user_id, name, &temp, meta, overwrite)

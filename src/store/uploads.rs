@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::files::{self, random_hex_id, remove_quietly};
+use super::files::{random_hex_id, remove_quietly};
 use super::{StoreError, StoreResult};
 
 /// The largest upload accepted (PROTOCOL.md §7: 512 MiB).
@@ -70,12 +70,24 @@ impl std::fmt::Debug for UploadSpool {
 
 impl UploadSpool {
     /// Opens the spool over `dir` (normally [`super::Store::uploads_dir`]),
-    /// creating it and removing whatever it holds: uploads of a previous run
-    /// are gone by design. `max_size` is the upload size limit (normally
+    /// creating it and removing the `*.part` files it holds: uploads of a
+    /// previous run are gone by design (the index was in memory). `max_size` is the upload size limit (normally
     /// [`MAX_UPLOAD_SIZE`]).
     pub fn open(dir: &Path, max_size: u64) -> StoreResult<UploadSpool> {
         fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
-        files::empty_dir(dir)?;
+        // Only our own `<id>.part` files, in case `dir` is not what it should be.
+        let mut removed = 0;
+        for entry in fs::read_dir(dir).map_err(StoreError::io(dir))? {
+            let entry = entry.map_err(StoreError::io(dir))?;
+            let name = entry.file_name();
+            if name.to_string_lossy().ends_with(".part") {
+                remove_quietly(&entry.path());
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            log::info!(target: "library", "removed {removed} upload(s) of a previous run");
+        }
         Ok(UploadSpool {
             dir: dir.to_owned(),
             uploads: HashMap::new(),
@@ -298,7 +310,7 @@ mod tests {
     }
 
     fn sha(bytes: &[u8]) -> String {
-        files::hex_sha256(bytes)
+        super::super::files::hex_sha256(bytes)
     }
 
     #[test]
@@ -480,8 +492,10 @@ mod tests {
         let uploads = dir.path().join("uploads");
         fs::create_dir_all(&uploads).unwrap();
         fs::write(uploads.join("old.part"), b"x").unwrap();
+        fs::write(uploads.join("not-ours.txt"), b"x").unwrap();
         let spool = UploadSpool::open(&uploads, MAX_UPLOAD_SIZE).unwrap();
         assert!(spool.is_empty());
-        assert_eq!(fs::read_dir(&uploads).unwrap().count(), 0);
+        assert!(!uploads.join("old.part").exists());
+        assert!(uploads.join("not-ours.txt").exists());
     }
 }

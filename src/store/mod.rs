@@ -1,1 +1,135 @@
 //! Persistent state: the SQLite database through diesel, and audio files on disk.
+//!
+//! Why this shape:
+//! - One [`Store`] owns one SQLite connection and the data directory. It is
+//!   plain blocking code, owned by the sound-library actor, which calls it
+//!   from a blocking thread; nothing here knows about actix or the wire.
+//! - Nothing acknowledged is lost on a crash: SQLite runs in WAL mode with
+//!   `synchronous=FULL`, and every file is written under a temporary name,
+//!   fsynced, renamed into place, and its directory fsynced. A file is always
+//!   durable *before* the row that names it commits, and a row is always
+//!   deleted *before* its file. So a crash can leave only files that no row
+//!   names (never a row without its file), and [`Store::open`] removes those.
+//! - Uploads ([`UploadSpool`]) are spooled to disk, never held in memory, and
+//!   do not survive a restart: the `uploads/` folder is emptied at open.
+//! - Errors are typed ([`StoreError`]) and precise enough for the protocol
+//!   layer to map each to a wire code in one place; no wire codes here.
+//!
+//! Layout of the data directory:
+//! ```text
+//! harmonic.db (+ -wal, -shm)   users, sounds, resume_tokens
+//! sounds/<file_id>.wav         one file per saved sound (file_id = 32 hex digits)
+//! sounds/<random>.tmp          a file being written (removed at open if left over)
+//! uploads/<upload_id>.part     spooled uploads (emptied at open)
+//! ```
+
+mod files;
+mod models;
+mod open;
+mod schema;
+mod sounds;
+mod tokens;
+mod uploads;
+mod users;
+
+use std::path::PathBuf;
+
+pub use files::{hex_sha256, token_digest};
+pub use models::{Role, SoundMeta, SoundRow, UserRow, UserSummary};
+pub use open::Store;
+pub use uploads::{FinishedUpload, UploadId, UploadSpool, MAX_UPLOAD_SIZE, UPLOAD_MAX_IDLE};
+
+/// Everything that can go wrong in the store, with enough detail for the
+/// protocol layer to choose a wire code (`not_found`, `already_exists`, ...).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A user with the same case-folded username already exists.
+    #[error("username is taken")]
+    UsernameTaken,
+    /// The user, sound, or upload does not exist (or belongs to someone else,
+    /// or was already consumed).
+    #[error("not found")]
+    NotFound,
+    /// A sound with that name already exists for that user.
+    #[error("a sound with that name already exists")]
+    AlreadyExists,
+    /// A read of a sound's bytes started past its end.
+    #[error("offset {offset} is past the end of the sound ({size} bytes)")]
+    OffsetPastEnd {
+        /// The offset asked for.
+        offset: u64,
+        /// The sound's size in bytes.
+        size: u64,
+    },
+    /// A file operation failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Connection(#[from] diesel::ConnectionError),
+    /// A database query failed.
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    /// The embedded migrations could not be run.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// Stored data contradicts itself (unknown role, a file shorter than its
+    /// row says, a size that does not match the file, a non-UTF-8 path).
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+    /// `upload.begin` asked for more than [`MAX_UPLOAD_SIZE`] bytes.
+    #[error("upload of {size} bytes is larger than the limit of {max}")]
+    UploadTooLarge {
+        /// The size asked for.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// `upload.begin` gave a checksum that is not 64 hex digits.
+    #[error("the sha256 is not 64 hex digits")]
+    InvalidSha256,
+    /// A chunk's offset is not the number of bytes received so far.
+    #[error("wrong offset, expected {expected}")]
+    WrongOffset {
+        /// The offset the next chunk must have (bytes received so far).
+        expected: u64,
+    },
+    /// A chunk would go past the size given at `upload.begin`.
+    #[error("chunk goes past the upload's size of {size} bytes")]
+    PastSize {
+        /// The size given at `upload.begin`.
+        size: u64,
+    },
+    /// `upload.finish` before every byte arrived; the upload is kept.
+    #[error("upload incomplete: {received} bytes received")]
+    Incomplete {
+        /// Bytes received so far.
+        received: u64,
+    },
+    /// The finished upload's SHA-256 is not the one announced; the upload was
+    /// discarded.
+    #[error("checksum mismatch; the upload was discarded")]
+    ChecksumMismatch,
+    /// An upload was used (taken) before it was finished; it is kept.
+    #[error("upload is not finished: {received} bytes received")]
+    Unfinished {
+        /// Bytes received so far.
+        received: u64,
+    },
+}
+
+impl StoreError {
+    /// An [`StoreError::Io`] for `path`, for use in `map_err`.
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
+        let path = path.into();
+        move |source| StoreError::Io { path, source }
+    }
+}
+
+/// Result of every store operation.
+pub type StoreResult<T> = Result<T, StoreError>;

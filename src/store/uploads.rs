@@ -1,0 +1,501 @@
+//! The upload spool: files sent in chunks (`upload.begin` / `chunk` /
+//! `finish` / `abort`), written to `uploads/<id>.part` as they arrive and
+//! never held in memory, with a running SHA-256.
+//!
+//! The index lives in memory only: uploads do not survive a restart, and the
+//! folder is emptied when the spool (and the [`super::Store`]) opens. An
+//! upload belongs to the user who began it; any other user gets
+//! [`StoreError::NotFound`], as for an unknown or consumed id. A finished
+//! upload is used once, through [`UploadSpool::take`], which hands its file
+//! to the caller.
+
+use std::collections::HashMap;
+use std::fs::{self, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::files::{random_hex_id, remove_quietly};
+use super::{StoreError, StoreResult};
+
+/// The largest upload accepted (PROTOCOL.md §7: 512 MiB).
+pub const MAX_UPLOAD_SIZE: u64 = 512 * 1024 * 1024;
+/// Unfinished or unused uploads are removed after this long without
+/// activity (PROTOCOL.md §5).
+pub const UPLOAD_MAX_IDLE: Duration = Duration::from_secs(3600);
+
+/// An opaque upload id (32 random hex digits).
+pub type UploadId = String;
+
+/// A finished upload handed over by [`UploadSpool::take`]: the caller now
+/// owns the file and must move it (e.g. [`super::Store::save_sound`]) or
+/// delete it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedUpload {
+    /// The spooled file.
+    pub path: PathBuf,
+    /// Its size in bytes (checked against the announced SHA-256).
+    pub size: u64,
+}
+
+/// One upload in progress or finished.
+struct Upload {
+    owner: i64,
+    path: PathBuf,
+    size: u64,
+    expected_sha256: [u8; 32],
+    received: u64,
+    hasher: Sha256,
+    finished: bool,
+    last_activity: Instant,
+}
+
+/// The in-memory index of uploads over the `uploads/` folder.
+pub struct UploadSpool {
+    dir: PathBuf,
+    uploads: HashMap<UploadId, Upload>,
+    max_size: u64,
+}
+
+impl std::fmt::Debug for UploadSpool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadSpool")
+            .field("dir", &self.dir)
+            .field("uploads", &self.uploads.len())
+            .finish()
+    }
+}
+
+impl UploadSpool {
+    /// Opens the spool over `dir` (normally [`super::Store::uploads_dir`]),
+    /// creating it and removing the `*.part` files it holds: uploads of a
+    /// previous run are gone by design (the index was in memory). `max_size` is the upload size limit (normally
+    /// [`MAX_UPLOAD_SIZE`]).
+    pub fn open(dir: &Path, max_size: u64) -> StoreResult<UploadSpool> {
+        fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+        // Only our own `<id>.part` files, in case `dir` is not what it should be.
+        let mut removed = 0;
+        for entry in fs::read_dir(dir).map_err(StoreError::io(dir))? {
+            let entry = entry.map_err(StoreError::io(dir))?;
+            let name = entry.file_name();
+            if name.to_string_lossy().ends_with(".part") {
+                remove_quietly(&entry.path());
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            log::info!(target: "library", "removed {removed} upload(s) of a previous run");
+        }
+        Ok(UploadSpool {
+            dir: dir.to_owned(),
+            uploads: HashMap::new(),
+            max_size,
+        })
+    }
+
+    /// How many uploads are in the index (unfinished or not yet used).
+    pub fn len(&self) -> usize {
+        self.uploads.len()
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.uploads.is_empty()
+    }
+
+    /// Starts an upload of `size` bytes whose SHA-256 is `sha256_hex` (64 hex
+    /// digits, any case) for `owner`; creates its empty file.
+    /// [`StoreError::UploadTooLarge`] past the limit,
+    /// [`StoreError::InvalidSha256`] for a malformed checksum.
+    pub fn begin(
+        &mut self,
+        owner: i64,
+        size: u64,
+        sha256_hex: &str,
+        now: Instant,
+    ) -> StoreResult<UploadId> {
+        if size > self.max_size {
+            return Err(StoreError::UploadTooLarge {
+                size,
+                max: self.max_size,
+            });
+        }
+        let mut expected_sha256 = [0u8; 32];
+        hex::decode_to_slice(sha256_hex, &mut expected_sha256)
+            .map_err(|_| StoreError::InvalidSha256)?;
+        let id = random_hex_id();
+        let path = self.dir.join(format!("{id}.part"));
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(StoreError::io(&path))?;
+        self.uploads.insert(
+            id.clone(),
+            Upload {
+                owner,
+                path,
+                size,
+                expected_sha256,
+                received: 0,
+                hasher: Sha256::new(),
+                finished: false,
+                last_activity: now,
+            },
+        );
+        log::debug!(target: "library", "user {owner} began an upload of {size} bytes");
+        Ok(id)
+    }
+
+    /// Appends `bytes` at `offset`, which must be the count received so far
+    /// ([`StoreError::WrongOffset`] with the expected one) and must not go
+    /// past the size ([`StoreError::PastSize`]); neither error changes the
+    /// upload. Returns the bytes received so far.
+    pub fn chunk(
+        &mut self,
+        owner: i64,
+        id: &str,
+        offset: u64,
+        bytes: &[u8],
+        now: Instant,
+    ) -> StoreResult<u64> {
+        let upload = self.get_mut(owner, id)?;
+        if offset != upload.received {
+            return Err(StoreError::WrongOffset {
+                expected: upload.received,
+            });
+        }
+        let len = bytes.len() as u64;
+        if upload
+            .received
+            .checked_add(len)
+            .is_none_or(|end| end > upload.size)
+        {
+            return Err(StoreError::PastSize { size: upload.size });
+        }
+        // Write at `received` (not in append mode): bytes of an earlier write
+        // that failed half-way are simply overwritten by the retry.
+        let path = &upload.path;
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| {
+                f.seek(SeekFrom::Start(offset))?;
+                f.write_all(bytes)
+            })
+            .map_err(StoreError::io(path))?;
+        upload.hasher.update(bytes);
+        upload.received += len;
+        upload.last_activity = now;
+        Ok(upload.received)
+    }
+
+    /// Ends the upload: every byte must have arrived
+    /// ([`StoreError::Incomplete`], upload kept) and match the announced
+    /// SHA-256 ([`StoreError::ChecksumMismatch`], upload discarded and its
+    /// file removed). Finishing a finished upload again answers the same.
+    pub fn finish(&mut self, owner: i64, id: &str) -> StoreResult<(PathBuf, u64)> {
+        let upload = self.get_mut(owner, id)?;
+        if !upload.finished {
+            if upload.received < upload.size {
+                return Err(StoreError::Incomplete {
+                    received: upload.received,
+                });
+            }
+            let digest = std::mem::take(&mut upload.hasher).finalize();
+            if digest.as_slice() != upload.expected_sha256 {
+                if let Some(gone) = self.uploads.remove(id) {
+                    remove_quietly(&gone.path);
+                }
+                log::info!(target: "library", "user {owner}'s upload discarded: checksum mismatch");
+                return Err(StoreError::ChecksumMismatch);
+            }
+            upload.finished = true;
+        }
+        Ok((upload.path.clone(), upload.size))
+    }
+
+    /// The finished upload `id` of `owner`, without consuming it (to decode
+    /// and check it before the request that uses it succeeds).
+    /// [`StoreError::Unfinished`] before [`UploadSpool::finish`].
+    pub fn peek(&self, owner: i64, id: &str) -> StoreResult<FinishedUpload> {
+        let upload = self
+            .uploads
+            .get(id)
+            .filter(|u| u.owner == owner)
+            .ok_or(StoreError::NotFound)?;
+        if !upload.finished {
+            return Err(StoreError::Unfinished {
+                received: upload.received,
+            });
+        }
+        Ok(FinishedUpload {
+            path: upload.path.clone(),
+            size: upload.size,
+        })
+    }
+
+    /// Consumes the finished upload `id` of `owner`: it leaves the index and
+    /// its file becomes the caller's (to move into the store or delete).
+    /// [`StoreError::Unfinished`] (not consumed) before
+    /// [`UploadSpool::finish`]; [`StoreError::NotFound`] once taken.
+    pub fn take(&mut self, owner: i64, id: &str) -> StoreResult<FinishedUpload> {
+        let finished = self.peek(owner, id)?;
+        self.uploads.remove(id);
+        Ok(finished)
+    }
+
+    /// Drops the upload `id` of `owner`, finished or not, and its file.
+    pub fn abort(&mut self, owner: i64, id: &str) -> StoreResult<()> {
+        self.get_mut(owner, id)?;
+        if let Some(gone) = self.uploads.remove(id) {
+            remove_quietly(&gone.path);
+        }
+        Ok(())
+    }
+
+    /// Removes every upload (finished or not) idle for `max_idle` or more at
+    /// `now`, with its file; returns how many. Call it periodically.
+    pub fn expire(&mut self, now: Instant, max_idle: Duration) -> usize {
+        let before = self.uploads.len();
+        self.uploads.retain(|_, upload| {
+            let keep = now.saturating_duration_since(upload.last_activity) < max_idle;
+            if !keep {
+                remove_quietly(&upload.path);
+            }
+            keep
+        });
+        let removed = before - self.uploads.len();
+        if removed > 0 {
+            log::info!(target: "library", "expired {removed} idle upload(s)");
+        }
+        removed
+    }
+
+    /// Removes every upload of `owner` (e.g. when the account is deleted).
+    pub fn remove_owner(&mut self, owner: i64) -> usize {
+        let before = self.uploads.len();
+        self.uploads.retain(|_, upload| {
+            let keep = upload.owner != owner;
+            if !keep {
+                remove_quietly(&upload.path);
+            }
+            keep
+        });
+        before - self.uploads.len()
+    }
+
+    /// The upload `id` if it belongs to `owner`.
+    fn get_mut(&mut self, owner: i64, id: &str) -> StoreResult<&mut Upload> {
+        self.uploads
+            .get_mut(id)
+            .filter(|u| u.owner == owner)
+            .ok_or(StoreError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALICE: i64 = 1;
+    const BOB: i64 = 2;
+
+    fn spool() -> (tempfile::TempDir, UploadSpool) {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = UploadSpool::open(&dir.path().join("uploads"), MAX_UPLOAD_SIZE).unwrap();
+        (dir, spool)
+    }
+
+    fn sha(bytes: &[u8]) -> String {
+        super::super::files::hex_sha256(bytes)
+    }
+
+    #[test]
+    fn chunks_in_order_then_finish_and_take_once() {
+        let (_dir, mut spool) = spool();
+        let now = Instant::now();
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
+        let id = spool
+            .begin(ALICE, 10_000, &sha(&data).to_uppercase(), now)
+            .unwrap();
+        assert_eq!(id.len(), 32);
+        assert_eq!(
+            spool.chunk(ALICE, &id, 0, &data[..4000], now).unwrap(),
+            4000
+        );
+        assert_eq!(
+            spool.chunk(ALICE, &id, 4000, &data[4000..], now).unwrap(),
+            10_000
+        );
+        let (path, size) = spool.finish(ALICE, &id).unwrap();
+        assert_eq!(size, 10_000);
+        assert_eq!(fs::read(&path).unwrap(), data);
+        assert_eq!(spool.finish(ALICE, &id).unwrap(), (path.clone(), 10_000));
+        assert_eq!(spool.peek(ALICE, &id).unwrap().path, path);
+        let taken = spool.take(ALICE, &id).unwrap();
+        assert_eq!(
+            taken,
+            FinishedUpload {
+                path: path.clone(),
+                size: 10_000
+            }
+        );
+        assert!(path.exists(), "the caller owns the file now");
+        assert!(matches!(spool.take(ALICE, &id), Err(StoreError::NotFound)));
+        assert!(spool.is_empty());
+    }
+
+    #[test]
+    fn wrong_offset_and_past_size_change_nothing() {
+        let (_dir, mut spool) = spool();
+        let now = Instant::now();
+        let data = b"0123456789";
+        let id = spool.begin(ALICE, 10, &sha(data), now).unwrap();
+        spool.chunk(ALICE, &id, 0, &data[..4], now).unwrap();
+        assert!(matches!(
+            spool.chunk(ALICE, &id, 6, &data[6..], now),
+            Err(StoreError::WrongOffset { expected: 4 })
+        ));
+        assert!(matches!(
+            spool.chunk(ALICE, &id, 0, &data[..4], now),
+            Err(StoreError::WrongOffset { expected: 4 })
+        ));
+        assert!(matches!(
+            spool.chunk(ALICE, &id, 4, b"456789ABC", now),
+            Err(StoreError::PastSize { size: 10 })
+        ));
+        assert_eq!(spool.chunk(ALICE, &id, 4, &data[4..], now).unwrap(), 10);
+        assert!(matches!(
+            spool.chunk(ALICE, &id, 10, b"x", now),
+            Err(StoreError::PastSize { size: 10 })
+        ));
+        let (path, _) = spool.finish(ALICE, &id).unwrap();
+        assert_eq!(fs::read(path).unwrap(), data);
+    }
+
+    #[test]
+    fn incomplete_finish_keeps_and_checksum_mismatch_discards() {
+        let (_dir, mut spool) = spool();
+        let now = Instant::now();
+        let id = spool.begin(ALICE, 4, &sha(b"abcd"), now).unwrap();
+        spool.chunk(ALICE, &id, 0, b"ab", now).unwrap();
+        assert!(matches!(
+            spool.finish(ALICE, &id),
+            Err(StoreError::Incomplete { received: 2 })
+        ));
+        spool.chunk(ALICE, &id, 2, b"XX", now).unwrap();
+        let path = spool.uploads[&id].path.clone();
+        assert!(matches!(
+            spool.finish(ALICE, &id),
+            Err(StoreError::ChecksumMismatch)
+        ));
+        assert!(!path.exists(), "discarded file removed");
+        assert!(matches!(
+            spool.finish(ALICE, &id),
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn foreign_owner_sees_not_found() {
+        let (_dir, mut spool) = spool();
+        let now = Instant::now();
+        let id = spool.begin(ALICE, 1, &sha(b"a"), now).unwrap();
+        assert!(matches!(
+            spool.chunk(BOB, &id, 0, b"a", now),
+            Err(StoreError::NotFound)
+        ));
+        spool.chunk(ALICE, &id, 0, b"a", now).unwrap();
+        assert!(matches!(spool.finish(BOB, &id), Err(StoreError::NotFound)));
+        spool.finish(ALICE, &id).unwrap();
+        assert!(matches!(spool.take(BOB, &id), Err(StoreError::NotFound)));
+        assert!(matches!(spool.abort(BOB, &id), Err(StoreError::NotFound)));
+        assert!(matches!(
+            spool.chunk(ALICE, "nope", 0, b"", now),
+            Err(StoreError::NotFound)
+        ));
+        assert!(spool.take(ALICE, &id).is_ok());
+    }
+
+    #[test]
+    fn unfinished_take_fails_without_consuming() {
+        let (_dir, mut spool) = spool();
+        let now = Instant::now();
+        let id = spool.begin(ALICE, 2, &sha(b"ab"), now).unwrap();
+        spool.chunk(ALICE, &id, 0, b"a", now).unwrap();
+        assert!(matches!(
+            spool.take(ALICE, &id),
+            Err(StoreError::Unfinished { received: 1 })
+        ));
+        assert_eq!(spool.chunk(ALICE, &id, 1, b"b", now).unwrap(), 2);
+        spool.finish(ALICE, &id).unwrap();
+        assert_eq!(spool.take(ALICE, &id).unwrap().size, 2);
+    }
+
+    #[test]
+    fn begin_checks_size_and_checksum_format() {
+        let (_dir, mut spool) = spool();
+        let now = Instant::now();
+        assert!(matches!(
+            spool.begin(ALICE, MAX_UPLOAD_SIZE + 1, &sha(b""), now),
+            Err(StoreError::UploadTooLarge { .. })
+        ));
+        assert!(matches!(
+            spool.begin(ALICE, 1, "abc", now),
+            Err(StoreError::InvalidSha256)
+        ));
+        assert!(spool.is_empty());
+        // An empty upload finishes at once.
+        let id = spool.begin(ALICE, 0, &sha(b""), now).unwrap();
+        assert_eq!(spool.finish(ALICE, &id).unwrap().1, 0);
+    }
+
+    #[test]
+    fn abort_and_expiry_remove_files() {
+        let (_dir, mut spool) = spool();
+        let t0 = Instant::now();
+        let a = spool.begin(ALICE, 3, &sha(b"abc"), t0).unwrap();
+        let b = spool.begin(ALICE, 3, &sha(b"abc"), t0).unwrap();
+        let c = spool.begin(BOB, 3, &sha(b"abc"), t0).unwrap();
+        let path = |s: &UploadSpool, id: &str| s.uploads[id].path.clone();
+        let (pa, pb, pc) = (path(&spool, &a), path(&spool, &b), path(&spool, &c));
+
+        spool.abort(ALICE, &a).unwrap();
+        assert!(!pa.exists());
+        assert!(matches!(spool.abort(ALICE, &a), Err(StoreError::NotFound)));
+
+        // b is active at t0 + 30 min; c is not.
+        spool
+            .chunk(ALICE, &b, 0, b"a", t0 + Duration::from_secs(1800))
+            .unwrap();
+        assert_eq!(
+            spool.expire(t0 + Duration::from_secs(3600), UPLOAD_MAX_IDLE),
+            1
+        );
+        assert!(!pc.exists());
+        assert!(pb.exists());
+        assert!(matches!(spool.finish(BOB, &c), Err(StoreError::NotFound)));
+        assert_eq!(
+            spool.expire(t0 + Duration::from_secs(5400), UPLOAD_MAX_IDLE),
+            1
+        );
+        assert!(!pb.exists());
+        assert!(spool.is_empty());
+    }
+
+    #[test]
+    fn open_empties_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let uploads = dir.path().join("uploads");
+        fs::create_dir_all(&uploads).unwrap();
+        fs::write(uploads.join("old.part"), b"x").unwrap();
+        fs::write(uploads.join("not-ours.txt"), b"x").unwrap();
+        let spool = UploadSpool::open(&uploads, MAX_UPLOAD_SIZE).unwrap();
+        assert!(spool.is_empty());
+        assert!(!uploads.join("old.part").exists());
+        assert!(uploads.join("not-ours.txt").exists());
+    }
+}

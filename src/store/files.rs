@@ -29,12 +29,6 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The digest under which a resume token is stored: hex SHA-256 of the
-/// token's text. Tokens themselves are never stored.
-pub fn token_digest(token: &str) -> String {
-    hex_sha256(token.as_bytes())
-}
-
 /// Unix time in milliseconds, for `created_at` columns.
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()

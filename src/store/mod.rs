@@ -34,7 +34,7 @@ mod users;
 
 use std::path::PathBuf;
 
-pub use files::{hex_sha256, token_digest};
+pub use files::hex_sha256;
 pub use models::{Role, SoundMeta, SoundRow, UserRow, UserSummary};
 pub use open::Store;
 pub use uploads::{FinishedUpload, UploadId, UploadSpool, MAX_UPLOAD_SIZE, UPLOAD_MAX_IDLE};

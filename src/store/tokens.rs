@@ -1,5 +1,5 @@
 //! Resume tokens, stored only as their SHA-256 digest (see
-//! [`super::token_digest`]), single-use, and kept across restarts.
+//! [`crate::crypto::token_digest`]), single-use, and kept across restarts.
 
 use diesel::prelude::*;
 
@@ -78,8 +78,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::super::open::tests::open_in;
-    use super::super::{token_digest, Role};
+    use super::super::Role;
     use super::*;
+    use crate::crypto::token_digest;
 
     #[test]
     fn a_token_is_single_use() {

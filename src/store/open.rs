@@ -128,9 +128,19 @@ impl Store {
             }
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            let keep = name
-                .strip_suffix(".wav")
-                .is_some_and(|id| is_hex_id(id) && referenced.contains(id));
+            let sound_id = name.strip_suffix(".wav").filter(|id| is_hex_id(id));
+            let keep = sound_id.is_some_and(|id| referenced.contains(id));
+            // A database without a single sound next to sound files is more
+            // likely a lost or replaced harmonic.db than a crash mid-save:
+            // never delete users' audio on that guess.
+            if !keep && sound_id.is_some() && rows.is_empty() {
+                log::error!(
+                    target: "library",
+                    "recovery: {} is not referenced and the database has no sounds; left in place (was harmonic.db replaced?)",
+                    path.display()
+                );
+                continue;
+            }
             if !keep {
                 log::info!(target: "library", "recovery: removing unreferenced file {}", path.display());
                 remove_quietly(&path);
@@ -238,6 +248,19 @@ pub(crate) mod tests {
             .get_result(&mut store.conn)
             .unwrap();
         assert_eq!(fk.n, 1);
+    }
+
+    #[test]
+    fn sound_files_are_kept_when_the_database_has_no_sounds() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        let file = dir
+            .path()
+            .join(SOUNDS_DIR)
+            .join(format!("{}.wav", files::random_hex_id()));
+        fs::write(&file, b"someone's audio").unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        assert!(file.exists(), "a lost database must not cost the audio");
     }
 
     #[test]

@@ -20,11 +20,14 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+pub mod cli;
 pub mod client;
 pub mod crypto;
 pub mod dsp;
 pub mod protocol;
+pub mod plot;
 pub mod store;
+pub mod synth;
 
 #[path = "../actors/mod.rs"]
 pub mod actors;

@@ -1,0 +1,102 @@
+//! Accuracy of the counting engine on the project's seeded corpus.
+//!
+//! `cargo bench --bench accuracy -- [--cases N] [--tiers clean,snr0,...] [--sweep] [--misses]`
+//!
+//! Prints, per tier, the exact-count rate and event F1 (one-to-one matching
+//! of onsets within max(0.1 s, 25 % of the template's sound)), as a Markdown
+//! table for docs/BENCHMARKS.md. `--sweep` repeats the run over thresholds.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use harmonic::dsp::Options;
+use harmonic::synth::corpus::{case, Tier};
+use harmonic::synth::evaluate::{detect, match_events, Report};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let cases: u64 = value("--cases").and_then(|v| v.parse().ok()).unwrap_or(20);
+    let tiers: Vec<Tier> = match value("--tiers") {
+        Some(list) => Tier::ALL.into_iter().filter(|t| list.split(',').any(|n| n == t.name())).collect(),
+        None => Tier::ALL.to_vec(),
+    };
+    let thresholds: Vec<Option<f32>> = if args.iter().any(|a| a == "--sweep") {
+        [0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65].into_iter().map(Some).collect()
+    } else {
+        vec![value("--threshold").and_then(|v| v.parse().ok())]
+    };
+
+    let started = Instant::now();
+    let jobs: Vec<(Tier, u64)> = tiers
+        .iter()
+        .flat_map(|&tier| {
+            // Ten-minute cases are costly: a quarter as many.
+            let n = if tier == Tier::Long { cases.div_ceil(4) } else { cases };
+            (0..n).map(move |i| (tier, i))
+        })
+        .collect();
+    // Generate once, score at every threshold.
+    let next = Mutex::new(0usize);
+    let generated = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let scratch = tempfile::tempdir().expect("a scratch directory");
+                loop {
+                    let job = {
+                        let mut n = next.lock().unwrap();
+                        let job = jobs.get(*n).copied();
+                        *n += 1;
+                        job
+                    };
+                    let Some((tier, index)) = job else { break };
+                    let case = case(tier, index);
+                    let detections: Vec<_> = thresholds
+                        .iter()
+                        .map(|&threshold| {
+                            let options = Options { threshold, min_gap_s: None };
+                            detect(&case, &options, scratch.path()).unwrap_or_else(|e| {
+                                eprintln!("{}: {e}", case.name);
+                                Vec::new()
+                            })
+                        })
+                        .collect();
+                    let outcomes: Vec<_> = detections
+                        .iter()
+                        .map(|d| match_events(&case.truth, d, case.tolerance_s()))
+                        .collect();
+                    generated.lock().unwrap().push((case, outcomes));
+                }
+            });
+        }
+    });
+    let mut generated = generated.into_inner().unwrap();
+    generated.sort_by(|a, b| (a.0.tier, &a.0.name).cmp(&(b.0.tier, &b.0.name)));
+
+    for (k, threshold) in thresholds.iter().enumerate() {
+        let mut report = Report::default();
+        for (case, outcomes) in &generated {
+            report.add(case, outcomes[k]);
+        }
+        match threshold {
+            Some(t) => println!("\nthreshold {t}:"),
+            None => println!("\ndefault threshold ({}):", harmonic::dsp::DEFAULT_THRESHOLD),
+        }
+        print!("{}", report.markdown());
+        if args.iter().any(|a| a == "--misses") {
+            for (name, outcome) in &report.misses {
+                let kind = generated.iter().find(|(c, _)| &c.name == name).map(|(c, _)| c.kind.name());
+                println!("  miss {name} ({}): {outcome:?}", kind.unwrap_or("?"));
+            }
+        }
+    }
+    println!(
+        "\n{} cases, {} per tier ({} for long), generated and scored in {:.1} s on {threads} threads",
+        generated.len(),
+        cases,
+        cases.div_ceil(4),
+        started.elapsed().as_secs_f64()
+    );
+}

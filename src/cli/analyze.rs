@@ -1,0 +1,120 @@
+//! `harmonic analyze TEMPLATE RECORDING`: the engine on two local files.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::dsp::{self, Event, Options, DEFAULT_THRESHOLD};
+
+/// Arguments of `harmonic analyze`.
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// The short sound to look for (WAV).
+    template: PathBuf,
+    /// The recording to count it in (WAV).
+    recording: PathBuf,
+    /// Print exactly one JSON object on stdout and nothing else.
+    #[arg(long)]
+    json: bool,
+    /// Score an occurrence must reach, 0..1 [default: 0.5].
+    #[arg(long, value_parser = super::unit_interval)]
+    threshold: Option<f32>,
+    /// Seconds that must separate two occurrences [default: a quarter of the template].
+    #[arg(long, value_name = "SECONDS", value_parser = super::seconds)]
+    min_gap: Option<f64>,
+    /// Draw the envelope, score, threshold and events to FILE (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+}
+
+/// The `--json` output, in the documented key order.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    count: usize,
+    events: &'a [Event],
+    duration_s: f64,
+    elapsed_ms: f64,
+}
+
+/// Runs the analysis and prints the result.
+pub fn run(args: AnalyzeArgs) -> Result<(), String> {
+    let started = Instant::now();
+    let options = Options { threshold: args.threshold, min_gap_s: args.min_gap };
+    let template =
+        dsp::load_template(&args.template).map_err(|e| format!("template {}: {e}", args.template.display()))?;
+
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} analysing [{bar:40}] {percent}% {msg} (eta {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar
+    });
+    let mut progress = |p: dsp::Progress| {
+        if let Some(bar) = &bar {
+            bar.set_length((p.total_s * 1000.0) as u64);
+            bar.set_position((p.done_s * 1000.0) as u64);
+            bar.set_message(format!("{:.0}/{:.0} s", p.done_s, p.total_s));
+        }
+        true
+    };
+    let result = dsp::analyze_file(&template, &args.recording, &options, args.plot.is_some(), &mut progress);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let (analysis, trace) = result.map_err(|e| match e {
+        dsp::DspError::Audio(audio) => format!("recording {}: {audio}", args.recording.display()),
+        other => other.to_string(),
+    })?;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+    if let (Some(path), Some(trace)) = (&args.plot, &trace) {
+        let title = format!(
+            "{} in {}",
+            args.template.file_name().unwrap_or_default().to_string_lossy(),
+            args.recording.file_name().unwrap_or_default().to_string_lossy()
+        );
+        crate::plot::draw(
+            path,
+            &crate::plot::PlotInput {
+                trace,
+                events: &analysis.events,
+                threshold: args.threshold.unwrap_or(DEFAULT_THRESHOLD),
+                title: &title,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    }
+
+    if args.json {
+        let report = JsonReport {
+            count: analysis.count(),
+            events: &analysis.events,
+            duration_s: analysis.duration_s,
+            elapsed_ms,
+        };
+        let text = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+        println!("{text}");
+    } else {
+        println!(
+            "{} occurrence{} in {} ({:.2} s of audio, analysed in {:.0} ms)",
+            analysis.count(),
+            if analysis.count() == 1 { "" } else { "s" },
+            args.recording.display(),
+            analysis.duration_s,
+            elapsed_ms
+        );
+        for (i, event) in analysis.events.iter().enumerate() {
+            println!("{:>5}  {:>10.3} s  score {:.2}", i + 1, event.start_s, event.score);
+        }
+        if let Some(path) = &args.plot {
+            println!("plot written to {}", path.display());
+        }
+    }
+    Ok(())
+}

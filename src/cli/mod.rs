@@ -1,0 +1,60 @@
+//! The `harmonic` command line: one binary for the server, the client
+//! commands and the tools. `src/main.rs` only calls [`run`].
+
+mod analyze;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Counts how many times a short sound occurs in a longer recording.
+#[derive(Debug, Parser)]
+#[command(name = "harmonic", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Count a template sound in a recording, locally (no server needed).
+    Analyze(analyze::AnalyzeArgs),
+}
+
+/// Parses the command line, runs the command, and turns an error into one
+/// line on stderr and a non-zero exit status.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses a number in 0..=1 (thresholds).
+pub(crate) fn unit_interval(text: &str) -> Result<f32, String> {
+    let value: f32 = text.parse().map_err(|_| format!("'{text}' is not a number"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{value} is outside 0..1"))
+    }
+}
+
+/// Parses a finite, non-negative number of seconds.
+pub(crate) fn seconds(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|_| format!("'{text}' is not a number"))?;
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(format!("{value} is not a finite number of seconds >= 0"))
+    }
+}

@@ -1,0 +1,294 @@
+//! The accuracy corpus: seeded cases with known truth, in tiers that each
+//! stress one thing real repetitions do.
+
+use rand::Rng;
+
+use super::{babble, music, normalise_rms, pink, reverb, rms, sound, speed, tilt, white, SoundKind, SynthRng};
+use crate::audio::{Resampler, SampleLayout};
+
+/// Rate at which sounds are first synthesised, before conversion to the
+/// template's and the recording's own rates.
+const SOURCE_RATE: u32 = 48_000;
+
+/// What a tier of the corpus tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tier {
+    /// Exact copies over a quiet room.
+    Clean,
+    /// Each instance varies: ±6 dB, ±4 % speed and pitch, EQ, some reverb.
+    Varied,
+    /// Noise (white, pink, music-like, babble-like in turn) at 20 dB SNR.
+    Snr20,
+    /// The same at 10 dB SNR.
+    Snr10,
+    /// The same at 5 dB SNR.
+    Snr5,
+    /// The same at 0 dB SNR: noise as loud as the sound.
+    Snr0,
+    /// Other sounds, as loud, between the instances: they must not count.
+    Distractors,
+    /// Repeats from a third of the template's length to one length apart.
+    Rapid,
+    /// Template and recording at different rates, bit depths and channel
+    /// counts, through real WAV files.
+    Formats,
+    /// Ten-minute recordings.
+    Long,
+}
+
+impl Tier {
+    /// Every tier, in table order.
+    pub const ALL: [Tier; 10] = [
+        Tier::Clean,
+        Tier::Varied,
+        Tier::Snr20,
+        Tier::Snr10,
+        Tier::Snr5,
+        Tier::Snr0,
+        Tier::Distractors,
+        Tier::Rapid,
+        Tier::Formats,
+        Tier::Long,
+    ];
+
+    /// The tier's name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Clean => "clean",
+            Tier::Varied => "varied",
+            Tier::Snr20 => "snr20",
+            Tier::Snr10 => "snr10",
+            Tier::Snr5 => "snr5",
+            Tier::Snr0 => "snr0",
+            Tier::Distractors => "distractors",
+            Tier::Rapid => "rapid",
+            Tier::Formats => "formats",
+            Tier::Long => "long",
+        }
+    }
+
+    fn snr_db(self) -> Option<f32> {
+        match self {
+            Tier::Snr20 => Some(20.0),
+            Tier::Snr10 => Some(10.0),
+            Tier::Snr5 => Some(5.0),
+            Tier::Snr0 => Some(0.0),
+            _ => None,
+        }
+    }
+}
+
+/// How a signal is stored when a case goes through WAV files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileFormat {
+    /// Frames per second.
+    pub rate: u32,
+    /// Channels (the signal is copied to each).
+    pub channels: u16,
+    /// Sample layout.
+    pub layout: SampleLayout,
+}
+
+/// One corpus case: a template, a recording, and where the template occurs.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The tier it belongs to.
+    pub tier: Tier,
+    /// A name that says how to regenerate it (`tier/seed`).
+    pub name: String,
+    /// The kind of sound sought.
+    pub kind: SoundKind,
+    /// The template capture, mono, at `template_format.rate`.
+    pub template: Vec<f32>,
+    /// The template's file format.
+    pub template_format: FileFormat,
+    /// The recording, mono, at `recording_format.rate`.
+    pub recording: Vec<f32>,
+    /// The recording's file format.
+    pub recording_format: FileFormat,
+    /// Onset of every true occurrence, seconds from the recording's start.
+    pub truth: Vec<f64>,
+    /// Length of the template's sound (without the capture's padding).
+    pub sound_s: f64,
+    /// Whether the case must go through WAV files to test decoding.
+    pub through_files: bool,
+}
+
+impl Case {
+    /// The matching tolerance of the evaluation: max(0.1 s, 25 % of the
+    /// template's sound).
+    pub fn tolerance_s(&self) -> f64 {
+        (0.25 * self.sound_s).max(0.1)
+    }
+}
+
+/// Builds case number `index` of `tier` (the same arguments, the same case).
+pub fn case(tier: Tier, index: u64) -> Case {
+    let seed = 0x4841_524d_0000_0000 ^ ((tier as u64) << 32) ^ index;
+    let mut rng = super::rng(seed);
+    let kind = SoundKind::ALL[rng.random_range(0..SoundKind::ALL.len())];
+    let base = sound(kind, SOURCE_RATE, &mut rng);
+    let sound_s = base.len() as f64 / f64::from(SOURCE_RATE);
+
+    let (template_format, recording_format) = if tier == Tier::Formats {
+        (random_format(&mut rng, true), random_format(&mut rng, false))
+    } else {
+        let mono16 = |rate| FileFormat { rate, channels: 1, layout: SampleLayout::S16 };
+        (mono16(44_100), mono16(44_100))
+    };
+
+    // The template as a phone captures it: a little silence or room noise
+    // before and after the sound.
+    let lead = rng.random_range(0.05..0.4);
+    let tail = rng.random_range(0.05..0.4);
+    let mut capture = silence(lead);
+    capture.extend_from_slice(&base);
+    capture.extend(silence(tail));
+    let floor = 0.5 * rms(&base) * 10f32.powf(-45.0 / 20.0);
+    let capture_noise = white(capture.len(), &mut rng);
+    for (c, n) in capture.iter_mut().zip(capture_noise) {
+        *c += n * floor;
+    }
+    let template = convert(&capture, template_format.rate);
+
+    let duration_s: f64 = match tier {
+        Tier::Long => 600.0,
+        _ => rng.random_range(8.0..20.0),
+    };
+    let total = (duration_s * f64::from(SOURCE_RATE)) as usize;
+    let mut recording = vec![0.0f32; total];
+    let base_rms = rms(&base);
+
+    // Place the instances.
+    let mut truth = Vec::new();
+    let mut t = rng.random_range(0.2..1.0);
+    while t + sound_s * 1.2 + 0.3 < duration_s {
+        let instance = vary(&base, tier, &mut rng);
+        add_at(&mut recording, &instance, t);
+        truth.push(t);
+        t += match tier {
+            Tier::Rapid => rng.random_range(sound_s / 3.0..sound_s.max(0.15)),
+            Tier::Distractors => sound_s * 2.5 + rng.random_range(0.4..1.5),
+            _ => sound_s * 1.2 + rng.random_range(0.1..1.5),
+        };
+    }
+
+    if tier == Tier::Distractors {
+        // Between consecutive instances, another kind of sound as loud.
+        let others: Vec<SoundKind> = SoundKind::ALL
+            .into_iter()
+            .filter(|&k| k != kind && !is_click_pair(k, kind))
+            .collect();
+        for pair in truth.clone().windows(2) {
+            let other = others[rng.random_range(0..others.len())];
+            let mut distractor = sound(other, SOURCE_RATE, &mut rng);
+            normalise_rms(&mut distractor, base_rms * rng.random_range(0.7..1.4));
+            let room = pair[1] - pair[0] - sound_s;
+            let len_s = distractor.len() as f64 / f64::from(SOURCE_RATE);
+            if room > len_s + 0.1 {
+                add_at(&mut recording, &distractor, pair[0] + sound_s + (room - len_s) * 0.5);
+            }
+        }
+    }
+
+    // Background: a quiet room everywhere, plus the tier's noise.
+    let room_db = if tier == Tier::Clean { -60.0 } else { -50.0 };
+    let mut room = pink(total, &mut rng);
+    normalise_rms(&mut room, base_rms * 10f32.powf(room_db / 20.0));
+    let snr = tier.snr_db().or(if tier == Tier::Long { Some(20.0) } else { None });
+    let noise = snr.map(|snr_db| {
+        let mut noise = match rng.random_range(0..4) {
+            0 => white(total, &mut rng),
+            1 => pink(total, &mut rng),
+            2 => music(total, SOURCE_RATE, &mut rng),
+            _ => babble(total, SOURCE_RATE, &mut rng),
+        };
+        normalise_rms(&mut noise, base_rms * 10f32.powf(-snr_db / 20.0));
+        noise
+    });
+    for (i, r) in recording.iter_mut().enumerate() {
+        *r += room[i] + noise.as_ref().map_or(0.0, |n| n[i]);
+    }
+    let recording = convert(&recording, recording_format.rate);
+
+    Case {
+        tier,
+        name: format!("{}/{index}", tier.name()),
+        kind,
+        template,
+        template_format,
+        recording,
+        recording_format,
+        truth,
+        sound_s,
+        through_files: tier == Tier::Formats,
+    }
+}
+
+/// A single click and a double click share their first half: a fair
+/// distractor test keeps them apart.
+fn is_click_pair(a: SoundKind, b: SoundKind) -> bool {
+    matches!(
+        (a, b),
+        (SoundKind::KeyClick, SoundKind::DoubleClick) | (SoundKind::DoubleClick, SoundKind::KeyClick)
+    )
+}
+
+/// How one instance of the sound differs from the template in each tier.
+fn vary(base: &[f32], tier: Tier, rng: &mut SynthRng) -> Vec<f32> {
+    let (gain_db, speed_range) = match tier {
+        Tier::Clean => (0.0, 0.0),
+        Tier::Varied | Tier::Formats => (6.0, 0.04),
+        _ => (3.0, 0.02),
+    };
+    let mut instance = if speed_range > 0.0 {
+        speed(base, 1.0 + rng.random_range(-speed_range..=speed_range))
+    } else {
+        base.to_vec()
+    };
+    if tier == Tier::Varied {
+        tilt(&mut instance, rng.random_range(-0.5..0.5), SOURCE_RATE);
+        if rng.random_bool(0.5) {
+            instance = reverb(&instance, rng.random_range(0.2..0.5), 0.3, SOURCE_RATE, rng);
+        }
+    }
+    let gain = if gain_db > 0.0 { 10f32.powf(rng.random_range(-gain_db..=gain_db) / 20.0) } else { 1.0 };
+    instance.iter_mut().for_each(|s| *s *= gain);
+    instance
+}
+
+fn random_format(rng: &mut SynthRng, template: bool) -> FileFormat {
+    let rates: &[u32] = if template {
+        &[8_000, 16_000, 22_050, 44_100, 48_000]
+    } else {
+        &[8_000, 11_025, 16_000, 44_100, 48_000, 96_000]
+    };
+    let layouts = [SampleLayout::U8, SampleLayout::S16, SampleLayout::S24, SampleLayout::S32, SampleLayout::F32];
+    FileFormat {
+        rate: rates[rng.random_range(0..rates.len())],
+        channels: rng.random_range(1..=2),
+        layout: layouts[rng.random_range(0..layouts.len())],
+    }
+}
+
+fn silence(seconds: f64) -> Vec<f32> {
+    vec![0.0; (seconds * f64::from(SOURCE_RATE)) as usize]
+}
+
+fn add_at(target: &mut [f32], signal: &[f32], at_s: f64) {
+    let start = ((at_s * f64::from(SOURCE_RATE)) as usize).min(target.len());
+    for (t, s) in target[start..].iter_mut().zip(signal) {
+        *t += s;
+    }
+}
+
+/// Converts from the synthesis rate with the project's own resampler.
+fn convert(signal: &[f32], rate: u32) -> Vec<f32> {
+    let mut out = Vec::with_capacity(signal.len() * rate as usize / SOURCE_RATE as usize + 1);
+    // Both rates are in range, so building the resampler cannot fail.
+    if let Ok(mut resampler) = Resampler::new(SOURCE_RATE, rate) {
+        let _ = resampler.push(signal, &mut out);
+        let _ = resampler.finish(&mut out);
+    }
+    out
+}

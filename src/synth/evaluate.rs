@@ -1,0 +1,174 @@
+//! Scoring a counter against the truth: one-to-one matching of event times,
+//! exact-count rate and event F1, per tier.
+
+use std::collections::BTreeMap;
+
+use super::corpus::{Case, Tier};
+use crate::dsp::{Counter, DspError, Options, TemplateAudio};
+
+/// How one case went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Detected events matched to a true occurrence.
+    pub true_positives: usize,
+    /// Detected events with no true occurrence.
+    pub false_positives: usize,
+    /// True occurrences nobody detected.
+    pub false_negatives: usize,
+}
+
+impl Outcome {
+    /// Whether the count was exactly right (as many detections as truths).
+    pub fn exact(&self) -> bool {
+        self.false_positives == self.false_negatives
+    }
+}
+
+/// Matches detected onsets to true ones, each used once, within `tolerance`
+/// seconds. Both lists must be sorted; with one tolerance for all, the
+/// greedy sweep finds a maximum matching.
+pub fn match_events(truth: &[f64], detected: &[f64], tolerance: f64) -> Outcome {
+    let (mut i, mut j, mut matched) = (0, 0, 0);
+    while i < truth.len() && j < detected.len() {
+        if (truth[i] - detected[j]).abs() <= tolerance {
+            matched += 1;
+            i += 1;
+            j += 1;
+        } else if detected[j] < truth[i] {
+            j += 1;
+        } else {
+            i += 1;
+        }
+    }
+    Outcome {
+        true_positives: matched,
+        false_positives: detected.len() - matched,
+        false_negatives: truth.len() - matched,
+    }
+}
+
+/// Runs the engine on a case (through WAV files in `scratch` when the case
+/// asks for it) and returns the detected onsets.
+pub fn detect(case: &Case, options: &Options, scratch: &std::path::Path) -> Result<Vec<f64>, DspError> {
+    let events = if case.through_files {
+        let template_path = scratch.join("template.wav");
+        let recording_path = scratch.join("recording.wav");
+        let tf = case.template_format;
+        let rf = case.recording_format;
+        super::write_wav(&template_path, &case.template, tf.rate, tf.channels, tf.layout)
+            .map_err(|e| DspError::InvalidOption(format!("cannot write the case's WAV: {e}")))?;
+        super::write_wav(&recording_path, &case.recording, rf.rate, rf.channels, rf.layout)
+            .map_err(|e| DspError::InvalidOption(format!("cannot write the case's WAV: {e}")))?;
+        let template = crate::dsp::load_template(&template_path)?;
+        crate::dsp::analyze_file(&template, &recording_path, options, false, &mut |_| true)?
+            .0
+            .events
+    } else {
+        let template = TemplateAudio {
+            samples: case.template.clone(),
+            sample_rate: case.template_format.rate,
+        };
+        let mut counter = Counter::new(&template, case.recording_format.rate, options)?;
+        counter.push(&case.recording)?;
+        counter.finish()?;
+        counter.events().to_vec()
+    };
+    Ok(events.iter().map(|e| e.start_s).collect())
+}
+
+/// Totals of a tier (or of everything).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TierScore {
+    /// Cases run.
+    pub cases: usize,
+    /// Cases whose count was exactly right.
+    pub exact: usize,
+    /// Summed outcome over the cases.
+    pub totals: Outcome,
+}
+
+impl TierScore {
+    /// Adds one case's outcome.
+    pub fn add(&mut self, outcome: Outcome) {
+        self.cases += 1;
+        if outcome.exact() {
+            self.exact += 1;
+        }
+        self.totals.true_positives += outcome.true_positives;
+        self.totals.false_positives += outcome.false_positives;
+        self.totals.false_negatives += outcome.false_negatives;
+    }
+
+    /// Event F1 over every event of the tier.
+    pub fn f1(&self) -> f64 {
+        let tp = self.totals.true_positives as f64;
+        let denominator = 2.0 * tp + (self.totals.false_positives + self.totals.false_negatives) as f64;
+        if denominator == 0.0 {
+            1.0
+        } else {
+            2.0 * tp / denominator
+        }
+    }
+
+    /// Share of cases counted exactly.
+    pub fn exact_rate(&self) -> f64 {
+        self.exact as f64 / self.cases.max(1) as f64
+    }
+}
+
+/// Scores per tier, and over all.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// One entry per tier run.
+    pub tiers: BTreeMap<Tier, TierScore>,
+    /// Every case together.
+    pub overall: TierScore,
+    /// Cases that did not match the truth, for investigation: (name, outcome).
+    pub misses: Vec<(String, Outcome)>,
+}
+
+impl Report {
+    /// Adds a case's outcome to its tier and the total.
+    pub fn add(&mut self, case: &Case, outcome: Outcome) {
+        self.tiers.entry(case.tier).or_default().add(outcome);
+        self.overall.add(outcome);
+        if outcome.false_positives + outcome.false_negatives > 0 {
+            self.misses.push((case.name.clone(), outcome));
+        }
+    }
+
+    /// A Markdown table of the report.
+    pub fn markdown(&self) -> String {
+        let mut out = String::from("| tier | cases | exact count | F1 | TP | FP | FN |\n|---|---:|---:|---:|---:|---:|---:|\n");
+        let row = |name: &str, s: &TierScore| {
+            format!(
+                "| {name} | {} | {:.1} % | {:.3} | {} | {} | {} |\n",
+                s.cases,
+                100.0 * s.exact_rate(),
+                s.f1(),
+                s.totals.true_positives,
+                s.totals.false_positives,
+                s.totals.false_negatives
+            )
+        };
+        for (tier, score) in &self.tiers {
+            out.push_str(&row(tier.name(), score));
+        }
+        out.push_str(&row("**overall**", &self.overall));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matching_is_one_to_one_within_tolerance() {
+        let outcome = match_events(&[1.0, 2.0, 3.0], &[1.05, 1.08, 2.5, 3.02], 0.1);
+        assert_eq!(
+            outcome,
+            Outcome { true_positives: 2, false_positives: 2, false_negatives: 1 }
+        );
+    }
+}

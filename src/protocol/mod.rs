@@ -20,9 +20,15 @@
 
 pub mod codes;
 pub mod frame;
+pub mod message;
+pub mod time;
 
 pub use codes::{ByeReason, ErrorCode, LogLevel, Priority, ReceivedCode, Role};
 pub use frame::{frame_prefix, FrameCodec, MAX_FRAME_LEN};
+pub use message::{
+    decode_message, encode_message, message_type, parse_id, request_id, RawMessage, MAX_MESSAGE_LEN,
+};
+pub use time::{rfc3339_millis, unix_millis};
 
 use thiserror::Error;
 

@@ -4,11 +4,10 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 /// Declares a field-less enum whose variants map one-to-one to wire strings,
 /// with `ALL`, `as_str`, `from_wire`, `Display` and serde through those
-/// strings (so serde and `as_str` can never disagree).
+/// strings (so serde and `as_str` can never disagree). Shared with
+/// [`request`](super::request) for the request types and PCM encodings.
 macro_rules! wire_enum {
     (
         $(#[$meta:meta])*
@@ -42,28 +41,29 @@ macro_rules! wire_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let wire = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let wire = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(deserializer)?;
                 $name::from_wire(&wire).ok_or_else(|| {
-                    serde::de::Error::unknown_variant(&wire, &[$($wire),+])
+                    <D::Error as ::serde::de::Error>::unknown_variant(&wire, &[$($wire),+])
                 })
             }
         }
     };
 }
+pub(crate) use wire_enum;
 
 wire_enum! {
     /// The stable error codes of §4, the `code` of an `error` answer.

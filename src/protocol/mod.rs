@@ -21,12 +21,19 @@
 pub mod codes;
 pub mod frame;
 pub mod message;
+pub mod request;
 pub mod time;
 
 pub use codes::{ByeReason, ErrorCode, LogLevel, Priority, ReceivedCode, Role};
 pub use frame::{frame_prefix, FrameCodec, MAX_FRAME_LEN};
 pub use message::{
     decode_message, encode_message, message_type, parse_id, request_id, RawMessage, MAX_MESSAGE_LEN,
+};
+pub use request::{
+    check_password_size, check_password_strength, login_could_be_valid, parse_sha256_hex,
+    username_key, validate_sound_name, validate_username, CountOptions, Envelope, PcmEncoding,
+    PcmFormat, Request, RequestKind, TemplateSource, MAX_PASSWORD_BYTES, MAX_UPLOAD_SIZE,
+    MIN_PASSWORD_CHARS,
 };
 pub use time::{rfc3339_millis, unix_millis};
 

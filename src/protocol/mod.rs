@@ -22,6 +22,7 @@ pub mod codes;
 pub mod frame;
 pub mod message;
 pub mod request;
+pub mod response;
 pub mod time;
 
 pub use codes::{ByeReason, ErrorCode, LogLevel, Priority, ReceivedCode, Role};
@@ -34,6 +35,10 @@ pub use request::{
     username_key, validate_sound_name, validate_username, CountOptions, Envelope, PcmEncoding,
     PcmFormat, Request, RequestKind, TemplateSource, MAX_PASSWORD_BYTES, MAX_UPLOAD_SIZE,
     MIN_PASSWORD_CHARS,
+};
+pub use response::{
+    result_as, Empty, ErrorResponse, EventInfo, LoginResult, OkResponse, Push, ServerMessage,
+    SoundInfo,
 };
 pub use time::{rfc3339_millis, unix_millis};
 
@@ -181,12 +186,12 @@ pub enum ServerMessageError {
     /// No string `type`.
     #[error("server message has no string `type`")]
     MissingType,
-    /// A field is missing or of the wrong type.
-    #[error("server message `{kind}`: field `{field}` is missing or invalid")]
-    BadField {
+    /// A known message whose fields are missing or of the wrong type.
+    #[error("server message `{kind}` is invalid: {reason}")]
+    Invalid {
         /// The message's `type`.
         kind: String,
-        /// The field at fault.
-        field: &'static str,
+        /// What is wrong.
+        reason: String,
     },
 }

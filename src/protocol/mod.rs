@@ -89,7 +89,8 @@ pub enum MessageError {
     /// The header bytes are not UTF-8.
     #[error("header is not UTF-8")]
     NotUtf8,
-    /// The header is not JSON (an empty header included).
+    /// The header is not JSON (an empty header included); when encoding, the
+    /// header could not be serialised.
     #[error("header is not JSON: {0}")]
     NotJson(String),
     /// The header is JSON but not an object.

@@ -15,14 +15,25 @@ use harmonic::synth::evaluate::{detect, match_events, Report};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let cases: u64 = value("--cases").and_then(|v| v.parse().ok()).unwrap_or(20);
     let tiers: Vec<Tier> = match value("--tiers") {
-        Some(list) => Tier::ALL.into_iter().filter(|t| list.split(',').any(|n| n == t.name())).collect(),
+        Some(list) => Tier::ALL
+            .into_iter()
+            .filter(|t| list.split(',').any(|n| n == t.name()))
+            .collect(),
         None => Tier::ALL.to_vec(),
     };
     let thresholds: Vec<Option<f32>> = if args.iter().any(|a| a == "--sweep") {
-        [0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65].into_iter().map(Some).collect()
+        [0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65]
+            .into_iter()
+            .map(Some)
+            .collect()
     } else {
         vec![value("--threshold").and_then(|v| v.parse().ok())]
     };
@@ -32,7 +43,11 @@ fn main() {
         .iter()
         .flat_map(|&tier| {
             // Ten-minute cases are costly: a quarter as many.
-            let n = if tier == Tier::Long { cases.div_ceil(4) } else { cases };
+            let n = if tier == Tier::Long {
+                cases.div_ceil(4)
+            } else {
+                cases
+            };
             (0..n).map(move |i| (tier, i))
         })
         .collect();
@@ -56,7 +71,10 @@ fn main() {
                     let detections: Vec<_> = thresholds
                         .iter()
                         .map(|&threshold| {
-                            let options = Options { threshold, min_gap_s: None };
+                            let options = Options {
+                                threshold,
+                                min_gap_s: None,
+                            };
                             detect(&case, &options, scratch.path()).unwrap_or_else(|e| {
                                 eprintln!("{}: {e}", case.name);
                                 Vec::new()
@@ -82,12 +100,18 @@ fn main() {
         }
         match threshold {
             Some(t) => println!("\nthreshold {t}:"),
-            None => println!("\ndefault threshold ({}):", harmonic::dsp::DEFAULT_THRESHOLD),
+            None => println!(
+                "\ndefault threshold ({}):",
+                harmonic::dsp::DEFAULT_THRESHOLD
+            ),
         }
         print!("{}", report.markdown());
         if args.iter().any(|a| a == "--misses") {
             for (name, outcome) in &report.misses {
-                let kind = generated.iter().find(|(c, _)| &c.name == name).map(|(c, _)| c.kind.name());
+                let kind = generated
+                    .iter()
+                    .find(|(c, _)| &c.name == name)
+                    .map(|(c, _)| c.kind.name());
                 println!("  miss {name} ({}): {outcome:?}", kind.unwrap_or("?"));
             }
         }

@@ -24,8 +24,8 @@ pub mod cli;
 pub mod client;
 pub mod crypto;
 pub mod dsp;
-pub mod protocol;
 pub mod plot;
+pub mod protocol;
 pub mod store;
 pub mod synth;
 

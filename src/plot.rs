@@ -44,8 +44,16 @@ pub struct PlotInput<'a> {
 pub fn draw(path: &Path, input: &PlotInput) -> Result<(), PlotError> {
     register_embedded_font();
     let name = path.display().to_string();
-    let wrap = |e: &dyn std::fmt::Display| PlotError::Draw { path: name.clone(), message: e.to_string() };
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    let wrap = |e: &dyn std::fmt::Display| PlotError::Draw {
+        path: name.clone(),
+        message: e.to_string(),
+    };
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("svg") => {
             let root = SVGBackend::new(path, (1400, 700)).into_drawing_area();
             render(&root, input).map_err(|e| wrap(&e))?;
@@ -65,13 +73,20 @@ fn register_embedded_font() {
     ONCE.call_once(|| {
         // The font is compiled in from the dejavu crate, so this cannot fail
         // for want of a file; if it did, text would be missing, not the plot.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        );
     });
 }
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
-fn render<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, input: &PlotInput) -> DrawResult
+fn render<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    input: &PlotInput,
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -82,8 +97,16 @@ where
     let duration = input.trace.energy_db.len().max(1) as f64 * step;
 
     let energy = reduce(&input.trace.energy_db, step);
-    let floor = energy.iter().map(|p| p.1).fold(f32::INFINITY, f32::min).max(-120.0);
-    let ceiling = energy.iter().map(|p| p.1).fold(f32::NEG_INFINITY, f32::max).max(floor + 1.0);
+    let floor = energy
+        .iter()
+        .map(|p| p.1)
+        .fold(f32::INFINITY, f32::min)
+        .max(-120.0);
+    let ceiling = energy
+        .iter()
+        .map(|p| p.1)
+        .fold(f32::NEG_INFINITY, f32::max)
+        .max(floor + 1.0);
     let mut chart = ChartBuilder::on(&top)
         .margin(10)
         .x_label_area_size(30)
@@ -112,11 +135,19 @@ where
         .label("score")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
     chart
-        .draw_series(LineSeries::new([(0.0, input.threshold), (duration, input.threshold)], RED.stroke_width(2)))?
+        .draw_series(LineSeries::new(
+            [(0.0, input.threshold), (duration, input.threshold)],
+            RED.stroke_width(2),
+        ))?
         .label(format!("threshold {:.2}", input.threshold))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
     chart
-        .draw_series(input.events.iter().map(|e| Circle::new((e.start_s, e.score), 5, GREEN.filled())))?
+        .draw_series(
+            input
+                .events
+                .iter()
+                .map(|e| Circle::new((e.start_s, e.score), 5, GREEN.filled())),
+        )?
         .label(format!("{} events", input.events.len()))
         .legend(|(x, y)| Circle::new((x + 10, y), 5, GREEN.filled()));
     chart

@@ -6,7 +6,7 @@
 //! Nothing in this module holds a whole recording in memory: [`WavSource`]
 //! reads block by block, [`PcmDecoder`] and [`Resampler`] are push-based.
 
-mod pcm;
+pub mod pcm;
 mod resample;
 mod wav;
 

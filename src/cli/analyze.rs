@@ -42,16 +42,21 @@ struct JsonReport<'a> {
 /// Runs the analysis and prints the result.
 pub fn run(args: AnalyzeArgs) -> Result<(), String> {
     let started = Instant::now();
-    let options = Options { threshold: args.threshold, min_gap_s: args.min_gap };
-    let template =
-        dsp::load_template(&args.template).map_err(|e| format!("template {}: {e}", args.template.display()))?;
+    let options = Options {
+        threshold: args.threshold,
+        min_gap_s: args.min_gap,
+    };
+    let template = dsp::load_template(&args.template)
+        .map_err(|e| format!("template {}: {e}", args.template.display()))?;
 
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(0);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} analysing [{bar:40}] {percent}% {msg} (eta {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} analysing [{bar:40}] {percent}% {msg} (eta {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar
     });
@@ -63,7 +68,13 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
         }
         true
     };
-    let result = dsp::analyze_file(&template, &args.recording, &options, args.plot.is_some(), &mut progress);
+    let result = dsp::analyze_file(
+        &template,
+        &args.recording,
+        &options,
+        args.plot.is_some(),
+        &mut progress,
+    );
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -76,8 +87,14 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
     if let (Some(path), Some(trace)) = (&args.plot, &trace) {
         let title = format!(
             "{} in {}",
-            args.template.file_name().unwrap_or_default().to_string_lossy(),
-            args.recording.file_name().unwrap_or_default().to_string_lossy()
+            args.template
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy(),
+            args.recording
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
         );
         crate::plot::draw(
             path,
@@ -110,7 +127,12 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
             elapsed_ms
         );
         for (i, event) in analysis.events.iter().enumerate() {
-            println!("{:>5}  {:>10.3} s  score {:.2}", i + 1, event.start_s, event.score);
+            println!(
+                "{:>5}  {:>10.3} s  score {:.2}",
+                i + 1,
+                event.start_s,
+                event.score
+            );
         }
         if let Some(path) = &args.plot {
             println!("plot written to {}", path.display());

@@ -41,7 +41,9 @@ pub fn run() -> ExitCode {
 
 /// Parses a number in 0..=1 (thresholds).
 pub(crate) fn unit_interval(text: &str) -> Result<f32, String> {
-    let value: f32 = text.parse().map_err(|_| format!("'{text}' is not a number"))?;
+    let value: f32 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
     if (0.0..=1.0).contains(&value) {
         Ok(value)
     } else {
@@ -51,7 +53,9 @@ pub(crate) fn unit_interval(text: &str) -> Result<f32, String> {
 
 /// Parses a finite, non-negative number of seconds.
 pub(crate) fn seconds(text: &str) -> Result<f64, String> {
-    let value: f64 = text.parse().map_err(|_| format!("'{text}' is not a number"))?;
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
     if value.is_finite() && value >= 0.0 {
         Ok(value)
     } else {

@@ -12,10 +12,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 use super::handshake::SessionKeys;
 use super::ChannelError;
 
-/// Largest frame body, PROTOCOL.md §1 (1 MiB, a constant of version 1).
-///
-/// Kept private here until the protocol module's constant is wired in.
-const MAX_FRAME_LEN: usize = 1_048_576;
+use crate::protocol::MAX_FRAME_LEN;
 
 /// Length of the Poly1305 tag appended to every ciphertext.
 pub const TAG_LEN: usize = 16;

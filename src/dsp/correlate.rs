@@ -60,8 +60,8 @@ impl Correlator {
         let template_spectra = (0..BANDS)
             .map(|b| {
                 column.iter_mut().for_each(|v| *v = 0.0);
-                for j in 0..m {
-                    column[j] = template.patch[j * BANDS + b];
+                for (value, frame) in column.iter_mut().zip(template.patch.chunks_exact(BANDS)) {
+                    *value = frame[b];
                 }
                 let mut spectrum = forward.make_output_vec();
                 let _ = forward.process_with_scratch(&mut column, &mut spectrum, &mut scratch);

@@ -53,7 +53,8 @@ impl PreparedTemplate {
         let rms = (audio.samples.iter().map(|s| s * s).sum::<f32>()
             / audio.samples.len().max(1) as f32)
             .sqrt();
-        if !(rms >= SILENT_RMS) {
+        // NaN-safe: a NaN RMS is silence too.
+        if rms.is_nan() || rms < SILENT_RMS {
             return Err(DspError::SilentTemplate);
         }
         let layout = BandLayout::for_rates(audio.sample_rate, recording_rate);

@@ -39,12 +39,8 @@ pub const MAX_SOUND_NAME_CHARS: usize = 64;
 /// Largest upload `size` that §5 allows (512 MiB). A server configured lower
 /// checks its own setting after [`Request::parse`].
 pub const MAX_UPLOAD_SIZE: u64 = 512 * 1024 * 1024;
-/// Lowest `sample_rate` of a PCM stream (§5).
-pub const MIN_SAMPLE_RATE: u32 = 8_000;
-/// Highest `sample_rate` of a PCM stream (§5).
-pub const MAX_SAMPLE_RATE: u32 = 192_000;
-/// Most `channels` of a PCM stream (§5).
-pub const MAX_CHANNELS: u16 = 8;
+pub use crate::audio::pcm::MAX_STREAM_CHANNELS as MAX_CHANNELS;
+pub use crate::audio::{PcmEncoding, PcmFormat, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 /// How much of an unknown `type` an error message repeats.
 const MAX_ECHOED_TYPE_CHARS: usize = 64;
 
@@ -200,48 +196,6 @@ pub struct CountOptions {
     pub threshold: Option<f64>,
     /// Shortest gap between two events in seconds, finite and >= 0.
     pub min_gap_s: Option<f64>,
-}
-
-wire_enum! {
-    /// The sample encoding of a raw PCM stream (`format.encoding`).
-    pub enum PcmEncoding {
-        /// Unsigned 8-bit, 128 is silence.
-        U8 => "u8",
-        /// Signed 16-bit little-endian.
-        S16le => "s16le",
-        /// 32-bit IEEE float little-endian, nominally in -1..=1.
-        F32le => "f32le",
-    }
-}
-
-impl PcmEncoding {
-    /// Bytes of one sample of one channel.
-    pub const fn bytes_per_sample(self) -> usize {
-        match self {
-            PcmEncoding::U8 => 1,
-            PcmEncoding::S16le => 2,
-            PcmEncoding::F32le => 4,
-        }
-    }
-}
-
-/// The `format` of `stream.open`: raw interleaved PCM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PcmFormat {
-    /// Sample encoding.
-    pub encoding: PcmEncoding,
-    /// Frames per second, 8,000..=192,000.
-    pub sample_rate: u32,
-    /// Interleaved channels, 1..=8 (mixed down by the server).
-    pub channels: u16,
-}
-
-impl PcmFormat {
-    /// Bytes of one frame (one sample of every channel); a `stream.data`
-    /// payload may end inside one.
-    pub fn bytes_per_frame(&self) -> usize {
-        self.encoding.bytes_per_sample() * usize::from(self.channels)
-    }
 }
 
 /// `signup`: create an account (does not log in).
@@ -1538,12 +1492,12 @@ mod tests {
         assert_eq!(
             open.format,
             PcmFormat {
-                encoding: PcmEncoding::S16le,
+                encoding: PcmEncoding::S16Le,
                 sample_rate: 48_000,
                 channels: 2
             }
         );
-        assert_eq!(open.format.bytes_per_frame(), 4);
+        assert_eq!(open.format.frame_bytes(), 4);
         assert_eq!(open.template, TemplateSource::Sound("bop".into()));
         for (format, field) in [
             (

@@ -20,8 +20,7 @@ use sha2::{Digest, Sha256};
 use super::files::{random_hex_id, remove_quietly};
 use super::{StoreError, StoreResult};
 
-/// The largest upload accepted (PROTOCOL.md §7: 512 MiB).
-pub const MAX_UPLOAD_SIZE: u64 = 512 * 1024 * 1024;
+pub use crate::protocol::MAX_UPLOAD_SIZE;
 /// Unfinished or unused uploads are removed after this long without
 /// activity (PROTOCOL.md §5).
 pub const UPLOAD_MAX_IDLE: Duration = Duration::from_secs(3600);

@@ -3,7 +3,9 @@
 
 use rand::Rng;
 
-use super::{babble, music, normalise_rms, pink, reverb, rms, sound, speed, tilt, white, SoundKind, SynthRng};
+use super::{
+    babble, music, normalise_rms, pink, reverb, rms, sound, speed, tilt, white, SoundKind, SynthRng,
+};
 use crate::audio::{Resampler, SampleLayout};
 
 /// Rate at which sounds are first synthesised, before conversion to the
@@ -131,9 +133,16 @@ pub fn case(tier: Tier, index: u64) -> Case {
     let sound_s = base.len() as f64 / f64::from(SOURCE_RATE);
 
     let (template_format, recording_format) = if tier == Tier::Formats {
-        (random_format(&mut rng, true), random_format(&mut rng, false))
+        (
+            random_format(&mut rng, true),
+            random_format(&mut rng, false),
+        )
     } else {
-        let mono16 = |rate| FileFormat { rate, channels: 1, layout: SampleLayout::S16 };
+        let mono16 = |rate| FileFormat {
+            rate,
+            channels: 1,
+            layout: SampleLayout::S16,
+        };
         (mono16(44_100), mono16(44_100))
     };
 
@@ -186,7 +195,11 @@ pub fn case(tier: Tier, index: u64) -> Case {
             let room = pair[1] - pair[0] - sound_s;
             let len_s = distractor.len() as f64 / f64::from(SOURCE_RATE);
             if room > len_s + 0.1 {
-                add_at(&mut recording, &distractor, pair[0] + sound_s + (room - len_s) * 0.5);
+                add_at(
+                    &mut recording,
+                    &distractor,
+                    pair[0] + sound_s + (room - len_s) * 0.5,
+                );
             }
         }
     }
@@ -195,7 +208,9 @@ pub fn case(tier: Tier, index: u64) -> Case {
     let room_db = if tier == Tier::Clean { -60.0 } else { -50.0 };
     let mut room = pink(total, &mut rng);
     normalise_rms(&mut room, base_rms * 10f32.powf(room_db / 20.0));
-    let snr = tier.snr_db().or(if tier == Tier::Long { Some(20.0) } else { None });
+    let snr = tier
+        .snr_db()
+        .or(if tier == Tier::Long { Some(20.0) } else { None });
     let noise = snr.map(|snr_db| {
         let mut noise = match rng.random_range(0..4) {
             0 => white(total, &mut rng),
@@ -230,7 +245,8 @@ pub fn case(tier: Tier, index: u64) -> Case {
 fn is_click_pair(a: SoundKind, b: SoundKind) -> bool {
     matches!(
         (a, b),
-        (SoundKind::KeyClick, SoundKind::DoubleClick) | (SoundKind::DoubleClick, SoundKind::KeyClick)
+        (SoundKind::KeyClick, SoundKind::DoubleClick)
+            | (SoundKind::DoubleClick, SoundKind::KeyClick)
     )
 }
 
@@ -252,7 +268,11 @@ fn vary(base: &[f32], tier: Tier, rng: &mut SynthRng) -> Vec<f32> {
             instance = reverb(&instance, rng.random_range(0.2..0.5), 0.3, SOURCE_RATE, rng);
         }
     }
-    let gain = if gain_db > 0.0 { 10f32.powf(rng.random_range(-gain_db..=gain_db) / 20.0) } else { 1.0 };
+    let gain = if gain_db > 0.0 {
+        10f32.powf(rng.random_range(-gain_db..=gain_db) / 20.0)
+    } else {
+        1.0
+    };
     instance.iter_mut().for_each(|s| *s *= gain);
     instance
 }
@@ -263,7 +283,13 @@ fn random_format(rng: &mut SynthRng, template: bool) -> FileFormat {
     } else {
         &[8_000, 11_025, 16_000, 44_100, 48_000, 96_000]
     };
-    let layouts = [SampleLayout::U8, SampleLayout::S16, SampleLayout::S24, SampleLayout::S32, SampleLayout::F32];
+    let layouts = [
+        SampleLayout::U8,
+        SampleLayout::S16,
+        SampleLayout::S24,
+        SampleLayout::S32,
+        SampleLayout::F32,
+    ];
     FileFormat {
         rate: rates[rng.random_range(0..rates.len())],
         channels: rng.random_range(1..=2),

@@ -49,16 +49,32 @@ pub fn match_events(truth: &[f64], detected: &[f64], tolerance: f64) -> Outcome 
 
 /// Runs the engine on a case (through WAV files in `scratch` when the case
 /// asks for it) and returns the detected onsets.
-pub fn detect(case: &Case, options: &Options, scratch: &std::path::Path) -> Result<Vec<f64>, DspError> {
+pub fn detect(
+    case: &Case,
+    options: &Options,
+    scratch: &std::path::Path,
+) -> Result<Vec<f64>, DspError> {
     let events = if case.through_files {
         let template_path = scratch.join("template.wav");
         let recording_path = scratch.join("recording.wav");
         let tf = case.template_format;
         let rf = case.recording_format;
-        super::write_wav(&template_path, &case.template, tf.rate, tf.channels, tf.layout)
-            .map_err(|e| DspError::InvalidOption(format!("cannot write the case's WAV: {e}")))?;
-        super::write_wav(&recording_path, &case.recording, rf.rate, rf.channels, rf.layout)
-            .map_err(|e| DspError::InvalidOption(format!("cannot write the case's WAV: {e}")))?;
+        super::write_wav(
+            &template_path,
+            &case.template,
+            tf.rate,
+            tf.channels,
+            tf.layout,
+        )
+        .map_err(|e| DspError::InvalidOption(format!("cannot write the case's WAV: {e}")))?;
+        super::write_wav(
+            &recording_path,
+            &case.recording,
+            rf.rate,
+            rf.channels,
+            rf.layout,
+        )
+        .map_err(|e| DspError::InvalidOption(format!("cannot write the case's WAV: {e}")))?;
         let template = crate::dsp::load_template(&template_path)?;
         crate::dsp::analyze_file(&template, &recording_path, options, false, &mut |_| true)?
             .0
@@ -102,7 +118,8 @@ impl TierScore {
     /// Event F1 over every event of the tier.
     pub fn f1(&self) -> f64 {
         let tp = self.totals.true_positives as f64;
-        let denominator = 2.0 * tp + (self.totals.false_positives + self.totals.false_negatives) as f64;
+        let denominator =
+            2.0 * tp + (self.totals.false_positives + self.totals.false_negatives) as f64;
         if denominator == 0.0 {
             1.0
         } else {
@@ -168,7 +185,11 @@ mod tests {
         let outcome = match_events(&[1.0, 2.0, 3.0], &[1.05, 1.08, 2.5, 3.02], 0.1);
         assert_eq!(
             outcome,
-            Outcome { true_positives: 2, false_positives: 2, false_negatives: 1 }
+            Outcome {
+                true_positives: 2,
+                false_positives: 2,
+                false_negatives: 1
+            }
         );
     }
 }

@@ -142,12 +142,17 @@ pub fn sound(kind: SoundKind, rate: u32, rng: &mut SynthRng) -> Vec<f32> {
             noise
                 .iter()
                 .enumerate()
-                .map(|(i, n)| n * (std::f32::consts::PI * i as f32 / len as f32).sin().powi(2) * 3.0)
+                .map(|(i, n)| {
+                    n * (std::f32::consts::PI * i as f32 / len as f32).sin().powi(2) * 3.0
+                })
                 .collect()
         }
         SoundKind::Chirp => {
             let len = seconds(rng.random_range(0.12..0.3));
-            let (f0, f1) = (rng.random_range(500.0..1_500.0), rng.random_range(1_500.0..3_000.0));
+            let (f0, f1) = (
+                rng.random_range(500.0..1_500.0),
+                rng.random_range(1_500.0..3_000.0),
+            );
             let mut phase = 0.0f32;
             (0..len)
                 .map(|i| {
@@ -179,7 +184,7 @@ pub fn pink(len: usize, rng: &mut SynthRng) -> Vec<f32> {
         .map(|w| {
             b[0] = 0.99886 * b[0] + w * 0.0555179;
             b[1] = 0.99332 * b[1] + w * 0.0750759;
-            b[2] = 0.96900 * b[2] + w * 0.1538520;
+            b[2] = 0.96900 * b[2] + w * 0.153_852;
             b[3] = 0.86650 * b[3] + w * 0.3104856;
             b[4] = 0.55000 * b[4] + w * 0.5329522;
             b[5] = -0.7616 * b[5] - w * 0.0168980;
@@ -202,7 +207,10 @@ pub fn music(len: usize, rate: u32, rng: &mut SynthRng) -> Vec<f32> {
         let note_len = (rng.random_range(0.2..0.6) * r) as usize;
         let root = 110.0 * 2f32.powf(rng.random_range(0..24) as f32 / 12.0);
         let chord = [1.0, 1.26, 1.5];
-        for (i, o) in out[start..(start + note_len).min(len)].iter_mut().enumerate() {
+        for (i, o) in out[start..(start + note_len).min(len)]
+            .iter_mut()
+            .enumerate()
+        {
             let t = i as f32 / r;
             let env = (t * 30.0).min(1.0) * (-t * 2.0).exp();
             *o += chord
@@ -227,7 +235,7 @@ pub fn babble(len: usize, rate: u32, rng: &mut SynthRng) -> Vec<f32> {
         let pitch = rng.random_range(90.0..240.0);
         let syllable_hz = rng.random_range(3.0..6.0);
         let formant = rng.random_range(500.0..1_800.0);
-        let phase0 = rng.random_range(0.0..6.28);
+        let phase0 = rng.random_range(0.0..std::f32::consts::TAU);
         let mut voice = vec![0.0f32; len];
         let mut phase = 0.0f32;
         for (i, v) in voice.iter_mut().enumerate() {
@@ -306,7 +314,11 @@ pub fn convolve(a: &[f32], b: &[f32]) -> Vec<f32> {
         let _ = forward.process(&mut input, &mut output);
         output
     };
-    let mut product: Vec<_> = spectrum(a).iter().zip(spectrum(b)).map(|(x, y)| x * y).collect();
+    let mut product: Vec<_> = spectrum(a)
+        .iter()
+        .zip(spectrum(b))
+        .map(|(x, y)| x * y)
+        .collect();
     let mut out = vec![0.0f32; n];
     let _ = inverse.process(&mut product, &mut out);
     out.truncate(out_len);
@@ -402,7 +414,9 @@ pub fn write_wav(
                 SampleLayout::U8 => writer.write_sample((s * 127.0).round() as i8)?,
                 SampleLayout::S16 => writer.write_sample((s * 32_767.0).round() as i16)?,
                 SampleLayout::S24 => writer.write_sample((s * 8_388_607.0).round() as i32)?,
-                SampleLayout::S32 => writer.write_sample((f64::from(s) * 2_147_483_647.0).round() as i32)?,
+                SampleLayout::S32 => {
+                    writer.write_sample((f64::from(s) * 2_147_483_647.0).round() as i32)?
+                }
                 SampleLayout::F32 => writer.write_sample(s)?,
             }
         }

@@ -17,10 +17,6 @@ use rustfft::num_complex::Complex;
 use super::features::BANDS;
 use super::template::PreparedTemplate;
 
-/// Subtracted from every feature before the FFT: the template is zero-mean,
-/// so the correlation is unchanged, and f32 precision is kept for the part
-/// that varies (log energies sit around this value).
-const FEATURE_OFFSET: f32 = -10.0;
 /// Patches whose variance per value is below this are silence: score 0.
 const MIN_VARIANCE: f64 = 1e-6;
 
@@ -118,7 +114,7 @@ impl Correlator {
         for (b, template_spectrum) in self.template_spectra.iter().enumerate() {
             for (j, v) in self.column.iter_mut().enumerate() {
                 *v = if j < available {
-                    self.frames[j * BANDS + b] - FEATURE_OFFSET
+                    self.frames[j * BANDS + b]
                 } else {
                     0.0
                 };
@@ -152,7 +148,7 @@ impl Correlator {
             .chunks_exact(BANDS)
             .map(|frame| {
                 frame.iter().fold((0.0, 0.0), |(s1, s2), &v| {
-                    let v = f64::from(v - FEATURE_OFFSET);
+                    let v = f64::from(v);
                     (s1 + v, s2 + v * v)
                 })
             })

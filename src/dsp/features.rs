@@ -1,4 +1,5 @@
-//! The representation the engine matches on: compressed mel-band energies.
+//! The representation the engine matches on: mel-band energies relative to
+//! each band's noise floor, on a log scale.
 //!
 //! Raw waveforms stop matching when an instance is a few percent faster or
 //! higher, reverberant or noisy; short-time band energies on a mel scale do
@@ -133,7 +134,8 @@ impl FeatureExtractor {
         self.frames_emitted
     }
 
-    /// Adds samples; appends `BANDS` values per completed frame to `out`.
+    /// Adds samples; appends `BANDS` linear band powers per completed frame
+    /// to `out` (see [`RunningFloor`] and [`FixedFloor`] for the features).
     pub fn push(&mut self, input: &[f32], out: &mut Vec<f32>) {
         self.total_samples += input.len() as u64;
         self.samples.extend_from_slice(input);
@@ -187,24 +189,119 @@ impl FeatureExtractor {
                 .zip(&self.power[*first..])
                 .map(|(w, p)| w * p)
                 .sum();
-            out.push(compress(energy));
+            out.push(energy);
         }
     }
 }
 
-/// Compresses band energy the way loudness perception does (log), so that
-/// a gain change becomes an offset, which the normalised correlation ignores.
+/// Frames over which the recording's noise floor is tracked (2 s).
+pub const FLOOR_WINDOW_FRAMES: usize = 200;
+/// Frames averaged before the floor's minimum is taken (30 ms), so that one
+/// unusually quiet frame does not pull the floor down.
+const FLOOR_SMOOTHING_FRAMES: usize = 3;
+/// The floor is this multiple of the minimum. 1 (the minimum itself) keeps
+/// most of the structure of dense repeats, which raise the minimum; 2
+/// (≈3 dB, the usual bias correction of minimum statistics) lost 3 points
+/// of F1 on rapid repeats for no gain in noise (docs/BENCHMARKS.md).
+const FLOOR_MARGIN: f32 = 1.0;
+
+/// Turns a band power into a feature against that band's noise floor:
+/// `ln(power / floor)` where the band stands above its floor, 0 elsewhere.
+///
+/// A gain change scales power and floor alike, so features do not depend on
+/// loudness; stationary noise sits at its floor, so it adds nothing.
 #[inline]
-pub fn compress(energy: f32) -> f32 {
-    (energy + POWER_FLOOR).ln()
+pub fn feature(power: f32, floor: f32) -> f32 {
+    ((power + POWER_FLOOR) / (FLOOR_MARGIN * floor + POWER_FLOOR))
+        .ln()
+        .max(0.0)
 }
 
-/// Total energy of a frame, from its compressed bands (for trimming and plots).
-pub fn frame_energy(bands: &[f32]) -> f32 {
-    bands
-        .iter()
-        .map(|&v| (v.exp() - POWER_FLOOR).max(0.0))
-        .sum()
+/// The recording's noise floor per band, tracked causally: the minimum of
+/// smoothed power over the last [`FLOOR_WINDOW_FRAMES`] frames (minimum
+/// statistics). Causal and frame-by-frame, so a stream and a whole file get
+/// the same features.
+pub struct RunningFloor {
+    recent: std::collections::VecDeque<[f32; BANDS]>,
+    /// Per band: (frame, smoothed power) candidates for the window minimum,
+    /// increasing in power (a monotonic queue).
+    minima: Vec<std::collections::VecDeque<(u64, f32)>>,
+    frame: u64,
+}
+
+impl Default for RunningFloor {
+    fn default() -> Self {
+        RunningFloor {
+            recent: std::collections::VecDeque::with_capacity(FLOOR_SMOOTHING_FRAMES),
+            minima: vec![std::collections::VecDeque::new(); BANDS],
+            frame: 0,
+        }
+    }
+}
+
+impl RunningFloor {
+    /// Converts band powers (`BANDS` per frame) into features, in place.
+    pub fn apply(&mut self, frames: &mut [f32]) {
+        for frame in frames.chunks_exact_mut(BANDS) {
+            if self.recent.len() == FLOOR_SMOOTHING_FRAMES {
+                self.recent.pop_front();
+            }
+            let mut powers = [0.0f32; BANDS];
+            powers.copy_from_slice(frame);
+            self.recent.push_back(powers);
+            let n = self.recent.len() as f32;
+            for (b, value) in frame.iter_mut().enumerate() {
+                let smoothed = self.recent.iter().map(|p| p[b]).sum::<f32>() / n;
+                let queue = &mut self.minima[b];
+                while queue.back().is_some_and(|&(_, p)| p >= smoothed) {
+                    queue.pop_back();
+                }
+                queue.push_back((self.frame, smoothed));
+                while queue
+                    .front()
+                    .is_some_and(|&(f, _)| f + (FLOOR_WINDOW_FRAMES as u64) <= self.frame)
+                {
+                    queue.pop_front();
+                }
+                let floor = queue.front().map_or(smoothed, |&(_, p)| p);
+                *value = feature(*value, floor);
+            }
+            self.frame += 1;
+        }
+    }
+}
+
+/// A fixed noise floor per band, for a template: it is short and whole, so
+/// its floor is simply a low percentile of each band over the capture.
+pub struct FixedFloor {
+    floors: [f32; BANDS],
+}
+
+impl FixedFloor {
+    /// The 10th percentile of each band's power over `frames`.
+    pub fn from_powers(frames: &[f32]) -> FixedFloor {
+        let mut floors = [0.0f32; BANDS];
+        for (b, floor) in floors.iter_mut().enumerate() {
+            let mut band: Vec<f32> = frames.chunks_exact(BANDS).map(|f| f[b]).collect();
+            band.sort_by(f32::total_cmp);
+            *floor = band.get(band.len() / 10).copied().unwrap_or(0.0);
+        }
+        FixedFloor { floors }
+    }
+
+    /// Converts band powers into features, in place.
+    pub fn apply(&self, frames: &mut [f32]) {
+        for frame in frames.chunks_exact_mut(BANDS) {
+            for (value, &floor) in frame.iter_mut().zip(&self.floors) {
+                *value = feature(*value, floor);
+            }
+        }
+    }
+}
+
+/// Total power of a frame of band powers (for trimming and plots).
+pub fn frame_energy(powers: &[f32]) -> f32 {
+    powers.iter().sum()
 }
 
 #[cfg(test)]

@@ -21,12 +21,12 @@ pub use template::{PreparedTemplate, TemplateAudio};
 
 use crate::audio::{AudioError, Resampler, ANALYSIS_RATE};
 use correlate::Correlator;
-use features::{FeatureExtractor, FRAME_SECONDS};
+use features::{FeatureExtractor, RunningFloor, FRAME_SECONDS};
 use peaks::{Peak, PeakPicker};
 
 /// Score an occurrence must reach when the caller sets none. Chosen on the
 /// project's accuracy corpus (docs/BENCHMARKS.md).
-pub const DEFAULT_THRESHOLD: f32 = 0.5;
+pub const DEFAULT_THRESHOLD: f32 = 0.4;
 /// Minimum gap between events, as a fraction of the (trimmed) template's
 /// length, when the caller sets none. Repeats as close as a third of the
 /// template apart must still count, so it stays below 1/3.
@@ -110,6 +110,7 @@ impl Options {
 pub struct Counter {
     resampler: Resampler,
     features: FeatureExtractor,
+    floor: RunningFloor,
     correlator: Correlator,
     picker: PeakPicker,
     onset_offset_s: f64,
@@ -145,8 +146,13 @@ impl Counter {
         Ok(Counter {
             resampler: Resampler::new(recording_rate, ANALYSIS_RATE)?,
             features: FeatureExtractor::new(prepared.layout.clone()),
+            floor: RunningFloor::default(),
             correlator: Correlator::new(&prepared),
-            picker: PeakPicker::new(options.threshold.unwrap_or(DEFAULT_THRESHOLD), gap_frames),
+            picker: PeakPicker::new(
+                options.threshold.unwrap_or(DEFAULT_THRESHOLD),
+                gap_frames,
+                (prepared.frames() as f64 * peaks::DOMINANCE_REACH) as usize,
+            ),
             onset_offset_s: prepared.onset_offset_s,
             recording_rate,
             samples_in: 0,
@@ -189,6 +195,7 @@ impl Counter {
         if let Some(trace) = self.trace.as_mut() {
             trace.add_frames(&self.frames);
         }
+        self.floor.apply(&mut self.frames);
         self.scores.clear();
         self.correlator.push(&self.frames, &mut self.scores);
         self.frames.clear();

@@ -1,10 +1,14 @@
 //! Peak picking: one event per occurrence, never one per frame offset.
 //!
-//! A frame is an event when its score reaches the threshold and no frame
-//! within `gap` frames scores higher (on a tie, the earlier frame wins). That
-//! is decided as soon as the `gap` frames after it are known, so a stream
-//! reports each event the moment it is certain, and the decisions depend on
-//! the scores alone, never on how they arrived.
+//! A frame is an event when its score reaches the threshold, no frame within
+//! `gap` frames scores higher (on a tie, the earlier frame wins), and no
+//! frame within `reach` frames (70 % of the template's length) scores more
+//! than `1/DOMINANCE` times as much. The last rule removes partial matches: a
+//! key press-and-release template half-overlapping a real one scores about
+//! half of the true match next to it, while true repeats score alike.
+//! Everything is decided as soon as the `reach` frames after it are known,
+//! so a stream reports each event the moment it is certain, and decisions
+//! depend on the scores alone, never on how they arrived.
 
 use std::collections::VecDeque;
 
@@ -19,11 +23,20 @@ pub struct Peak {
     pub score: f32,
 }
 
+/// A peak must score at least this share of every score within
+/// [`DOMINANCE_REACH`] of it.
+pub const DOMINANCE: f32 = 0.6;
+/// How far the dominance rule looks, as a share of the template's length:
+/// far enough to cover a press-and-release pair's partial match, short
+/// enough to leave true repeats a third of a template apart alone.
+pub const DOMINANCE_REACH: f64 = 0.7;
+
 /// Streaming peak picker.
 #[derive(Debug)]
 pub struct PeakPicker {
     threshold: f32,
     gap: usize,
+    reach: usize,
     /// Scores from frame `window_start` on.
     window: VecDeque<f32>,
     window_start: u64,
@@ -33,11 +46,14 @@ pub struct PeakPicker {
 }
 
 impl PeakPicker {
-    /// A picker with a score threshold and a minimum gap (frames, at least 1).
-    pub fn new(threshold: f32, gap: usize) -> PeakPicker {
+    /// A picker with a score threshold, a minimum gap (frames, at least 1)
+    /// and the reach of the dominance rule (frames, at least the gap).
+    pub fn new(threshold: f32, gap: usize, reach: usize) -> PeakPicker {
+        let gap = gap.max(1);
         PeakPicker {
             threshold,
-            gap: gap.max(1),
+            gap,
+            reach: reach.max(gap),
             window: VecDeque::new(),
             window_start: 0,
             next: 0,
@@ -50,7 +66,7 @@ impl PeakPicker {
         for &score in scores {
             self.window.push_back(score);
             self.pushed += 1;
-            while self.next + (self.gap as u64) < self.pushed {
+            while self.next + (self.reach as u64) < self.pushed {
                 self.decide(out);
             }
         }
@@ -75,8 +91,8 @@ impl PeakPicker {
         if let Some(peak) = self.peak_at(t) {
             out.push(peak);
         }
-        // Keep `gap` frames of history behind the next frame to decide.
-        while self.window_start + (self.gap as u64) < self.next {
+        // Keep `reach` frames of history behind the next frame to decide.
+        while self.window_start + (self.reach as u64) < self.next {
             self.window.pop_front();
             self.window_start += 1;
         }
@@ -92,6 +108,12 @@ impl PeakPicker {
             (t.saturating_sub(gap)..t).any(|u| self.score(u).is_some_and(|s| s >= score));
         let later_higher = (t + 1..=t + gap).any(|u| self.score(u).is_some_and(|s| s > score));
         if earlier_higher || later_higher {
+            return None;
+        }
+        let reach = self.reach as u64;
+        let dominated = (t.saturating_sub(reach)..=t + reach)
+            .any(|u| self.score(u).is_some_and(|s| score < DOMINANCE * s));
+        if dominated {
             return None;
         }
         let offset = match (
@@ -121,7 +143,7 @@ mod tests {
     use super::*;
 
     fn pick(scores: &[f32], threshold: f32, gap: usize) -> Vec<u64> {
-        let mut picker = PeakPicker::new(threshold, gap);
+        let mut picker = PeakPicker::new(threshold, gap, gap);
         let mut out = Vec::new();
         picker.push(scores, &mut out);
         picker.finish(&mut out);
@@ -145,12 +167,26 @@ mod tests {
     }
 
     #[test]
+    fn partial_matches_next_to_a_true_one_are_dropped() {
+        // A true match (0.9) with partial matches (0.45) a few frames away,
+        // then a true repeat (0.85) close by: the repeat stays.
+        let scores = [
+            0.0, 0.45, 0.1, 0.0, 0.9, 0.1, 0.0, 0.45, 0.1, 0.85, 0.1, 0.0,
+        ];
+        let mut picker = PeakPicker::new(0.4, 1, 6);
+        let mut out = Vec::new();
+        picker.push(&scores, &mut out);
+        picker.finish(&mut out);
+        assert_eq!(out.iter().map(|p| p.frame).collect::<Vec<_>>(), vec![4, 9]);
+    }
+
+    #[test]
     fn refinement_finds_the_true_maximum_of_a_parabola() {
         // Samples of 1 - (x - 3.3)^2 / 10 at integer x.
         let scores: Vec<f32> = (0..8)
             .map(|x| 1.0 - ((x as f32 - 3.3).powi(2)) / 10.0)
             .collect();
-        let mut picker = PeakPicker::new(0.5, 2);
+        let mut picker = PeakPicker::new(0.5, 2, 2);
         let mut out = Vec::new();
         picker.push(&scores, &mut out);
         picker.finish(&mut out);
@@ -160,7 +196,7 @@ mod tests {
 
     #[test]
     fn decisions_wait_for_the_gap_and_no_longer() {
-        let mut picker = PeakPicker::new(0.5, 3);
+        let mut picker = PeakPicker::new(0.5, 3, 3);
         let mut out = Vec::new();
         picker.push(&[0.0, 0.9, 0.1, 0.1], &mut out);
         assert!(out.is_empty(), "frame 1 needs frames 2..=4");

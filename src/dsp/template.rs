@@ -5,7 +5,9 @@
 //! like a partial match. The template is cut to its active frames, then made
 //! zero-mean and unit-norm so the correlation is a Pearson coefficient.
 
-use super::features::{frame_energy, BandLayout, FeatureExtractor, BANDS, FRAME_SECONDS};
+use super::features::{
+    frame_energy, BandLayout, FeatureExtractor, FixedFloor, BANDS, FRAME_SECONDS,
+};
 use super::DspError;
 use crate::audio::{Resampler, ANALYSIS_RATE};
 
@@ -68,6 +70,7 @@ impl PreparedTemplate {
         extractor.finish(&mut features);
 
         let (first, last) = active_span(&features).ok_or(DspError::SilentTemplate)?;
+        FixedFloor::from_powers(&features).apply(&mut features);
         // One frame of margin on each side keeps the onset's rise.
         let start = first.saturating_sub(1);
         let total = features.len() / BANDS;
@@ -110,7 +113,7 @@ impl PreparedTemplate {
     }
 }
 
-/// First and last frame that belong to the sound, by energy.
+/// First and last frame that belong to the sound, by energy (from band powers).
 fn active_span(features: &[f32]) -> Option<(usize, usize)> {
     let energies_db: Vec<f32> = features
         .chunks_exact(BANDS)

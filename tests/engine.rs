@@ -1,0 +1,170 @@
+//! The counting engine end to end, without a server: streaming equals whole
+//! file, a fast accuracy guard on the corpus, and the real recordings.
+
+use std::path::PathBuf;
+
+use harmonic::dsp::{analyze_file, load_template, Counter, Options, TemplateAudio};
+use harmonic::synth::corpus::{case, Tier};
+use harmonic::synth::evaluate::{detect, match_events, Report};
+use proptest::prelude::*;
+
+fn counter_events(
+    case: &harmonic::synth::corpus::Case,
+    cuts: &[usize],
+) -> Vec<harmonic::dsp::Event> {
+    let template = TemplateAudio {
+        samples: case.template.clone(),
+        sample_rate: case.template_format.rate,
+    };
+    let mut counter =
+        Counter::new(&template, case.recording_format.rate, &Options::default()).unwrap();
+    let mut streamed = Vec::new();
+    let mut rest: &[f32] = &case.recording;
+    for &cut in cuts.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (piece, tail) = rest.split_at(cut.min(rest.len()));
+        streamed.extend(counter.push(piece).unwrap());
+        rest = tail;
+    }
+    streamed.extend(counter.finish().unwrap());
+    assert_eq!(
+        streamed,
+        counter.events(),
+        "events reported as they came are all the events"
+    );
+    streamed
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Any chunking of the recording gives exactly the events of the whole.
+    #[test]
+    fn streaming_equals_whole_file(cuts in prop::collection::vec(1usize..40_000, 1..8), index in 0u64..3) {
+        let case = case(Tier::Varied, index);
+        let whole = counter_events(&case, &[usize::MAX]);
+        prop_assert_eq!(counter_events(&case, &cuts), whole);
+    }
+}
+
+#[test]
+fn events_are_reported_as_soon_as_certain() {
+    let case = case(Tier::Clean, 1);
+    let template = TemplateAudio {
+        samples: case.template.clone(),
+        sample_rate: case.template_format.rate,
+    };
+    let mut counter =
+        Counter::new(&template, case.recording_format.rate, &Options::default()).unwrap();
+    let second = case.recording_format.rate as usize;
+    let mut before_end = 0;
+    for piece in case.recording.chunks(second / 10) {
+        before_end += counter.push(piece).unwrap().len();
+    }
+    counter.finish().unwrap();
+    let total = counter.events().len();
+    assert!(total > 3);
+    assert!(
+        before_end + 2 >= total,
+        "only the last events may wait for the end: {before_end} of {total}"
+    );
+}
+
+/// A fast subset of the accuracy corpus: a regression guard, not the
+/// benchmark (`cargo bench --bench accuracy` is the measurement).
+#[test]
+fn accuracy_guard_on_a_corpus_subset() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut report = Report::default();
+    for tier in Tier::ALL.into_iter().filter(|&t| t != Tier::Long) {
+        for index in 0..2 {
+            let case = case(tier, index);
+            let detected = detect(&case, &Options::default(), scratch.path()).unwrap();
+            report.add(
+                &case,
+                match_events(&case.truth, &detected, case.tolerance_s()),
+            );
+        }
+    }
+    println!("{}", report.markdown());
+    assert!(
+        report.overall.f1() >= 0.9,
+        "overall F1 fell to {:.3}",
+        report.overall.f1()
+    );
+    for (tier, score) in &report.tiers {
+        assert!(
+            score.f1() >= 0.75,
+            "{} F1 fell to {:.3}",
+            tier.name(),
+            score.f1()
+        );
+    }
+}
+
+fn shared_audio() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/audio");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipping: ../shared/audio not found beside the checkout (real recordings are not in the repo)");
+        None
+    }
+}
+
+/// The original clients' recordings decode and analyse without error, each
+/// as template and as recording (no accuracy claims: nobody knows their truth).
+#[test]
+fn real_recordings_decode_and_analyse() {
+    let Some(dir) = shared_audio() else { return };
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
+        .collect();
+    assert!(
+        files.len() >= 6,
+        "expected the six recordings of shared/audio"
+    );
+    for template_path in &files {
+        let template = match load_template(template_path) {
+            Ok(t) => t,
+            Err(e) => panic!("{}: {e}", template_path.display()),
+        };
+        for recording in &files {
+            match analyze_file(
+                &template,
+                recording,
+                &Options::default(),
+                false,
+                &mut |_| true,
+            ) {
+                Ok((analysis, _)) => assert!(analysis.duration_s > 0.0),
+                Err(harmonic::dsp::DspError::TemplateLongerThanRecording { .. })
+                | Err(harmonic::dsp::DspError::SilentTemplate) => {}
+                Err(e) => panic!(
+                    "{} in {}: {e}",
+                    template_path.display(),
+                    recording.display()
+                ),
+            }
+        }
+    }
+    // The demo pair: the template occurs in the recording at least once.
+    let template = load_template(&dir.join("harmonic_demo_sound.wav")).unwrap();
+    let (analysis, _) = analyze_file(
+        &template,
+        &dir.join("harmonic_demo_record.wav"),
+        &Options::default(),
+        false,
+        &mut |_| true,
+    )
+    .unwrap();
+    println!(
+        "demo pair: {} events {:?}",
+        analysis.count(),
+        analysis.events
+    );
+}

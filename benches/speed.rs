@@ -1,0 +1,214 @@
+//! Speed and memory of the counting engine on a 60-minute recording with a
+//! 1-second template, on one core.
+//!
+//! `cargo bench --bench speed -- [--minutes N]`
+//!
+//! Prints, in one run: the engine's x-realtime and peak RSS; the same
+//! normalised correlation computed directly (time domain) over the feature
+//! frames, and a direct waveform correlation at 16 kHz (what the Python
+//! original did), both timed on a slice and extrapolated; and the FFT floor:
+//! the bare forward and inverse FFTs the method needs for the whole hour.
+
+use std::path::Path;
+use std::time::Instant;
+
+use harmonic::audio::ANALYSIS_RATE;
+use harmonic::dsp::features::{BANDS, HOP, WINDOW};
+use harmonic::dsp::{analyze_file, Options, TemplateAudio};
+use harmonic::synth::{self, SoundKind};
+use realfft::RealFftPlanner;
+
+const RATE: u32 = 44_100;
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// A 1-second template: a thump followed by a ring.
+fn template() -> Vec<f32> {
+    let mut rng = synth::rng(2024);
+    let mut t = synth::sound(SoundKind::Thump, RATE, &mut rng);
+    t.extend(synth::sound(SoundKind::Ring, RATE, &mut rng));
+    t.resize(RATE as usize, 0.0);
+    t
+}
+
+/// Writes the recording block by block (memory stays small): room noise
+/// with the template every ~10 s.
+fn write_recording(path: &Path, minutes: u32, template: &[f32]) -> usize {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).expect("create the recording");
+    let mut rng = synth::rng(99);
+    let mut count = 0;
+    for _ in 0..minutes * 6 {
+        let mut block = synth::pink(RATE as usize * 10, &mut rng);
+        block.iter_mut().for_each(|s| *s *= 0.01);
+        for (b, t) in block[RATE as usize * 3..].iter_mut().zip(template) {
+            *b += t;
+        }
+        count += 1;
+        let mut samples = writer.get_i16_writer(block.len() as u32);
+        for s in block {
+            samples.write_sample((s.clamp(-1.0, 1.0) * 32_767.0) as i16);
+        }
+        samples.flush().expect("write the recording");
+    }
+    writer.finalize().expect("finish the recording");
+    count
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let minutes: u32 = args
+        .iter()
+        .position(|a| a == "--minutes")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(60);
+    let seconds = f64::from(minutes) * 60.0;
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let path = dir.path().join("hour.wav");
+    let template_samples = template();
+    let planted = write_recording(&path, minutes, &template_samples);
+    let template = TemplateAudio {
+        samples: template_samples.clone(),
+        sample_rate: RATE,
+    };
+    let rss_before = peak_rss_mb();
+
+    // The engine, whole file, one thread.
+    let started = Instant::now();
+    let (analysis, _) = analyze_file(&template, &path, &Options::default(), false, &mut |_| true)
+        .expect("analysis");
+    let engine_s = started.elapsed().as_secs_f64();
+    let rss_after = peak_rss_mb();
+    println!("recording: {minutes} min at {RATE} Hz 16-bit mono, template 1.0 s, {planted} planted occurrences");
+    println!(
+        "engine: {:.3} s -> {:.0}x realtime on one core; found {} events",
+        engine_s,
+        seconds / engine_s,
+        analysis.count()
+    );
+    println!("peak RSS: {rss_after:.1} MB (before the analysis: {rss_before:.1} MB)");
+
+    // Feature frames of the hour, and of the template, for the comparisons.
+    let frames = (seconds * f64::from(ANALYSIS_RATE) / HOP as f64) as usize;
+    let template_frames = 100;
+
+    // Direct normalised correlation over feature frames, on a slice.
+    let slice_frames = 6_000.min(frames);
+    let x: Vec<f32> = (0..(slice_frames + template_frames) * BANDS)
+        .map(|i| ((i * 7919) % 1013) as f32 / 1013.0)
+        .collect();
+    let y: Vec<f32> = (0..template_frames * BANDS)
+        .map(|i| ((i * 104_729) % 997) as f32 / 997.0 - 0.5)
+        .collect();
+    let started = Instant::now();
+    let mut checksum = 0.0f64;
+    for t in 0..slice_frames {
+        let window = &x[t * BANDS..(t + template_frames) * BANDS];
+        let dot: f32 = window.iter().zip(&y).map(|(a, b)| a * b).sum();
+        let (s1, s2) = window.iter().fold((0.0f64, 0.0f64), |(a, b), &v| {
+            (a + f64::from(v), b + f64::from(v) * f64::from(v))
+        });
+        checksum += f64::from(dot) / (s2 - s1 * s1 / window.len() as f64).max(1e-9).sqrt();
+    }
+    let direct_features_s = started.elapsed().as_secs_f64() * frames as f64 / slice_frames as f64;
+    println!(
+        "direct feature correlation (same score, no FFT): {:.3} s for the hour (extrapolated from {} frames) -> {:.0}x realtime [checksum {checksum:.1}]",
+        direct_features_s, slice_frames, seconds / direct_features_s
+    );
+
+    // Direct waveform correlation at 16 kHz (the Python original's method), on a slice.
+    let rate = ANALYSIS_RATE as usize;
+    let slice_samples = rate / 2;
+    let wave: Vec<f32> = (0..slice_samples + rate)
+        .map(|i| ((i * 7919) % 1013) as f32 / 1013.0)
+        .collect();
+    let kernel: Vec<f32> = (0..rate)
+        .map(|i| ((i * 104_729) % 997) as f32 / 997.0 - 0.5)
+        .collect();
+    let started = Instant::now();
+    let mut checksum = 0.0f32;
+    for t in 0..slice_samples {
+        checksum += wave[t..t + rate]
+            .iter()
+            .zip(&kernel)
+            .map(|(a, b)| a * b)
+            .sum::<f32>();
+    }
+    let direct_wave_s =
+        started.elapsed().as_secs_f64() * (seconds * rate as f64) / slice_samples as f64;
+    println!(
+        "direct waveform correlation at 16 kHz: {:.0} s for the hour (extrapolated from {:.1} s of audio) -> {:.2}x realtime [checksum {checksum:.1}]",
+        direct_wave_s, slice_samples as f64 / rate as f64, seconds / direct_wave_s
+    );
+
+    // The FFT floor: the STFT's forward FFTs and the correlation's forward
+    // (one per band) and inverse (one) FFTs per block, nothing else.
+    let mut planner = RealFftPlanner::<f32>::new();
+    let stft = planner.plan_fft_forward(WINDOW);
+    let (mut input, mut output, mut scratch) = (
+        stft.make_input_vec(),
+        stft.make_output_vec(),
+        stft.make_scratch_vec(),
+    );
+    input
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, v)| *v = (i as f32).sin());
+    let started = Instant::now();
+    for _ in 0..frames {
+        let _ = stft.process_with_scratch(&mut input, &mut output, &mut scratch);
+    }
+    let stft_s = started.elapsed().as_secs_f64();
+    let fft_len = (2 * template_frames).next_power_of_two();
+    let blocks = frames.div_ceil(fft_len - template_frames + 1);
+    let forward = planner.plan_fft_forward(fft_len);
+    let inverse = planner.plan_fft_inverse(fft_len);
+    let (mut a, mut spectrum, mut back) = (
+        forward.make_input_vec(),
+        forward.make_output_vec(),
+        inverse.make_output_vec(),
+    );
+    let mut scratch =
+        vec![Default::default(); forward.get_scratch_len().max(inverse.get_scratch_len())];
+    let started = Instant::now();
+    for _ in 0..blocks {
+        for _ in 0..BANDS {
+            let _ = forward.process_with_scratch(&mut a, &mut spectrum, &mut scratch);
+        }
+        spectrum[0].im = 0.0;
+        let last = spectrum.len() - 1;
+        spectrum[last].im = 0.0;
+        let _ = inverse.process_with_scratch(&mut spectrum, &mut back, &mut scratch);
+    }
+    let correlation_s = started.elapsed().as_secs_f64();
+    let floor = stft_s + correlation_s;
+    println!(
+        "FFT floor: {:.3} s ({} STFT FFTs of {WINDOW}: {:.3} s; {} blocks x {} FFTs of {fft_len}: {:.3} s); engine is {:.1}x the floor",
+        floor,
+        frames,
+        stft_s,
+        blocks,
+        BANDS + 1,
+        correlation_s,
+        engine_s / floor
+    );
+    println!(
+        "engine vs direct feature correlation: {:.1}x faster; vs direct waveform: {:.0}x faster",
+        direct_features_s / engine_s,
+        direct_wave_s / engine_s
+    );
+}

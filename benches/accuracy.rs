@@ -1,6 +1,7 @@
 //! Accuracy of the counting engine on the project's seeded corpus.
 //!
 //! `cargo bench --bench accuracy -- [--cases N] [--tiers clean,snr0,...] [--sweep] [--misses]`
+//! `cargo bench --bench accuracy -- --dump TIER/INDEX` writes one case as WAV files.
 //!
 //! Prints, per tier, the exact-count rate and event F1 (one-to-one matching
 //! of onsets within max(0.1 s, 25 % of the template's sound)), as a Markdown
@@ -38,6 +39,38 @@ fn main() {
         vec![value("--threshold").and_then(|v| v.parse().ok())]
     };
 
+    if let Some(name) = value("--dump") {
+        // Write one case as WAV files to look at (`harmonic analyze --plot`).
+        let (tier, index) = name.split_once('/').expect("--dump TIER/INDEX");
+        let tier = Tier::ALL
+            .into_iter()
+            .find(|t| t.name() == tier)
+            .expect("a known tier");
+        let case = case(tier, index.parse().expect("a case number"));
+        let (tf, rf) = (case.template_format, case.recording_format);
+        harmonic::synth::write_wav(
+            "template.wav".as_ref(),
+            &case.template,
+            tf.rate,
+            tf.channels,
+            tf.layout,
+        )
+        .unwrap();
+        harmonic::synth::write_wav(
+            "recording.wav".as_ref(),
+            &case.recording,
+            rf.rate,
+            rf.channels,
+            rf.layout,
+        )
+        .unwrap();
+        println!(
+            "wrote template.wav and recording.wav ({}); true onsets: {:?}",
+            case.kind.name(),
+            case.truth
+        );
+        return;
+    }
     let started = Instant::now();
     let jobs: Vec<(Tier, u64)> = tiers
         .iter()

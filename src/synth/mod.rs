@@ -163,8 +163,19 @@ pub fn sound(kind: SoundKind, rate: u32, rng: &mut SynthRng) -> Vec<f32> {
                 .collect()
         }
     };
+    fade_out(&mut out, rate);
     normalise_peak(&mut out, 0.5);
     out
+}
+
+/// Real sounds decay; a synthetic one cut off while still audible ends in a
+/// broadband click that no real key or punch makes. The last 10 ms fade out.
+fn fade_out(signal: &mut [f32], rate: u32) {
+    let len = (rate as usize / 100).min(signal.len());
+    let start = signal.len() - len;
+    for (i, s) in signal[start..].iter_mut().enumerate() {
+        *s *= 0.5 + 0.5 * (std::f32::consts::PI * i as f32 / len as f32).cos();
+    }
 }
 
 fn tau() -> f32 {

@@ -160,6 +160,27 @@ fn every_bad_input_gets_one_clear_error() {
 }
 
 #[test]
+fn a_closed_pipe_is_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (template, recording) = files(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harmonic"))
+        .arg("analyze")
+        .args([&template, &recording])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away, like `| head -0`
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+}
+
+#[test]
 fn bad_options_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     let (template, recording) = files(dir.path());

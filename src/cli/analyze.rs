@@ -108,6 +108,7 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     }
 
+    let mut out = String::new();
     if args.json {
         let report = JsonReport {
             count: analysis.count(),
@@ -115,28 +116,28 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
             duration_s: analysis.duration_s,
             elapsed_ms,
         };
-        let text = serde_json::to_string(&report).map_err(|e| e.to_string())?;
-        println!("{text}");
+        out = serde_json::to_string(&report).map_err(|e| e.to_string())?;
+        out.push('\n');
     } else {
-        println!(
-            "{} occurrence{} in {} ({:.2} s of audio, analysed in {:.0} ms)",
+        out.push_str(&format!(
+            "{} occurrence{} in {} ({:.2} s of audio, analysed in {:.0} ms)\n",
             analysis.count(),
             if analysis.count() == 1 { "" } else { "s" },
             args.recording.display(),
             analysis.duration_s,
             elapsed_ms
-        );
+        ));
         for (i, event) in analysis.events.iter().enumerate() {
-            println!(
-                "{:>5}  {:>10.3} s  score {:.2}",
+            out.push_str(&format!(
+                "{:>5}  {:>10.3} s  score {:.2}\n",
                 i + 1,
                 event.start_s,
                 event.score
-            );
+            ));
         }
         if let Some(path) = &args.plot {
-            println!("plot written to {}", path.display());
+            out.push_str(&format!("plot written to {}\n", path.display()));
         }
     }
-    Ok(())
+    super::print_stdout(&out)
 }

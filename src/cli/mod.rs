@@ -39,6 +39,22 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// Writes a command's output to stdout. A closed pipe (`| head`) is not an
+/// error: the reader has what it wanted.
+pub(crate) fn print_stdout(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write the output: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Parses a number in 0..=1 (thresholds).
 pub(crate) fn unit_interval(text: &str) -> Result<f32, String> {
     let value: f32 = text

@@ -20,8 +20,10 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod crypto;
 pub mod dsp;
 pub mod plot;

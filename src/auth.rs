@@ -13,6 +13,21 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+/// Checks a signup against §5 in the order of §4: the username's syntax and
+/// the password's size are field errors (`bad_request`), then the password's
+/// strength (`weak_password`). Shared by `signup` and `harmonic user add`.
+pub fn check_signup(username: &str, password: &str) -> Result<(), crate::protocol::WireError> {
+    use crate::protocol::{
+        check_password_size, check_password_strength, validate_username, ErrorCode, WireError,
+    };
+    validate_username(username)
+        .map_err(|rule| WireError::bad_request(format!("`username` {rule}")))?;
+    check_password_size(password)
+        .map_err(|rule| WireError::bad_request(format!("`password` {rule}")))?;
+    check_password_strength(password)
+        .map_err(|rule| WireError::new(ErrorCode::WeakPassword, format!("password {rule}")))
+}
+
 /// Longest username string counted per username. Longer ones cannot name an
 /// account (usernames have at most 32 characters), so only their address is
 /// counted; this bounds the memory a client can make the server spend.
@@ -229,6 +244,27 @@ mod tests {
         assert_eq!(t.tracked(), (1, 1));
         t.purge(t0 + Duration::from_secs(10));
         assert_eq!(t.tracked(), (0, 0));
+    }
+
+    #[test]
+    fn signup_rules_in_order() {
+        use crate::protocol::ErrorCode;
+        assert!(check_signup("Alice", "correct horse").is_ok());
+        assert_eq!(
+            check_signup("-x", "short").unwrap_err().code,
+            ErrorCode::BadRequest
+        );
+        let huge = "p".repeat(1025);
+        assert_eq!(
+            check_signup("bob", &huge).unwrap_err().code,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            check_signup("bob", "seven77").unwrap_err().code,
+            ErrorCode::WeakPassword
+        );
+        // 8 code points, more bytes: strong enough.
+        assert!(check_signup("bob", "éééééééé").is_ok());
     }
 
     #[test]

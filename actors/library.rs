@@ -105,7 +105,7 @@ pub struct Library {
 
 impl Library {
     /// Opens the store and the spool in `settings.data_dir`.
-    pub fn open(settings: &Settings) -> LibraryResult<Library> {
+    pub fn open(settings: &Settings) -> Result<Library, crate::store::StoreError> {
         let store = Store::open(&settings.data_dir)?;
         let spool = UploadSpool::open(store.uploads_dir(), settings.max_upload_size)?;
         Ok(Library {
@@ -121,7 +121,7 @@ impl Library {
     ///
     /// The store is opened here, before the thread starts, so that an
     /// unusable data directory is an error of the caller's, not a panic.
-    pub fn start(settings: &Settings) -> LibraryResult<Addr<Library>> {
+    pub fn start(settings: &Settings) -> Result<Addr<Library>, crate::store::StoreError> {
         let opened = std::sync::Mutex::new(Some(Library::open(settings)?));
         let settings = settings.clone();
         Ok(SyncArbiter::start(1, move || {

@@ -257,7 +257,7 @@ mod tests {
             ..Settings::default()
         };
         actix::System::new().block_on(async move {
-            let library = Library::start(&settings).unwrap();
+            let (library, _closed) = Library::start(&settings).unwrap();
             let auth = Auth::new(&settings, library).start();
             let peer = IpAddr::from([127, 0, 0, 1]);
             let signup = |username: &str, password: &str| Signup {

@@ -101,6 +101,22 @@ pub struct Library {
     max_audio: Duration,
     resume_ttl: Duration,
     upload_max_idle: Duration,
+    /// Dropped with the library: tells [`LibraryClosed`] the database is closed.
+    closed: Option<std::sync::mpsc::Sender<()>>,
+}
+
+/// Waits until the library (and so the database connection) is gone: a new
+/// server on the same data directory must not find it locked.
+pub struct LibraryClosed(std::sync::mpsc::Receiver<()>);
+
+impl LibraryClosed {
+    /// Waits at most `limit`; whether the library is gone.
+    pub fn wait(&self, limit: Duration) -> bool {
+        matches!(
+            self.0.recv_timeout(limit),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+        )
+    }
 }
 
 impl Library {
@@ -114,6 +130,7 @@ impl Library {
             max_audio: settings.max_audio,
             resume_ttl: settings.resume_ttl,
             upload_max_idle: settings.upload_max_idle,
+            closed: None,
         })
     }
 
@@ -121,10 +138,15 @@ impl Library {
     ///
     /// The store is opened here, before the thread starts, so that an
     /// unusable data directory is an error of the caller's, not a panic.
-    pub fn start(settings: &Settings) -> Result<Addr<Library>, crate::store::StoreError> {
-        let opened = std::sync::Mutex::new(Some(Library::open(settings)?));
+    pub fn start(
+        settings: &Settings,
+    ) -> Result<(Addr<Library>, LibraryClosed), crate::store::StoreError> {
+        let (closed_tx, closed_rx) = std::sync::mpsc::channel();
+        let mut library = Library::open(settings)?;
+        library.closed = Some(closed_tx);
+        let opened = std::sync::Mutex::new(Some(library));
         let settings = settings.clone();
-        Ok(SyncArbiter::start(1, move || {
+        let addr = SyncArbiter::start(1, move || {
             // Called once: a SyncArbiter only makes a new actor when the
             // old one stops itself, which the library never does.
             let again = opened.lock().ok().and_then(|mut slot| slot.take());
@@ -132,7 +154,8 @@ impl Library {
                 Library::open(&settings)
                     .unwrap_or_else(|err| panic!("cannot reopen the library: {err}"))
             })
-        }))
+        });
+        Ok((addr, LibraryClosed(closed_rx)))
     }
 
     /// The `resume_ttl_s` of login answers.

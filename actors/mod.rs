@@ -29,8 +29,11 @@ use crate::crypto::{CryptoError, ServerIdentity};
 use crate::store::StoreError;
 use analysis::AnalysisPool;
 use auth::Auth;
-use library::{Housekeeping, Library};
+use library::{Housekeeping, Library, LibraryClosed};
 use listener::{Listener, Shutdown};
+
+/// How long a stopping server waits for the database to close.
+pub const LIBRARY_CLOSE_LIMIT: Duration = Duration::from_secs(5);
 
 /// The text of the `shutdown` push when the server stops on a signal.
 pub const SHUTDOWN_MESSAGE: &str = "the server is shutting down";
@@ -84,6 +87,7 @@ pub struct Server {
     fingerprint: String,
     listener: Addr<Listener>,
     stopped: oneshot::Receiver<()>,
+    library_closed: LibraryClosed,
 }
 
 impl Server {
@@ -107,7 +111,7 @@ impl Server {
             addr: settings.listen,
             source,
         })?;
-        let library = Library::start(&settings)?;
+        let (library, library_closed) = Library::start(&settings)?;
         let auth = Auth::new(&settings, library.clone()).start();
         let pool = AnalysisPool::start(settings.analysis_workers, settings.analysis_queue);
         let housekeeping = library.clone();
@@ -138,6 +142,7 @@ impl Server {
             fingerprint,
             listener,
             stopped,
+            library_closed,
         })
     }
 
@@ -156,9 +161,11 @@ impl Server {
         ShutdownHandle(self.listener.clone())
     }
 
-    /// Waits until a shutdown has ended every session.
-    pub async fn stopped(self) {
+    /// Waits until a shutdown has ended every session. What is left to
+    /// wait for once the `System` is gone is returned.
+    pub async fn stopped(self) -> LibraryClosed {
         let _ = self.stopped.await;
+        self.library_closed
     }
 }
 
@@ -193,7 +200,7 @@ impl ServerThread {
             .name("harmonic-server".into())
             .spawn(move || {
                 let system = actix::System::new();
-                system.block_on(async move {
+                let closed = system.block_on(async move {
                     match Server::start(settings).await {
                         Ok(server) => {
                             let started = (
@@ -201,15 +208,24 @@ impl ServerThread {
                                 server.fingerprint().to_owned(),
                                 server.shutdown_handle(),
                             );
-                            if ready_tx.send(Ok(started)).is_ok() {
-                                server.stopped().await;
-                            }
+                            let _ = ready_tx.send(Ok(started));
+                            Some(server.stopped().await)
                         }
                         Err(err) => {
                             let _ = ready_tx.send(Err(err));
+                            None
                         }
                     }
                 });
+                // Dropping the System drops every actor, and with them the
+                // last addresses of the library, whose thread then closes
+                // the database.
+                drop(system);
+                if let Some(closed) = closed {
+                    if !closed.wait(LIBRARY_CLOSE_LIMIT) {
+                        log::warn!(target: "library", "the library did not close within {LIBRARY_CLOSE_LIMIT:?}");
+                    }
+                }
             })
             .map_err(|err| ServerError::Thread(err.to_string()))?;
         let (local_addr, fingerprint, handle) = ready_rx

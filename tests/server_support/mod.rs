@@ -53,6 +53,8 @@ pub struct TestClient {
     pub pushes: Vec<Push>,
     /// Payload of the last `ok` answer.
     pub last_payload: bytes::Bytes,
+    /// Answers that arrived while waiting for another id.
+    stash: std::collections::HashMap<u32, Answer>,
 }
 
 impl TestClient {
@@ -70,6 +72,7 @@ impl TestClient {
             next_id: 1,
             pushes: Vec::new(),
             last_payload: bytes::Bytes::new(),
+            stash: Default::default(),
         }
     }
 
@@ -125,6 +128,9 @@ impl TestClient {
 
     /// Waits for the answer to `id`.
     pub async fn answer(&mut self, id: u32) -> Answer {
+        if let Some(answer) = self.stash.remove(&id) {
+            return answer;
+        }
         loop {
             match self.recv().await.expect("connection open") {
                 ServerMessage::Ok {
@@ -142,6 +148,20 @@ impl TestClient {
                     fields,
                 } if got == id => {
                     return Err((code.as_str().to_owned(), message, fields));
+                }
+                ServerMessage::Ok {
+                    id: got, fields, ..
+                } => {
+                    self.stash.insert(got, Ok(fields));
+                }
+                ServerMessage::Error {
+                    id: Some(got),
+                    code,
+                    message,
+                    fields,
+                } => {
+                    self.stash
+                        .insert(got, Err((code.as_str().to_owned(), message, fields)));
                 }
                 ServerMessage::Push(push) => self.pushes.push(push),
                 other => panic!("unexpected message while waiting for {id}: {other:?}"),

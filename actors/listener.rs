@@ -18,9 +18,10 @@ use actix::prelude::*;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-use super::session::{Session, ShutdownNotice};
+use super::session::{Describe, Session, ShutdownNotice};
 use super::Services;
 use crate::crypto::ServerIdentity;
+use crate::protocol::response::SessionInfo;
 use crate::transport::server_handshake;
 
 /// First pause after a failed accept; it doubles up to [`MAX_ACCEPT_BACKOFF`].
@@ -160,6 +161,35 @@ impl StreamHandler<(TcpStream, SocketAddr)> for Listener {
 
     fn finished(&mut self, _: &mut Context<Self>) {
         // The accept stream never ends on its own; cancelled at shutdown.
+    }
+}
+
+impl ConnectionPermit {
+    /// The listener, for requests about every session (`admin.*`).
+    pub fn listener(&self) -> &Addr<Listener> {
+        &self.listener
+    }
+}
+
+/// Describes every session (`admin.sessions`, `admin.stats`), by session id.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<SessionInfo>")]
+pub struct ListSessions;
+
+impl Handler<ListSessions> for Listener {
+    type Result = ResponseFuture<Vec<SessionInfo>>;
+
+    fn handle(&mut self, _: ListSessions, _: &mut Context<Self>) -> Self::Result {
+        let asks: Vec<_> = self.sessions.values().map(|s| s.send(Describe)).collect();
+        Box::pin(async move {
+            let mut sessions: Vec<SessionInfo> = futures::future::join_all(asks)
+                .await
+                .into_iter()
+                .filter_map(Result::ok)
+                .collect();
+            sessions.sort_by_key(|s| s.session_id);
+            sessions
+        })
     }
 }
 

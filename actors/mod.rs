@@ -49,6 +49,32 @@ pub struct Services {
     pub library: Addr<Library>,
     /// The analysis pool.
     pub pool: AnalysisPool,
+    /// Counters for `admin.stats`.
+    pub counters: Arc<ServerCounters>,
+}
+
+/// Server-wide counters for `admin.stats`.
+#[derive(Debug)]
+pub struct ServerCounters {
+    /// When the server started.
+    pub started: std::time::Instant,
+    /// Successful logins and resumes.
+    pub logins: std::sync::atomic::AtomicU64,
+    /// Bytes read from clients (after the handshake, frames included).
+    pub bytes_in: Arc<std::sync::atomic::AtomicU64>,
+    /// Bytes sent to clients (after the handshake, frames included).
+    pub bytes_out: std::sync::atomic::AtomicU64,
+}
+
+impl Default for ServerCounters {
+    fn default() -> Self {
+        ServerCounters {
+            started: std::time::Instant::now(),
+            logins: Default::default(),
+            bytes_in: Default::default(),
+            bytes_out: Default::default(),
+        }
+    }
 }
 
 /// Why the server could not start.
@@ -132,6 +158,7 @@ impl Server {
             auth,
             library,
             pool,
+            counters: Arc::default(),
         };
         let fingerprint = identity.fingerprint();
         let (stopped_tx, stopped) = oneshot::channel();

@@ -36,15 +36,16 @@ use super::library::{
     AbortUpload, AudioInput, BeginUpload, ChunkUpload, DeleteSound, FinishUpload, GetSound,
     ListSounds, LoginGrant, PrepareCount, RenameSound, SaveSound, StreamTemplate,
 };
-use super::listener::ConnectionPermit;
+use super::listener::{ConnectionPermit, ListSessions};
 use super::Services;
 use crate::audio::PcmDecoder;
 use crate::crypto::{SessionKeys, Side};
 use crate::dsp::{Counter, Event, Options};
 use crate::protocol::request::{Count, StreamOpen};
 use crate::protocol::response::{
-    CountResult, PingResult, SoundChunk, SoundList, SoundResult, StreamClosed, StreamOpened,
-    StreamProgress, UploadBegun, UploadFinished, UploadReceived,
+    CountResult, PingResult, SessionInfo, SessionList, SoundChunk, SoundList, SoundResult,
+    StatsResult, StreamClosed, StreamOpened, StreamProgress, UploadBegun, UploadFinished,
+    UploadReceived,
 };
 use crate::protocol::{
     unix_millis, ByeReason, CountOptions, Empty, Envelope, ErrorCode, ErrorResponse, EventInfo,
@@ -106,7 +107,9 @@ pub struct Session {
     shutting_down: bool,
     closing: bool,
     last_frame: Instant,
-    _permit: ConnectionPermit,
+    connected: Instant,
+    requests: u64,
+    permit: ConnectionPermit,
 }
 
 impl Session {
@@ -120,6 +123,10 @@ impl Session {
         permit: ConnectionPermit,
     ) -> Addr<Session> {
         let (read, write) = stream.into_split();
+        let read = CountingReader {
+            inner: read,
+            count: Arc::clone(&services.counters.bytes_in),
+        };
         let (encrypt, decrypt) = split_codecs(keys, Side::Server);
         Session::create(move |ctx| {
             ctx.add_stream(FramedRead::new(read, decrypt));
@@ -136,7 +143,9 @@ impl Session {
                 shutting_down: false,
                 closing: false,
                 last_frame: Instant::now(),
-                _permit: permit,
+                connected: Instant::now(),
+                requests: 0,
+                permit,
             }
         })
     }
@@ -158,6 +167,10 @@ impl Session {
         }
         match OutgoingMessage::new(header, payload) {
             Ok(message) => {
+                self.services
+                    .counters
+                    .bytes_out
+                    .fetch_add(message.wire_len() as u64, Ordering::Relaxed);
                 if log::log_enabled!(target: "connection", log::Level::Trace) {
                     log::trace!(target: "connection", "{} -> {}", self.tag(), dump(header));
                 }
@@ -272,6 +285,7 @@ impl Session {
             Err(err) => return self.send(&ErrorResponse::from_envelope(&err), &[]),
         };
         let Envelope { id, kind } = envelope;
+        self.requests += 1;
         if self.outstanding.contains_key(&id) {
             return self.send_error(
                 id,
@@ -562,13 +576,54 @@ impl Session {
             Request::StreamOpen(open) => self.stream_open(id, open, ctx),
             Request::StreamData(data) => self.stream_data(id, data.stream_id, payload, ctx),
             Request::StreamClose(close) => self.stream_close(id, close.stream_id, ctx),
-            Request::AdminSessions
-            | Request::AdminKick(_)
+            Request::AdminSessions => {
+                log::info!(target: "admin", "{}: admin.sessions", self.tag());
+                let list = self.permit.listener().send(ListSessions);
+                self.track(
+                    id,
+                    async move {
+                        let sessions = list.await.map_err(|err| {
+                            WireError::internal(format!("listener unreachable: {err}"))
+                        })?;
+                        Ok(SessionList { sessions })
+                    },
+                    ctx,
+                )
+            }
+            Request::AdminStats => {
+                log::info!(target: "admin", "{}: admin.stats", self.tag());
+                let list = self.permit.listener().send(ListSessions);
+                let counters = Arc::clone(&self.services.counters);
+                let pool = self.services.pool.clone();
+                self.track(
+                    id,
+                    async move {
+                        let sessions = list.await.map_err(|err| {
+                            WireError::internal(format!("listener unreachable: {err}"))
+                        })?;
+                        let load = pool.load();
+                        Ok(StatsResult {
+                            uptime_s: counters.started.elapsed().as_secs(),
+                            sessions: sessions.len() as u64,
+                            logged_in: sessions.iter().filter(|s| s.username.is_some()).count()
+                                as u64,
+                            logins: counters.logins.load(Ordering::Relaxed),
+                            jobs_queued: load.queued() as u64,
+                            jobs_running: load.running() as u64,
+                            jobs_done: load.done(),
+                            audio_s_analysed: load.audio_s(),
+                            bytes_in: counters.bytes_in.load(Ordering::Relaxed),
+                            bytes_out: counters.bytes_out.load(Ordering::Relaxed),
+                        })
+                    },
+                    ctx,
+                )
+            }
+            Request::AdminKick(_)
             | Request::AdminUsers
             | Request::AdminUserDelete(_)
             | Request::AdminUserRole(_)
             | Request::AdminBroadcast(_)
-            | Request::AdminStats
             | Request::AdminTail(_)
             | Request::AdminShutdown(_) => self.send_error(
                 id,
@@ -596,6 +651,11 @@ impl Session {
                     token_digest: grant.token_digest,
                 });
                 session.ever_logged_in = true;
+                session
+                    .services
+                    .counters
+                    .logins
+                    .fetch_add(1, Ordering::Relaxed);
                 log::info!(target: "auth", "{}: logged in", session.tag());
                 LoginResult {
                     username: grant.username,
@@ -970,6 +1030,46 @@ impl WriteHandler<TransportError> for Session {
     fn error(&mut self, err: TransportError, _: &mut Context<Self>) -> Running {
         log::info!(target: "connection", "{}: write failed: {err}", self.tag());
         Running::Stop
+    }
+}
+
+/// Describes the session for `admin.sessions`.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "SessionInfo")]
+pub struct Describe;
+
+impl Handler<Describe> for Session {
+    type Result = MessageResult<Describe>;
+
+    fn handle(&mut self, _: Describe, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(SessionInfo {
+            session_id: self.id,
+            username: self.login.as_ref().map(|login| login.username.clone()),
+            peer: self.peer.to_string(),
+            connected_s: self.connected.elapsed().as_secs(),
+            idle_s: self.last_frame.elapsed().as_secs(),
+            requests: self.requests,
+        })
+    }
+}
+
+/// The read half of a connection, counting the bytes it reads (`bytes_in`).
+struct CountingReader<R> {
+    inner: R,
+    count: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for CountingReader<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let read = buf.filled().len() - before;
+        self.count.fetch_add(read as u64, Ordering::Relaxed);
+        poll
     }
 }
 

@@ -442,3 +442,46 @@ async fn count_with_progress_then_the_same_audio_as_a_stream() {
         .await;
     assert_eq!(code, "not_found");
 }
+
+#[tokio::test]
+async fn admin_sessions_and_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = harmonic::store::Store::open(dir.path()).unwrap();
+        let hash = harmonic::crypto::hash_password("correct horse").unwrap();
+        store
+            .create_user("root", &hash, harmonic::store::Role::Admin)
+            .unwrap();
+    }
+    let server = start(settings(dir.path()));
+    let mut anon = TestClient::connect(server.local_addr()).await;
+    anon.ok("ping", json!({}), &[]).await;
+    let mut admin = TestClient::connect(server.local_addr()).await;
+    let login = admin
+        .ok(
+            "login",
+            json!({"username": "root", "password": "correct horse"}),
+            &[],
+        )
+        .await;
+    assert_eq!(login["role"], "admin");
+    let list = admin.ok("admin.sessions", json!({}), &[]).await;
+    let sessions = list["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[0]["username"], json!(null));
+    assert_eq!(sessions[1]["username"], "root");
+    assert!(sessions[1]["peer"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
+    assert_eq!(sessions[1]["requests"], 2);
+    let stats = admin.ok("admin.stats", json!({}), &[]).await;
+    assert_eq!(
+        (stats["sessions"].as_u64(), stats["logged_in"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(stats["logins"], 1);
+    assert!(stats["bytes_in"].as_u64().unwrap() > 0 && stats["bytes_out"].as_u64().unwrap() > 0);
+    let (code, _) = admin.err("admin.users", json!({}), &[]).await;
+    assert_eq!(code, "bad_request", "not in this release");
+}

@@ -120,6 +120,8 @@ pub struct Login {
     pub password: String,
     /// The session's peer address, for the throttle.
     pub peer: IpAddr,
+    /// `session <id> <peer>`, for the log.
+    pub origin: String,
 }
 
 impl Handler<Login> for Auth {
@@ -130,6 +132,7 @@ impl Handler<Login> for Auth {
             username,
             password,
             peer,
+            origin,
         } = msg;
         if let Err(wait) = self.throttle.check(Some(&username), peer, Instant::now()) {
             return Box::pin(fut::ready(Err(WireError::rate_limited(wait))));
@@ -166,13 +169,13 @@ impl Handler<Login> for Auth {
                 .into_actor(self)
                 .map(move |result, auth, _| match result {
                     Ok(Some(grant)) => {
-                        log::info!(target: "auth", "{peer}: {} logged in", grant.username);
+                        log::info!(target: "auth", "{origin}: {} logged in", grant.username);
                         Ok(grant)
                     }
                     Ok(None) => {
                         auth.throttle
                             .record_failure(Some(&username), peer, Instant::now());
-                        log::info!(target: "auth", "{peer}: failed login");
+                        log::info!(target: "auth", "{origin}: failed login");
                         Err(invalid_credentials("username or password"))
                     }
                     Err(err) => Err(err),
@@ -189,13 +192,19 @@ pub struct Resume {
     pub token: String,
     /// The session's peer address, for the throttle.
     pub peer: IpAddr,
+    /// `session <id> <peer>`, for the log.
+    pub origin: String,
 }
 
 impl Handler<Resume> for Auth {
     type Result = ResponseActFuture<Self, Result<LoginGrant, WireError>>;
 
     fn handle(&mut self, msg: Resume, _: &mut Context<Self>) -> Self::Result {
-        let Resume { token, peer } = msg;
+        let Resume {
+            token,
+            peer,
+            origin,
+        } = msg;
         if let Err(wait) = self.throttle.check(None, peer, Instant::now()) {
             return Box::pin(fut::ready(Err(WireError::rate_limited(wait))));
         }
@@ -206,12 +215,12 @@ impl Handler<Resume> for Auth {
                 .into_actor(self)
                 .map(move |result, auth, _| match result {
                     Ok(Some(grant)) => {
-                        log::info!(target: "auth", "{peer}: {} resumed", grant.username);
+                        log::info!(target: "auth", "{origin}: {} resumed", grant.username);
                         Ok(grant)
                     }
                     Ok(None) => {
                         auth.throttle.record_failure(None, peer, Instant::now());
-                        log::info!(target: "auth", "{peer}: failed resume");
+                        log::info!(target: "auth", "{origin}: failed resume");
                         Err(invalid_credentials("resume token"))
                     }
                     Err(err) => Err(err),
@@ -268,6 +277,7 @@ mod tests {
                 username: username.into(),
                 password: password.into(),
                 peer,
+                origin: "test".into(),
             };
             auth.send(signup("Alice", "correct horse"))
                 .await
@@ -288,6 +298,7 @@ mod tests {
                 .send(Resume {
                     token: grant.token.clone(),
                     peer,
+                    origin: "test".into(),
                 })
                 .await
                 .unwrap()
@@ -296,6 +307,7 @@ mod tests {
                 .send(Resume {
                     token: grant.token,
                     peer,
+                    origin: "test".into(),
                 })
                 .await
                 .unwrap();
@@ -325,6 +337,7 @@ mod tests {
                 .send(Resume {
                     token: resumed.token,
                     peer,
+                    origin: "test".into(),
                 })
                 .await
                 .unwrap();

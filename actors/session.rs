@@ -360,6 +360,7 @@ impl Session {
                     username: login.username,
                     password: login.password,
                     peer,
+                    origin: self.tag(),
                 }));
                 self.track_login(id, attempt, ctx)
             }
@@ -367,12 +368,13 @@ impl Session {
                 let attempt = ask(auth.send(Resume {
                     token: resume.token,
                     peer,
+                    origin: self.tag(),
                 }));
                 self.track_login(id, attempt, ctx)
             }
             Request::Logout => {
                 if let Some(login) = self.login.take() {
-                    log::info!(target: "auth", "session {} {}: {} logged out", self.id, self.peer, login.username);
+                    log::info!(target: "auth", "{}: {} logged out", self.tag(), login.username);
                     self.track(
                         id,
                         async move {

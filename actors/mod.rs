@@ -1,1 +1,308 @@
-//! The actix layer of the server: one file per actor, each with the messages it handles.
+//! The actix layer of the server: one file per actor, each with the messages
+//! it handles.
+//!
+//! - [`listener`]: accepts connections, limits them, runs the handshakes,
+//!   starts sessions, and leads the shutdown.
+//! - [`session`]: one per connection; the checks of §4 and every request.
+//! - [`auth`]: signup, login, resume, logout and the failed-login throttle.
+//! - [`library`]: the only owner of the store and the upload spool (one thread).
+//! - [`analysis`]: the pool of worker threads that count.
+//!
+//! [`Server`] starts them all inside a running actix `System`;
+//! [`ServerThread`] runs one on a thread of its own (tests, tools).
+
+pub mod analysis;
+pub mod auth;
+pub mod library;
+pub mod listener;
+pub mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use crate::config::Settings;
+use crate::crypto::{CryptoError, ServerIdentity};
+use crate::store::StoreError;
+use analysis::AnalysisPool;
+use auth::Auth;
+use library::{Housekeeping, Library, LibraryClosed};
+use listener::{Listener, Shutdown};
+
+/// How long a stopping server waits for the database to close.
+pub const LIBRARY_CLOSE_LIMIT: Duration = Duration::from_secs(5);
+
+/// The text of the `shutdown` push when the server stops on a signal.
+pub const SHUTDOWN_MESSAGE: &str = "the server is shutting down";
+
+/// What every session needs: the settings and the addresses of the shared actors.
+#[derive(Clone)]
+pub struct Services {
+    /// The settings.
+    pub settings: Arc<Settings>,
+    /// The auth actor.
+    pub auth: Addr<Auth>,
+    /// The sound-library actor.
+    pub library: Addr<Library>,
+    /// The analysis pool.
+    pub pool: AnalysisPool,
+    /// Counters for `admin.stats`.
+    pub counters: Arc<ServerCounters>,
+}
+
+/// Server-wide counters for `admin.stats`.
+#[derive(Debug)]
+pub struct ServerCounters {
+    /// When the server started.
+    pub started: std::time::Instant,
+    /// Successful logins and resumes.
+    pub logins: std::sync::atomic::AtomicU64,
+    /// Bytes read from clients (after the handshake, frames included).
+    pub bytes_in: Arc<std::sync::atomic::AtomicU64>,
+    /// Bytes sent to clients (after the handshake, frames included).
+    pub bytes_out: std::sync::atomic::AtomicU64,
+}
+
+impl Default for ServerCounters {
+    fn default() -> Self {
+        ServerCounters {
+            started: std::time::Instant::now(),
+            logins: Default::default(),
+            bytes_in: Default::default(),
+            bytes_out: Default::default(),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listening address is taken (another server, or another program).
+    #[error("port {port} is already in use on {addr}; choose another address with --listen or HARMONIC_LISTEN")]
+    AddressInUse {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Its port.
+        port: u16,
+    },
+    /// Binding failed for another reason (permissions, unknown address).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The data directory could not be opened.
+    #[error("cannot open the data directory: {0}")]
+    Store(#[from] StoreError),
+    /// The identity key could not be loaded or created.
+    #[error("{0}")]
+    Identity(#[from] CryptoError),
+    /// The server thread could not be started or ended badly.
+    #[error("server thread: {0}")]
+    Thread(String),
+}
+
+/// A running server (inside an actix `System`).
+pub struct Server {
+    local_addr: SocketAddr,
+    fingerprint: String,
+    listener: Addr<Listener>,
+    stopped: oneshot::Receiver<()>,
+    library_closed: LibraryClosed,
+}
+
+impl Server {
+    /// Opens the data directory, binds the listening socket and starts every
+    /// actor. Must run inside an actix `System`.
+    pub async fn start(settings: Settings) -> Result<Server, ServerError> {
+        let identity = Arc::new(ServerIdentity::load_or_create(&settings.data_dir)?);
+        let socket = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| match source.kind() {
+                std::io::ErrorKind::AddrInUse => ServerError::AddressInUse {
+                    addr: settings.listen,
+                    port: settings.listen.port(),
+                },
+                _ => ServerError::Bind {
+                    addr: settings.listen,
+                    source,
+                },
+            })?;
+        let local_addr = socket.local_addr().map_err(|source| ServerError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        let (library, library_closed) = Library::start(&settings)?;
+        let auth = Auth::new(&settings, library.clone()).start();
+        let pool = AnalysisPool::start(settings.analysis_workers, settings.analysis_queue);
+        let housekeeping = library.clone();
+        let period = settings
+            .housekeeping_interval
+            .max(Duration::from_millis(10));
+        actix_rt::spawn(async move {
+            let mut tick = actix_rt::time::interval(period);
+            loop {
+                tick.tick().await;
+                if housekeeping.send(Housekeeping {}).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let services = Services {
+            settings: Arc::new(settings),
+            auth,
+            library,
+            pool,
+            counters: Arc::default(),
+        };
+        let fingerprint = identity.fingerprint();
+        let (stopped_tx, stopped) = oneshot::channel();
+        let listener = Listener::new(services, identity, socket, stopped_tx).start();
+        log::info!(target: "connection", "listening on {local_addr}; identity fingerprint {fingerprint}");
+        Ok(Server {
+            local_addr,
+            fingerprint,
+            listener,
+            stopped,
+            library_closed,
+        })
+    }
+
+    /// The address the server listens on (the real port when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `hex(SHA-256(identity key))`, which clients pin.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// A handle that starts the graceful shutdown (for signal handlers).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.listener.clone())
+    }
+
+    /// Waits until a shutdown has ended every session. What is left to
+    /// wait for once the `System` is gone is returned.
+    pub async fn stopped(self) -> LibraryClosed {
+        let _ = self.stopped.await;
+        self.library_closed
+    }
+}
+
+/// Starts the graceful shutdown of a [`Server`].
+#[derive(Clone)]
+pub struct ShutdownHandle(Addr<Listener>);
+
+impl ShutdownHandle {
+    /// Stop accepting, push `shutdown` with `grace` to every session, and
+    /// end once nothing runs (or the grace is over).
+    pub fn shutdown(&self, message: &str, grace: Duration) {
+        self.0.do_send(Shutdown {
+            message: message.to_owned(),
+            grace,
+        });
+    }
+}
+
+/// A server running in an actix `System` on a thread of its own.
+pub struct ServerThread {
+    local_addr: SocketAddr,
+    fingerprint: String,
+    handle: ShutdownHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerThread {
+    /// Starts a server on a new thread; returns once it listens.
+    pub fn spawn(settings: Settings) -> Result<ServerThread, ServerError> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("harmonic-server".into())
+            .spawn(move || {
+                let system = actix::System::new();
+                let closed = system.block_on(async move {
+                    match Server::start(settings).await {
+                        Ok(server) => {
+                            let started = (
+                                server.local_addr(),
+                                server.fingerprint().to_owned(),
+                                server.shutdown_handle(),
+                            );
+                            let _ = ready_tx.send(Ok(started));
+                            Some(server.stopped().await)
+                        }
+                        Err(err) => {
+                            let _ = ready_tx.send(Err(err));
+                            None
+                        }
+                    }
+                });
+                // Dropping the System drops every actor, and with them the
+                // last addresses of the library, whose thread then closes
+                // the database.
+                drop(system);
+                if let Some(closed) = closed {
+                    if !closed.wait(LIBRARY_CLOSE_LIMIT) {
+                        log::warn!(target: "library", "the library did not close within {LIBRARY_CLOSE_LIMIT:?}");
+                    }
+                }
+            })
+            .map_err(|err| ServerError::Thread(err.to_string()))?;
+        let (local_addr, fingerprint, handle) = ready_rx
+            .recv()
+            .map_err(|_| ServerError::Thread("the server thread ended before starting".into()))??;
+        Ok(ServerThread {
+            local_addr,
+            fingerprint,
+            handle,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The identity fingerprint.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Starts the graceful shutdown (see [`ShutdownHandle::shutdown`]).
+    pub fn shutdown(&self, grace: Duration) {
+        self.handle.shutdown(SHUTDOWN_MESSAGE, grace);
+    }
+
+    /// Shuts down with `grace` and waits for the thread to end.
+    pub fn stop(mut self, grace: Duration) -> Result<(), ServerError> {
+        self.shutdown(grace);
+        self.join()
+    }
+
+    /// Waits for the thread to end (after a shutdown).
+    pub fn join(&mut self) -> Result<(), ServerError> {
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .map_err(|_| ServerError::Thread("the server thread panicked".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.shutdown(Duration::ZERO);
+            let _ = self.join();
+        }
+    }
+}

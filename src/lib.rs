@@ -11,6 +11,7 @@
 //! - [`crypto`]: the handshake (P-256 ECDH, ECDSA identity, HKDF) and the
 //!   encrypted channel (ChaCha20-Poly1305 with counter nonces).
 //! - [`store`]: the SQLite database (diesel) and the audio files on disk.
+//! - [`transport`]: the async handshake and encrypted message codecs over any byte stream.
 //! - [`client`]: a typed async client of the protocol.
 //! - [`actors`]: the thin actix layer that makes the server (built from
 //!   `actors/` at the top of the repository).
@@ -20,14 +21,17 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod crypto;
 pub mod dsp;
 pub mod plot;
 pub mod protocol;
 pub mod store;
 pub mod synth;
+pub mod transport;
 
 #[path = "../actors/mod.rs"]
 pub mod actors;

@@ -2,6 +2,8 @@
 //! commands and the tools. `src/main.rs` only calls [`run`].
 
 mod analyze;
+mod serve;
+mod user;
 
 use std::process::ExitCode;
 
@@ -21,6 +23,10 @@ pub struct Cli {
 pub enum Command {
     /// Count a template sound in a recording, locally (no server needed).
     Analyze(analyze::AnalyzeArgs),
+    /// Run the server (until SIGINT or SIGTERM, then a graceful stop).
+    Serve(Box<serve::ServeArgs>),
+    /// Manage accounts offline (e.g. create the first admin).
+    User(user::UserArgs),
 }
 
 /// Parses the command line, runs the command, and turns an error into one
@@ -29,6 +35,8 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Serve(args) => serve::run(*args),
+        Command::User(args) => user::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

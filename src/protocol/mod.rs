@@ -13,12 +13,15 @@
 //!   shutdown, login and role checks, then [`Request::parse`] (the fields).
 //! - [`response`] (§4, §6): what the server sends (ok, error, pushes) and the
 //!   client's typed view of it ([`ServerMessage`]).
+//! - [`errors`]: the one mapping of every domain error (store, audio, dsp,
+//!   fields) to a wire code and message ([`WireError`]).
 //! - [`time`]: the two time formats of §4 (RFC 3339 with milliseconds, Unix ms).
 //!
 //! Encryption (§2, §3) lives in `crypto`; this module only sees frame bodies
 //! and plaintexts.
 
 pub mod codes;
+pub mod errors;
 pub mod frame;
 pub mod message;
 pub mod request;
@@ -26,6 +29,7 @@ pub mod response;
 pub mod time;
 
 pub use codes::{ByeReason, ErrorCode, LogLevel, Priority, ReceivedCode, Role};
+pub use errors::WireError;
 pub use frame::{frame_prefix, FrameCodec, MAX_FRAME_LEN};
 pub use message::{
     decode_message, encode_message, message_type, parse_id, request_id, RawMessage, MAX_MESSAGE_LEN,

@@ -1,0 +1,347 @@
+//! The auth actor: signup, login, resume and logout, and the failed-login
+//! throttle of §5 ([`LoginThrottle`]), which it alone owns.
+//!
+//! Password hashing and verification are slow on purpose (argon2id), so they
+//! run on tokio's blocking threads; the accounts and tokens themselves are
+//! the library actor's (it alone owns the database). A failed login is
+//! recorded when its answer is known, whatever made it fail (unknown user,
+//! wrong password, or a pair that could never be valid), and a login for an
+//! unknown user still verifies against a dummy hash, so that timing does not
+//! tell which usernames exist.
+
+use std::net::IpAddr;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::library::{
+    CreateUser, FindUser, GrantLogin, Library, LoginGrant, ResumeLogin, RevokeToken,
+};
+use crate::auth::{check_signup, LoginThrottle, ThrottleLimits};
+use crate::config::Settings;
+use crate::crypto::{hash_password, verify_password};
+use crate::protocol::{login_could_be_valid, ErrorCode, Role, WireError};
+
+/// How often ended failure windows are forgotten.
+const THROTTLE_PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The auth actor.
+pub struct Auth {
+    throttle: LoginThrottle,
+    library: Addr<Library>,
+}
+
+impl Auth {
+    /// An auth actor over `library`, with the throttle limits of `settings`.
+    pub fn new(settings: &Settings, library: Addr<Library>) -> Auth {
+        Auth {
+            throttle: LoginThrottle::new(ThrottleLimits {
+                per_username: settings.login_failures_per_username,
+                per_address: settings.login_failures_per_address,
+                window: settings.login_failure_window,
+            }),
+            library,
+        }
+    }
+}
+
+impl Actor for Auth {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(THROTTLE_PURGE_INTERVAL, |auth, _| {
+            auth.throttle.purge(Instant::now())
+        });
+    }
+}
+
+/// The answer to a wrong pair, an unknown token, and everything in between.
+fn invalid_credentials(what: &str) -> WireError {
+    WireError::new(ErrorCode::InvalidCredentials, format!("invalid {what}"))
+}
+
+fn mailbox(err: MailboxError) -> WireError {
+    WireError::internal(format!("library unreachable: {err}"))
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, WireError> {
+    actix_rt::task::spawn_blocking(work)
+        .await
+        .map_err(|err| WireError::internal(format!("blocking task failed: {err}")))
+}
+
+/// A hash to verify against when the user does not exist (same cost as a real one).
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("harmonic dummy password").unwrap_or_default())
+}
+
+/// `signup`: creates a `user` account (does not log in).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), WireError>")]
+pub struct Signup {
+    /// The username as written.
+    pub username: String,
+    /// The password (never logged).
+    pub password: String,
+}
+
+impl Handler<Signup> for Auth {
+    type Result = ResponseFuture<Result<(), WireError>>;
+
+    fn handle(&mut self, msg: Signup, _: &mut Context<Self>) -> Self::Result {
+        let library = self.library.clone();
+        Box::pin(async move {
+            check_signup(&msg.username, &msg.password)?;
+            let password = msg.password;
+            let hash = blocking(move || hash_password(&password)).await??;
+            library
+                .send(CreateUser {
+                    username: msg.username,
+                    password_hash: hash,
+                    role: Role::User,
+                })
+                .await
+                .map_err(mailbox)?
+        })
+    }
+}
+
+/// `login`.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<LoginGrant, WireError>")]
+pub struct Login {
+    /// The username as typed.
+    pub username: String,
+    /// The password (never logged).
+    pub password: String,
+    /// The session's peer address, for the throttle.
+    pub peer: IpAddr,
+    /// `session <id> <peer>`, for the log.
+    pub origin: String,
+}
+
+impl Handler<Login> for Auth {
+    type Result = ResponseActFuture<Self, Result<LoginGrant, WireError>>;
+
+    fn handle(&mut self, msg: Login, _: &mut Context<Self>) -> Self::Result {
+        let Login {
+            username,
+            password,
+            peer,
+            origin,
+        } = msg;
+        if let Err(wait) = self.throttle.check(Some(&username), peer, Instant::now()) {
+            return Box::pin(fut::ready(Err(WireError::rate_limited(wait))));
+        }
+        let library = self.library.clone();
+        let name = username.clone();
+        let attempt = async move {
+            if !login_could_be_valid(&name, &password) {
+                return Ok(None);
+            }
+            let user = library
+                .send(FindUser { username: name })
+                .await
+                .map_err(mailbox)??;
+            let verified = blocking(move || match &user {
+                Some(user) => verify_password(&password, &user.password_hash).then_some(user.id),
+                None => {
+                    verify_password(&password, dummy_hash());
+                    None
+                }
+            })
+            .await?;
+            match verified {
+                Some(user_id) => library
+                    .send(GrantLogin { user_id })
+                    .await
+                    .map_err(mailbox)?
+                    .map(Some),
+                None => Ok(None),
+            }
+        };
+        Box::pin(
+            attempt
+                .into_actor(self)
+                .map(move |result, auth, _| match result {
+                    Ok(Some(grant)) => {
+                        log::info!(target: "auth", "{origin}: {} logged in", grant.username);
+                        Ok(grant)
+                    }
+                    Ok(None) => {
+                        auth.throttle
+                            .record_failure(Some(&username), peer, Instant::now());
+                        log::info!(target: "auth", "{origin}: failed login");
+                        Err(invalid_credentials("username or password"))
+                    }
+                    Err(err) => Err(err),
+                }),
+        )
+    }
+}
+
+/// `resume`.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<LoginGrant, WireError>")]
+pub struct Resume {
+    /// The token (never logged).
+    pub token: String,
+    /// The session's peer address, for the throttle.
+    pub peer: IpAddr,
+    /// `session <id> <peer>`, for the log.
+    pub origin: String,
+}
+
+impl Handler<Resume> for Auth {
+    type Result = ResponseActFuture<Self, Result<LoginGrant, WireError>>;
+
+    fn handle(&mut self, msg: Resume, _: &mut Context<Self>) -> Self::Result {
+        let Resume {
+            token,
+            peer,
+            origin,
+        } = msg;
+        if let Err(wait) = self.throttle.check(None, peer, Instant::now()) {
+            return Box::pin(fut::ready(Err(WireError::rate_limited(wait))));
+        }
+        let library = self.library.clone();
+        let attempt = async move { library.send(ResumeLogin { token }).await.map_err(mailbox)? };
+        Box::pin(
+            attempt
+                .into_actor(self)
+                .map(move |result, auth, _| match result {
+                    Ok(Some(grant)) => {
+                        log::info!(target: "auth", "{origin}: {} resumed", grant.username);
+                        Ok(grant)
+                    }
+                    Ok(None) => {
+                        auth.throttle.record_failure(None, peer, Instant::now());
+                        log::info!(target: "auth", "{origin}: failed resume");
+                        Err(invalid_credentials("resume token"))
+                    }
+                    Err(err) => Err(err),
+                }),
+        )
+    }
+}
+
+/// `logout`: revokes the token the session's login issued.
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), WireError>")]
+pub struct Logout {
+    /// The token's digest.
+    pub token_digest: String,
+}
+
+impl Handler<Logout> for Auth {
+    type Result = ResponseFuture<Result<(), WireError>>;
+
+    fn handle(&mut self, msg: Logout, _: &mut Context<Self>) -> Self::Result {
+        let library = self.library.clone();
+        Box::pin(async move {
+            library
+                .send(RevokeToken {
+                    digest: msg.token_digest,
+                })
+                .await
+                .map_err(mailbox)?
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signup_login_throttle_and_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            data_dir: dir.path().to_owned(),
+            login_failures_per_username: 2,
+            ..Settings::default()
+        };
+        actix::System::new().block_on(async move {
+            let (library, _closed) = Library::start(&settings).unwrap();
+            let auth = Auth::new(&settings, library).start();
+            let peer = IpAddr::from([127, 0, 0, 1]);
+            let signup = |username: &str, password: &str| Signup {
+                username: username.into(),
+                password: password.into(),
+            };
+            let login = |username: &str, password: &str| Login {
+                username: username.into(),
+                password: password.into(),
+                peer,
+                origin: "test".into(),
+            };
+            auth.send(signup("Alice", "correct horse"))
+                .await
+                .unwrap()
+                .unwrap();
+            let taken = auth.send(signup("ALICE", "correct horse")).await.unwrap();
+            assert_eq!(taken.unwrap_err().code, ErrorCode::UsernameTaken);
+            let weak = auth.send(signup("bob", "short")).await.unwrap();
+            assert_eq!(weak.unwrap_err().code, ErrorCode::WeakPassword);
+
+            let grant = auth
+                .send(login("alice", "correct horse"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(grant.username, "Alice");
+            let resumed = auth
+                .send(Resume {
+                    token: grant.token.clone(),
+                    peer,
+                    origin: "test".into(),
+                })
+                .await
+                .unwrap()
+                .unwrap();
+            let spent = auth
+                .send(Resume {
+                    token: grant.token,
+                    peer,
+                    origin: "test".into(),
+                })
+                .await
+                .unwrap();
+            assert_eq!(spent.unwrap_err().code, ErrorCode::InvalidCredentials);
+
+            // Two failures (one of them a pair that could never be valid) lock
+            // the username, even for the right password.
+            let wrong = auth.send(login("alice", "wrong password")).await.unwrap();
+            assert_eq!(wrong.unwrap_err().code, ErrorCode::InvalidCredentials);
+            let never = auth.send(login("Alice", "x")).await.unwrap();
+            assert_eq!(never.unwrap_err().code, ErrorCode::InvalidCredentials);
+            let locked = auth
+                .send(login("alice", "correct horse"))
+                .await
+                .unwrap()
+                .unwrap_err();
+            assert_eq!(locked.code, ErrorCode::RateLimited);
+            assert!(locked.extra["retry_after_s"].as_u64().unwrap() > 800);
+
+            auth.send(Logout {
+                token_digest: resumed.token_digest,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+            let revoked = auth
+                .send(Resume {
+                    token: resumed.token,
+                    peer,
+                    origin: "test".into(),
+                })
+                .await
+                .unwrap();
+            assert_eq!(revoked.unwrap_err().code, ErrorCode::InvalidCredentials);
+        });
+    }
+}

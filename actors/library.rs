@@ -1,0 +1,803 @@
+//! The sound-library actor: the only owner of the [`Store`] (SQLite and the
+//! audio files) and of the [`UploadSpool`]. Diesel and file I/O block, so it
+//! runs on a [`SyncArbiter`](actix::SyncArbiter) thread of its own; one
+//! thread, because SQLite takes one writer at a time anyway.
+//!
+//! Everything the other actors need from disk goes through its messages:
+//! accounts and resume tokens for the auth actor, uploads and sounds for the
+//! sessions, and the audio of a count (template decoded, recording on disk)
+//! for the analysis pool. Each message is handled by a plain method of
+//! [`Library`], so the logic is tested without actors.
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::audio::WavSource;
+use crate::config::Settings;
+use crate::crypto::{new_resume_token, token_digest};
+use crate::dsp::{load_template, Options, TemplateAudio};
+use crate::protocol::response::SoundInfo;
+use crate::protocol::{rfc3339_millis, ErrorCode, Role, TemplateSource, WireError};
+use crate::store::{hex_sha256, SoundMeta, SoundRow, Store, UploadSpool, UserRow};
+
+/// Longest stretch of a sound that one `sound.get` answer carries (§5).
+pub const SOUND_GET_MAX_BYTES: usize = 1_000_000;
+
+/// Every answer of the library.
+pub type LibraryResult<T> = Result<T, WireError>;
+
+/// Audio given to a request: inline (the payload) or a finished upload.
+#[derive(Debug, Clone)]
+pub enum AudioInput {
+    /// The request's payload.
+    Inline(Bytes),
+    /// A finished upload of the user.
+    Upload(String),
+}
+
+/// A successful login or resume: what the answer needs, and the digest of
+/// the fresh token (for `logout`).
+#[derive(Debug, Clone)]
+pub struct LoginGrant {
+    /// The account's id.
+    pub user_id: i64,
+    /// The username as first written.
+    pub username: String,
+    /// The account's role.
+    pub role: Role,
+    /// Names of the user's sounds.
+    pub sounds: Vec<String>,
+    /// The fresh resume token (sent once, never logged).
+    pub token: String,
+    /// Its digest, as stored.
+    pub token_digest: String,
+}
+
+/// A file that belongs to a count: removed when this value is dropped,
+/// whatever the outcome (§5: "a recording is deleted once counted").
+#[derive(Debug)]
+pub struct RecordingFile(PathBuf);
+
+impl RecordingFile {
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for RecordingFile {
+    fn drop(&mut self) {
+        if let Err(err) = std::fs::remove_file(&self.0) {
+            if err.kind() != std::io::ErrorKind::NotFound {
+                log::warn!(target: "library", "cannot remove recording {}: {err}", self.0.display());
+            }
+        }
+    }
+}
+
+/// Everything an analysis worker needs for one count.
+#[derive(Debug)]
+pub struct CountJob {
+    /// The template, decoded.
+    pub template: TemplateAudio,
+    /// The recording, on disk, removed when the job is dropped.
+    pub recording: RecordingFile,
+    /// The recording's length in seconds.
+    pub total_s: f64,
+    /// The engine's options.
+    pub options: Options,
+}
+
+/// The sound-library actor.
+pub struct Library {
+    store: Store,
+    spool: UploadSpool,
+    max_audio: Duration,
+    resume_ttl: Duration,
+    upload_max_idle: Duration,
+    /// Dropped with the library: tells [`LibraryClosed`] the database is closed.
+    closed: Option<std::sync::mpsc::Sender<()>>,
+}
+
+/// Waits until the library (and so the database connection) is gone: a new
+/// server on the same data directory must not find it locked.
+pub struct LibraryClosed(std::sync::mpsc::Receiver<()>);
+
+impl LibraryClosed {
+    /// Waits at most `limit`; whether the library is gone.
+    pub fn wait(&self, limit: Duration) -> bool {
+        matches!(
+            self.0.recv_timeout(limit),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+        )
+    }
+}
+
+impl Library {
+    /// Opens the store and the spool in `settings.data_dir`.
+    pub fn open(settings: &Settings) -> Result<Library, crate::store::StoreError> {
+        let store = Store::open(&settings.data_dir)?;
+        let spool = UploadSpool::open(store.uploads_dir(), settings.max_upload_size)?;
+        Ok(Library {
+            store,
+            spool,
+            max_audio: settings.max_audio,
+            resume_ttl: settings.resume_ttl,
+            upload_max_idle: settings.upload_max_idle,
+            closed: None,
+        })
+    }
+
+    /// Opens the library and starts it on a thread of its own.
+    ///
+    /// The store is opened here, before the thread starts, so that an
+    /// unusable data directory is an error of the caller's, not a panic.
+    pub fn start(
+        settings: &Settings,
+    ) -> Result<(Addr<Library>, LibraryClosed), crate::store::StoreError> {
+        let (closed_tx, closed_rx) = std::sync::mpsc::channel();
+        let mut library = Library::open(settings)?;
+        library.closed = Some(closed_tx);
+        let opened = std::sync::Mutex::new(Some(library));
+        let settings = settings.clone();
+        let addr = SyncArbiter::start(1, move || {
+            // Called once: a SyncArbiter only makes a new actor when the
+            // old one stops itself, which the library never does.
+            let again = opened.lock().ok().and_then(|mut slot| slot.take());
+            again.unwrap_or_else(|| {
+                Library::open(&settings)
+                    .unwrap_or_else(|err| panic!("cannot reopen the library: {err}"))
+            })
+        });
+        Ok((addr, LibraryClosed(closed_rx)))
+    }
+
+    /// The `resume_ttl_s` of login answers.
+    pub fn resume_ttl_s(&self) -> u64 {
+        self.resume_ttl.as_secs()
+    }
+
+    // ----- accounts -----
+
+    /// Creates an account (the caller checked the rules and hashed the password).
+    pub fn create_user(&mut self, username: &str, hash: &str, role: Role) -> LibraryResult<()> {
+        self.store.create_user(username, hash, store_role(role))?;
+        Ok(())
+    }
+
+    /// The account called `username` in any case.
+    pub fn find_user(&mut self, username: &str) -> LibraryResult<Option<UserRow>> {
+        Ok(self.store.find_user(username)?)
+    }
+
+    /// Completes a login of `user_id`: records it, issues a resume token.
+    pub fn grant_login(&mut self, user_id: i64) -> LibraryResult<LoginGrant> {
+        let user = self.store.user_by_id(user_id)?.ok_or_else(|| {
+            WireError::new(
+                ErrorCode::InvalidCredentials,
+                "invalid username or password",
+            )
+        })?;
+        let now = now_ms();
+        self.store.touch_last_seen(user.id, now)?;
+        let sounds = self.store.sound_names(user.id)?;
+        let token = new_resume_token();
+        let digest = token_digest(&token);
+        let ttl_ms = i64::try_from(self.resume_ttl.as_millis()).unwrap_or(i64::MAX);
+        self.store.insert_token(user.id, &digest, now, ttl_ms)?;
+        Ok(LoginGrant {
+            user_id: user.id,
+            username: user.username,
+            role: wire_role(user.role),
+            sounds,
+            token,
+            token_digest: digest,
+        })
+    }
+
+    /// Spends a resume token; `None` when it is unknown, spent or expired.
+    pub fn resume(&mut self, token: &str) -> LibraryResult<Option<LoginGrant>> {
+        match self.store.consume_token(&token_digest(token), now_ms())? {
+            Some(user) => self.grant_login(user.id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Revokes a token by its digest (`logout`).
+    pub fn revoke(&mut self, digest: &str) -> LibraryResult<()> {
+        self.store.revoke_token(digest)?;
+        Ok(())
+    }
+
+    // ----- uploads -----
+
+    /// `upload.begin`.
+    pub fn upload_begin(
+        &mut self,
+        owner: i64,
+        size: u64,
+        sha256: &[u8; 32],
+    ) -> LibraryResult<String> {
+        Ok(self
+            .spool
+            .begin(owner, size, &hex::encode(sha256), Instant::now())?)
+    }
+
+    /// `upload.chunk`: bytes received so far.
+    pub fn upload_chunk(
+        &mut self,
+        owner: i64,
+        id: &str,
+        offset: u64,
+        bytes: &[u8],
+    ) -> LibraryResult<u64> {
+        Ok(self.spool.chunk(owner, id, offset, bytes, Instant::now())?)
+    }
+
+    /// `upload.finish`: the size.
+    pub fn upload_finish(&mut self, owner: i64, id: &str) -> LibraryResult<u64> {
+        Ok(self.spool.finish(owner, id)?.1)
+    }
+
+    /// `upload.abort`.
+    pub fn upload_abort(&mut self, owner: i64, id: &str) -> LibraryResult<()> {
+        Ok(self.spool.abort(owner, id)?)
+    }
+
+    // ----- sounds -----
+
+    /// `sound.list`.
+    pub fn list_sounds(&mut self, owner: i64) -> LibraryResult<Vec<SoundInfo>> {
+        Ok(self
+            .store
+            .list_sounds(owner)?
+            .iter()
+            .map(sound_info)
+            .collect())
+    }
+
+    /// `sound.save`: checks the audio (a WAV of at most 60 s), then saves it,
+    /// consuming the upload only on success.
+    pub fn save_sound(
+        &mut self,
+        owner: i64,
+        name: &str,
+        input: AudioInput,
+        overwrite: bool,
+    ) -> LibraryResult<SoundInfo> {
+        let row = match input {
+            AudioInput::Inline(bytes) => {
+                let info = WavSource::from_reader(Cursor::new(&bytes[..]))?.info();
+                check_template_length(info.duration_s())?;
+                let meta = SoundMeta {
+                    duration_ms: duration_ms(info.frames, info.sample_rate),
+                    sample_rate: info.sample_rate as i32,
+                    channels: i32::from(info.channels),
+                    size: bytes.len() as i64,
+                    sha256: hex_sha256(&bytes),
+                };
+                self.store
+                    .save_sound_bytes(owner, name, &bytes, meta, overwrite)?
+            }
+            AudioInput::Upload(id) => {
+                let upload = self.spool.peek(owner, &id)?;
+                let info = WavSource::open(&upload.path)?.info();
+                check_template_length(info.duration_s())?;
+                if !overwrite && self.store.get_sound(owner, name)?.is_some() {
+                    return Err(WireError::new(
+                        ErrorCode::AlreadyExists,
+                        "a sound with that name already exists",
+                    ));
+                }
+                let meta = SoundMeta {
+                    duration_ms: duration_ms(info.frames, info.sample_rate),
+                    sample_rate: info.sample_rate as i32,
+                    channels: i32::from(info.channels),
+                    size: upload.size as i64,
+                    sha256: file_sha256(&upload.path)?,
+                };
+                let upload = self.spool.take(owner, &id)?;
+                self.store
+                    .save_sound(owner, name, &upload.path, meta, overwrite)?
+            }
+        };
+        Ok(sound_info(&row))
+    }
+
+    /// `sound.get`: the sound and up to [`SOUND_GET_MAX_BYTES`] from `offset`.
+    pub fn get_sound(
+        &mut self,
+        owner: i64,
+        name: &str,
+        offset: u64,
+    ) -> LibraryResult<(SoundInfo, Vec<u8>)> {
+        let row = self.sound(owner, name)?;
+        let bytes = self
+            .store
+            .read_sound_range(&row, offset, SOUND_GET_MAX_BYTES)?;
+        Ok((sound_info(&row), bytes))
+    }
+
+    /// `sound.rename`.
+    pub fn rename_sound(
+        &mut self,
+        owner: i64,
+        name: &str,
+        new_name: &str,
+    ) -> LibraryResult<SoundInfo> {
+        Ok(sound_info(&self.store.rename_sound(owner, name, new_name)?))
+    }
+
+    /// `sound.delete`.
+    pub fn delete_sound(&mut self, owner: i64, name: &str) -> LibraryResult<()> {
+        Ok(self.store.delete_sound(owner, name)?)
+    }
+
+    fn sound(&mut self, owner: i64, name: &str) -> LibraryResult<SoundRow> {
+        self.store
+            .get_sound(owner, name)?
+            .ok_or_else(|| WireError::new(ErrorCode::NotFound, format!("no sound called {name:?}")))
+    }
+
+    // ----- audio for counting -----
+
+    /// Decodes a template (saved sound or finished upload) without consuming
+    /// anything; returns it with the upload to consume, if any.
+    fn peek_template(
+        &mut self,
+        owner: i64,
+        source: &TemplateSource,
+    ) -> LibraryResult<TemplateAudio> {
+        match source {
+            TemplateSource::Sound(name) => {
+                let row = self.sound(owner, name)?;
+                Ok(load_template(&self.store.sound_path(&row))?)
+            }
+            TemplateSource::Upload(id) => {
+                let upload = self.spool.peek(owner, id)?;
+                Ok(load_template(&upload.path)?)
+            }
+        }
+    }
+
+    /// Consumes a template upload once its request has succeeded.
+    fn consume_template(&mut self, owner: i64, source: &TemplateSource) -> LibraryResult<()> {
+        if let TemplateSource::Upload(id) = source {
+            let upload = self.spool.take(owner, id)?;
+            drop(RecordingFile(upload.path));
+        }
+        Ok(())
+    }
+
+    /// The template of a `stream.open`, decoded; a template upload is consumed.
+    pub fn stream_template(
+        &mut self,
+        owner: i64,
+        source: &TemplateSource,
+    ) -> LibraryResult<TemplateAudio> {
+        let template = self.peek_template(owner, source)?;
+        self.consume_template(owner, source)?;
+        Ok(template)
+    }
+
+    /// Everything a `count` needs: the template decoded and the recording
+    /// on disk (an inline recording is written to the uploads folder). The
+    /// audio is checked before any upload is consumed.
+    pub fn prepare_count(
+        &mut self,
+        owner: i64,
+        template: &TemplateSource,
+        recording: AudioInput,
+        options: Options,
+    ) -> LibraryResult<CountJob> {
+        let template_audio = self.peek_template(owner, template)?;
+        let (recording, total_s) = match recording {
+            AudioInput::Inline(bytes) => {
+                let file = RecordingFile(self.write_inline(&bytes)?);
+                let total_s = self.recording_length(file.path())?;
+                (file, total_s)
+            }
+            AudioInput::Upload(id) => {
+                let total_s = self.recording_length(&self.spool.peek(owner, &id)?.path)?;
+                (RecordingFile(self.spool.take(owner, &id)?.path), total_s)
+            }
+        };
+        self.consume_template(owner, template)?;
+        Ok(CountJob {
+            template: template_audio,
+            recording,
+            total_s,
+            options,
+        })
+    }
+
+    /// The length of a recording in seconds, checked against the limit.
+    fn recording_length(&self, path: &Path) -> LibraryResult<f64> {
+        let total_s = WavSource::open(path)?.info().duration_s();
+        if total_s > self.max_audio.as_secs_f64() {
+            return Err(WireError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "the recording lasts {total_s:.0} s; recordings may last at most {} s",
+                    self.max_audio.as_secs()
+                ),
+            ));
+        }
+        Ok(total_s)
+    }
+
+    /// Writes an inline recording to a fresh `.part` file in the uploads
+    /// folder (emptied at start, so a crash leaves nothing behind).
+    fn write_inline(&self, bytes: &[u8]) -> LibraryResult<PathBuf> {
+        let path = self
+            .store
+            .uploads_dir()
+            .join(format!("inline-{:032x}.part", rand::random::<u128>()));
+        std::fs::write(&path, bytes)
+            .map_err(|err| WireError::internal(format!("{}: {err}", path.display())))?;
+        Ok(path)
+    }
+
+    /// Removes idle uploads and expired tokens.
+    pub fn housekeeping(&mut self) {
+        self.spool.expire(Instant::now(), self.upload_max_idle);
+        match self.store.purge_expired_tokens(now_ms()) {
+            Ok(0) => {}
+            Ok(n) => log::debug!(target: "library", "purged {n} expired resume token(s)"),
+            Err(err) => log::warn!(target: "library", "cannot purge expired tokens: {err}"),
+        }
+    }
+}
+
+fn check_template_length(duration_s: f64) -> LibraryResult<()> {
+    if duration_s > crate::dsp::MAX_TEMPLATE_SECONDS {
+        Err(WireError::new(
+            ErrorCode::TooLarge,
+            format!("the sound lasts {duration_s:.1} s; sounds may last at most 60 s"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn duration_ms(frames: u64, rate: u32) -> i64 {
+    let rate = u64::from(rate.max(1));
+    i64::try_from((frames * 1000 + rate / 2) / rate).unwrap_or(i64::MAX)
+}
+
+fn file_sha256(path: &Path) -> LibraryResult<String> {
+    let io = |err: std::io::Error| WireError::internal(format!("{}: {err}", path.display()));
+    let mut file = File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(crate::protocol::unix_millis(SystemTime::now())).unwrap_or(i64::MAX)
+}
+
+/// A sound as the protocol shows it.
+pub fn sound_info(row: &SoundRow) -> SoundInfo {
+    let created = UNIX_EPOCH + Duration::from_millis(u64::try_from(row.created_at).unwrap_or(0));
+    SoundInfo {
+        name: row.name.clone(),
+        duration_ms: u64::try_from(row.duration_ms).unwrap_or(0),
+        sample_rate: u32::try_from(row.sample_rate).unwrap_or(0),
+        channels: u16::try_from(row.channels).unwrap_or(0),
+        size: u64::try_from(row.size).unwrap_or(0),
+        sha256: row.sha256.clone(),
+        created_at: rfc3339_millis(created),
+    }
+}
+
+/// The store's role as the wire's.
+pub fn wire_role(role: crate::store::Role) -> Role {
+    match role {
+        crate::store::Role::User => Role::User,
+        crate::store::Role::Admin => Role::Admin,
+    }
+}
+
+/// The wire's role as the store's.
+pub fn store_role(role: Role) -> crate::store::Role {
+    match role {
+        Role::User => crate::store::Role::User,
+        Role::Admin => crate::store::Role::Admin,
+    }
+}
+
+impl Actor for Library {
+    type Context = SyncContext<Self>;
+}
+
+/// Declares a message of the library, its result, and a handler that calls
+/// one method of [`Library`].
+macro_rules! library_message {
+    ($(#[$meta:meta])* $name:ident { $($field:ident : $ty:ty),* $(,)? } -> $result:ty, |$lib:ident, $msg:ident| $body:expr) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        pub struct $name { $(#[allow(missing_docs)] pub $field: $ty),* }
+
+        impl Message for $name {
+            type Result = LibraryResult<$result>;
+        }
+
+        impl Handler<$name> for Library {
+            type Result = LibraryResult<$result>;
+            fn handle(&mut self, $msg: $name, _: &mut SyncContext<Self>) -> Self::Result {
+                let $lib = self;
+                $body
+            }
+        }
+    };
+}
+
+library_message!(
+    /// Creates an account (rules checked, password hashed by the caller).
+    CreateUser { username: String, password_hash: String, role: Role } -> (),
+    |lib, m| lib.create_user(&m.username, &m.password_hash, m.role)
+);
+library_message!(
+    /// Looks an account up by username, any case.
+    FindUser { username: String } -> Option<UserRow>,
+    |lib, m| lib.find_user(&m.username)
+);
+library_message!(
+    /// Completes a login whose password was verified.
+    GrantLogin { user_id: i64 } -> LoginGrant,
+    |lib, m| lib.grant_login(m.user_id)
+);
+library_message!(
+    /// Spends a resume token.
+    ResumeLogin { token: String } -> Option<LoginGrant>,
+    |lib, m| lib.resume(&m.token)
+);
+library_message!(
+    /// Revokes a resume token by its digest.
+    RevokeToken { digest: String } -> (),
+    |lib, m| lib.revoke(&m.digest)
+);
+library_message!(
+    /// `upload.begin`.
+    BeginUpload { owner: i64, size: u64, sha256: [u8; 32] } -> String,
+    |lib, m| lib.upload_begin(m.owner, m.size, &m.sha256)
+);
+library_message!(
+    /// `upload.chunk`.
+    ChunkUpload { owner: i64, upload_id: String, offset: u64, bytes: Bytes } -> u64,
+    |lib, m| lib.upload_chunk(m.owner, &m.upload_id, m.offset, &m.bytes)
+);
+library_message!(
+    /// `upload.finish`.
+    FinishUpload { owner: i64, upload_id: String } -> u64,
+    |lib, m| lib.upload_finish(m.owner, &m.upload_id)
+);
+library_message!(
+    /// `upload.abort`.
+    AbortUpload { owner: i64, upload_id: String } -> (),
+    |lib, m| lib.upload_abort(m.owner, &m.upload_id)
+);
+library_message!(
+    /// `sound.list`.
+    ListSounds { owner: i64 } -> Vec<SoundInfo>,
+    |lib, m| lib.list_sounds(m.owner)
+);
+library_message!(
+    /// `sound.save`.
+    SaveSound { owner: i64, name: String, input: AudioInput, overwrite: bool } -> SoundInfo,
+    |lib, m| lib.save_sound(m.owner, &m.name, m.input, m.overwrite)
+);
+library_message!(
+    /// `sound.get`.
+    GetSound { owner: i64, name: String, offset: u64 } -> (SoundInfo, Vec<u8>),
+    |lib, m| lib.get_sound(m.owner, &m.name, m.offset)
+);
+library_message!(
+    /// `sound.rename`.
+    RenameSound { owner: i64, name: String, new_name: String } -> SoundInfo,
+    |lib, m| lib.rename_sound(m.owner, &m.name, &m.new_name)
+);
+library_message!(
+    /// `sound.delete`.
+    DeleteSound { owner: i64, name: String } -> (),
+    |lib, m| lib.delete_sound(m.owner, &m.name)
+);
+library_message!(
+    /// The template of a `stream.open`.
+    StreamTemplate { owner: i64, template: TemplateSource } -> TemplateAudio,
+    |lib, m| lib.stream_template(m.owner, &m.template)
+);
+library_message!(
+    /// The audio of a `count`.
+    PrepareCount { owner: i64, template: TemplateSource, recording: AudioInput, options: Options } -> CountJob,
+    |lib, m| lib.prepare_count(m.owner, &m.template, m.recording, m.options)
+);
+library_message!(
+    /// Periodic purge of idle uploads and expired tokens.
+    Housekeeping {} -> (),
+    |lib, _m| { lib.housekeeping(); Ok(()) }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::SampleLayout;
+
+    fn settings(dir: &Path) -> Settings {
+        Settings {
+            data_dir: dir.to_owned(),
+            max_audio: Duration::from_secs(30),
+            ..Settings::default()
+        }
+    }
+
+    fn wav_bytes(dir: &Path, seconds: f32) -> Vec<u8> {
+        let rate = 8_000;
+        let samples: Vec<f32> = (0..(seconds * rate as f32) as usize)
+            .map(|i| (i as f32 * 0.05).sin() * 0.5)
+            .collect();
+        let path = dir.join(format!("gen-{seconds}.wav"));
+        crate::synth::write_wav(&path, &samples, rate, 1, SampleLayout::S16).unwrap();
+        std::fs::read(path).unwrap()
+    }
+
+    fn upload(lib: &mut Library, owner: i64, bytes: &[u8]) -> String {
+        let sha: [u8; 32] = Sha256::digest(bytes).into();
+        let id = lib.upload_begin(owner, bytes.len() as u64, &sha).unwrap();
+        lib.upload_chunk(owner, &id, 0, bytes).unwrap();
+        lib.upload_finish(owner, &id).unwrap();
+        id
+    }
+
+    #[test]
+    fn sounds_save_list_get_rename_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(&settings(dir.path())).unwrap();
+        lib.create_user("Alice", "hash", Role::User).unwrap();
+        let alice = lib.find_user("alice").unwrap().unwrap().id;
+        let wav = wav_bytes(dir.path(), 0.5);
+        let saved = lib
+            .save_sound(
+                alice,
+                "bop",
+                AudioInput::Inline(Bytes::from(wav.clone())),
+                false,
+            )
+            .unwrap();
+        assert_eq!(
+            (saved.duration_ms, saved.sample_rate, saved.channels),
+            (500, 8000, 1)
+        );
+        assert_eq!(saved.sha256, hex_sha256(&wav));
+        let again = lib.save_sound(
+            alice,
+            "bop",
+            AudioInput::Inline(Bytes::from(wav.clone())),
+            false,
+        );
+        assert_eq!(again.unwrap_err().code, ErrorCode::AlreadyExists);
+        // From an upload: consumed on success only.
+        let id = upload(&mut lib, alice, &wav);
+        let taken = lib.save_sound(alice, "bop", AudioInput::Upload(id.clone()), false);
+        assert_eq!(taken.unwrap_err().code, ErrorCode::AlreadyExists);
+        lib.save_sound(alice, "bop2", AudioInput::Upload(id.clone()), false)
+            .unwrap();
+        let gone = lib.save_sound(alice, "bop3", AudioInput::Upload(id), false);
+        assert_eq!(gone.unwrap_err().code, ErrorCode::NotFound);
+        let names: Vec<_> = lib
+            .list_sounds(alice)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["bop", "bop2"]);
+        let (info, bytes) = lib.get_sound(alice, "bop", 0).unwrap();
+        assert_eq!((info.size, bytes), (wav.len() as u64, wav.clone()));
+        let (_, tail) = lib.get_sound(alice, "bop", wav.len() as u64).unwrap();
+        assert!(tail.is_empty());
+        let past = lib
+            .get_sound(alice, "bop", wav.len() as u64 + 1)
+            .unwrap_err();
+        assert_eq!(past.code, ErrorCode::BadRequest);
+        assert_eq!(
+            lib.rename_sound(alice, "bop", "bop2").unwrap_err().code,
+            ErrorCode::AlreadyExists
+        );
+        assert_eq!(lib.rename_sound(alice, "bop", "beep").unwrap().name, "beep");
+        lib.delete_sound(alice, "beep").unwrap();
+        assert_eq!(
+            lib.delete_sound(alice, "beep").unwrap_err().code,
+            ErrorCode::NotFound
+        );
+    }
+
+    #[test]
+    fn bad_audio_and_long_templates_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(&settings(dir.path())).unwrap();
+        lib.create_user("bob", "hash", Role::User).unwrap();
+        let bob = lib.find_user("bob").unwrap().unwrap().id;
+        let junk = lib.save_sound(
+            bob,
+            "x",
+            AudioInput::Inline(Bytes::from_static(b"not audio")),
+            false,
+        );
+        assert_eq!(junk.unwrap_err().code, ErrorCode::UnsupportedAudio);
+        let long = wav_bytes(dir.path(), 61.0);
+        let id = upload(&mut lib, bob, &long);
+        let err = lib
+            .save_sound(bob, "x", AudioInput::Upload(id.clone()), false)
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::TooLarge);
+        // The failed request did not consume the upload.
+        assert!(lib.spool.peek(bob, &id).is_ok());
+    }
+
+    #[test]
+    fn count_preparation_checks_before_consuming_and_recordings_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(&settings(dir.path())).unwrap();
+        lib.create_user("carol", "hash", Role::User).unwrap();
+        let carol = lib.find_user("carol").unwrap().unwrap().id;
+        let template = upload(&mut lib, carol, &wav_bytes(dir.path(), 0.3));
+        let too_long = upload(&mut lib, carol, &wav_bytes(dir.path(), 31.0));
+        let source = TemplateSource::Upload(template.clone());
+        let err = lib
+            .prepare_count(
+                carol,
+                &source,
+                AudioInput::Upload(too_long.clone()),
+                Options::default(),
+            )
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::TooLarge);
+        assert!(lib.spool.peek(carol, &template).is_ok(), "template kept");
+        let job = lib
+            .prepare_count(
+                carol,
+                &source,
+                AudioInput::Inline(Bytes::from(wav_bytes(dir.path(), 2.0))),
+                Options::default(),
+            )
+            .unwrap();
+        assert!((job.total_s - 2.0).abs() < 1e-9);
+        assert_eq!(
+            lib.spool.peek(carol, &template).unwrap_err().to_string(),
+            "not found"
+        );
+        let path = job.recording.path().to_owned();
+        assert!(path.exists());
+        drop(job);
+        assert!(!path.exists(), "recording removed with the job");
+    }
+
+    #[test]
+    fn tokens_are_single_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(&settings(dir.path())).unwrap();
+        lib.create_user("dave", "hash", Role::Admin).unwrap();
+        let dave = lib.find_user("DAVE").unwrap().unwrap().id;
+        let grant = lib.grant_login(dave).unwrap();
+        assert_eq!((grant.username.as_str(), grant.role), ("dave", Role::Admin));
+        let again = lib.resume(&grant.token).unwrap().unwrap();
+        assert_ne!(again.token, grant.token);
+        assert!(lib.resume(&grant.token).unwrap().is_none(), "spent");
+        lib.revoke(&again.token_digest).unwrap();
+        assert!(lib.resume(&again.token).unwrap().is_none(), "revoked");
+    }
+}

@@ -1,0 +1,1120 @@
+//! The session actor: one per connection, after the handshake.
+//!
+//! It reads decrypted messages through `add_stream(FramedRead<read half,
+//! DecryptingCodec>)` and writes through an `actix::io::FramedWrite` over the
+//! write half. Each message goes through the checks of §4 in order
+//! ([`Session::on_message`]): the header and a known type, a shutdown under
+//! way, login, role, the fields, then the request itself (the outstanding
+//! limit first). Requests that wait for another actor are tracked by id in
+//! `outstanding` until their one final answer; `cancel`, `bye` and the end
+//! of a shutdown grace answer or drop them there, and a late result whose id
+//! is gone is simply discarded, so nothing carries an id after its answer.
+//!
+//! Live streams run the streaming [`Counter`] of the session's own streams
+//! on tokio's blocking threads, one chunk at a time: the session waits
+//! (`ctx.wait`) for each chunk, which keeps a stream's chunks in order and
+//! the event loop free.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use actix::io::{FramedWrite, WriteHandler};
+use actix::prelude::*;
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio_util::codec::FramedRead;
+
+use super::analysis::{ProgressCell, RunCount};
+use super::auth::{Login, Logout, Resume, Signup};
+use super::library::{
+    AbortUpload, AudioInput, BeginUpload, ChunkUpload, DeleteSound, FinishUpload, GetSound,
+    ListSounds, LoginGrant, PrepareCount, RenameSound, SaveSound, StreamTemplate,
+};
+use super::listener::{ConnectionPermit, ListSessions};
+use super::Services;
+use crate::audio::PcmDecoder;
+use crate::crypto::{SessionKeys, Side};
+use crate::dsp::{Counter, Event, Options};
+use crate::protocol::request::{Count, StreamOpen};
+use crate::protocol::response::{
+    CountResult, PingResult, SessionInfo, SessionList, SoundChunk, SoundList, SoundResult,
+    StatsResult, StreamClosed, StreamOpened, StreamProgress, UploadBegun, UploadFinished,
+    UploadReceived,
+};
+use crate::protocol::{
+    unix_millis, ByeReason, CountOptions, Empty, Envelope, ErrorCode, ErrorResponse, EventInfo,
+    LoginResult, OkResponse, Push, RawMessage, Request, RequestKind, Role, WireError,
+};
+use crate::transport::{split_codecs, EncryptingCodec, Incoming, OutgoingMessage, TransportError};
+
+/// How often a running count pushes its progress (§5: at least 1/s, at most 10/s).
+const PROGRESS_PERIOD: Duration = Duration::from_millis(500);
+/// How long a closing session waits for its last frames to leave.
+const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(2);
+/// Header fields never written to the log, not even in trace dumps.
+const SECRET_FIELDS: [&str; 3] = ["password", "token", "resume_token"];
+
+/// The account a session is logged in as.
+#[derive(Debug, Clone)]
+struct LoggedIn {
+    user_id: i64,
+    username: String,
+    role: Role,
+    token_digest: String,
+}
+
+/// A request waiting for its final answer.
+#[derive(Default)]
+struct Outstanding {
+    /// Set to stop a running count.
+    cancel: Option<Arc<AtomicBool>>,
+    /// The progress pushes of a running count.
+    progress_timer: Option<SpawnHandle>,
+}
+
+/// A live-counting stream (`stream.open` .. `stream.close`).
+struct LiveStream {
+    /// Taken while a chunk is being counted on a blocking thread.
+    engine: Option<StreamEngine>,
+    sample_rate: u32,
+    frame_bytes: usize,
+}
+
+/// The part of a stream that runs off the event loop.
+struct StreamEngine {
+    decoder: PcmDecoder,
+    counter: Counter,
+    samples: Vec<f32>,
+}
+
+/// One connection's actor.
+pub struct Session {
+    id: u64,
+    peer: SocketAddr,
+    services: Services,
+    writer: FramedWrite<OutgoingMessage, OwnedWriteHalf, EncryptingCodec>,
+    login: Option<LoggedIn>,
+    ever_logged_in: bool,
+    outstanding: HashMap<u32, Outstanding>,
+    streams: HashMap<String, LiveStream>,
+    next_stream: u64,
+    shutting_down: bool,
+    closing: bool,
+    last_frame: Instant,
+    connected: Instant,
+    requests: u64,
+    permit: ConnectionPermit,
+}
+
+impl Session {
+    /// Starts the actor of a connection whose handshake is done.
+    pub fn start(
+        id: u64,
+        peer: SocketAddr,
+        services: Services,
+        stream: TcpStream,
+        keys: &SessionKeys,
+        permit: ConnectionPermit,
+    ) -> Addr<Session> {
+        let (read, write) = stream.into_split();
+        let read = CountingReader {
+            inner: read,
+            count: Arc::clone(&services.counters.bytes_in),
+        };
+        let (encrypt, decrypt) = split_codecs(keys, Side::Server);
+        Session::create(move |ctx| {
+            ctx.add_stream(FramedRead::new(read, decrypt));
+            Session {
+                id,
+                peer,
+                services,
+                writer: FramedWrite::new(write, encrypt, ctx),
+                login: None,
+                ever_logged_in: false,
+                outstanding: HashMap::new(),
+                streams: HashMap::new(),
+                next_stream: 1,
+                shutting_down: false,
+                closing: false,
+                last_frame: Instant::now(),
+                connected: Instant::now(),
+                requests: 0,
+                permit,
+            }
+        })
+    }
+
+    /// `session <id> <peer>`, the prefix of every log line about it.
+    fn tag(&self) -> String {
+        match &self.login {
+            Some(login) => format!("session {} {} ({})", self.id, self.peer, login.username),
+            None => format!("session {} {}", self.id, self.peer),
+        }
+    }
+
+    // ----- writing -----
+
+    /// Sends one message (answers, pushes).
+    fn send<H: Serialize>(&mut self, header: &H, payload: &[u8]) {
+        if self.writer.closed() {
+            return;
+        }
+        match OutgoingMessage::new(header, payload) {
+            Ok(message) => {
+                self.services
+                    .counters
+                    .bytes_out
+                    .fetch_add(message.wire_len() as u64, Ordering::Relaxed);
+                if log::log_enabled!(target: "connection", log::Level::Trace) {
+                    log::trace!(target: "connection", "{} -> {}", self.tag(), dump(header));
+                }
+                self.writer.write(message)
+            }
+            Err(err) => {
+                log::error!(target: "connection", "{}: cannot encode an answer: {err}", self.tag())
+            }
+        }
+    }
+
+    fn send_error(&mut self, id: u32, err: &WireError) {
+        self.send(&err.to_response(id), &[]);
+    }
+
+    fn send_ok<T: Serialize>(&mut self, id: u32, result: T) {
+        self.send(&OkResponse::new(id, result), &[]);
+    }
+
+    /// Sends `bye` and closes once it has left (§6: before every server-side close).
+    fn bye(&mut self, reason: ByeReason, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        log::info!(target: "connection", "{}: bye {reason}", self.tag());
+        self.send(&Push::Bye { reason }, &[]);
+        self.close(ctx);
+    }
+
+    /// Ends every outstanding request without an answer and closes.
+    fn close(&mut self, ctx: &mut Context<Self>) {
+        self.closing = true;
+        for id in self.outstanding.keys().copied().collect::<Vec<_>>() {
+            self.take_outstanding(id, ctx);
+        }
+        self.writer.close();
+        ctx.run_later(CLOSE_FLUSH_LIMIT, |_, ctx| ctx.stop());
+    }
+
+    // ----- outstanding requests -----
+
+    /// Removes a request from `outstanding`, stopping its count and its
+    /// progress pushes. `None` if it was answered already.
+    fn take_outstanding(&mut self, id: u32, ctx: &mut Context<Self>) -> Option<Outstanding> {
+        let entry = self.outstanding.remove(&id)?;
+        if let Some(cancel) = &entry.cancel {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        if let Some(timer) = entry.progress_timer {
+            ctx.cancel_future(timer);
+        }
+        Some(entry)
+    }
+
+    /// The final answer to `id`, if it is still outstanding.
+    fn answer<T: Serialize>(
+        &mut self,
+        id: u32,
+        result: Result<T, WireError>,
+        payload: &[u8],
+        ctx: &mut Context<Self>,
+    ) {
+        if self.take_outstanding(id, ctx).is_none() {
+            return;
+        }
+        match result {
+            Ok(value) => self.send(&OkResponse::new(id, value), payload),
+            Err(err) => {
+                log::debug!(target: "connection", "{}: request {id}: {err}", self.tag());
+                self.send_error(id, &err)
+            }
+        }
+        self.after_answer(ctx);
+    }
+
+    /// During a shutdown, the session ends once nothing runs.
+    fn after_answer(&mut self, ctx: &mut Context<Self>) {
+        if self.shutting_down && self.outstanding.is_empty() {
+            self.bye(ByeReason::Shutdown, ctx);
+        }
+    }
+
+    /// Tracks `id` and answers it with the result of `work`.
+    fn track<T, F>(&mut self, id: u32, work: F, ctx: &mut Context<Self>)
+    where
+        T: Serialize + 'static,
+        F: std::future::Future<Output = Result<T, WireError>> + 'static,
+    {
+        self.outstanding.insert(id, Outstanding::default());
+        ctx.spawn(
+            work.into_actor(self)
+                .map(move |result, session, ctx| session.answer(id, result, &[], ctx)),
+        );
+    }
+
+    /// The logged-in user's id (the checks of §4 ran before any request that needs it).
+    fn user_id(&self) -> Result<i64, WireError> {
+        self.login
+            .as_ref()
+            .map(|login| login.user_id)
+            .ok_or_else(|| WireError::new(ErrorCode::Unauthenticated, "log in first"))
+    }
+
+    // ----- the checks of §4 -----
+
+    fn on_message(&mut self, raw: RawMessage, ctx: &mut Context<Self>) {
+        if log::log_enabled!(target: "connection", log::Level::Trace) {
+            log::trace!(target: "connection", "{} <- {}", self.tag(), dump(&raw.header));
+        }
+        let envelope = match Envelope::parse(&raw.header) {
+            Ok(envelope) => envelope,
+            Err(err) => return self.send(&ErrorResponse::from_envelope(&err), &[]),
+        };
+        let Envelope { id, kind } = envelope;
+        self.requests += 1;
+        if self.outstanding.contains_key(&id) {
+            return self.send_error(
+                id,
+                &WireError::bad_request(format!(
+                    "id {id} is already used by an outstanding request"
+                )),
+            );
+        }
+        if self.shutting_down {
+            return self.send_error(
+                id,
+                &WireError::new(ErrorCode::ShuttingDown, "the server is shutting down"),
+            );
+        }
+        if kind.needs_login() && self.login.is_none() {
+            return self.send_error(
+                id,
+                &WireError::new(ErrorCode::Unauthenticated, "log in first"),
+            );
+        }
+        if kind.needs_admin() && self.login.as_ref().map(|l| l.role) != Some(Role::Admin) {
+            return self.send_error(
+                id,
+                &WireError::new(ErrorCode::Forbidden, "this request is for administrators"),
+            );
+        }
+        let request = match Request::parse(kind, &raw.header) {
+            Ok(request) => request,
+            Err(err) => return self.send(&ErrorResponse::from_field(id, &err), &[]),
+        };
+        if kind != RequestKind::Cancel
+            && self.outstanding.len() >= self.services.settings.max_outstanding
+        {
+            return self.send_error(
+                id,
+                &WireError::new(
+                    ErrorCode::Busy,
+                    "too many outstanding requests on this session",
+                ),
+            );
+        }
+        self.dispatch(id, request, raw.payload, ctx);
+    }
+
+    // ----- the requests -----
+
+    fn dispatch(&mut self, id: u32, request: Request, payload: Bytes, ctx: &mut Context<Self>) {
+        let library = self.services.library.clone();
+        let auth = self.services.auth.clone();
+        let peer = self.peer.ip();
+        match request {
+            Request::Ping => self.send_ok(
+                id,
+                PingResult {
+                    server_time_ms: unix_millis(SystemTime::now()),
+                },
+            ),
+            Request::Signup(signup) => self.track(
+                id,
+                async move {
+                    ask(auth.send(Signup {
+                        username: signup.username,
+                        password: signup.password,
+                    }))
+                    .await
+                    .map(|()| Empty {})
+                },
+                ctx,
+            ),
+            Request::Login(login) => {
+                let attempt = ask(auth.send(Login {
+                    username: login.username,
+                    password: login.password,
+                    peer,
+                    origin: self.tag(),
+                }));
+                self.track_login(id, attempt, ctx)
+            }
+            Request::Resume(resume) => {
+                let attempt = ask(auth.send(Resume {
+                    token: resume.token,
+                    peer,
+                    origin: self.tag(),
+                }));
+                self.track_login(id, attempt, ctx)
+            }
+            Request::Logout => {
+                if let Some(login) = self.login.take() {
+                    log::info!(target: "auth", "{}: {} logged out", self.tag(), login.username);
+                    self.track(
+                        id,
+                        async move {
+                            ask(auth.send(Logout {
+                                token_digest: login.token_digest,
+                            }))
+                            .await
+                            .map(|()| Empty {})
+                        },
+                        ctx,
+                    )
+                } else {
+                    self.send_error(
+                        id,
+                        &WireError::new(ErrorCode::Unauthenticated, "log in first"),
+                    );
+                }
+            }
+            Request::UploadBegin(begin) => {
+                let owner = self.user_id();
+                let max = self.services.settings.max_upload_size;
+                self.track(
+                    id,
+                    async move {
+                        if begin.size > max {
+                            return Err(WireError::new(
+                                ErrorCode::TooLarge,
+                                format!("uploads may have at most {max} bytes"),
+                            ));
+                        }
+                        let upload_id = ask(library.send(BeginUpload {
+                            owner: owner?,
+                            size: begin.size,
+                            sha256: begin.sha256,
+                        }))
+                        .await?;
+                        Ok(UploadBegun { upload_id })
+                    },
+                    ctx,
+                )
+            }
+            Request::UploadChunk(chunk) => {
+                let owner = self.user_id();
+                self.track(
+                    id,
+                    async move {
+                        let received = ask(library.send(ChunkUpload {
+                            owner: owner?,
+                            upload_id: chunk.upload_id,
+                            offset: chunk.offset,
+                            bytes: payload,
+                        }))
+                        .await?;
+                        Ok(UploadReceived { received })
+                    },
+                    ctx,
+                )
+            }
+            Request::UploadFinish(finish) => {
+                let owner = self.user_id();
+                self.track(
+                    id,
+                    async move {
+                        let size = ask(library.send(FinishUpload {
+                            owner: owner?,
+                            upload_id: finish.upload_id.clone(),
+                        }))
+                        .await?;
+                        Ok(UploadFinished {
+                            upload_id: finish.upload_id,
+                            size,
+                        })
+                    },
+                    ctx,
+                )
+            }
+            Request::UploadAbort(abort) => {
+                let owner = self.user_id();
+                self.track(
+                    id,
+                    async move {
+                        ask(library.send(AbortUpload {
+                            owner: owner?,
+                            upload_id: abort.upload_id,
+                        }))
+                        .await
+                        .map(|()| Empty {})
+                    },
+                    ctx,
+                )
+            }
+            Request::SoundList => {
+                let owner = self.user_id();
+                self.track(
+                    id,
+                    async move {
+                        let sounds = ask(library.send(ListSounds { owner: owner? })).await?;
+                        Ok(SoundList { sounds })
+                    },
+                    ctx,
+                )
+            }
+            Request::SoundSave(save) => {
+                let owner = self.user_id();
+                let input = audio_input(save.upload_id, payload, "upload_id");
+                self.track(
+                    id,
+                    async move {
+                        let sound = ask(library.send(SaveSound {
+                            owner: owner?,
+                            name: save.name,
+                            input: input?,
+                            overwrite: save.overwrite,
+                        }))
+                        .await?;
+                        Ok(SoundResult { sound })
+                    },
+                    ctx,
+                )
+            }
+            Request::SoundGet(get) => {
+                let owner = self.user_id();
+                let offset = get.offset;
+                self.outstanding.insert(id, Outstanding::default());
+                let work = async move {
+                    ask(library.send(GetSound {
+                        owner: owner?,
+                        name: get.name,
+                        offset,
+                    }))
+                    .await
+                };
+                ctx.spawn(
+                    work.into_actor(self)
+                        .map(move |result, session, ctx| match result {
+                            Ok((sound, bytes)) => {
+                                session.answer(id, Ok(SoundChunk { sound, offset }), &bytes, ctx)
+                            }
+                            Err(err) => session.answer::<Empty>(id, Err(err), &[], ctx),
+                        }),
+                );
+            }
+            Request::SoundRename(rename) => {
+                let owner = self.user_id();
+                self.track(
+                    id,
+                    async move {
+                        let sound = ask(library.send(RenameSound {
+                            owner: owner?,
+                            name: rename.name,
+                            new_name: rename.new_name,
+                        }))
+                        .await?;
+                        Ok(SoundResult { sound })
+                    },
+                    ctx,
+                )
+            }
+            Request::SoundDelete(delete) => {
+                let owner = self.user_id();
+                self.track(
+                    id,
+                    async move {
+                        ask(library.send(DeleteSound {
+                            owner: owner?,
+                            name: delete.name,
+                        }))
+                        .await
+                        .map(|()| Empty {})
+                    },
+                    ctx,
+                )
+            }
+            Request::Count(count) => self.count(id, count, payload, ctx),
+            Request::Cancel(cancel) => {
+                let running_count = self
+                    .outstanding
+                    .get(&cancel.target)
+                    .is_some_and(|entry| entry.cancel.is_some());
+                if running_count {
+                    self.send_ok(id, Empty {});
+                    self.answer::<Empty>(
+                        cancel.target,
+                        Err(WireError::new(
+                            ErrorCode::Cancelled,
+                            "cancelled at the client's request",
+                        )),
+                        &[],
+                        ctx,
+                    );
+                } else {
+                    self.send_error(
+                        id,
+                        &WireError::new(
+                            ErrorCode::NotFound,
+                            format!("no running count has id {}", cancel.target),
+                        ),
+                    );
+                }
+            }
+            Request::StreamOpen(open) => self.stream_open(id, open, ctx),
+            Request::StreamData(data) => self.stream_data(id, data.stream_id, payload, ctx),
+            Request::StreamClose(close) => self.stream_close(id, close.stream_id, ctx),
+            Request::AdminSessions => {
+                log::info!(target: "admin", "{}: admin.sessions", self.tag());
+                let list = self.permit.listener().send(ListSessions);
+                self.track(
+                    id,
+                    async move {
+                        let sessions = list.await.map_err(|err| {
+                            WireError::internal(format!("listener unreachable: {err}"))
+                        })?;
+                        Ok(SessionList { sessions })
+                    },
+                    ctx,
+                )
+            }
+            Request::AdminStats => {
+                log::info!(target: "admin", "{}: admin.stats", self.tag());
+                let list = self.permit.listener().send(ListSessions);
+                let counters = Arc::clone(&self.services.counters);
+                let pool = self.services.pool.clone();
+                self.track(
+                    id,
+                    async move {
+                        let sessions = list.await.map_err(|err| {
+                            WireError::internal(format!("listener unreachable: {err}"))
+                        })?;
+                        let load = pool.load();
+                        Ok(StatsResult {
+                            uptime_s: counters.started.elapsed().as_secs(),
+                            sessions: sessions.len() as u64,
+                            logged_in: sessions.iter().filter(|s| s.username.is_some()).count()
+                                as u64,
+                            logins: counters.logins.load(Ordering::Relaxed),
+                            jobs_queued: load.queued() as u64,
+                            jobs_running: load.running() as u64,
+                            jobs_done: load.done(),
+                            audio_s_analysed: load.audio_s(),
+                            bytes_in: counters.bytes_in.load(Ordering::Relaxed),
+                            bytes_out: counters.bytes_out.load(Ordering::Relaxed),
+                        })
+                    },
+                    ctx,
+                )
+            }
+            Request::AdminKick(_)
+            | Request::AdminUsers
+            | Request::AdminUserDelete(_)
+            | Request::AdminUserRole(_)
+            | Request::AdminBroadcast(_)
+            | Request::AdminTail(_)
+            | Request::AdminShutdown(_) => self.send_error(
+                id,
+                &WireError::bad_request("admin requests arrive in a later release"),
+            ),
+        }
+    }
+
+    /// `login` and `resume`: on success the session is logged in as the
+    /// grant says (replacing any login); on failure the current login stays.
+    fn track_login<F>(&mut self, id: u32, attempt: F, ctx: &mut Context<Self>)
+    where
+        F: std::future::Future<Output = Result<LoginGrant, WireError>> + 'static,
+    {
+        self.outstanding.insert(id, Outstanding::default());
+        ctx.spawn(attempt.into_actor(self).map(move |result, session, ctx| {
+            if !session.outstanding.contains_key(&id) {
+                return;
+            }
+            let answer = result.map(|grant| {
+                session.login = Some(LoggedIn {
+                    user_id: grant.user_id,
+                    username: grant.username.clone(),
+                    role: grant.role,
+                    token_digest: grant.token_digest,
+                });
+                session.ever_logged_in = true;
+                session
+                    .services
+                    .counters
+                    .logins
+                    .fetch_add(1, Ordering::Relaxed);
+                log::info!(target: "auth", "{}: logged in", session.tag());
+                LoginResult {
+                    username: grant.username,
+                    role: grant.role,
+                    sounds: grant.sounds,
+                    resume_token: grant.token,
+                    resume_ttl_s: session.services.settings.resume_ttl.as_secs(),
+                }
+            });
+            session.answer(id, answer, &[], ctx);
+        }));
+    }
+
+    /// `count`: reserve a place in the pool (else `busy`), prepare the audio
+    /// (the library checks it before consuming uploads), run it with
+    /// progress pushes.
+    fn count(&mut self, id: u32, count: Count, payload: Bytes, ctx: &mut Context<Self>) {
+        let received = Instant::now();
+        let owner = match self.user_id() {
+            Ok(owner) => owner,
+            Err(err) => return self.send_error(id, &err),
+        };
+        let recording = match audio_input(count.recording_upload, payload, "recording_upload") {
+            Ok(recording) => recording,
+            Err(err) => return self.send_error(id, &err),
+        };
+        let Some(slot) = self.services.pool.try_reserve() else {
+            return self.send_error(
+                id,
+                &WireError::new(
+                    ErrorCode::Busy,
+                    "every analysis worker is busy and the queue is full",
+                ),
+            );
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.outstanding.insert(
+            id,
+            Outstanding {
+                cancel: Some(Arc::clone(&cancel)),
+                progress_timer: None,
+            },
+        );
+        let prepare = ask(self.services.library.send(PrepareCount {
+            owner,
+            template: count.template,
+            recording,
+            options: engine_options(&count.options),
+        }));
+        let origin = self.tag();
+        ctx.spawn(prepare.into_actor(self).map(move |prepared, session, ctx| {
+            let job = match prepared {
+                Ok(job) => job,
+                Err(err) => return session.answer::<Empty>(id, Err(err), &[], ctx),
+            };
+            if !session.outstanding.contains_key(&id) {
+                return; // cancelled meanwhile; dropping the job removes the recording
+            }
+            let total_s = job.total_s;
+            let progress = Arc::new(ProgressCell::default());
+            let seen = Arc::clone(&progress);
+            let timer = ctx.run_interval(PROGRESS_PERIOD, move |session, _| {
+                let done_s = seen.done_s().min(total_s);
+                session.send(
+                    &Push::Progress {
+                        id,
+                        done_s,
+                        total_s,
+                    },
+                    &[],
+                );
+            });
+            if let Some(entry) = session.outstanding.get_mut(&id) {
+                entry.progress_timer = Some(timer);
+            }
+            let pool = session.services.pool.clone();
+            let run = async move {
+                pool.run(RunCount {
+                    job,
+                    slot,
+                    progress,
+                    cancel,
+                    origin,
+                })
+                .await
+            };
+            ctx.spawn(run.into_actor(session).map(move |outcome, session, ctx| {
+                let result = outcome.map(|outcome| CountResult {
+                    count: outcome.events.len() as u64,
+                    events: event_infos(&outcome.events),
+                    duration_s: outcome.duration_s,
+                    elapsed_ms: u64::try_from(received.elapsed().as_millis()).unwrap_or(u64::MAX),
+                });
+                session.answer(id, result, &[], ctx);
+            }));
+        }));
+    }
+
+    fn stream_open(&mut self, id: u32, open: StreamOpen, ctx: &mut Context<Self>) {
+        let owner = match self.user_id() {
+            Ok(owner) => owner,
+            Err(err) => return self.send_error(id, &err),
+        };
+        if self.streams.len() >= self.services.settings.max_streams_per_session {
+            return self.send_error(
+                id,
+                &WireError::new(ErrorCode::Busy, "too many open streams on this session"),
+            );
+        }
+        let format = open.format;
+        let options = engine_options(&open.options);
+        let template = ask(self.services.library.send(StreamTemplate {
+            owner,
+            template: open.template,
+        }));
+        let prepare = async move {
+            let template = template.await?;
+            blocking(move || -> Result<StreamEngine, WireError> {
+                Ok(StreamEngine {
+                    decoder: PcmDecoder::new(format)?,
+                    counter: Counter::new(&template, format.sample_rate, &options)?,
+                    samples: Vec::new(),
+                })
+            })
+            .await?
+        };
+        self.outstanding.insert(id, Outstanding::default());
+        ctx.spawn(prepare.into_actor(self).map(move |engine, session, ctx| {
+            let opened = engine.map(|engine| {
+                let stream_id = format!("stream-{}", session.next_stream);
+                session.next_stream += 1;
+                session.streams.insert(
+                    stream_id.clone(),
+                    LiveStream {
+                        engine: Some(engine),
+                        sample_rate: format.sample_rate,
+                        frame_bytes: format.frame_bytes(),
+                    },
+                );
+                StreamOpened { stream_id }
+            });
+            session.answer(id, opened, &[], ctx);
+        }));
+    }
+
+    fn stream_data(&mut self, id: u32, stream_id: String, payload: Bytes, ctx: &mut Context<Self>) {
+        let max_audio_s = self.services.settings.max_audio.as_secs_f64();
+        let Some(stream) = self.streams.get_mut(&stream_id) else {
+            return self.send_error(id, &no_stream(&stream_id));
+        };
+        let Some(mut engine) = stream.engine.take() else {
+            return self.send_error(id, &WireError::internal("stream engine in use"));
+        };
+        let frames_after = engine.decoder.frames_decoded()
+            + ((engine.decoder.pending_bytes() + payload.len()) / stream.frame_bytes) as u64;
+        if frames_after as f64 / f64::from(stream.sample_rate) > max_audio_s {
+            stream.engine = Some(engine);
+            return self.send_error(
+                id,
+                &WireError::new(
+                    ErrorCode::TooLarge,
+                    "the stream is longer than the audio length limit",
+                ),
+            );
+        }
+        self.outstanding.insert(id, Outstanding::default());
+        let work = blocking(move || {
+            engine.samples.clear();
+            let result = engine
+                .decoder
+                .push(&payload, &mut engine.samples)
+                .map_err(WireError::from)
+                .and_then(|()| {
+                    engine
+                        .counter
+                        .push(&engine.samples)
+                        .map_err(WireError::from)
+                });
+            (engine, result)
+        });
+        // Wait: the next message (maybe this stream's next chunk) is read
+        // only once this one is counted.
+        ctx.wait(work.into_actor(self).map(move |done, session, ctx| {
+            let result = match done {
+                Ok((engine, new_events)) => {
+                    let processed_s = engine.counter.processed_s();
+                    let total = engine.counter.events().len() as u64;
+                    if let Some(stream) = session.streams.get_mut(&stream_id) {
+                        stream.engine = Some(engine);
+                    }
+                    new_events.map(|events| StreamProgress {
+                        total,
+                        new_events: event_infos(&events),
+                        processed_s,
+                    })
+                }
+                Err(err) => {
+                    session.streams.remove(&stream_id);
+                    Err(err)
+                }
+            };
+            session.answer(id, result, &[], ctx);
+        }));
+    }
+
+    fn stream_close(&mut self, id: u32, stream_id: String, ctx: &mut Context<Self>) {
+        let Some(mut engine) = self
+            .streams
+            .remove(&stream_id)
+            .and_then(|stream| stream.engine)
+        else {
+            return self.send_error(id, &no_stream(&stream_id));
+        };
+        self.outstanding.insert(id, Outstanding::default());
+        let work = blocking(move || {
+            let finished = engine.counter.finish();
+            finished.map_err(WireError::from).map(|_| StreamClosed {
+                total: engine.counter.events().len() as u64,
+                events: event_infos(engine.counter.events()),
+                duration_s: engine.counter.processed_s(),
+            })
+        });
+        ctx.wait(work.into_actor(self).map(move |done, session, ctx| {
+            session.answer(id, done.and_then(|closed| closed), &[], ctx);
+        }));
+    }
+}
+
+/// Waits for an actor's answer; a lost mailbox is an internal error.
+async fn ask<T>(
+    request: impl std::future::Future<Output = Result<Result<T, WireError>, MailboxError>>,
+) -> Result<T, WireError> {
+    request
+        .await
+        .map_err(|err| WireError::internal(format!("actor unreachable: {err}")))?
+}
+
+/// Runs CPU-bound work on tokio's blocking threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, WireError> {
+    actix_rt::task::spawn_blocking(work)
+        .await
+        .map_err(|err| WireError::internal(format!("blocking task failed: {err}")))
+}
+
+/// Audio given either as an upload or as the payload, exactly one of them.
+fn audio_input(
+    upload: Option<String>,
+    payload: Bytes,
+    field: &str,
+) -> Result<AudioInput, WireError> {
+    match (upload, payload.is_empty()) {
+        (Some(id), true) => Ok(AudioInput::Upload(id)),
+        (None, false) => Ok(AudioInput::Inline(payload)),
+        (Some(_), false) => Err(WireError::bad_request(format!(
+            "give either `{field}` or a payload, not both"
+        ))),
+        (None, true) => Err(WireError::bad_request(format!(
+            "no audio: give `{field}` or the WAV file as the payload"
+        ))),
+    }
+}
+
+fn no_stream(stream_id: &str) -> WireError {
+    WireError::new(ErrorCode::NotFound, format!("no open stream {stream_id:?}"))
+}
+
+fn engine_options(options: &CountOptions) -> Options {
+    Options {
+        threshold: options.threshold.map(|t| t as f32),
+        min_gap_s: options.min_gap_s,
+    }
+}
+
+fn event_infos(events: &[Event]) -> Vec<EventInfo> {
+    events
+        .iter()
+        .map(|event| EventInfo {
+            start_s: event.start_s,
+            score: f64::from(event.score),
+        })
+        .collect()
+}
+
+/// A header for the trace log, secrets redacted, as hex of its JSON (the
+/// `--debug` dumps).
+fn dump<H: Serialize>(header: &H) -> String {
+    let mut value = serde_json::to_value(header).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        redact(map);
+    }
+    hex::encode(value.to_string())
+}
+
+fn redact(map: &mut Map<String, Value>) {
+    for field in SECRET_FIELDS {
+        if let Some(value) = map.get_mut(field) {
+            *value = Value::String("<redacted>".into());
+        }
+    }
+}
+
+impl Actor for Session {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        log::info!(target: "connection", "{}: session started", self.tag());
+        let settings = Arc::clone(&self.services.settings);
+        ctx.run_later(settings.login_timeout, |session, ctx| {
+            if !session.ever_logged_in {
+                session.bye(ByeReason::LoginTimeout, ctx);
+            }
+        });
+        self.arm_idle_timer(settings.idle_timeout, ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        for entry in self.outstanding.values() {
+            if let Some(cancel) = &entry.cancel {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        }
+        log::info!(target: "connection", "{}: session ended", self.tag());
+    }
+}
+
+impl Session {
+    /// Closes the session `idle` after its last frame.
+    fn arm_idle_timer(&mut self, idle: Duration, ctx: &mut Context<Self>) {
+        let due = (self.last_frame + idle).saturating_duration_since(Instant::now());
+        ctx.run_later(due, move |session, ctx| {
+            if session.last_frame.elapsed() >= idle {
+                session.bye(ByeReason::IdleTimeout, ctx);
+            } else {
+                session.arm_idle_timer(idle, ctx);
+            }
+        });
+    }
+}
+
+impl StreamHandler<Result<Incoming, TransportError>> for Session {
+    fn handle(&mut self, item: Result<Incoming, TransportError>, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        self.last_frame = Instant::now();
+        match item {
+            Ok(Incoming::Message(raw)) => self.on_message(raw, ctx),
+            Ok(Incoming::Unreadable(err)) => self.send(&ErrorResponse::unreadable(&err), &[]),
+            Err(TransportError::BadFrameLength { len }) => {
+                log::info!(target: "connection", "{}: frame length {len} out of bounds", self.tag());
+                self.bye(ByeReason::ProtocolError, ctx);
+            }
+            Err(err) => {
+                log::info!(target: "connection", "{}: closing: {err}", self.tag());
+                self.closing = true;
+                ctx.stop();
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        if !self.closing {
+            log::debug!(target: "connection", "{}: peer closed the connection", self.tag());
+            ctx.stop();
+        }
+    }
+}
+
+impl WriteHandler<TransportError> for Session {
+    fn error(&mut self, err: TransportError, _: &mut Context<Self>) -> Running {
+        log::info!(target: "connection", "{}: write failed: {err}", self.tag());
+        Running::Stop
+    }
+}
+
+/// Describes the session for `admin.sessions`.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "SessionInfo")]
+pub struct Describe;
+
+impl Handler<Describe> for Session {
+    type Result = MessageResult<Describe>;
+
+    fn handle(&mut self, _: Describe, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(SessionInfo {
+            session_id: self.id,
+            username: self.login.as_ref().map(|login| login.username.clone()),
+            peer: self.peer.to_string(),
+            connected_s: self.connected.elapsed().as_secs(),
+            idle_s: self.last_frame.elapsed().as_secs(),
+            requests: self.requests,
+        })
+    }
+}
+
+/// The read half of a connection, counting the bytes it reads (`bytes_in`).
+struct CountingReader<R> {
+    inner: R,
+    count: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for CountingReader<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let read = buf.filled().len() - before;
+        self.count.fetch_add(read as u64, Ordering::Relaxed);
+        poll
+    }
+}
+
+/// The server is stopping: push `shutdown`, refuse new requests, give the
+/// running ones `grace`, then `bye`.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ShutdownNotice {
+    /// The text of the push.
+    pub message: String,
+    /// How long running requests may take.
+    pub grace: Duration,
+}
+
+impl Handler<ShutdownNotice> for Session {
+    type Result = ();
+
+    fn handle(&mut self, notice: ShutdownNotice, ctx: &mut Context<Self>) {
+        if self.closing || self.shutting_down {
+            return;
+        }
+        self.shutting_down = true;
+        self.send(
+            &Push::Shutdown {
+                message: notice.message,
+                grace_s: notice.grace.as_secs_f64(),
+            },
+            &[],
+        );
+        if self.outstanding.is_empty() {
+            return self.bye(ByeReason::Shutdown, ctx);
+        }
+        ctx.run_later(notice.grace, |session, ctx| {
+            let late = WireError::new(
+                ErrorCode::ShuttingDown,
+                "the server stopped before this request finished",
+            );
+            for id in session.outstanding.keys().copied().collect::<Vec<_>>() {
+                if session.take_outstanding(id, ctx).is_some() {
+                    session.send_error(id, &late);
+                }
+            }
+            session.bye(ByeReason::Shutdown, ctx);
+        });
+    }
+}

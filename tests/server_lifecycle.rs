@@ -13,14 +13,15 @@ use server_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Logs in and uploads a recording long enough to still run after a second
-/// (at 8 kHz, 600 s); returns the upload id.
+/// Logs in and uploads a recording long enough to still be counting when
+/// the test cancels it or shuts the server down (an hour at 8 kHz: seconds
+/// of work even for an optimised build); returns the upload id.
 async fn long_recording(c: &mut TestClient) -> String {
     let rate = 8_000;
     let click = template(rate);
     c.ok("sound.save", json!({"name": "click"}), &wav(&click, rate))
         .await;
-    let samples = recording(&click, rate, 600.0, &[1.0, 300.0]);
+    let samples = recording(&click, rate, 3_600.0, &[1.0, 300.0]);
     c.upload(&wav(&samples, rate)).await
 }
 

@@ -12,10 +12,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::Encoder;
 
 use super::TransportError;
-use crate::crypto::handshake::PROTOCOL_VERSION;
+use crate::crypto::handshake::{CLIENT_HELLO_LEN, PROTOCOL_VERSION};
 use crate::crypto::{
-    check_client_hello, server_respond, version_reject_body, ClientHandshake, ClientHelloError,
-    ServerAccepted, ServerIdentity, SessionKeys,
+    check_client_hello, server_respond, version_reject_body, ClientHandshake, ClientHello,
+    ClientHelloError, ServerAccepted, ServerIdentity, SessionKeys,
 };
 use crate::protocol::{frame_prefix, FrameCodec};
 
@@ -45,8 +45,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let exchange = async {
-        let body = read_plain_frame(stream).await?;
-        let hello = match check_client_hello(&body) {
+        let hello = match read_client_hello(stream).await? {
             Ok(hello) => hello,
             Err(ClientHelloError::UnsupportedVersion(version)) => {
                 let reason = format!(
@@ -95,9 +94,56 @@ where
         .map_err(|_| TransportError::Timeout(timeout))?
 }
 
+/// Reads the ClientHello frame and checks it.
+///
+/// Only its first [`CLIENT_HELLO_LEN`] bytes are kept, so a peer announcing a
+/// 1 MiB hello costs 70 bytes of memory, not 1 MiB, for as long as the
+/// handshake lasts. The version is checked first whatever the length (§2);
+/// for a hello of another version the rest of the frame is read and dropped,
+/// so the "HRMX" answer is not lost to a reset when the caller closes with
+/// unread bytes. Any other bad hello is refused without reading further.
+async fn read_client_hello<S: AsyncRead + Unpin>(
+    stream: &mut S,
+) -> Result<Result<ClientHello, ClientHelloError>, TransportError> {
+    let len = read_length(stream).await?;
+    let kept = len.min(CLIENT_HELLO_LEN);
+    let mut body = vec![0u8; kept];
+    read_body(stream, &mut body, len).await?;
+    if len == CLIENT_HELLO_LEN {
+        return Ok(check_client_hello(&body));
+    }
+    match check_client_hello(&body) {
+        Err(ClientHelloError::BadMagic) => Ok(Err(ClientHelloError::BadMagic)),
+        Err(ClientHelloError::UnsupportedVersion(version)) => {
+            discard(stream, len - kept).await?;
+            Ok(Err(ClientHelloError::UnsupportedVersion(version)))
+        }
+        // Kept bytes that look fine, or a short hello: the length is wrong.
+        _ => Ok(Err(ClientHelloError::BadLength { actual: len })),
+    }
+}
+
+/// Reads and drops `count` bytes.
+async fn discard<S: AsyncRead + Unpin>(stream: &mut S, count: usize) -> Result<(), TransportError> {
+    let mut sink = tokio::io::sink();
+    let copied = tokio::io::copy(&mut stream.take(count as u64), &mut sink).await?;
+    if copied < count as u64 {
+        return Err(TransportError::Closed);
+    }
+    Ok(())
+}
+
 /// Reads exactly one plaintext frame, checking its length before reading
 /// (or allocating for) its body.
 async fn read_plain_frame<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Vec<u8>, TransportError> {
+    let len = read_length(stream).await?;
+    let mut body = vec![0u8; len];
+    read_body(stream, &mut body, len).await?;
+    Ok(body)
+}
+
+/// Reads a length prefix and checks it (1..=`MAX_FRAME_LEN`).
+async fn read_length<S: AsyncRead + Unpin>(stream: &mut S) -> Result<usize, TransportError> {
     let mut prefix = [0u8; PREFIX_LEN];
     let got = read_until_full(stream, &mut prefix).await?;
     if got == 0 {
@@ -112,15 +158,23 @@ async fn read_plain_frame<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Vec<u8
     let len = usize::try_from(u32::from_be_bytes(prefix)).unwrap_or(usize::MAX);
     // The frame layer's own check: zero or over-long is an error.
     frame_prefix(len)?;
-    let mut body = vec![0u8; len];
-    let got = read_until_full(stream, &mut body).await?;
-    if got < len {
+    Ok(len)
+}
+
+/// Fills `body`, the first bytes of a frame of `len` bytes.
+async fn read_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    body: &mut [u8],
+    len: usize,
+) -> Result<(), TransportError> {
+    let got = read_until_full(stream, body).await?;
+    if got < body.len() {
         return Err(TransportError::Truncated {
             have: PREFIX_LEN + got,
             need: PREFIX_LEN + len,
         });
     }
-    Ok(body)
+    Ok(())
 }
 
 /// Fills `buf` unless the stream ends first; returns the bytes read.

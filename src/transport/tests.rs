@@ -202,6 +202,50 @@ async fn version_is_checked_before_length() {
 }
 
 #[tokio::test]
+async fn a_long_hello_of_another_version_is_read_whole_then_answered() {
+    let (client, mut server) = tokio::io::duplex(TINY_BUFFER);
+    let identity = identity();
+    let server_task =
+        tokio::spawn(async move { server_handshake(&mut server, &identity, LONG).await });
+    let mut body = b"HRMC\x02".to_vec();
+    body.resize(100_000, 0xaa);
+    let (mut reader, mut writer) = tokio::io::split(client);
+    let writing = tokio::spawn(async move {
+        let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        writer.write_all(&frame).await.unwrap();
+        writer
+    });
+    let mut answer = Vec::new();
+    reader.read_to_end(&mut answer).await.unwrap();
+    assert_eq!(&answer[4..9], b"HRMX\x01");
+    assert!(matches!(
+        server_task.await.unwrap(),
+        Err(TransportError::ClientHello(
+            ClientHelloError::UnsupportedVersion(2)
+        ))
+    ));
+    drop(writing.await.unwrap());
+}
+
+#[tokio::test]
+async fn hellos_of_the_wrong_length_are_refused() {
+    let (_, hello) = ClientHandshake::start(&mut OsRng);
+    for len in [69usize, 71, 5000] {
+        let mut body = hello.to_vec();
+        body.resize(len, 0);
+        let mut frame = (len as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        let (err, written) = server_result_for(&frame).await;
+        assert!(
+            matches!(err, TransportError::ClientHello(ClientHelloError::BadLength { actual }) if actual == len),
+            "{len}: {err}"
+        );
+        assert!(written.is_empty());
+    }
+}
+
+#[tokio::test]
 async fn client_sees_hrmx_as_version_rejected() {
     let (mut client, mut server) = tokio::io::duplex(TINY_BUFFER);
     let fake_server = tokio::spawn(async move {
@@ -230,7 +274,8 @@ async fn server_result_for(client_bytes: &[u8]) -> (TransportError, Vec<u8>) {
         drop(server);
         result
     });
-    client.write_all(client_bytes).await.unwrap();
+    // The server may refuse (and close) before it has read everything.
+    let _ = client.write_all(client_bytes).await;
     let err = server_task.await.unwrap().unwrap_err();
     let mut written = Vec::new();
     client.read_to_end(&mut written).await.unwrap();

@@ -96,14 +96,21 @@ pub enum PcmEncoding {
 }
 
 impl PcmEncoding {
-    /// Parses the wire name (`u8`, `s16le`, `f32le`).
-    pub fn from_wire(name: &str) -> Option<PcmEncoding> {
-        match name {
-            "u8" => Some(PcmEncoding::U8),
-            "s16le" => Some(PcmEncoding::S16Le),
-            "f32le" => Some(PcmEncoding::F32Le),
-            _ => None,
+    /// Every encoding, for parsing and tests.
+    pub const ALL: [PcmEncoding; 3] = [PcmEncoding::U8, PcmEncoding::S16Le, PcmEncoding::F32Le];
+
+    /// The wire name (`u8`, `s16le`, `f32le`).
+    pub fn as_wire(self) -> &'static str {
+        match self {
+            PcmEncoding::U8 => "u8",
+            PcmEncoding::S16Le => "s16le",
+            PcmEncoding::F32Le => "f32le",
         }
+    }
+
+    /// Parses the wire name.
+    pub fn from_wire(name: &str) -> Option<PcmEncoding> {
+        PcmEncoding::ALL.into_iter().find(|e| e.as_wire() == name)
     }
 
     /// The sample layout of this encoding.

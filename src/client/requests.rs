@@ -11,9 +11,7 @@ use crate::protocol::response::{
     CountResult, PingResult, SoundChunk, SoundList, SoundResult, StreamClosed, StreamOpened,
     StreamProgress,
 };
-use crate::protocol::{
-    CountOptions, LoginResult, PcmEncoding, PcmFormat, Push, SoundInfo, TemplateSource,
-};
+use crate::protocol::{CountOptions, LoginResult, PcmFormat, Push, SoundInfo, TemplateSource};
 
 /// A header `{"type": kind}` to add fields to.
 fn header(kind: &str) -> Map<String, Value> {
@@ -42,15 +40,6 @@ fn add_options(header: &mut Map<String, Value>, options: &CountOptions) {
     }
     if !fields.is_empty() {
         header.insert("options".to_owned(), Value::Object(fields));
-    }
-}
-
-/// The wire name of a PCM encoding (§5 `stream.open`).
-fn encoding_name(encoding: PcmEncoding) -> &'static str {
-    match encoding {
-        PcmEncoding::U8 => "u8",
-        PcmEncoding::S16Le => "s16le",
-        PcmEncoding::F32Le => "f32le",
     }
 }
 
@@ -251,7 +240,7 @@ impl Client {
         request.insert(
             "format".to_owned(),
             json!({
-                "encoding": encoding_name(format.encoding),
+                "encoding": format.encoding.as_wire(),
                 "sample_rate": format.sample_rate,
                 "channels": format.channels,
             }),

@@ -324,6 +324,7 @@ class Client:
         self.sender = FrameCipher(self.keys.c2s)
         self.receiver = FrameCipher(self.keys.s2c)
         self.next_id = 1
+        self.last_frame_len = 0  # body length of the last frame sent
         self.pending: dict[int, list] = {}  # pushes carrying an outstanding id
         self.answers: dict[int, tuple[dict, bytes]] = {}  # answers waiting to be collected
         self.server_pushes: list[dict] = []  # notice / shutdown / bye / id-less errors
@@ -336,7 +337,9 @@ class Client:
         self.sock.close()
 
     def send_plaintext(self, plaintext: bytes) -> None:
-        self.sock.sendall(self.sender.seal(plaintext))
+        sealed = self.sender.seal(plaintext)
+        self.last_frame_len = len(sealed) - 4
+        self.sock.sendall(sealed)
 
     def send(self, kind: str, fields: dict | None = None, payload: bytes = b"") -> int:
         """Sends a request; returns its id."""

@@ -109,15 +109,57 @@ def pcm_s16le(samples: list[float]) -> bytes:
     return bytes(out)
 
 
-def wav_bytes(samples: list[float], rate: int) -> bytes:
-    """A mono 16-bit WAV file, written with the `wave` module."""
+def wav_bytes(samples: list[float], rate: int, width: int = 2) -> bytes:
+    """A mono WAV file (16-bit, or 8-bit unsigned with width 1), written with the `wave` module."""
+    if width == 1:
+        frames = bytes(max(0, min(255, 128 + round(s * 127))) for s in samples)
+    else:
+        frames = pcm_s16le(samples)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as w:
         w.setnchannels(1)
-        w.setsampwidth(2)
+        w.setsampwidth(width)
         w.setframerate(rate)
-        w.writeframes(pcm_s16le(samples))
+        w.writeframes(frames)
     return buffer.getvalue()
+
+
+def frame_limits(checks: Checks, client: hc.Client, host: str, port: int) -> None:
+    """A frame of exactly 1 MiB is accepted; a longer length prefix is a protocol error."""
+    rate = 22_050
+    for name in ("limit", "limit1"):
+        header = hc.encode_message({"type": "sound.save", "id": client.next_id, "name": name})
+        samples = hc.MAX_PLAINTEXT - len(header) - 44  # 44: the WAV header of `wave`
+        if samples % 2 == 0:
+            break
+    rng = random.Random(3)
+    big = wav_bytes([rng.uniform(-0.5, 0.5) for _ in range(samples)], rate, width=1)
+    request_id = client.send("sound.save", {"name": name}, big)
+    checks.equal("the frame just sent is 1,048,576 bytes long", client.last_frame_len, hc.MAX_FRAME)
+    saved = client.wait(request_id)["sound"]
+    checks.check(
+        "a frame of exactly 1 MiB is accepted (sound.save of an 8-bit WAV)",
+        saved["size"] == len(big) and saved["sample_rate"] == rate,
+        f"got {saved}",
+    )
+    client.call("sound.delete", {"name": name})
+
+    with hc.Client(host, port, pin=client.fingerprint) as other:
+        other.sock.sendall((hc.MAX_FRAME + 1).to_bytes(4, "big"))
+        try:
+            header, _ = other.receive()
+        except hc.ConnectionEnded as err:
+            header = {"closed": str(err)}
+        checks.equal("a length prefix of 1,048,577 is answered by bye protocol_error", header, {"type": "bye", "reason": "protocol_error"})
+    with hc.Client(host, port, pin=client.fingerprint) as other:
+        tampered = bytearray(other.sender.seal(hc.encode_message({"type": "ping", "id": 1})))
+        tampered[-1] ^= 1
+        other.sock.sendall(bytes(tampered))
+        try:
+            header, _ = other.receive()
+            checks.check("a frame that fails authentication ends the connection", False, f"got {header}")
+        except hc.ConnectionEnded:
+            checks.check("a frame that fails authentication ends the connection", True)
 
 
 # ---------------------------------------------------------------- vectors
@@ -275,6 +317,16 @@ def scenario(checks: Checks, host: str, port: int, pin: str | None) -> None:
         f"got {pong.fields}, local {before:.0f}",
     )
 
+    pipelined = [client.send("ping"), client.send("sound.list"), client.send("ping")]
+    answers = [client.wait(request_id) for request_id in reversed(pipelined)]
+    checks.check(
+        "pipelined requests each get their own answer",
+        "server_time_ms" in answers[0].fields and answers[1]["sounds"] == [] and "server_time_ms" in answers[2].fields,
+        f"got {[a.fields for a in answers]}",
+    )
+
+    frame_limits(checks, client, host, port)
+
     sound = burst(RATE)
     sound_wav = wav_bytes(sound, RATE)
     saved = client.call("sound.save", {"name": "burst"}, sound_wav)["sound"]
@@ -297,6 +349,7 @@ def scenario(checks: Checks, host: str, port: int, pin: str | None) -> None:
     recording_wav = wav_bytes(samples, RATE)
     counted = client.call("count", {"sound": "burst"}, recording_wav)
     events = check_count_answer(checks, "count inline", counted, counted.pushes)
+    print(f"      count: {counted['count']} at {times(events)}, elapsed_ms {counted['elapsed_ms']}")
 
     # The same recording as a finished upload, in three chunks.
     begun = client.call("upload.begin", {"size": len(recording_wav), "sha256": hashlib.sha256(recording_wav).hexdigest()})

@@ -68,6 +68,7 @@ fn main() {
         .build()
         .expect("runtime");
 
+    let load_before = load_average();
     let report = runtime.block_on(async move {
         let handshakes = measure_handshakes(addr, window).await;
         let (template, recording, planted) = audio();
@@ -76,6 +77,8 @@ fn main() {
         let pings = measure_round_trips(&clients, window, Call::Ping).await;
         let counts = measure_counts(&clients, &recording, planted, window).await;
         Report {
+            load_before,
+            load_after: load_average(),
             handshakes,
             logins,
             pings,
@@ -87,23 +90,82 @@ fn main() {
     print_report(&floor, &report, cores, workers, queue, seconds);
 }
 
-/// Mean time of one run of `f`, over `n` runs.
-fn mean_time(n: u32, mut f: impl FnMut()) -> Duration {
-    for _ in 0..n / 10 {
-        f();
+/// CPU time (user + system) used so far by the process (`"self"`: clients
+/// and server together) or by the calling thread (`"thread-self"`). Read
+/// from /proc in 10 ms ticks; zero where /proc is absent.
+fn cpu_time(of: &str) -> Duration {
+    let ticks = std::fs::read_to_string(format!("/proc/{of}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name, which is in parentheses.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let user: u64 = fields.get(11)?.parse().ok()?;
+            let system: u64 = fields.get(12)?.parse().ok()?;
+            Some(user + system)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+fn process_cpu() -> Duration {
+    cpu_time("self")
+}
+
+/// The 1-minute load average (other programs on the machine count too).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Operations per second and process CPU per operation.
+#[derive(Clone, Copy)]
+struct Rate {
+    per_second: f64,
+    cpu_per_op: Duration,
+}
+
+impl Rate {
+    fn of(done: u64, elapsed: Duration, cpu: Duration) -> Rate {
+        Rate {
+            per_second: done as f64 / elapsed.as_secs_f64(),
+            cpu_per_op: cpu / u32::try_from(done.max(1)).unwrap_or(u32::MAX),
+        }
     }
+}
+
+/// Wall and CPU time of one run of `f` (on this thread), averaged over
+/// runs for about `budget`: CPU time is what a loaded machine does not
+/// inflate.
+fn time_per_run(budget: Duration, mut f: impl FnMut()) -> Cost {
+    f();
+    let cpu = cpu_time("thread-self");
     let start = Instant::now();
-    for _ in 0..n {
+    let mut runs = 0u32;
+    while start.elapsed() < budget {
         f();
+        runs += 1;
     }
-    start.elapsed() / n
+    Cost {
+        wall: start.elapsed() / runs,
+        cpu: (cpu_time("thread-self") - cpu) / runs,
+    }
+}
+
+/// Time of one operation.
+#[derive(Clone, Copy)]
+struct Cost {
+    wall: Duration,
+    cpu: Duration,
 }
 
 struct Floor {
-    server: Duration,
-    client: Duration,
-    both_in_process: Duration,
-    argon2_verify: Duration,
+    server: Cost,
+    client: Cost,
+    both_in_process: Cost,
+    argon2_verify: Cost,
 }
 
 /// The crypto of one connection, without the network.
@@ -115,14 +177,14 @@ fn crypto_floor() -> Floor {
     let message = vec![7u8; 27 + 70 + 65 + 65];
     let signature: Signature = identity_key.sign(&message);
 
-    let server = mean_time(2_000, || {
+    let server = time_per_run(Duration::from_secs(2), || {
         let ephemeral = p256::ecdh::EphemeralSecret::random(&mut OsRng);
         let public = ephemeral.public_key();
         let shared = ephemeral.diffie_hellman(&peer);
         let signature: Signature = identity_key.sign(&message);
         std::hint::black_box((public, shared.raw_secret_bytes()[0], signature));
     });
-    let client = mean_time(2_000, || {
+    let client = time_per_run(Duration::from_secs(2), || {
         let ephemeral = p256::ecdh::EphemeralSecret::random(&mut OsRng);
         let public = ephemeral.public_key();
         let shared = ephemeral.diffie_hellman(&peer);
@@ -130,7 +192,7 @@ fn crypto_floor() -> Floor {
         std::hint::black_box((public, shared.raw_secret_bytes()[0], ok));
     });
     let identity = ServerIdentity::generate(&mut OsRng);
-    let both_in_process = mean_time(2_000, || {
+    let both_in_process = time_per_run(Duration::from_secs(2), || {
         let (handshake, hello) = ClientHandshake::start(&mut OsRng);
         let hello = check_client_hello(&hello).expect("valid hello");
         let (server_hello, _keys) = server_respond(&hello, &identity, &mut OsRng);
@@ -138,7 +200,7 @@ fn crypto_floor() -> Floor {
         std::hint::black_box(accepted);
     });
     let hash = harmonic::crypto::hash_password(PASSWORD).expect("hash");
-    let argon2_verify = mean_time(20, || {
+    let argon2_verify = time_per_run(Duration::from_secs(2), || {
         assert!(harmonic::crypto::verify_password(PASSWORD, &hash));
     });
     Floor {
@@ -150,10 +212,11 @@ fn crypto_floor() -> Floor {
 }
 
 /// Connections opened, handshaken and closed per second at each level.
-async fn measure_handshakes(addr: std::net::SocketAddr, window: Duration) -> Vec<(usize, f64)> {
+async fn measure_handshakes(addr: std::net::SocketAddr, window: Duration) -> Vec<(usize, Rate)> {
     let mut rates = Vec::new();
     for level in LEVELS {
         let done = Arc::new(AtomicU64::new(0));
+        let cpu = process_cpu();
         let start = Instant::now();
         let deadline = start + window;
         let tasks: Vec<_> = (0..level)
@@ -173,8 +236,8 @@ async fn measure_handshakes(addr: std::net::SocketAddr, window: Duration) -> Vec
         for task in tasks {
             task.await.expect("connector");
         }
-        let elapsed = start.elapsed().as_secs_f64();
-        rates.push((level, done.load(Ordering::Relaxed) as f64 / elapsed));
+        let done = done.load(Ordering::Relaxed);
+        rates.push((level, Rate::of(done, start.elapsed(), process_cpu() - cpu)));
         // Let the server see the last closes before the next level.
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -244,10 +307,11 @@ async fn measure_round_trips(
     clients: &[Arc<Client>],
     window: Duration,
     call: Call,
-) -> Vec<(usize, f64)> {
+) -> Vec<(usize, Rate)> {
     let mut rates = Vec::new();
     for level in LEVELS {
         let done = Arc::new(AtomicU64::new(0));
+        let cpu = process_cpu();
         let start = Instant::now();
         let deadline = start + window;
         let tasks: Vec<_> = clients[..level]
@@ -269,8 +333,8 @@ async fn measure_round_trips(
         for task in tasks {
             task.await.expect("caller");
         }
-        let elapsed = start.elapsed().as_secs_f64();
-        rates.push((level, done.load(Ordering::Relaxed) as f64 / elapsed));
+        let done = done.load(Ordering::Relaxed);
+        rates.push((level, Rate::of(done, start.elapsed(), process_cpu() - cpu)));
     }
     rates
 }
@@ -280,7 +344,7 @@ struct CountLevel {
     latency_us: Histogram<u64>,
     server_ms: Histogram<u64>,
     busy: u64,
-    per_second: f64,
+    rate: Rate,
 }
 
 /// `count` latency (request sent to answer received) at each level; a
@@ -306,6 +370,7 @@ async fn measure_counts(
         let latency = Arc::new(Mutex::new(histogram()));
         let server = Arc::new(Mutex::new(histogram()));
         let busy = Arc::new(AtomicU64::new(0));
+        let cpu = process_cpu();
         let start = Instant::now();
         let deadline = start + window;
         let tasks: Vec<_> = clients[..level]
@@ -347,11 +412,10 @@ async fn measure_counts(
         for task in tasks {
             task.await.expect("counter");
         }
-        let elapsed = start.elapsed().as_secs_f64();
         let latency_us = take(latency);
         levels.push(CountLevel {
             clients: level,
-            per_second: latency_us.len() as f64 / elapsed,
+            rate: Rate::of(latency_us.len(), start.elapsed(), process_cpu() - cpu),
             latency_us,
             server_ms: take(server),
             busy: busy.load(Ordering::Relaxed),
@@ -369,9 +433,11 @@ fn take(shared: Arc<Mutex<Histogram<u64>>>) -> Histogram<u64> {
 }
 
 struct Report {
-    handshakes: Vec<(usize, f64)>,
-    logins: Vec<(usize, f64)>,
-    pings: Vec<(usize, f64)>,
+    handshakes: Vec<(usize, Rate)>,
+    logins: Vec<(usize, Rate)>,
+    pings: Vec<(usize, Rate)>,
+    load_before: String,
+    load_after: String,
     counts: Vec<CountLevel>,
     recording_len: usize,
 }
@@ -394,13 +460,15 @@ fn print_report(
 ) {
     println!(
         "Machine: {cores} cores shared by the clients and the server; {seconds} s per measurement; \
-         default settings ({workers} analysis workers, queue {queue})."
+         default settings ({workers} analysis workers, queue {queue}); \
+         load average {} before, {} after.",
+        report.load_before, report.load_after
     );
     println!();
     println!("### Crypto floor per connection (one core, no network)");
     println!();
-    println!("| what | time | per second on one core |");
-    println!("|---|---:|---:|");
+    println!("| what | CPU time | per second on one core (by CPU time) | wall time |");
+    println!("|---|---:|---:|---:|");
     let rows = [
         ("server: ephemeral keygen + ECDH + ECDSA sign", floor.server),
         (
@@ -413,25 +481,33 @@ fn print_report(
         ),
         ("argon2id password check (one login)", floor.argon2_verify),
     ];
-    for (what, time) in rows {
+    for (what, cost) in rows {
         println!(
-            "| {what} | {:.0} µs | {:.0} |",
-            us(time),
-            1.0 / time.as_secs_f64()
+            "| {what} | {:.0} µs | {:.0} | {:.0} µs |",
+            us(cost.cpu),
+            1.0 / cost.cpu.as_secs_f64(),
+            us(cost.wall)
         );
     }
     println!();
     println!("### Round trips per second");
     println!();
-    println!("| concurrent clients | handshakes/s (connect + handshake + close) | handshakes / server crypto floor | login/s | ping/s |");
-    println!("|---:|---:|---:|---:|---:|");
-    let server_floor_rate = 1.0 / floor.server.as_secs_f64();
+    println!("CPU is the process's (clients and server together) per operation.");
+    println!();
+    println!("| concurrent clients | handshakes/s (connect + handshake + close) | of the ceiling 1 / server floor | CPU per handshake | login/s | CPU per login | ping/s | CPU per ping |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let server_floor_rate = 1.0 / floor.server.cpu.as_secs_f64();
     for (i, (level, handshakes)) in report.handshakes.iter().enumerate() {
+        let (login, ping) = (report.logins[i].1, report.pings[i].1);
         println!(
-            "| {level} | {handshakes:.0} | {:.0} % | {:.1} | {:.0} |",
-            100.0 * handshakes / server_floor_rate,
-            report.logins[i].1,
-            report.pings[i].1
+            "| {level} | {:.0} | {:.0} % | {:.2} ms | {:.1} | {:.1} ms | {:.0} | {:.0} µs |",
+            handshakes.per_second,
+            100.0 * handshakes.per_second / server_floor_rate,
+            us(handshakes.cpu_per_op) / 1000.0,
+            login.per_second,
+            us(login.cpu_per_op) / 1000.0,
+            ping.per_second,
+            us(ping.cpu_per_op),
         );
     }
     println!();
@@ -440,15 +516,16 @@ fn print_report(
         report.recording_len
     );
     println!();
-    println!("| concurrent clients | counts | counts/s | p50 | p90 | p99 | max | server elapsed_ms p50 | busy answers |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| concurrent clients | counts | counts/s | CPU per count | p50 | p90 | p99 | max | server elapsed_ms p50 | busy answers |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for level in &report.counts {
         let h = &level.latency_us;
         println!(
-            "| {} | {} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {} ms | {} |",
+            "| {} | {} | {:.1} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {} ms | {} |",
             level.clients,
             h.len(),
-            level.per_second,
+            level.rate.per_second,
+            us(level.rate.cpu_per_op) / 1000.0,
             ms(h.value_at_quantile(0.5)),
             ms(h.value_at_quantile(0.9)),
             ms(h.value_at_quantile(0.99)),

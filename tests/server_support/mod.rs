@@ -296,3 +296,23 @@ pub fn wav(samples: &[f32], rate: u32) -> Vec<u8> {
     synth::write_wav(&path, samples, rate, 1, SampleLayout::S16).unwrap();
     std::fs::read(path).unwrap()
 }
+
+/// A typed client, signed up and logged in as `username`.
+pub async fn typed_client(addr: std::net::SocketAddr, username: &str) -> harmonic::client::Client {
+    let client = harmonic::client::Client::connect(addr, Default::default())
+        .await
+        .unwrap();
+    client.signup(username, "correct horse").await.unwrap();
+    client.login(username, "correct horse").await.unwrap();
+    client
+}
+
+/// The wire code of a failed typed call (panics on success or on a
+/// failure that is not an `error` answer).
+pub fn code_of<T: std::fmt::Debug>(result: Result<T, harmonic::client::ClientError>) -> String {
+    match result {
+        Ok(value) => panic!("succeeded: {value:?}"),
+        Err(harmonic::client::ClientError::Server { code, .. }) => code.as_str().to_owned(),
+        Err(other) => panic!("not an error answer: {other}"),
+    }
+}

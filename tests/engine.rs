@@ -168,3 +168,34 @@ fn real_recordings_decode_and_analyse() {
         analysis.events
     );
 }
+
+/// Noise alone holds no occurrence, and the end of a recording is not one
+/// either (the last frames once faded into padding, which looked like the
+/// decay of a sound).
+#[test]
+fn noise_alone_gives_no_events() {
+    use harmonic::synth::{self, SoundKind};
+    for (kind, seconds) in [
+        (SoundKind::KeyClick, 1.0),
+        (SoundKind::KeyClick, 2.0),
+        (SoundKind::Thump, 7.3),
+        (SoundKind::Ring, 100.0),
+    ] {
+        let rate = 16_000;
+        let template = TemplateAudio {
+            samples: synth::sound(kind, rate, &mut synth::rng(3)),
+            sample_rate: rate,
+        };
+        let mut noise = synth::white((seconds * rate as f64) as usize, &mut synth::rng(4));
+        noise.iter_mut().for_each(|s| *s *= 0.001);
+        let mut counter = Counter::new(&template, rate, &Options::default()).unwrap();
+        counter.push(&noise).unwrap();
+        counter.finish().unwrap();
+        assert!(
+            counter.events().is_empty(),
+            "{} in {seconds} s of noise: {:?}",
+            kind.name(),
+            counter.events()
+        );
+    }
+}

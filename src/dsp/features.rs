@@ -87,8 +87,8 @@ impl BandLayout {
 
 /// Turns 16 kHz samples, pushed in pieces of any size, into feature frames.
 ///
-/// Frame `i` covers samples `i·HOP .. i·HOP + WINDOW`; output never depends
-/// on how the samples were cut.
+/// Frame `i` covers samples `i·HOP .. i·HOP + WINDOW`; only whole frames
+/// are emitted, and output never depends on how the samples were cut.
 pub struct FeatureExtractor {
     layout: BandLayout,
     fft: Arc<dyn RealToComplex<f32>>,
@@ -142,27 +142,18 @@ impl FeatureExtractor {
         self.emit_ready(out);
     }
 
-    /// Ends the signal: frames that start inside it are completed with
-    /// zeros, so the last sounds are analysed too.
-    pub fn finish(&mut self, out: &mut Vec<f32>) {
-        let frames_total = self.total_samples.div_ceil(HOP as u64);
-        while self.frames_emitted < frames_total {
-            let needed =
-                (self.frames_emitted * HOP as u64 + WINDOW as u64 - self.samples_start) as usize;
-            if self.samples.len() < needed {
-                self.samples.resize(needed, 0.0);
-            }
-            self.emit_ready_until(out, frames_total);
-        }
+    /// Ends the signal. Only whole frames are ever emitted: padding the last
+    /// ones with silence would make every recording end in a fade, which
+    /// correlates with the decay of any sound (a false event just before the
+    /// end). Every whole frame was already emitted by [`push`](Self::push),
+    /// so nothing is left to do but drop the partial remainder.
+    pub fn finish(&mut self, _out: &mut Vec<f32>) {
+        self.samples.clear();
     }
 
     fn emit_ready(&mut self, out: &mut Vec<f32>) {
-        self.emit_ready_until(out, u64::MAX);
-    }
-
-    fn emit_ready_until(&mut self, out: &mut Vec<f32>, limit: u64) {
         let mut offset = (self.frames_emitted * HOP as u64 - self.samples_start) as usize;
-        while self.frames_emitted < limit && offset + WINDOW <= self.samples.len() {
+        while offset + WINDOW <= self.samples.len() {
             self.frame(offset, out);
             self.frames_emitted += 1;
             offset += HOP;
@@ -325,7 +316,7 @@ mod tests {
             .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
             .collect();
         let whole = extract(&layout, &signal, signal.len());
-        assert_eq!(whole.len(), 16_037usize.div_ceil(HOP) * BANDS);
+        assert_eq!(whole.len(), ((16_037 - WINDOW) / HOP + 1) * BANDS);
         for piece in [1, 159, 160, 161, 4096] {
             assert_eq!(extract(&layout, &signal, piece), whole, "piece {piece}");
         }

@@ -64,9 +64,14 @@ impl PreparedTemplate {
         let mut resampler = Resampler::new(audio.sample_rate, ANALYSIS_RATE)?;
         resampler.push(&audio.samples, &mut resampled)?;
         resampler.finish(&mut resampled)?;
+        // A template is one isolated sound: silence around it is true to it,
+        // and lets a capture cut tight to the sound still fill whole frames.
+        let pad = vec![0.0f32; super::features::WINDOW];
         let mut extractor = FeatureExtractor::new(layout.clone());
         let mut features = Vec::new();
+        extractor.push(&pad, &mut features);
         extractor.push(&resampled, &mut features);
+        extractor.push(&pad, &mut features);
         extractor.finish(&mut features);
 
         let (first, last) = active_span(&features).ok_or(DspError::SilentTemplate)?;

@@ -205,16 +205,20 @@ pub struct Kick {
 }
 
 impl Handler<Kick> for Listener {
-    type Result = bool;
+    type Result = ResponseFuture<bool>;
 
-    fn handle(&mut self, kick: Kick, _: &mut Context<Self>) -> bool {
-        match self.sessions.get(&kick.session_id) {
-            Some(session) => {
-                session.do_send(KickSession);
-                true
+    fn handle(&mut self, kick: Kick, _: &mut Context<Self>) -> Self::Result {
+        // A session that is closing already (kicked, timed out) counts as gone.
+        let kicked = self
+            .sessions
+            .get(&kick.session_id)
+            .map(|session| session.send(KickSession));
+        Box::pin(async move {
+            match kicked {
+                Some(kicked) => kicked.await.unwrap_or(false),
+                None => false,
             }
-            None => false,
-        }
+        })
     }
 }
 

@@ -1258,16 +1258,21 @@ impl Handler<Describe> for Session {
     }
 }
 
-/// `admin.kick` (or the end of the account): `bye kicked`, then close.
+/// `admin.kick`: `bye kicked`, then close; whether the session was open
+/// (not closing already).
 #[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "()")]
+#[rtype(result = "bool")]
 pub struct KickSession;
 
 impl Handler<KickSession> for Session {
-    type Result = ();
+    type Result = bool;
 
-    fn handle(&mut self, _: KickSession, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: KickSession, ctx: &mut Context<Self>) -> bool {
+        if self.closing {
+            return false;
+        }
         self.bye(ByeReason::Kicked, ctx);
+        true
     }
 }
 

@@ -65,7 +65,7 @@ use crate::protocol::response::{
 };
 use crate::protocol::{
     unix_millis, ByeReason, CountOptions, Empty, Envelope, ErrorCode, ErrorResponse, EventInfo,
-    LoginResult, OkResponse, Push, RawMessage, Request, RequestKind, Role, WireError,
+    LogLevel, LoginResult, OkResponse, Push, RawMessage, Request, RequestKind, Role, WireError,
 };
 use crate::transport::{split_codecs, EncryptingCodec, Incoming, OutgoingMessage, TransportError};
 
@@ -778,7 +778,7 @@ impl Session {
                     ctx,
                 )
             }
-            Request::AdminTail(tail) => self.start_tail(id, tail.level.to_log(), ctx),
+            Request::AdminTail(tail) => self.start_tail(id, tail.level, ctx),
             Request::AdminShutdown(shutdown) => {
                 let grace = shutdown.grace().min(MAX_SHUTDOWN_GRACE);
                 log::info!(target: "admin", "{}: shuts the server down, grace {grace:?}", self.tag());
@@ -802,8 +802,8 @@ impl Session {
 
     /// `admin.tail`: subscribes to the log at `level` and forwards each
     /// record as a `log` push with the request's id, until `cancel`.
-    fn start_tail(&mut self, id: u32, level: log::Level, ctx: &mut Context<Self>) {
-        let subscription = self.services.hub.subscribe(level, TAIL_QUEUE_LEN);
+    fn start_tail(&mut self, id: u32, level: LogLevel, ctx: &mut Context<Self>) {
+        let subscription = self.services.hub.subscribe(level.to_log(), TAIL_QUEUE_LEN);
         let dropped = subscription.dropped_counter();
         let records = futures::stream::unfold(subscription, move |mut subscription| async move {
             let record = subscription.next().await?;
@@ -845,7 +845,6 @@ impl Session {
                     .counters
                     .logins
                     .fetch_add(1, Ordering::Relaxed);
-                log::info!(target: "auth", "{}: logged in", session.tag());
                 LoginResult {
                     username: grant.username,
                     role: grant.role,

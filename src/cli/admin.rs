@@ -401,6 +401,26 @@ pub(crate) async fn tail(
         .await
         .map_err(|err| describe("admin.tail", &err))?;
     let id = pending.id();
+    // Notices and the shutdown warning go to stderr, beside the log.
+    if let Some(mut pushes) = client.pushes() {
+        tokio::spawn(async move {
+            while let Some(push) = pushes.recv().await {
+                match push {
+                    Push::Notice {
+                        message,
+                        priority,
+                        ts,
+                    } => {
+                        eprintln!("{ts} notice ({priority}): {message}")
+                    }
+                    Push::Shutdown { message, grace_s } => {
+                        eprintln!("server: {message} (grace {grace_s} s)")
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
     let interrupted = loop {
         tokio::select! {
             push = pending.next_push() => match push {

@@ -22,7 +22,7 @@ use crate::audio::WavSource;
 use crate::config::Settings;
 use crate::crypto::{new_resume_token, token_digest};
 use crate::dsp::{load_template, Options, TemplateAudio};
-use crate::protocol::response::SoundInfo;
+use crate::protocol::response::{SoundInfo, UserInfo};
 use crate::protocol::{rfc3339_millis, ErrorCode, Role, TemplateSource, WireError};
 use crate::store::{hex_sha256, SoundMeta, SoundRow, Store, UploadSpool, UserRow};
 
@@ -213,6 +213,52 @@ impl Library {
     pub fn revoke(&mut self, digest: &str) -> LibraryResult<()> {
         self.store.revoke_token(digest)?;
         Ok(())
+    }
+
+    // ----- administration -----
+
+    /// `admin.users`: every account, ordered by username.
+    pub fn list_users(&mut self) -> LibraryResult<Vec<UserInfo>> {
+        Ok(self
+            .store
+            .list_users()?
+            .into_iter()
+            .map(|user| UserInfo {
+                username: user.username,
+                role: wire_role(user.role),
+                created_at: rfc3339_millis(at_millis(user.created_at)),
+                last_seen: user.last_seen.map(|ms| rfc3339_millis(at_millis(ms))),
+                sounds: u64::try_from(user.sounds).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// `admin.user.delete`: the account, its sounds and their files, its
+    /// resume tokens and its uploads, in one step of the library (no other
+    /// request of the store runs in between). Returns the account's id, so
+    /// that its sessions can be ended.
+    pub fn delete_user(&mut self, username: &str) -> LibraryResult<i64> {
+        let user = self
+            .store
+            .find_user(username)?
+            .ok_or_else(|| no_account(username))?;
+        self.store.delete_user(&user.username)?;
+        let uploads = self.spool.remove_owner(user.id);
+        if uploads > 0 {
+            log::info!(target: "admin", "removed {uploads} upload(s) of {}", user.username);
+        }
+        Ok(user.id)
+    }
+
+    /// `admin.user.role`: returns the account's id, so that its live
+    /// sessions take the new role at once.
+    pub fn set_role(&mut self, username: &str, role: Role) -> LibraryResult<i64> {
+        let user = self
+            .store
+            .find_user(username)?
+            .ok_or_else(|| no_account(username))?;
+        self.store.set_role(&user.username, store_role(role))?;
+        Ok(user.id)
     }
 
     // ----- uploads -----
@@ -455,6 +501,17 @@ impl Library {
     }
 }
 
+fn no_account(username: &str) -> WireError {
+    WireError::new(
+        ErrorCode::NotFound,
+        format!("no account called {username:?}"),
+    )
+}
+
+fn at_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
 fn check_template_length(duration_s: f64) -> LibraryResult<()> {
     if duration_s > crate::dsp::MAX_TEMPLATE_SECONDS {
         Err(WireError::new(
@@ -627,6 +684,21 @@ library_message!(
     |lib, m| lib.prepare_count(m.owner, &m.template, m.recording, m.options)
 );
 library_message!(
+    /// `admin.users`.
+    ListUsers {} -> Vec<UserInfo>,
+    |lib, _m| lib.list_users()
+);
+library_message!(
+    /// `admin.user.delete`: the account's id.
+    DeleteUser { username: String } -> i64,
+    |lib, m| lib.delete_user(&m.username)
+);
+library_message!(
+    /// `admin.user.role`: the account's id.
+    SetRole { username: String, role: Role } -> i64,
+    |lib, m| lib.set_role(&m.username, m.role)
+);
+library_message!(
     /// Periodic purge of idle uploads and expired tokens.
     Housekeeping {} -> (),
     |lib, _m| { lib.housekeeping(); Ok(()) }
@@ -784,6 +856,62 @@ mod tests {
         assert!(path.exists());
         drop(job);
         assert!(!path.exists(), "recording removed with the job");
+    }
+
+    #[test]
+    fn deleting_an_account_takes_everything_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(&settings(dir.path())).unwrap();
+        lib.create_user("Erin", "hash", Role::User).unwrap();
+        lib.create_user("frank", "hash", Role::User).unwrap();
+        let erin = lib.find_user("erin").unwrap().unwrap().id;
+        let frank = lib.find_user("frank").unwrap().unwrap().id;
+        let wav = wav_bytes(dir.path(), 0.2);
+        lib.save_sound(
+            erin,
+            "a",
+            AudioInput::Inline(Bytes::from(wav.clone())),
+            false,
+        )
+        .unwrap();
+        lib.save_sound(
+            frank,
+            "b",
+            AudioInput::Inline(Bytes::from(wav.clone())),
+            false,
+        )
+        .unwrap();
+        let pending = upload(&mut lib, erin, &wav);
+        let grant = lib.grant_login(erin).unwrap();
+        lib.set_role("ERIN", Role::Admin).unwrap();
+        let users = lib.list_users().unwrap();
+        assert_eq!(users.len(), 2);
+        assert_eq!(
+            (users[0].username.as_str(), users[0].role),
+            ("Erin", Role::Admin)
+        );
+        assert_eq!(users[0].sounds, 1);
+        assert!(users[0].last_seen.as_deref().unwrap().ends_with('Z'));
+        assert_eq!(users[1].last_seen, None);
+
+        assert_eq!(lib.delete_user("erin").unwrap(), erin);
+        assert!(lib.find_user("erin").unwrap().is_none());
+        assert!(lib.resume(&grant.token).unwrap().is_none(), "tokens gone");
+        assert!(lib.spool.peek(erin, &pending).is_err(), "uploads gone");
+        assert!(lib.spool.is_empty());
+        let files = std::fs::read_dir(dir.path().join("sounds"))
+            .unwrap()
+            .count();
+        assert_eq!(files, 1, "only frank's sound is left");
+        assert_eq!(lib.list_sounds(frank).unwrap().len(), 1);
+        assert_eq!(
+            lib.delete_user("erin").unwrap_err().code,
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            lib.set_role("nobody", Role::User).unwrap_err().code,
+            ErrorCode::NotFound
+        );
     }
 
     #[test]

@@ -18,10 +18,13 @@ use actix::prelude::*;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-use super::session::{Describe, Session, ShutdownNotice};
+use super::session::{
+    AccountDeleted, AccountRole, DeliverNotice, Describe, KickSession, Session, ShutdownNotice,
+};
 use super::Services;
 use crate::crypto::ServerIdentity;
 use crate::protocol::response::SessionInfo;
+use crate::protocol::{Push, Role};
 use crate::transport::server_handshake;
 
 /// First pause after a failed accept; it doubles up to [`MAX_ACCEPT_BACKOFF`].
@@ -122,7 +125,7 @@ impl StreamHandler<(TcpStream, SocketAddr)> for Listener {
         }
         let ip = peer.ip();
         if !self.admits(ip) {
-            log::warn!(target: "connection", "{peer}: refused, connection limit reached");
+            log::warn!(target: "connection", "peer={peer}: refused, connection limit reached");
             return;
         }
         self.connections += 1;
@@ -134,7 +137,7 @@ impl StreamHandler<(TcpStream, SocketAddr)> for Listener {
             id,
             ip,
         };
-        log::debug!(target: "connection", "session {id} {peer}: accepted");
+        log::debug!(target: "connection", "session={id} peer={peer}: accepted");
         let identity = Arc::clone(&self.identity);
         let services = self.services.clone();
         let timeout = services.settings.handshake_timeout;
@@ -144,7 +147,7 @@ impl StreamHandler<(TcpStream, SocketAddr)> for Listener {
             match server_handshake(&mut stream, &identity, timeout).await {
                 Ok(keys) => Some(Session::start(id, peer, services, stream, &keys, permit)),
                 Err(err) => {
-                    log::info!(target: "connection", "session {id} {peer}: handshake failed: {err}");
+                    log::info!(target: "connection", "session={id} peer={peer}: handshake failed: {err}");
                     None
                 }
             }
@@ -190,6 +193,113 @@ impl Handler<ListSessions> for Listener {
             sessions.sort_by_key(|s| s.session_id);
             sessions
         })
+    }
+}
+
+/// `admin.kick`: ends session `session_id` with `bye kicked`. Whether it exists.
+#[derive(Debug, Message)]
+#[rtype(result = "bool")]
+pub struct Kick {
+    /// The session to end.
+    pub session_id: u64,
+}
+
+impl Handler<Kick> for Listener {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(&mut self, kick: Kick, _: &mut Context<Self>) -> Self::Result {
+        // A session that is closing already (kicked, timed out) counts as gone.
+        let kicked = self
+            .sessions
+            .get(&kick.session_id)
+            .map(|session| session.send(KickSession));
+        Box::pin(async move {
+            match kicked {
+                Some(kicked) => kicked.await.unwrap_or(false),
+                None => false,
+            }
+        })
+    }
+}
+
+/// `admin.broadcast`: a `notice` to every logged-in session; how many got it.
+#[derive(Debug, Message)]
+#[rtype(result = "u64")]
+pub struct Broadcast {
+    /// The `notice` push.
+    pub notice: Push,
+}
+
+impl Handler<Broadcast> for Listener {
+    type Result = ResponseFuture<u64>;
+
+    fn handle(&mut self, broadcast: Broadcast, _: &mut Context<Self>) -> Self::Result {
+        let deliveries: Vec<_> = self
+            .sessions
+            .values()
+            .map(|session| session.send(DeliverNotice(broadcast.notice.clone())))
+            .collect();
+        Box::pin(async move {
+            futures::future::join_all(deliveries)
+                .await
+                .into_iter()
+                .filter(|delivered| matches!(delivered, Ok(true)))
+                .count() as u64
+        })
+    }
+}
+
+/// An account was deleted: its sessions end with `bye kicked`; how many.
+#[derive(Debug, Message)]
+#[rtype(result = "u64")]
+pub struct EndAccountSessions {
+    /// The deleted account's id.
+    pub user_id: i64,
+}
+
+impl Handler<EndAccountSessions> for Listener {
+    type Result = ResponseFuture<u64>;
+
+    fn handle(&mut self, end: EndAccountSessions, _: &mut Context<Self>) -> Self::Result {
+        let ends: Vec<_> = self
+            .sessions
+            .values()
+            .map(|session| {
+                session.send(AccountDeleted {
+                    user_id: end.user_id,
+                })
+            })
+            .collect();
+        Box::pin(async move {
+            futures::future::join_all(ends)
+                .await
+                .into_iter()
+                .filter(|ended| matches!(ended, Ok(true)))
+                .count() as u64
+        })
+    }
+}
+
+/// An account's role changed: its live sessions take it at once.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AccountRoleChanged {
+    /// The account's id.
+    pub user_id: i64,
+    /// The new role.
+    pub role: Role,
+}
+
+impl Handler<AccountRoleChanged> for Listener {
+    type Result = ();
+
+    fn handle(&mut self, changed: AccountRoleChanged, _: &mut Context<Self>) {
+        for session in self.sessions.values() {
+            session.do_send(AccountRole {
+                user_id: changed.user_id,
+                role: changed.role,
+            });
+        }
     }
 }
 

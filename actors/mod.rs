@@ -7,6 +7,10 @@
 //! - [`auth`]: signup, login, resume, logout and the failed-login throttle.
 //! - [`library`]: the only owner of the store and the upload spool (one thread).
 //! - [`analysis`]: the pool of worker threads that count.
+//! - [`metrics`]: the statistics of `admin.stats`, also as a Prometheus page.
+//!
+//! Beside the actors, two plain tokio tasks: LAN discovery
+//! ([`crate::discovery::serve`]) and the optional metrics page.
 //!
 //! [`Server`] starts them all inside a running actix `System`;
 //! [`ServerThread`] runs one on a thread of its own (tests, tools).
@@ -15,6 +19,7 @@ pub mod analysis;
 pub mod auth;
 pub mod library;
 pub mod listener;
+pub mod metrics;
 pub mod session;
 
 use std::net::SocketAddr;
@@ -26,6 +31,8 @@ use tokio::sync::oneshot;
 
 use crate::config::Settings;
 use crate::crypto::{CryptoError, ServerIdentity};
+use crate::discovery::ServerAnnouncement;
+use crate::logging::TailHub;
 use crate::store::StoreError;
 use analysis::AnalysisPool;
 use auth::Auth;
@@ -37,6 +44,11 @@ pub const LIBRARY_CLOSE_LIMIT: Duration = Duration::from_secs(5);
 
 /// The text of the `shutdown` push when the server stops on a signal.
 pub const SHUTDOWN_MESSAGE: &str = "the server is shutting down";
+/// The text of the `shutdown` push after `admin.shutdown`.
+pub const ADMIN_SHUTDOWN_MESSAGE: &str =
+    "the server is shutting down at an administrator's request";
+/// The longest grace a shutdown takes (a larger `grace_s` is cut to it).
+pub const MAX_SHUTDOWN_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// What every session needs: the settings and the addresses of the shared actors.
 #[derive(Clone)]
@@ -51,6 +63,8 @@ pub struct Services {
     pub pool: AnalysisPool,
     /// Counters for `admin.stats`.
     pub counters: Arc<ServerCounters>,
+    /// Where `admin.tail` subscribes to the log.
+    pub hub: Arc<TailHub>,
 }
 
 /// Server-wide counters for `admin.stats`.
@@ -114,6 +128,21 @@ pub struct Server {
     listener: Addr<Listener>,
     stopped: oneshot::Receiver<()>,
     library_closed: LibraryClosed,
+    discovery_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
+}
+
+/// Binds a TCP socket, with the errors of [`ServerError`].
+async fn bind_tcp(addr: SocketAddr) -> Result<tokio::net::TcpListener, ServerError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::AddrInUse => ServerError::AddressInUse {
+                addr,
+                port: addr.port(),
+            },
+            _ => ServerError::Bind { addr, source },
+        })
 }
 
 impl Server {
@@ -121,22 +150,26 @@ impl Server {
     /// actor. Must run inside an actix `System`.
     pub async fn start(settings: Settings) -> Result<Server, ServerError> {
         let identity = Arc::new(ServerIdentity::load_or_create(&settings.data_dir)?);
-        let socket = tokio::net::TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| match source.kind() {
-                std::io::ErrorKind::AddrInUse => ServerError::AddressInUse {
-                    addr: settings.listen,
-                    port: settings.listen.port(),
-                },
-                _ => ServerError::Bind {
-                    addr: settings.listen,
-                    source,
-                },
-            })?;
+        let socket = bind_tcp(settings.listen).await?;
         let local_addr = socket.local_addr().map_err(|source| ServerError::Bind {
             addr: settings.listen,
             source,
         })?;
+        let metrics_socket = match settings.metrics_listen {
+            Some(addr) => Some(bind_tcp(addr).await?),
+            None => None,
+        };
+        // Discovery is a convenience: a taken UDP port is a warning, not a failure.
+        let discovery_socket = match settings.discovery_listen {
+            Some(addr) => match tokio::net::UdpSocket::bind(addr).await {
+                Ok(socket) => Some(socket),
+                Err(err) => {
+                    log::warn!(target: "connection", "discovery: cannot listen on UDP {addr}: {err}; clients must be given the address");
+                    None
+                }
+            },
+            None => None,
+        };
         let (library, library_closed) = Library::start(&settings)?;
         let auth = Auth::new(&settings, library.clone()).start();
         let pool = AnalysisPool::start(settings.analysis_workers, settings.analysis_queue);
@@ -159,18 +192,62 @@ impl Server {
             library,
             pool,
             counters: Arc::default(),
+            hub: Arc::clone(TailHub::global()),
         };
         let fingerprint = identity.fingerprint();
+        let server_name = services
+            .settings
+            .server_name
+            .clone()
+            .unwrap_or_else(crate::discovery::host_name);
+        let stats = (Arc::clone(&services.counters), services.pool.clone());
         let (stopped_tx, stopped) = oneshot::channel();
+        let raw_fingerprint: [u8; 32] =
+            <sha2::Sha256 as sha2::Digest>::digest(identity.public_key_bytes()).into();
         let listener = Listener::new(services, identity, socket, stopped_tx).start();
         log::info!(target: "connection", "listening on {local_addr}; identity fingerprint {fingerprint}");
+        let mut metrics_addr = None;
+        if let Some(socket) = metrics_socket {
+            metrics_addr = socket.local_addr().ok();
+            let source = metrics::StatsSource {
+                listener: listener.clone(),
+                counters: stats.0,
+                pool: stats.1,
+            };
+            log::info!(target: "admin", "metrics: http://{}/metrics", socket.local_addr().map(|a| a.to_string()).unwrap_or_default());
+            actix_rt::spawn(metrics::serve(socket, source));
+        }
+        let mut discovery_addr = None;
+        if let Some(socket) = discovery_socket {
+            discovery_addr = socket.local_addr().ok();
+            log::info!(target: "connection", "discovery: answering probes on UDP {} as {server_name:?}",
+                socket.local_addr().map(|a| a.to_string()).unwrap_or_default());
+            let announcement = ServerAnnouncement {
+                tcp_port: local_addr.port(),
+                fingerprint: raw_fingerprint,
+                name: server_name,
+            };
+            actix_rt::spawn(crate::discovery::serve(socket, announcement));
+        }
         Ok(Server {
             local_addr,
             fingerprint,
             listener,
             stopped,
             library_closed,
+            discovery_addr,
+            metrics_addr,
         })
+    }
+
+    /// The UDP address that answers discovery probes, if discovery is on.
+    pub fn discovery_addr(&self) -> Option<SocketAddr> {
+        self.discovery_addr
+    }
+
+    /// The address of the metrics page, if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The address the server listens on (the real port when 0 was asked).
@@ -215,6 +292,8 @@ impl ShutdownHandle {
 pub struct ServerThread {
     local_addr: SocketAddr,
     fingerprint: String,
+    discovery_addr: Option<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
     handle: ShutdownHandle,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -234,6 +313,7 @@ impl ServerThread {
                                 server.local_addr(),
                                 server.fingerprint().to_owned(),
                                 server.shutdown_handle(),
+                                (server.discovery_addr(), server.metrics_addr()),
                             );
                             let _ = ready_tx.send(Ok(started));
                             Some(server.stopped().await)
@@ -255,12 +335,15 @@ impl ServerThread {
                 }
             })
             .map_err(|err| ServerError::Thread(err.to_string()))?;
-        let (local_addr, fingerprint, handle) = ready_rx
-            .recv()
-            .map_err(|_| ServerError::Thread("the server thread ended before starting".into()))??;
+        let (local_addr, fingerprint, handle, (discovery_addr, metrics_addr)) =
+            ready_rx.recv().map_err(|_| {
+                ServerError::Thread("the server thread ended before starting".into())
+            })??;
         Ok(ServerThread {
             local_addr,
             fingerprint,
+            discovery_addr,
+            metrics_addr,
             handle,
             thread: Some(thread),
         })
@@ -274,6 +357,16 @@ impl ServerThread {
     /// The identity fingerprint.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+
+    /// The UDP address that answers discovery probes, if discovery is on.
+    pub fn discovery_addr(&self) -> Option<SocketAddr> {
+        self.discovery_addr
+    }
+
+    /// The address of the metrics page, if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// Starts the graceful shutdown (see [`ShutdownHandle::shutdown`]).

@@ -10,6 +10,16 @@
 //! of a shutdown grace answer or drop them there, and a late result whose id
 //! is gone is simply discarded, so nothing carries an id after its answer.
 //!
+//! Every request is logged once, when its final answer goes (or when the
+//! session closes without one), with its type, outcome and duration, under
+//! the target of its concern ([`request_target`]).
+//!
+//! An `admin.tail` subscribes to the log's [`TailHub`](crate::logging::TailHub)
+//! and forwards its records as `log` pushes. The hub drops (and counts) what
+//! the subscription's bounded queue cannot hold; when the peer reads slowly,
+//! the session's writer pauses the session (actix's high-water mark), the
+//! queue fills, and records are dropped, never the server slowed.
+//!
 //! Live streams run the streaming [`Counter`] of the session's own streams
 //! on tokio's blocking threads, one chunk at a time: the session waits
 //! (`ctx.wait`) for each chunk, which keeps a stream's chunks in order and
@@ -33,23 +43,29 @@ use tokio_util::codec::FramedRead;
 use super::analysis::{ProgressCell, RunCount};
 use super::auth::{Login, Logout, Resume, Signup};
 use super::library::{
-    AbortUpload, AudioInput, BeginUpload, ChunkUpload, DeleteSound, FinishUpload, GetSound,
-    ListSounds, LoginGrant, PrepareCount, RenameSound, SaveSound, StreamTemplate,
+    AbortUpload, AudioInput, BeginUpload, ChunkUpload, DeleteSound, DeleteUser, FinishUpload,
+    GetSound, ListSounds, ListUsers, LoginGrant, PrepareCount, RenameSound, SaveSound, SetRole,
+    StreamTemplate,
 };
-use super::listener::{ConnectionPermit, ListSessions};
-use super::Services;
+use super::listener::{
+    AccountRoleChanged, Broadcast, ConnectionPermit, EndAccountSessions, Kick, ListSessions,
+    Shutdown,
+};
+use super::metrics::StatsSource;
+use super::{Services, ADMIN_SHUTDOWN_MESSAGE, MAX_SHUTDOWN_GRACE};
 use crate::audio::PcmDecoder;
 use crate::crypto::{SessionKeys, Side};
 use crate::dsp::{Counter, Event, Options};
+use crate::logging::{LogRecord, TAIL_QUEUE_LEN};
 use crate::protocol::request::{Count, StreamOpen};
 use crate::protocol::response::{
-    CountResult, PingResult, SessionInfo, SessionList, SoundChunk, SoundList, SoundResult,
-    StatsResult, StreamClosed, StreamOpened, StreamProgress, UploadBegun, UploadFinished,
-    UploadReceived,
+    BroadcastResult, CountResult, PingResult, SessionInfo, SessionList, SoundChunk, SoundList,
+    SoundResult, StreamClosed, StreamOpened, StreamProgress, TailEnded, UploadBegun,
+    UploadFinished, UploadReceived, UserList,
 };
 use crate::protocol::{
     unix_millis, ByeReason, CountOptions, Empty, Envelope, ErrorCode, ErrorResponse, EventInfo,
-    LoginResult, OkResponse, Push, RawMessage, Request, RequestKind, Role, WireError,
+    LogLevel, LoginResult, OkResponse, Push, RawMessage, Request, RequestKind, Role, WireError,
 };
 use crate::transport::{split_codecs, EncryptingCodec, Incoming, OutgoingMessage, TransportError};
 
@@ -76,6 +92,14 @@ struct Outstanding {
     cancel: Option<Arc<AtomicBool>>,
     /// The progress pushes of a running count.
     progress_timer: Option<SpawnHandle>,
+    /// A running `admin.tail`.
+    tail: Option<RunningTail>,
+}
+
+/// A running `admin.tail`: the stream of its records, and what it dropped.
+struct RunningTail {
+    records: SpawnHandle,
+    dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A live-counting stream (`stream.open` .. `stream.close`).
@@ -102,6 +126,8 @@ pub struct Session {
     login: Option<LoggedIn>,
     ever_logged_in: bool,
     outstanding: HashMap<u32, Outstanding>,
+    /// Every request not answered yet: its type and when it came (for the log).
+    unanswered: HashMap<u32, (RequestKind, Instant)>,
     streams: HashMap<String, LiveStream>,
     next_stream: u64,
     shutting_down: bool,
@@ -138,6 +164,7 @@ impl Session {
                 login: None,
                 ever_logged_in: false,
                 outstanding: HashMap::new(),
+                unanswered: HashMap::new(),
                 streams: HashMap::new(),
                 next_stream: 1,
                 shutting_down: false,
@@ -150,11 +177,22 @@ impl Session {
         })
     }
 
-    /// `session <id> <peer>`, the prefix of every log line about it.
+    /// `session=<id> peer=<ip:port> [user=<name>]`, the prefix of every log
+    /// line about it.
     fn tag(&self) -> String {
         match &self.login {
-            Some(login) => format!("session {} {} ({})", self.id, self.peer, login.username),
-            None => format!("session {} {}", self.id, self.peer),
+            Some(login) => format!(
+                "session={} peer={} user={}",
+                self.id, self.peer, login.username
+            ),
+            None => format!("session={} peer={}", self.id, self.peer),
+        }
+    }
+
+    /// Logs the end of request `id` (once): type, outcome, duration.
+    fn log_outcome(&mut self, id: u32, outcome: &str) {
+        if let Some((kind, started)) = self.unanswered.remove(&id) {
+            log_request(&self.tag(), id, kind, outcome, started);
         }
     }
 
@@ -162,6 +200,12 @@ impl Session {
 
     /// Sends one message (answers, pushes).
     fn send<H: Serialize>(&mut self, header: &H, payload: &[u8]) {
+        self.send_message(header, payload, true)
+    }
+
+    /// Sends one message; `trace` dumps it at trace level (never for `log`
+    /// pushes, whose dumps would feed the tail that carries them).
+    fn send_message<H: Serialize>(&mut self, header: &H, payload: &[u8], trace: bool) {
         if self.writer.closed() {
             return;
         }
@@ -171,7 +215,7 @@ impl Session {
                     .counters
                     .bytes_out
                     .fetch_add(message.wire_len() as u64, Ordering::Relaxed);
-                if log::log_enabled!(target: "connection", log::Level::Trace) {
+                if trace && log::log_enabled!(target: "connection", log::Level::Trace) {
                     log::trace!(target: "connection", "{} -> {}", self.tag(), dump(header));
                 }
                 self.writer.write(message)
@@ -183,10 +227,12 @@ impl Session {
     }
 
     fn send_error(&mut self, id: u32, err: &WireError) {
+        self.log_outcome(id, err.code.as_str());
         self.send(&err.to_response(id), &[]);
     }
 
     fn send_ok<T: Serialize>(&mut self, id: u32, result: T) {
+        self.log_outcome(id, "ok");
         self.send(&OkResponse::new(id, result), &[]);
     }
 
@@ -206,6 +252,7 @@ impl Session {
         for id in self.outstanding.keys().copied().collect::<Vec<_>>() {
             self.take_outstanding(id, ctx);
         }
+        self.log_unanswered();
         self.writer.close();
         ctx.run_later(CLOSE_FLUSH_LIMIT, |_, ctx| ctx.stop());
     }
@@ -222,7 +269,46 @@ impl Session {
         if let Some(timer) = entry.progress_timer {
             ctx.cancel_future(timer);
         }
+        if let Some(tail) = &entry.tail {
+            // Dropping the stream drops the subscription, which leaves the hub.
+            ctx.cancel_future(tail.records);
+        }
         Some(entry)
+    }
+
+    /// Logs the requests that will get no answer (the session is closing).
+    fn log_unanswered(&mut self) {
+        for id in self.unanswered.keys().copied().collect::<Vec<_>>() {
+            self.log_outcome(id, "unanswered (session closed)");
+        }
+    }
+
+    /// Whether something other than a tail is still outstanding.
+    fn work_outstanding(&self) -> bool {
+        self.outstanding.values().any(|entry| entry.tail.is_none())
+    }
+
+    /// Answers every open tail `ok` with what it dropped.
+    fn end_tails(&mut self, ctx: &mut Context<Self>) {
+        let tails: Vec<u32> = self
+            .outstanding
+            .iter()
+            .filter(|(_, entry)| entry.tail.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in tails {
+            self.end_tail(id, ctx);
+        }
+    }
+
+    /// Ends tail `id` with its final `ok` and `dropped`.
+    fn end_tail(&mut self, id: u32, ctx: &mut Context<Self>) {
+        if let Some(entry) = self.take_outstanding(id, ctx) {
+            let dropped = entry
+                .tail
+                .map_or(0, |tail| tail.dropped.load(Ordering::Relaxed));
+            self.send_ok(id, TailEnded { dropped });
+        }
     }
 
     /// The final answer to `id`, if it is still outstanding.
@@ -237,7 +323,10 @@ impl Session {
             return;
         }
         match result {
-            Ok(value) => self.send(&OkResponse::new(id, value), payload),
+            Ok(value) => {
+                self.log_outcome(id, "ok");
+                self.send(&OkResponse::new(id, value), payload)
+            }
             Err(err) => {
                 log::debug!(target: "connection", "{}: request {id}: {err}", self.tag());
                 self.send_error(id, &err)
@@ -246,9 +335,11 @@ impl Session {
         self.after_answer(ctx);
     }
 
-    /// During a shutdown, the session ends once nothing runs.
+    /// During a shutdown, the session ends once nothing runs (open tails
+    /// are answered `ok` then: they would never end by themselves).
     fn after_answer(&mut self, ctx: &mut Context<Self>) {
-        if self.shutting_down && self.outstanding.is_empty() {
+        if self.shutting_down && !self.work_outstanding() {
+            self.end_tails(ctx);
             self.bye(ByeReason::Shutdown, ctx);
         }
     }
@@ -286,14 +377,21 @@ impl Session {
         };
         let Envelope { id, kind } = envelope;
         self.requests += 1;
-        if self.outstanding.contains_key(&id) {
-            return self.send_error(
+        if self.outstanding.contains_key(&id) || self.unanswered.contains_key(&id) {
+            // Not `send_error`: the log entry of `id` is the first request's.
+            log_request(
+                &self.tag(),
                 id,
-                &WireError::bad_request(format!(
-                    "id {id} is already used by an outstanding request"
-                )),
+                kind,
+                "bad_request (id in use)",
+                Instant::now(),
             );
+            let err = WireError::bad_request(format!(
+                "id {id} is already used by an outstanding request"
+            ));
+            return self.send(&err.to_response(id), &[]);
         }
+        self.unanswered.insert(id, (kind, Instant::now()));
         if self.shutting_down {
             return self.send_error(
                 id,
@@ -314,7 +412,10 @@ impl Session {
         }
         let request = match Request::parse(kind, &raw.header) {
             Ok(request) => request,
-            Err(err) => return self.send(&ErrorResponse::from_field(id, &err), &[]),
+            Err(err) => {
+                self.log_outcome(id, ErrorCode::BadRequest.as_str());
+                return self.send(&ErrorResponse::from_field(id, &err), &[]);
+            }
         };
         if kind != RequestKind::Cancel
             && self.outstanding.len() >= self.services.settings.max_outstanding
@@ -550,11 +651,14 @@ impl Session {
             }
             Request::Count(count) => self.count(id, count, payload, ctx),
             Request::Cancel(cancel) => {
-                let running_count = self
-                    .outstanding
-                    .get(&cancel.target)
-                    .is_some_and(|entry| entry.cancel.is_some());
-                if running_count {
+                let target = self.outstanding.get(&cancel.target);
+                let running_count = target.is_some_and(|entry| entry.cancel.is_some());
+                let running_tail = target.is_some_and(|entry| entry.tail.is_some());
+                if running_tail {
+                    self.send_ok(id, Empty {});
+                    self.end_tail(cancel.target, ctx);
+                    self.after_answer(ctx);
+                } else if running_count {
                     self.send_ok(id, Empty {});
                     self.answer::<Empty>(
                         cancel.target,
@@ -570,7 +674,7 @@ impl Session {
                         id,
                         &WireError::new(
                             ErrorCode::NotFound,
-                            format!("no running count has id {}", cancel.target),
+                            format!("no running count or tail has id {}", cancel.target),
                         ),
                     );
                 }
@@ -579,59 +683,142 @@ impl Session {
             Request::StreamData(data) => self.stream_data(id, data.stream_id, payload, ctx),
             Request::StreamClose(close) => self.stream_close(id, close.stream_id, ctx),
             Request::AdminSessions => {
-                log::info!(target: "admin", "{}: admin.sessions", self.tag());
                 let list = self.permit.listener().send(ListSessions);
                 self.track(
                     id,
                     async move {
-                        let sessions = list.await.map_err(|err| {
-                            WireError::internal(format!("listener unreachable: {err}"))
-                        })?;
+                        let sessions = list.await.map_err(listener_gone)?;
                         Ok(SessionList { sessions })
                     },
                     ctx,
                 )
             }
             Request::AdminStats => {
-                log::info!(target: "admin", "{}: admin.stats", self.tag());
-                let list = self.permit.listener().send(ListSessions);
-                let counters = Arc::clone(&self.services.counters);
-                let pool = self.services.pool.clone();
+                let source = self.stats_source();
+                self.track(id, async move { source.collect().await }, ctx)
+            }
+            Request::AdminKick(kick) => {
+                log::info!(target: "admin", "{}: kicks session {}", self.tag(), kick.session_id);
+                let kicked = self.permit.listener().send(Kick {
+                    session_id: kick.session_id,
+                });
                 self.track(
                     id,
                     async move {
-                        let sessions = list.await.map_err(|err| {
-                            WireError::internal(format!("listener unreachable: {err}"))
-                        })?;
-                        let load = pool.load();
-                        Ok(StatsResult {
-                            uptime_s: counters.started.elapsed().as_secs(),
-                            sessions: sessions.len() as u64,
-                            logged_in: sessions.iter().filter(|s| s.username.is_some()).count()
-                                as u64,
-                            logins: counters.logins.load(Ordering::Relaxed),
-                            jobs_queued: load.queued() as u64,
-                            jobs_running: load.running() as u64,
-                            jobs_done: load.done(),
-                            audio_s_analysed: load.audio_s(),
-                            bytes_in: counters.bytes_in.load(Ordering::Relaxed),
-                            bytes_out: counters.bytes_out.load(Ordering::Relaxed),
-                        })
+                        if kicked.await.map_err(listener_gone)? {
+                            Ok(Empty {})
+                        } else {
+                            Err(WireError::new(
+                                ErrorCode::NotFound,
+                                format!("no session has id {}", kick.session_id),
+                            ))
+                        }
                     },
                     ctx,
                 )
             }
-            Request::AdminKick(_)
-            | Request::AdminUsers
-            | Request::AdminUserDelete(_)
-            | Request::AdminUserRole(_)
-            | Request::AdminBroadcast(_)
-            | Request::AdminTail(_)
-            | Request::AdminShutdown(_) => self.send_error(
+            Request::AdminUsers => self.track(
                 id,
-                &WireError::bad_request("admin requests arrive in a later release"),
+                async move {
+                    let users = ask(library.send(ListUsers {})).await?;
+                    Ok(UserList { users })
+                },
+                ctx,
             ),
+            Request::AdminUserDelete(delete) => {
+                log::info!(target: "admin", "{}: deletes account {}", self.tag(), delete.username);
+                let listener = self.permit.listener().clone();
+                self.track(
+                    id,
+                    async move {
+                        let user_id = ask(library.send(DeleteUser {
+                            username: delete.username,
+                        }))
+                        .await?;
+                        let ended = listener
+                            .send(EndAccountSessions { user_id })
+                            .await
+                            .map_err(listener_gone)?;
+                        if ended > 0 {
+                            log::info!(target: "admin", "ended {ended} session(s) of the deleted account");
+                        }
+                        Ok(Empty {})
+                    },
+                    ctx,
+                )
+            }
+            Request::AdminUserRole(change) => {
+                log::info!(target: "admin", "{}: sets the role of {} to {}", self.tag(), change.username, change.role);
+                let listener = self.permit.listener().clone();
+                self.track(
+                    id,
+                    async move {
+                        let role = change.role;
+                        let user_id = ask(library.send(SetRole {
+                            username: change.username,
+                            role,
+                        }))
+                        .await?;
+                        listener.do_send(AccountRoleChanged { user_id, role });
+                        Ok(Empty {})
+                    },
+                    ctx,
+                )
+            }
+            Request::AdminBroadcast(broadcast) => {
+                log::info!(target: "admin", "{}: broadcasts a {} notice", self.tag(), broadcast.priority);
+                let notice = Push::notice(broadcast.message, broadcast.priority, SystemTime::now());
+                let delivered = self.permit.listener().send(Broadcast { notice });
+                self.track(
+                    id,
+                    async move {
+                        let delivered = delivered.await.map_err(listener_gone)?;
+                        Ok(BroadcastResult { delivered })
+                    },
+                    ctx,
+                )
+            }
+            Request::AdminTail(tail) => self.start_tail(id, tail.level, ctx),
+            Request::AdminShutdown(shutdown) => {
+                let grace = shutdown.grace().min(MAX_SHUTDOWN_GRACE);
+                log::info!(target: "admin", "{}: shuts the server down, grace {grace:?}", self.tag());
+                self.send_ok(id, Empty {});
+                self.permit.listener().do_send(Shutdown {
+                    message: ADMIN_SHUTDOWN_MESSAGE.to_owned(),
+                    grace,
+                });
+            }
         }
+    }
+
+    /// Where `admin.stats` reads its figures.
+    fn stats_source(&self) -> StatsSource {
+        StatsSource {
+            listener: self.permit.listener().clone(),
+            counters: Arc::clone(&self.services.counters),
+            pool: self.services.pool.clone(),
+        }
+    }
+
+    /// `admin.tail`: subscribes to the log at `level` and forwards each
+    /// record as a `log` push with the request's id, until `cancel`.
+    fn start_tail(&mut self, id: u32, level: LogLevel, ctx: &mut Context<Self>) {
+        let subscription = self.services.hub.subscribe(level.to_log(), TAIL_QUEUE_LEN);
+        let dropped = subscription.dropped_counter();
+        let records = futures::stream::unfold(subscription, move |mut subscription| async move {
+            let record = subscription.next().await?;
+            Some((TailItem { id, record }, subscription))
+        });
+        let records = ctx.add_stream(records);
+        self.outstanding.insert(
+            id,
+            Outstanding {
+                cancel: None,
+                progress_timer: None,
+                tail: Some(RunningTail { records, dropped }),
+            },
+        );
+        log::info!(target: "admin", "{}: tails the log at level {level} (request {id})", self.tag());
     }
 
     /// `login` and `resume`: on success the session is logged in as the
@@ -658,7 +845,6 @@ impl Session {
                     .counters
                     .logins
                     .fetch_add(1, Ordering::Relaxed);
-                log::info!(target: "auth", "{}: logged in", session.tag());
                 LoginResult {
                     username: grant.username,
                     role: grant.role,
@@ -699,6 +885,7 @@ impl Session {
             Outstanding {
                 cancel: Some(Arc::clone(&cancel)),
                 progress_timer: None,
+                tail: None,
             },
         );
         let prepare = ask(self.services.library.send(PrepareCount {
@@ -932,6 +1119,10 @@ fn audio_input(
     }
 }
 
+fn listener_gone(err: MailboxError) -> WireError {
+    WireError::internal(format!("listener unreachable: {err}"))
+}
+
 fn no_stream(stream_id: &str) -> WireError {
     WireError::new(ErrorCode::NotFound, format!("no open stream {stream_id:?}"))
 }
@@ -991,6 +1182,7 @@ impl Actor for Session {
                 cancel.store(true, Ordering::Relaxed);
             }
         }
+        self.log_unanswered();
         log::info!(target: "connection", "{}: session ended", self.tag());
     }
 }
@@ -1065,6 +1257,168 @@ impl Handler<Describe> for Session {
     }
 }
 
+/// `admin.kick`: `bye kicked`, then close; whether the session was open
+/// (not closing already).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "bool")]
+pub struct KickSession;
+
+impl Handler<KickSession> for Session {
+    type Result = bool;
+
+    fn handle(&mut self, _: KickSession, ctx: &mut Context<Self>) -> bool {
+        if self.closing {
+            return false;
+        }
+        self.bye(ByeReason::Kicked, ctx);
+        true
+    }
+}
+
+/// An `admin.broadcast` notice: sent if the session is logged in (and not
+/// closing); whether it was.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "bool")]
+pub struct DeliverNotice(pub Push);
+
+impl Handler<DeliverNotice> for Session {
+    type Result = bool;
+
+    fn handle(&mut self, notice: DeliverNotice, _: &mut Context<Self>) -> bool {
+        if self.login.is_none() || self.closing || self.writer.closed() {
+            return false;
+        }
+        self.send(&notice.0, &[]);
+        true
+    }
+}
+
+/// An account was deleted: a session logged in as it ends with `bye
+/// kicked`; whether this one did.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "bool")]
+pub struct AccountDeleted {
+    /// The deleted account's id.
+    pub user_id: i64,
+}
+
+impl Handler<AccountDeleted> for Session {
+    type Result = bool;
+
+    fn handle(&mut self, deleted: AccountDeleted, ctx: &mut Context<Self>) -> bool {
+        let mine = self
+            .login
+            .as_ref()
+            .is_some_and(|login| login.user_id == deleted.user_id);
+        if mine && !self.closing {
+            log::info!(target: "admin", "{}: the account was deleted", self.tag());
+            self.bye(ByeReason::Kicked, ctx);
+        }
+        mine
+    }
+}
+
+/// An account's role changed: a session logged in as it takes the new role.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct AccountRole {
+    /// The account's id.
+    pub user_id: i64,
+    /// The new role.
+    pub role: Role,
+}
+
+impl Handler<AccountRole> for Session {
+    type Result = ();
+
+    fn handle(&mut self, changed: AccountRole, _: &mut Context<Self>) {
+        if let Some(login) = self.login.as_mut() {
+            if login.user_id == changed.user_id {
+                login.role = changed.role;
+            }
+        }
+    }
+}
+
+/// One record for the running tail `id`.
+struct TailItem {
+    id: u32,
+    record: LogRecord,
+}
+
+impl StreamHandler<TailItem> for Session {
+    fn handle(&mut self, item: TailItem, _: &mut Context<Self>) {
+        if self.closing || !self.outstanding.contains_key(&item.id) {
+            return;
+        }
+        let record = item.record;
+        let push = Push::log(
+            item.id,
+            record.time,
+            record.level.into(),
+            record.target,
+            record.message,
+        );
+        self.send_message(&push, &[], false);
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        // A subscription never ends while subscribed: nothing to do (the
+        // default would stop the session).
+    }
+}
+
+/// The log target of a request's line: its concern.
+pub fn request_target(kind: RequestKind) -> &'static str {
+    use RequestKind as K;
+    match kind {
+        K::Signup | K::Login | K::Resume | K::Logout => "auth",
+        K::Ping => "connection",
+        K::UploadBegin
+        | K::UploadChunk
+        | K::UploadFinish
+        | K::UploadAbort
+        | K::SoundList
+        | K::SoundSave
+        | K::SoundGet
+        | K::SoundRename
+        | K::SoundDelete => "library",
+        K::Count | K::Cancel | K::StreamOpen | K::StreamData | K::StreamClose => "analysis",
+        K::AdminSessions
+        | K::AdminKick
+        | K::AdminUsers
+        | K::AdminUserDelete
+        | K::AdminUserRole
+        | K::AdminBroadcast
+        | K::AdminStats
+        | K::AdminTail
+        | K::AdminShutdown => "admin",
+    }
+}
+
+/// The requests that come many times a second in normal use: logged at
+/// `debug`, the others at `info`.
+pub fn is_frequent(kind: RequestKind) -> bool {
+    matches!(
+        kind,
+        RequestKind::Ping
+            | RequestKind::UploadChunk
+            | RequestKind::SoundGet
+            | RequestKind::StreamData
+    )
+}
+
+/// `<tag>: request <id> <type> -> <outcome> in <ms> ms`, the one line of a request.
+fn log_request(tag: &str, id: u32, kind: RequestKind, outcome: &str, started: Instant) {
+    let level = if is_frequent(kind) {
+        log::Level::Debug
+    } else {
+        log::Level::Info
+    };
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    log::log!(target: request_target(kind), level, "{tag}: request {id} {kind} -> {outcome} in {ms:.1} ms");
+}
+
 /// The read half of a connection, counting the bytes it reads (`bytes_in`).
 struct CountingReader<R> {
     inner: R,
@@ -1111,7 +1465,8 @@ impl Handler<ShutdownNotice> for Session {
             },
             &[],
         );
-        if self.outstanding.is_empty() {
+        if !self.work_outstanding() {
+            self.end_tails(ctx);
             return self.bye(ByeReason::Shutdown, ctx);
         }
         ctx.run_later(notice.grace, |session, ctx| {
@@ -1119,6 +1474,7 @@ impl Handler<ShutdownNotice> for Session {
                 ErrorCode::ShuttingDown,
                 "the server stopped before this request finished",
             );
+            session.end_tails(ctx);
             for id in session.outstanding.keys().copied().collect::<Vec<_>>() {
                 if session.take_outstanding(id, ctx).is_some() {
                     session.send_error(id, &late);

@@ -21,6 +21,8 @@ use serde::Deserialize;
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:2525";
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./harmonic-data";
+/// Default UDP address of LAN discovery for `harmonic serve` (docs/DISCOVERY.md).
+pub const DEFAULT_DISCOVERY_LISTEN: &str = "0.0.0.0:2525";
 
 /// The server's settings, resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +67,15 @@ pub struct Settings {
     pub max_streams_per_session: usize,
     /// How often idle uploads and expired tokens are purged (default 60 s).
     pub housekeeping_interval: Duration,
+    /// UDP address that answers LAN discovery probes; `None` turns discovery
+    /// off. [`Settings::resolve`] (the `serve` command) defaults to
+    /// [`DEFAULT_DISCOVERY_LISTEN`]; [`Settings::default`] (servers embedded
+    /// in tests and tools) has it off, so they never listen on the LAN.
+    pub discovery_listen: Option<SocketAddr>,
+    /// The name discovery answers give (default: the host name).
+    pub server_name: Option<String>,
+    /// Address of the Prometheus page (`GET /metrics`); `None`: no page (default).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Settings {
@@ -90,6 +101,9 @@ impl Default for Settings {
             analysis_queue: 64,
             max_streams_per_session: 8,
             housekeeping_interval: Duration::from_secs(60),
+            discovery_listen: None,
+            server_name: None,
+            metrics_listen: None,
         }
     }
 }
@@ -188,6 +202,19 @@ pub struct SettingsLayer {
     /// Seconds between purges of idle uploads and expired tokens [default: 60].
     #[arg(long, env = "HARMONIC_HOUSEKEEPING_INTERVAL_S")]
     pub housekeeping_interval_s: Option<f64>,
+    /// UDP address answering LAN discovery probes [default: 0.0.0.0:2525].
+    #[arg(long, env = "HARMONIC_DISCOVERY_LISTEN")]
+    pub discovery_listen: Option<SocketAddr>,
+    /// Do not answer LAN discovery probes.
+    #[arg(long)]
+    #[serde(default)]
+    pub no_discovery: bool,
+    /// The server's name in discovery answers [default: the host name].
+    #[arg(long, env = "HARMONIC_SERVER_NAME")]
+    pub server_name: Option<String>,
+    /// Serve the statistics as Prometheus text at http://ADDR/metrics [default: off].
+    #[arg(long, env = "HARMONIC_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl SettingsLayer {
@@ -255,6 +282,15 @@ impl Settings {
             max_streams_per_session: pick!(max_streams_per_session)
                 .unwrap_or(d.max_streams_per_session),
             housekeeping_interval: secs!(housekeeping_interval_s, d.housekeeping_interval),
+            discovery_listen: if flags.no_discovery || file.no_discovery {
+                None
+            } else {
+                Some(pick!(discovery_listen).unwrap_or_else(|| {
+                    SocketAddr::from(([0, 0, 0, 0], crate::discovery::DISCOVERY_PORT))
+                }))
+            },
+            server_name: pick!(server_name),
+            metrics_listen: pick!(metrics_listen),
         };
         settings.validate()?;
         Ok(settings)
@@ -319,6 +355,38 @@ mod tests {
         assert_eq!(s.login_failure_window, Duration::from_secs(900));
         assert_eq!(s.upload_max_idle, Duration::from_secs(3600));
         assert_eq!(s.analysis_queue, 64);
+        assert_eq!(
+            s.discovery_listen.map(|a| a.to_string()).as_deref(),
+            Some(DEFAULT_DISCOVERY_LISTEN)
+        );
+        assert_eq!(s.metrics_listen, None);
+        assert_eq!(
+            Settings::default().discovery_listen,
+            None,
+            "embedded servers"
+        );
+    }
+
+    #[test]
+    fn discovery_can_be_moved_or_turned_off() {
+        let file: SettingsLayer = toml::from_str(
+            "discovery_listen = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:9100\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(&SettingsLayer::default(), &file).unwrap();
+        assert_eq!(s.discovery_listen, Some("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(s.metrics_listen, Some("127.0.0.1:9100".parse().unwrap()));
+        let off = SettingsLayer {
+            no_discovery: true,
+            ..SettingsLayer::default()
+        };
+        assert_eq!(
+            Settings::resolve(&off, &file).unwrap().discovery_listen,
+            None
+        );
+        let off: SettingsLayer = toml::from_str("no_discovery = true\n").unwrap();
+        let s = Settings::resolve(&SettingsLayer::default(), &off).unwrap();
+        assert_eq!(s.discovery_listen, None);
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The `harmonic` command line: one binary for the server, the client
 //! commands and the tools. `src/main.rs` only calls [`run`].
 
+mod admin;
 mod analyze;
+mod discover;
 mod serve;
+mod tail;
 mod user;
 
 use std::process::ExitCode;
@@ -27,6 +30,12 @@ pub enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Manage accounts offline (e.g. create the first admin).
     User(user::UserArgs),
+    /// Administer a running server (sessions, accounts, notices, log, shutdown).
+    Admin(admin::AdminArgs),
+    /// Follow a running server's log live, coloured by level (admin account).
+    Tail(tail::TailArgs),
+    /// Find Harmonic servers on the local network.
+    Discover(discover::DiscoverArgs),
 }
 
 /// Parses the command line, runs the command, and turns an error into one
@@ -37,6 +46,9 @@ pub fn run() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Serve(args) => serve::run(*args),
         Command::User(args) => user::run(args),
+        Command::Admin(args) => admin::run(args),
+        Command::Tail(args) => tail::run(args),
+        Command::Discover(args) => discover::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,20 +1,18 @@
 //! `harmonic serve`: runs the server until SIGINT or SIGTERM, then stops
 //! gracefully (PROTOCOL.md §6) and exits with status 0.
 //!
-//! Logging goes through env_logger with one target per concern
-//! (`connection`, `auth`, `library`, `analysis`, `admin`): `info` by default,
-//! `debug` with `--debug` (and `trace` for `connection`, which dumps every
-//! plaintext header in hex with passwords and tokens redacted); `RUST_LOG`
-//! refines either.
+//! Logging goes through [`crate::logging::ServerLogger`] with one target per
+//! concern (`connection`, `auth`, `library`, `analysis`, `admin`): `info` by
+//! default, `debug` with `--debug` (and `trace` for `connection`, which dumps
+//! every plaintext header in hex with passwords and tokens redacted);
+//! `RUST_LOG` refines either. The same records feed `admin.tail`. With
+//! `--log-file`, SIGHUP reopens the file (logrotate).
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use crate::actors::{Server, LIBRARY_CLOSE_LIMIT, SHUTDOWN_MESSAGE};
 use crate::config::{Settings, SettingsLayer};
-
-/// The log targets of the server, one per concern.
-pub const LOG_TARGETS: [&str; 5] = ["connection", "auth", "library", "analysis", "admin"];
+use crate::logging::{LogHandle, LogSetup, ServerLogger};
 
 /// Arguments of `harmonic serve`.
 #[derive(Debug, clap::Args)]
@@ -29,14 +27,15 @@ pub struct ServeArgs {
     /// Debug logs, and trace-level hex dumps of plaintext headers (secrets redacted).
     #[arg(long)]
     debug: bool,
-    /// Write the log to FILE (appending) instead of stderr.
+    /// Write the log to FILE (appending) instead of stderr; SIGHUP reopens it.
     #[arg(long, env = "HARMONIC_LOG_FILE", value_name = "FILE")]
     log_file: Option<PathBuf>,
 }
 
 /// Runs the server until a signal has stopped it.
 pub fn run(args: ServeArgs) -> Result<(), String> {
-    init_logging(args.debug, args.log_file.as_ref())?;
+    let log_handle = ServerLogger::install(&LogSetup::server(args.debug, args.log_file.clone()))
+        .map_err(|err| format!("cannot start logging: {err}"))?;
     let file = match &args.config {
         Some(path) => SettingsLayer::from_file(path).map_err(|err| err.to_string())?,
         None => SettingsLayer::default(),
@@ -48,6 +47,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         let server = Server::start(settings).await.map_err(|err| err.to_string())?;
         log::info!(target: "connection", "harmonic {} ready", env!("CARGO_PKG_VERSION"));
         let handle = server.shutdown_handle();
+        actix_rt::spawn(reopen_on_hangup(log_handle));
         actix_rt::spawn(async move {
             wait_for_signal().await;
             log::info!(target: "connection", "signal received: stopping within {grace:?} (a second signal stops at once)");
@@ -90,41 +90,28 @@ async fn wait_for_signal() {
     }
 }
 
-/// env_logger with the server's targets; `RUST_LOG` refines the defaults.
-fn init_logging(debug: bool, log_file: Option<&PathBuf>) -> Result<(), String> {
-    let mut builder = env_logger::Builder::new();
-    builder.filter_level(log::LevelFilter::Warn);
-    for target in LOG_TARGETS {
-        let level = if debug {
-            log::LevelFilter::Debug
-        } else {
-            log::LevelFilter::Info
+/// Reopens the log file on every SIGHUP (after logrotate moved it).
+async fn reopen_on_hangup(handle: LogHandle) {
+    #[cfg(unix)]
+    {
+        use actix_rt::signal::unix::{signal, SignalKind};
+        let Some(path) = handle.log_file().map(|path| path.display().to_string()) else {
+            return;
         };
-        builder.filter_module(target, level);
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(err) => {
+                log::warn!(target: "admin", "cannot watch SIGHUP ({err}); the log file will not be reopened");
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            match handle.reopen() {
+                Ok(()) => log::info!(target: "admin", "SIGHUP: reopened the log file {path}"),
+                Err(err) => eprintln!("harmonic: SIGHUP: {err}"),
+            }
+        }
     }
-    if debug {
-        builder.filter_module("connection", log::LevelFilter::Trace);
-    }
-    builder.parse_default_env();
-    builder.format(|out, record| {
-        writeln!(
-            out,
-            "{} {:<5} {}: {}",
-            humantime::format_rfc3339_millis(std::time::SystemTime::now()),
-            record.level(),
-            record.target(),
-            record.args()
-        )
-    });
-    if let Some(path) = log_file {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|err| format!("cannot open the log file {}: {err}", path.display()))?;
-        builder.target(env_logger::Target::Pipe(Box::new(file)));
-    }
-    builder
-        .try_init()
-        .map_err(|err| format!("cannot start logging: {err}"))
+    #[cfg(not(unix))]
+    let _ = handle;
 }

@@ -2,7 +2,13 @@
 //! commands and the tools. `src/main.rs` only calls [`run`].
 
 mod analyze;
+mod client;
+mod count;
+mod known_servers;
+mod live;
 mod serve;
+mod session_file;
+mod sounds;
 mod user;
 
 use std::process::ExitCode;
@@ -27,6 +33,20 @@ pub enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Manage accounts offline (e.g. create the first admin).
     User(user::UserArgs),
+    /// Create an account on a server (it does not log in).
+    Signup(client::AccountArgs),
+    /// Log in to a server and keep the login for the next commands.
+    Login(client::AccountArgs),
+    /// Log out: revoke the kept login.
+    Logout(client::ServerArgs),
+    /// Check that a server answers, and how fast.
+    Ping(client::ServerArgs),
+    /// Your saved sounds on the server: list, save, get, rename, delete.
+    Sounds(sounds::SoundsArgs),
+    /// Count a sound in a recording, on the server.
+    Count(count::CountArgs),
+    /// Count a sound live in a WAV or raw PCM stream (a file or stdin).
+    Live(live::LiveArgs),
 }
 
 /// Parses the command line, runs the command, and turns an error into one
@@ -37,6 +57,13 @@ pub fn run() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Serve(args) => serve::run(*args),
         Command::User(args) => user::run(args),
+        Command::Signup(args) => client::signup(args),
+        Command::Login(args) => client::login(args),
+        Command::Logout(args) => client::logout(args),
+        Command::Ping(args) => client::ping(args),
+        Command::Sounds(args) => sounds::run(args),
+        Command::Count(args) => count::run(args),
+        Command::Live(args) => live::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@ mod client;
 mod count;
 mod known_servers;
 mod live;
+mod load;
 mod serve;
 mod session_file;
 mod sounds;
@@ -47,6 +48,8 @@ pub enum Command {
     Count(count::CountArgs),
     /// Count a sound live in a WAV or raw PCM stream (a file or stdin).
     Live(live::LiveArgs),
+    /// Load a server with N concurrent sessions and report throughput and latency.
+    Load(Box<load::LoadArgs>),
 }
 
 /// Parses the command line, runs the command, and turns an error into one
@@ -64,6 +67,7 @@ pub fn run() -> ExitCode {
         Command::Sounds(args) => sounds::run(args),
         Command::Count(args) => count::run(args),
         Command::Live(args) => live::run(args),
+        Command::Load(args) => load::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

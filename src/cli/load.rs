@@ -56,8 +56,12 @@ const SYNTH_THRESHOLD: f64 = 0.6;
 const SYNTH_SECONDS: f64 = 10.0;
 /// Seconds of audio per `stream.data`.
 const STREAM_CHUNK_S: f64 = 0.1;
-/// Wait after `busy` or `rate_limited` before the next try.
+/// First wait after `busy` or `rate_limited`; it doubles with each one in a
+/// row (plus up to 100 ms of jitter), up to [`MAX_BACKOFF`], as a polite
+/// client does.
 const BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait after `busy`.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// Wait before reconnecting after a failed connection.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 /// How long requests still running at the end may take to finish.
@@ -187,6 +191,8 @@ struct Stats {
     requests: u64,
     handshakes: u64,
     wrong_counts: u64,
+    /// `busy` or `rate_limited` answers in a row (this session's backoff).
+    busy_streak: u32,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -484,11 +490,22 @@ async fn run_step(
     match outcome {
         Err(err @ (ClientError::Closed { .. } | ClientError::Io(_))) => Err(err),
         Err(err) if err.is_code(ErrorCode::Busy) || err.is_code(ErrorCode::RateLimited) => {
-            tokio::time::sleep(BACKOFF).await;
+            back_off(stats).await;
             Ok(())
         }
-        _ => Ok(()),
+        _ => {
+            stats.busy_streak = 0;
+            Ok(())
+        }
     }
+}
+
+/// Waits after a `busy`: exponential backoff with jitter.
+async fn back_off(stats: &mut Stats) {
+    let doubled = BACKOFF.saturating_mul(1 << stats.busy_streak.min(5));
+    let jitter = Duration::from_millis((stats.requests.wrapping_mul(7919)) % 100);
+    stats.busy_streak = stats.busy_streak.saturating_add(1);
+    tokio::time::sleep(doubled.min(MAX_BACKOFF) + jitter).await;
 }
 
 /// `stream.open`, the recording in 100 ms `stream.data`, `stream.close`.
@@ -555,7 +572,7 @@ async fn session(shared: &Shared, index: usize, stats: &mut Stats) {
         let mut logged_in = log_in(shared, stats, &client, account).await;
         if let Err(err) = &logged_in {
             if err.is_code(ErrorCode::Busy) || err.is_code(ErrorCode::RateLimited) {
-                tokio::time::sleep(BACKOFF).await;
+                back_off(stats).await;
                 logged_in = log_in(shared, stats, &client, account).await;
             }
         }
@@ -896,7 +913,7 @@ fn text_report(report: &Value) -> String {
                 let cell = |name: &str| row[name].as_f64().unwrap_or_default();
                 out.push_str(&format!(
                     "{kind:<24} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2}\n",
-                    row["n"],
+                    row["n"].as_u64().unwrap_or_default(),
                     cell("p50"),
                     cell("p90"),
                     cell("p99"),

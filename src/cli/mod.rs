@@ -3,8 +3,15 @@
 
 mod admin;
 mod analyze;
+mod client;
+mod count;
 mod discover;
+mod known_servers;
+mod live;
+mod load;
 mod serve;
+mod session_file;
+mod sounds;
 mod tail;
 mod user;
 
@@ -30,6 +37,22 @@ pub enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Manage accounts offline (e.g. create the first admin).
     User(user::UserArgs),
+    /// Create an account on a server (it does not log in).
+    Signup(client::AccountArgs),
+    /// Log in to a server and keep the login for the next commands.
+    Login(client::AccountArgs),
+    /// Log out: revoke the kept login.
+    Logout(client::ServerArgs),
+    /// Check that a server answers, and how fast.
+    Ping(client::ServerArgs),
+    /// Your saved sounds on the server: list, save, get, rename, delete.
+    Sounds(sounds::SoundsArgs),
+    /// Count a sound in a recording, on the server.
+    Count(count::CountArgs),
+    /// Count a sound live in a WAV or raw PCM stream (a file or stdin).
+    Live(live::LiveArgs),
+    /// Load a server with N concurrent sessions and report throughput and latency.
+    Load(Box<load::LoadArgs>),
     /// Administer a running server (sessions, accounts, notices, log, shutdown).
     Admin(admin::AdminArgs),
     /// Follow a running server's log live, coloured by level (admin account).
@@ -46,6 +69,14 @@ pub fn run() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Serve(args) => serve::run(*args),
         Command::User(args) => user::run(args),
+        Command::Signup(args) => client::signup(args),
+        Command::Login(args) => client::login(args),
+        Command::Logout(args) => client::logout(args),
+        Command::Ping(args) => client::ping(args),
+        Command::Sounds(args) => sounds::run(args),
+        Command::Count(args) => count::run(args),
+        Command::Live(args) => live::run(args),
+        Command::Load(args) => load::run(*args),
         Command::Admin(args) => admin::run(args),
         Command::Tail(args) => tail::run(args),
         Command::Discover(args) => discover::run(args),

@@ -10,10 +10,11 @@
 //! tell which usernames exist.
 
 use std::net::IpAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use tokio::sync::Semaphore;
 
 use super::library::{
     CreateUser, FindUser, GrantLogin, Library, LoginGrant, ResumeLogin, RevokeToken,
@@ -30,6 +31,8 @@ const THROTTLE_PURGE_INTERVAL: Duration = Duration::from_secs(60);
 pub struct Auth {
     throttle: LoginThrottle,
     library: Addr<Library>,
+    /// Permits for password hashing (`Settings::password_workers`).
+    hashing: Arc<Semaphore>,
 }
 
 impl Auth {
@@ -42,6 +45,7 @@ impl Auth {
                 window: settings.login_failure_window,
             }),
             library,
+            hashing: Arc::new(Semaphore::new(settings.password_workers)),
         }
     }
 }
@@ -65,9 +69,17 @@ fn mailbox(err: MailboxError) -> WireError {
     WireError::internal(format!("library unreachable: {err}"))
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs password hashing on a blocking thread, once one of the `hashing`
+/// permits is free: argon2 takes 19 MiB and ~15 ms of CPU, so a burst of
+/// logins must queue rather than run all at once.
+async fn hash_off_loop<T: Send + 'static>(
+    hashing: Arc<Semaphore>,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, WireError> {
+    let _permit = hashing
+        .acquire_owned()
+        .await
+        .map_err(|err| WireError::internal(format!("hashing permits closed: {err}")))?;
     actix_rt::task::spawn_blocking(work)
         .await
         .map_err(|err| WireError::internal(format!("blocking task failed: {err}")))
@@ -94,10 +106,11 @@ impl Handler<Signup> for Auth {
 
     fn handle(&mut self, msg: Signup, _: &mut Context<Self>) -> Self::Result {
         let library = self.library.clone();
+        let hashing = Arc::clone(&self.hashing);
         Box::pin(async move {
             check_signup(&msg.username, &msg.password)?;
             let password = msg.password;
-            let hash = blocking(move || hash_password(&password)).await??;
+            let hash = hash_off_loop(hashing, move || hash_password(&password)).await??;
             library
                 .send(CreateUser {
                     username: msg.username,
@@ -138,6 +151,7 @@ impl Handler<Login> for Auth {
             return Box::pin(fut::ready(Err(WireError::rate_limited(wait))));
         }
         let library = self.library.clone();
+        let hashing = Arc::clone(&self.hashing);
         let name = username.clone();
         let attempt = async move {
             if !login_could_be_valid(&name, &password) {
@@ -147,7 +161,7 @@ impl Handler<Login> for Auth {
                 .send(FindUser { username: name })
                 .await
                 .map_err(mailbox)??;
-            let verified = blocking(move || match &user {
+            let verified = hash_off_loop(hashing, move || match &user {
                 Some(user) => verify_password(&password, &user.password_hash).then_some(user.id),
                 None => {
                     verify_password(&password, dummy_hash());

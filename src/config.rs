@@ -63,6 +63,11 @@ pub struct Settings {
     pub analysis_workers: usize,
     /// Counts that may wait for a worker; past it, `busy` (default 64).
     pub analysis_queue: usize,
+    /// Password hashes (argon2id, 19 MiB and ~15 ms of CPU each) computed at
+    /// once; more signups and logins wait their turn, so a burst of them
+    /// costs neither unbounded memory nor every core (default: the number
+    /// of CPUs).
+    pub password_workers: usize,
     /// Live streams one session may have open at once (default 8).
     pub max_streams_per_session: usize,
     /// How often idle uploads and expired tokens are purged (default 60 s).
@@ -99,6 +104,7 @@ impl Default for Settings {
             upload_max_idle: crate::store::UPLOAD_MAX_IDLE,
             analysis_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             analysis_queue: 64,
+            password_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_streams_per_session: 8,
             housekeeping_interval: Duration::from_secs(60),
             discovery_listen: None,
@@ -196,6 +202,9 @@ pub struct SettingsLayer {
     /// Counts that may wait for a worker before `busy` [default: 64].
     #[arg(long, env = "HARMONIC_ANALYSIS_QUEUE")]
     pub analysis_queue: Option<usize>,
+    /// Password hashes computed at once; more logins wait [default: number of CPUs].
+    #[arg(long, env = "HARMONIC_PASSWORD_WORKERS")]
+    pub password_workers: Option<usize>,
     /// Live streams open at once per session [default: 8].
     #[arg(long, env = "HARMONIC_MAX_STREAMS_PER_SESSION")]
     pub max_streams_per_session: Option<usize>,
@@ -279,6 +288,7 @@ impl Settings {
             upload_max_idle: secs!(upload_max_idle_s, d.upload_max_idle),
             analysis_workers: pick!(analysis_workers).unwrap_or(d.analysis_workers),
             analysis_queue: pick!(analysis_queue).unwrap_or(d.analysis_queue),
+            password_workers: pick!(password_workers).unwrap_or(d.password_workers),
             max_streams_per_session: pick!(max_streams_per_session)
                 .unwrap_or(d.max_streams_per_session),
             housekeeping_interval: secs!(housekeeping_interval_s, d.housekeeping_interval),
@@ -306,6 +316,7 @@ impl Settings {
                 self.max_connections_per_address,
             ),
             ("analysis_workers", self.analysis_workers),
+            ("password_workers", self.password_workers),
         ];
         for (name, value) in positive {
             if value == 0 {

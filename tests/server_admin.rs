@@ -432,8 +432,12 @@ async fn discovery_and_metrics_on_loopback() {
 
 /// Runs `harmonic` with `args`, `stdin` as its input; returns status and stdout.
 fn harmonic(args: &[&str], stdin: &str) -> (std::process::ExitStatus, String, String) {
+    // Pinned keys and kept logins go to a private config directory.
+    static CONFIG: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(|| tempfile::tempdir().unwrap());
     let mut child = Command::new(env!("CARGO_BIN_EXE_harmonic"))
         .args(args)
+        .env("HARMONIC_CONFIG_DIR", config.path())
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -530,7 +534,7 @@ fn serve_binary_is_administered_from_the_cli_and_exits_0() {
     );
 
     let admin = |args: &[&str]| {
-        let mut all = vec!["admin", "--server", &listen, "--user", "root"];
+        let mut all = vec!["admin", "--server", &listen, "--user", "root", "--yes"];
         all.extend_from_slice(args);
         harmonic(&all, "correct horse\n")
     };

@@ -1,33 +1,30 @@
 //! `harmonic admin ...`: the administration requests of PROTOCOL.md §5 from
 //! the command line, as an account with the `admin` role.
 //!
-//! It connects to `--server` (or `HARMONIC_SERVER`, default
-//! 127.0.0.1:2525), prints the server's identity fingerprint on stderr
-//! (trust on first use: nothing is pinned yet), logs in as `--user` with the
-//! password from a prompt on a terminal or the first line of stdin, sends
-//! one request and prints its answer: a table, or with `--json` the answer's
-//! fields as one JSON object (log records as one JSON object per line).
+//! It connects like every client command (`--server`, `--yes`, the server's
+//! key pinned in `known_servers`), logs in as `--user` with the password
+//! from a prompt on a terminal or the first line of stdin, or else with the
+//! login kept by `harmonic login`, sends one request and prints its answer:
+//! a table, or with `--json` the answer's fields as one JSON object (log
+//! records as one JSON object per line).
 
-use std::io::{BufRead, IsTerminal};
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use crate::client::{Client, ClientError, ConnectOptions};
+use super::client::{connect, log_in, read_password, runtime};
+use crate::client::{Client, ClientError};
 use crate::protocol::response::{SessionList, StatsResult, UserList};
 use crate::protocol::{LogLevel, Priority, Push, Role};
 
-/// The server address when neither `--server` nor `HARMONIC_SERVER` is given.
-pub const DEFAULT_SERVER: &str = "127.0.0.1:2525";
-
 /// Where to connect and as whom (shared by `admin` and `tail`).
 #[derive(Debug, Clone, clap::Args)]
-pub struct ConnectArgs {
-    /// The server, `host:port`.
-    #[arg(long, env = "HARMONIC_SERVER", default_value = DEFAULT_SERVER, global = true)]
-    pub server: String,
-    /// The admin account to log in as (the password is asked for, or read
-    /// from the first line of stdin).
+pub struct AdminConnectArgs {
+    /// The server, key pinning and `--json`, as for every client command.
+    #[command(flatten)]
+    pub server: super::client::ConnectArgs,
+    /// The admin account to log in as with its password (asked for, or the
+    /// first line of stdin); without it, the login kept by `harmonic login`.
     #[arg(long, short = 'u', env = "HARMONIC_USER", global = true)]
     pub user: Option<String>,
 }
@@ -37,10 +34,7 @@ pub struct ConnectArgs {
 pub struct AdminArgs {
     /// Connection and account.
     #[command(flatten)]
-    pub connect: ConnectArgs,
-    /// Print the answer as JSON (for scripts) instead of a table.
-    #[arg(long, global = true)]
-    pub json: bool,
+    pub connect: AdminConnectArgs,
     /// The request.
     #[command(subcommand)]
     pub command: AdminCommand,
@@ -115,7 +109,7 @@ pub fn run(args: AdminArgs) -> Result<(), String> {
     let runtime = runtime()?;
     runtime.block_on(async move {
         let client = connect_and_login(&args.connect).await?;
-        let json = args.json;
+        let json = args.connect.server.json;
         match args.command {
             AdminCommand::Tail { level } => {
                 let printer = if json {
@@ -140,53 +134,25 @@ pub fn run(args: AdminArgs) -> Result<(), String> {
     })
 }
 
-/// A small runtime for one client.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| format!("cannot start the async runtime: {err}"))
-}
-
-/// Connects (printing the fingerprint on stderr) and logs in.
-pub(crate) async fn connect_and_login(connect: &ConnectArgs) -> Result<Client, String> {
-    let user = connect
-        .user
-        .clone()
-        .ok_or("give the admin account with --user NAME (or HARMONIC_USER)")?;
-    let client = Client::connect(connect.server.as_str(), ConnectOptions::default())
-        .await
-        .map_err(|err| format!("cannot connect to {}: {err}", connect.server))?;
-    eprintln!(
-        "server {} fingerprint {}",
-        connect.server,
-        client.server_fingerprint()
-    );
-    let password = read_password(&user)?;
-    let login = client
-        .login(&user, &password)
-        .await
-        .map_err(|err| describe("login", &err))?;
+/// Connects (pinning the server's key) and logs in as an administrator.
+pub(crate) async fn connect_and_login(args: &AdminConnectArgs) -> Result<Client, String> {
+    let client = connect(&args.server).await.map_err(|f| f.message)?;
+    let login = match &args.user {
+        Some(user) => {
+            let password = read_password(&format!("Password for {user}@{}: ", args.server.server))?;
+            client
+                .login(user, &password)
+                .await
+                .map_err(|err| describe("login", &err))?
+        }
+        None => log_in(&client, &args.server, true)
+            .await
+            .map_err(|f| f.message)?,
+    };
     if login.role != Role::Admin {
         return Err(format!("{} is not an administrator", login.username));
     }
     Ok(client)
-}
-
-/// The password: a prompt on a terminal, else the first line of stdin.
-fn read_password(user: &str) -> Result<String, String> {
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        rpassword::prompt_password(format!("Password for {user}: "))
-            .map_err(|err| format!("cannot read the password: {err}"))
-    } else {
-        let mut line = String::new();
-        stdin
-            .lock()
-            .read_line(&mut line)
-            .map_err(|err| format!("cannot read the password from stdin: {err}"))?;
-        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
-    }
 }
 
 /// One line about a failed request.

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::admin::{runtime, table};
+use super::admin::table;
+use super::client::runtime;
 use crate::discovery::{discover, DISCOVERY_PORT};
 
 /// Arguments of `harmonic discover`.

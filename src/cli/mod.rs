@@ -129,3 +129,15 @@ pub(crate) fn seconds(text: &str) -> Result<f64, String> {
         Err(format!("{value} is not a finite number of seconds >= 0"))
     }
 }
+
+#[cfg(test)]
+mod command_line_tests {
+    use clap::CommandFactory;
+
+    /// clap checks a command tree (unique names, groups, flags) only when a
+    /// command is run: check every subcommand at once.
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

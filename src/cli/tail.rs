@@ -4,7 +4,8 @@
 
 use std::io::IsTerminal;
 
-use super::admin::{connect_and_login, parse_level, runtime, tail, ConnectArgs, LogPrinter};
+use super::admin::{connect_and_login, parse_level, tail, AdminConnectArgs, LogPrinter};
+use super::client::runtime;
 use crate::protocol::LogLevel;
 
 /// Arguments of `harmonic tail`.
@@ -12,18 +13,15 @@ use crate::protocol::LogLevel;
 pub struct TailArgs {
     /// Connection and account.
     #[command(flatten)]
-    pub connect: ConnectArgs,
+    pub connect: AdminConnectArgs,
     /// Least severe level shown: error, warn, info, debug, trace.
     #[arg(long, default_value = "info", value_parser = parse_level)]
     pub level: LogLevel,
-    /// One JSON object per record instead of coloured lines.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Runs `harmonic tail`.
 pub fn run(args: TailArgs) -> Result<(), String> {
-    let printer = if args.json {
+    let printer = if args.connect.server.json {
         LogPrinter::Json
     } else if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
         LogPrinter::Colour

@@ -108,36 +108,26 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     }
 
-    let mut out = String::new();
-    if args.json {
+    let out = if args.json {
         let report = JsonReport {
             count: analysis.count(),
             events: &analysis.events,
             duration_s: analysis.duration_s,
             elapsed_ms,
         };
-        out = serde_json::to_string(&report).map_err(|e| e.to_string())?;
-        out.push('\n');
+        serde_json::to_string(&report).map_err(|e| e.to_string())? + "\n"
     } else {
-        out.push_str(&format!(
-            "{} occurrence{} in {} ({:.2} s of audio, analysed in {:.0} ms)\n",
+        super::count_report(
             analysis.count(),
-            if analysis.count() == 1 { "" } else { "s" },
-            args.recording.display(),
+            &args.recording,
             analysis.duration_s,
-            elapsed_ms
-        ));
-        for (i, event) in analysis.events.iter().enumerate() {
-            out.push_str(&format!(
-                "{:>5}  {:>10.3} s  score {:.2}\n",
-                i + 1,
-                event.start_s,
-                event.score
-            ));
-        }
-        if let Some(path) = &args.plot {
-            out.push_str(&format!("plot written to {}\n", path.display()));
-        }
-    }
+            &format!("analysed in {elapsed_ms:.0} ms"),
+            analysis
+                .events
+                .iter()
+                .map(|e| (e.start_s, f64::from(e.score))),
+            args.plot.as_deref(),
+        )
+    };
     super::print_stdout(&out)
 }

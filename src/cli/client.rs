@@ -200,17 +200,22 @@ fn trust_new_server(args: &ConnectArgs, fingerprint: &str) -> Result<(), String>
 
 /// Reads a password: a prompt on a terminal, else one line of stdin.
 pub(crate) fn read_password(prompt: &str) -> Result<String, String> {
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
+    if std::io::stdin().is_terminal() {
         rpassword::prompt_password(prompt).map_err(|err| format!("cannot read the password: {err}"))
     } else {
-        let mut line = String::new();
-        stdin
-            .lock()
-            .read_line(&mut line)
-            .map_err(|err| format!("cannot read the password from stdin: {err}"))?;
-        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+        password_from_stdin()
     }
+}
+
+/// A password given on stdin by a script: its first line, without the
+/// line ending.
+pub(crate) fn password_from_stdin() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|err| format!("cannot read the password from stdin: {err}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 /// Logs `client` in with the saved login: `resume` with the saved token

@@ -99,25 +99,14 @@ pub fn run(args: CountArgs) -> Result<(), String> {
         Ok(result)
     });
     let outcome = outcome.map(|result| {
-        let mut text = format!(
-            "{} occurrence{} in {} ({:.2} s of audio, counted by the server in {} ms)\n",
-            result.count,
-            if result.count == 1 { "" } else { "s" },
-            args.recording.display(),
+        let text = super::count_report(
+            result.count as usize,
+            &args.recording,
             result.duration_s,
-            result.elapsed_ms
+            &format!("counted by the server in {} ms", result.elapsed_ms),
+            result.events.iter().map(|e| (e.start_s, e.score)),
+            args.plot.as_deref(),
         );
-        for (i, event) in result.events.iter().enumerate() {
-            text.push_str(&format!(
-                "{:>5}  {:>10.3} s  score {:.2}\n",
-                i + 1,
-                event.start_s,
-                event.score
-            ));
-        }
-        if let Some(path) = &args.plot {
-            text.push_str(&format!("plot written to {}\n", path.display()));
-        }
         let value = serde_json::to_value(&result).unwrap_or(Value::Null);
         (text, value)
     });

@@ -106,6 +106,34 @@ pub(crate) fn print_stdout(text: &str) -> Result<(), String> {
     }
 }
 
+/// The human-readable report of a count: a summary line (`how` says where
+/// and how long it was counted), then one line per event, then where the
+/// plot went.
+pub(crate) fn count_report(
+    count: usize,
+    recording: &std::path::Path,
+    duration_s: f64,
+    how: &str,
+    events: impl IntoIterator<Item = (f64, f64)>,
+    plot: Option<&std::path::Path>,
+) -> String {
+    let mut out = format!(
+        "{count} occurrence{} in {} ({duration_s:.2} s of audio, {how})\n",
+        if count == 1 { "" } else { "s" },
+        recording.display(),
+    );
+    for (i, (start_s, score)) in events.into_iter().enumerate() {
+        out.push_str(&format!(
+            "{:>5}  {start_s:>10.3} s  score {score:.2}\n",
+            i + 1
+        ));
+    }
+    if let Some(path) = plot {
+        out.push_str(&format!("plot written to {}\n", path.display()));
+    }
+    out
+}
+
 /// Parses a number in 0..=1 (thresholds).
 pub(crate) fn unit_interval(text: &str) -> Result<f32, String> {
     let value: f32 = text

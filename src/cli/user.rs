@@ -5,7 +5,7 @@
 //! the first line of stdin otherwise (for scripts); it is never an argument,
 //! so it stays out of shell histories and process lists.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::auth::check_signup;
@@ -83,12 +83,7 @@ fn read_password(name: &str) -> Result<String, String> {
         }
         Ok(first)
     } else {
-        let mut line = String::new();
-        stdin
-            .lock()
-            .read_line(&mut line)
-            .map_err(|err| format!("cannot read the password from stdin: {err}"))?;
-        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+        super::client::password_from_stdin()
     }
 }
 

@@ -13,9 +13,6 @@ use server_support::{recording, settings, start, template, wav};
 const RATE: u32 = 16_000;
 const EVENTS: [f64; 4] = [0.5, 2.0, 3.5, 5.0];
 const PASSWORD: &str = "correct horse battery";
-/// The engine finds a weak (0.53) false event in the last 40 ms of these
-/// noise recordings at its default threshold (0.4): the counts here use 0.6.
-const THRESHOLD: &str = "0.6";
 
 /// A server, a config dir and the audio files of a test.
 struct Fixture {
@@ -169,17 +166,7 @@ fn a_user_signs_up_saves_a_sound_counts_and_streams() {
     );
 
     let session = fx.file("session.wav");
-    let counted = fx.json(
-        &[
-            "count",
-            "--sound",
-            "click",
-            path(&session),
-            "--threshold",
-            THRESHOLD,
-        ],
-        b"",
-    );
+    let counted = fx.json(&["count", "--sound", "click", path(&session)], b"");
     assert_eq!(counted["count"], EVENTS.len(), "{counted}");
     assert_found_events(&counted["events"]);
     assert!(counted["duration_s"].as_f64().unwrap() > 5.9);
@@ -187,8 +174,6 @@ fn a_user_signs_up_saves_a_sound_counts_and_streams() {
     let text = fx.ok(
         &[
             "count",
-            "--threshold",
-            THRESHOLD,
             "--template",
             path(&click),
             path(&session),
@@ -200,18 +185,7 @@ fn a_user_signs_up_saves_a_sound_counts_and_streams() {
     assert!(text.starts_with("4 occurrences in"), "{text}");
     assert!(std::fs::metadata(&plot).unwrap().len() > 1000);
 
-    let live = fx.json(
-        &[
-            "live",
-            "--fast",
-            "--threshold",
-            THRESHOLD,
-            "--sound",
-            "click",
-            path(&session),
-        ],
-        b"",
-    );
+    let live = fx.json(&["live", "--fast", "--sound", "click", path(&session)], b"");
     assert_eq!(live["total"], EVENTS.len());
     assert_found_events(&live["events"]);
     let pcm = std::fs::read(fx.file("session.pcm")).unwrap();
@@ -219,8 +193,6 @@ fn a_user_signs_up_saves_a_sound_counts_and_streams() {
         &[
             "live",
             "--fast",
-            "--threshold",
-            THRESHOLD,
             "--template",
             path(&click),
             "--raw",

@@ -368,7 +368,7 @@ async fn count_with_progress_then_the_same_audio_as_a_stream() {
     let counted = c
         .ok(
             "count",
-            json!({"sound": "click", "recording_upload": upload, "options": {"threshold": 0.7}}),
+            json!({"sound": "click", "recording_upload": upload}),
             &[],
         )
         .await;
@@ -417,7 +417,7 @@ async fn count_with_progress_then_the_same_audio_as_a_stream() {
     let opened = c
         .ok(
             "stream.open",
-            json!({"sound": "click", "options": {"threshold": 0.7},
+            json!({"sound": "click",
                    "format": {"encoding": "s16le", "sample_rate": rate, "channels": 1}}),
             &[],
         )
@@ -495,17 +495,6 @@ async fn admin_sessions_and_stats() {
     assert_eq!(users["users"][0]["username"], "root");
 }
 
-/// Count options for faint-noise recordings: at the default threshold the
-/// engine reports a false event in the last 40 ms of such a recording
-/// (score about 0.5-0.6, an end-of-signal effect), as the count test above
-/// also avoids with 0.7.
-fn strict_options() -> harmonic::protocol::CountOptions {
-    harmonic::protocol::CountOptions {
-        threshold: Some(0.7),
-        min_gap_s: None,
-    }
-}
-
 /// Names §5 refuses in every request that names a sound.
 fn bad_sound_names() -> Vec<String> {
     let mut names: Vec<String> = [
@@ -553,7 +542,7 @@ async fn sound_names_are_checked_in_every_request_that_names_a_sound() {
         sample_rate: rate,
         channels: 1,
     };
-    let defaults = strict_options();
+    let defaults = harmonic::protocol::CountOptions::default();
     for name in bad_sound_names() {
         let shown: String = name.chars().take(20).collect();
         let bad = |code: String, what: &str| {
@@ -703,7 +692,7 @@ async fn count_and_stream_errors() {
         .await
         .unwrap();
     let recording = wav(&recording(&click, rate, 2.0, &[0.5]), rate);
-    let defaults = strict_options();
+    let defaults = harmonic::protocol::CountOptions::default();
     let count = |template: TemplateSource, recording: Vec<u8>| {
         let c = &c;
         let defaults = &defaults;

@@ -48,10 +48,6 @@ const PASSWORD: &str = "load-generator-password";
 const SYNTH_RATE: u32 = 16_000;
 /// Where the generated recording holds the template (seconds).
 const SYNTH_EVENTS: [f64; 6] = [1.0, 2.5, 4.0, 5.5, 7.0, 8.5];
-/// Threshold used with the generated audio: at the default (0.4) the engine
-/// also finds a weak (about 0.5) false event in the last 40 ms of such noise
-/// recordings.
-const SYNTH_THRESHOLD: f64 = 0.6;
 /// Length of the generated recording.
 const SYNTH_SECONDS: f64 = 10.0;
 /// Seconds of audio per `stream.data`.
@@ -764,10 +760,7 @@ async fn load(args: &LoadArgs) -> Result<Value, String> {
         pcm,
         pcm_format,
         expected_count,
-        options: CountOptions {
-            threshold: expected_count.map(|_| SYNTH_THRESHOLD),
-            min_gap_s: None,
-        },
+        options: CountOptions::default(),
         ping_interval: Duration::from_secs_f64(args.ping_interval.max(0.001)),
         deadline: started + ramp + Duration::from_secs_f64(args.duration),
         live: LiveCounters::default(),

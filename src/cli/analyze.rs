@@ -7,7 +7,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::dsp::{self, Event, Options, DEFAULT_THRESHOLD};
+use crate::dsp::{self, Event, DEFAULT_THRESHOLD};
 
 /// Arguments of `harmonic analyze`.
 #[derive(Debug, clap::Args)]
@@ -19,12 +19,8 @@ pub struct AnalyzeArgs {
     /// Print exactly one JSON object on stdout and nothing else.
     #[arg(long)]
     json: bool,
-    /// Score an occurrence must reach, 0..1 [default: 0.5].
-    #[arg(long, value_parser = super::unit_interval)]
-    threshold: Option<f32>,
-    /// Seconds that must separate two occurrences [default: a quarter of the template].
-    #[arg(long, value_name = "SECONDS", value_parser = super::seconds)]
-    min_gap: Option<f64>,
+    #[command(flatten)]
+    engine: super::EngineArgs,
     /// Draw the envelope, score, threshold and events to FILE (.svg or .png).
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
@@ -42,10 +38,7 @@ struct JsonReport<'a> {
 /// Runs the analysis and prints the result.
 pub fn run(args: AnalyzeArgs) -> Result<(), String> {
     let started = Instant::now();
-    let options = Options {
-        threshold: args.threshold,
-        min_gap_s: args.min_gap,
-    };
+    let options = args.engine.local();
     let template = dsp::load_template(&args.template)
         .map_err(|e| format!("template {}: {e}", args.template.display()))?;
 
@@ -101,7 +94,7 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
             &crate::plot::PlotInput {
                 trace,
                 events: &analysis.events,
-                threshold: args.threshold.unwrap_or(DEFAULT_THRESHOLD),
+                threshold: args.engine.threshold.unwrap_or(DEFAULT_THRESHOLD),
                 title: &title,
             },
         )

@@ -54,12 +54,8 @@ pub struct CountArgs {
     template: TemplateArgs,
     /// The recording to count the sound in (WAV).
     recording: PathBuf,
-    /// Score an occurrence must reach, 0..1 [default: the server's].
-    #[arg(long, value_parser = super::unit_interval)]
-    threshold: Option<f32>,
-    /// Seconds that must separate two occurrences [default: a quarter of the template].
-    #[arg(long, value_name = "SECONDS", value_parser = super::seconds)]
-    min_gap: Option<f64>,
+    #[command(flatten)]
+    engine: super::EngineArgs,
     /// Draw the envelope, score, threshold and events to FILE (.svg or .png).
     /// The server sends no score curve, so for the plot the engine also runs
     /// here, on the same files with the same options (the events drawn are
@@ -79,14 +75,6 @@ pub(crate) fn bar(template: &str) -> Option<ProgressBar> {
         );
         bar
     })
-}
-
-/// The `options` of a count or a stream.
-pub(crate) fn count_options(threshold: Option<f32>, min_gap: Option<f64>) -> CountOptions {
-    CountOptions {
-        threshold: threshold.map(f64::from),
-        min_gap_s: min_gap,
-    }
 }
 
 /// Runs `harmonic count`.
@@ -120,7 +108,7 @@ async fn count(args: &CountArgs) -> Result<CountResult, Failure> {
     let client = connect(&args.connect).await?;
     log_in(&client, &args.connect, true).await?;
     let template = args.template.resolve(&client).await?;
-    let options = count_options(args.threshold, args.min_gap);
+    let options = args.engine.request();
     let pending = if size < UPLOAD_CHUNK_LEN as u64 {
         client
             .start_count(&template, args.recording.as_path(), &options)
@@ -203,10 +191,7 @@ fn plot(args: &CountArgs, path: &Path, result: &CountResult) -> Result<(), Failu
         (None, Some(name)) => runtime()?.block_on(download_template(&args.connect, name))?,
         (None, None) => return Err("no template".into()),
     };
-    let options = dsp::Options {
-        threshold: args.threshold,
-        min_gap_s: args.min_gap,
-    };
+    let options = args.engine.local();
     let (_, trace) = dsp::analyze_file(&template, &args.recording, &options, true, &mut |_| true)
         .map_err(|err| format!("cannot compute the plot's trace: {err}"))?;
     let trace = trace.ok_or("the engine returned no trace")?;
@@ -238,7 +223,7 @@ fn plot(args: &CountArgs, path: &Path, result: &CountResult) -> Result<(), Failu
         &crate::plot::PlotInput {
             trace: &trace,
             events: &events,
-            threshold: args.threshold.unwrap_or(DEFAULT_THRESHOLD),
+            threshold: args.engine.threshold.unwrap_or(DEFAULT_THRESHOLD),
             title: &title,
         },
     )

@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::client::{connect, finish, log_in, runtime, ConnectArgs, Failure};
-use super::count::{count_options, TemplateArgs};
+use super::count::TemplateArgs;
 use crate::audio::{PcmEncoding, PcmFormat, WavSource};
 
 /// Seconds of audio per `stream.data`.
@@ -70,12 +70,8 @@ pub struct LiveArgs {
     /// Send as fast as possible instead of in real time.
     #[arg(long)]
     fast: bool,
-    /// Score an occurrence must reach, 0..1 [default: the server's].
-    #[arg(long, value_parser = super::unit_interval)]
-    threshold: Option<f32>,
-    /// Seconds that must separate two occurrences [default: a quarter of the template].
-    #[arg(long, value_name = "SECONDS", value_parser = super::seconds)]
-    min_gap: Option<f64>,
+    #[command(flatten)]
+    engine: super::EngineArgs,
 }
 
 /// A piece of audio and how many seconds it holds.
@@ -187,7 +183,7 @@ async fn live(args: &LiveArgs) -> Result<(String, serde_json::Value), Failure> {
     let client = connect(&args.connect).await?;
     log_in(&client, &args.connect, args.input != "-").await?;
     let template = args.template.resolve(&client).await?;
-    let options = count_options(args.threshold, args.min_gap);
+    let options = args.engine.request();
     let stream_id = client.stream_open(&template, &format, &options).await?;
     let started = Instant::now();
     let mut sent_s = 0.0;

@@ -134,6 +134,37 @@ pub(crate) fn count_report(
     out
 }
 
+/// The engine's two settings, as options of every command that counts
+/// (`analyze`, `count`, `live`).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub(crate) struct EngineArgs {
+    /// Score an occurrence must reach, 0..1 [default: 0.4, tuned on the
+    /// project's accuracy corpus].
+    #[arg(long, value_parser = unit_interval)]
+    pub threshold: Option<f32>,
+    /// Seconds that must separate two occurrences [default: a quarter of the template].
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    pub min_gap: Option<f64>,
+}
+
+impl EngineArgs {
+    /// The options for the local engine.
+    pub fn local(&self) -> crate::dsp::Options {
+        crate::dsp::Options {
+            threshold: self.threshold,
+            min_gap_s: self.min_gap,
+        }
+    }
+
+    /// The options of a `count` or `stream.open` request.
+    pub fn request(&self) -> crate::protocol::CountOptions {
+        crate::protocol::CountOptions {
+            threshold: self.threshold.map(f64::from),
+            min_gap_s: self.min_gap,
+        }
+    }
+}
+
 /// Parses a number in 0..=1 (thresholds).
 pub(crate) fn unit_interval(text: &str) -> Result<f32, String> {
     let value: f32 = text

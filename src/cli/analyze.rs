@@ -7,7 +7,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::dsp::{self, Event, DEFAULT_THRESHOLD};
+use crate::dsp::{self, Event};
 
 /// Arguments of `harmonic analyze`.
 #[derive(Debug, clap::Args)]
@@ -78,27 +78,18 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
 
     if let (Some(path), Some(trace)) = (&args.plot, &trace) {
-        let title = format!(
-            "{} in {}",
-            args.template
+        super::draw_count_plot(
+            path,
+            &args
+                .template
                 .file_name()
                 .unwrap_or_default()
                 .to_string_lossy(),
-            args.recording
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-        );
-        crate::plot::draw(
-            path,
-            &crate::plot::PlotInput {
-                trace,
-                events: &analysis.events,
-                threshold: args.engine.threshold.unwrap_or(DEFAULT_THRESHOLD),
-                title: &title,
-            },
-        )
-        .map_err(|e| e.to_string())?;
+            &args.recording,
+            trace,
+            &analysis.events,
+            &args.engine,
+        )?;
     }
 
     let out = if args.json {

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::client::{connect, finish, log_in, runtime, ConnectArgs, Failure};
 use crate::client::{AudioSource, Client, UPLOAD_CHUNK_LEN};
-use crate::dsp::{self, DEFAULT_THRESHOLD};
+use crate::dsp;
 use crate::protocol::response::CountResult;
 use crate::protocol::{CountOptions, Push, TemplateSource};
 
@@ -203,31 +203,24 @@ fn plot(args: &CountArgs, path: &Path, result: &CountResult) -> Result<(), Failu
             score: event.score as f32,
         })
         .collect();
-    let title = format!(
-        "{} in {}",
-        args.template.sound.clone().unwrap_or_else(|| args
-            .template
-            .template
+    let template_name = match (&args.template.sound, &args.template.template) {
+        (Some(name), _) => name.clone(),
+        (None, file) => file
             .as_deref()
             .and_then(Path::file_name)
             .unwrap_or_default()
             .to_string_lossy()
-            .into_owned()),
-        args.recording
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-    );
-    crate::plot::draw(
+            .into_owned(),
+    };
+    super::draw_count_plot(
         path,
-        &crate::plot::PlotInput {
-            trace: &trace,
-            events: &events,
-            threshold: args.engine.threshold.unwrap_or(DEFAULT_THRESHOLD),
-            title: &title,
-        },
+        &template_name,
+        &args.recording,
+        &trace,
+        &events,
+        &args.engine,
     )
-    .map_err(|err| Failure::from(err.to_string()))
+    .map_err(Failure::from)
 }
 
 /// A saved sound, downloaded and decoded (for the local plot).

@@ -354,20 +354,18 @@ async fn log_in(
         }
         state.signed_up = true;
     }
-    let result = match state.token.take() {
+    // Resume with the account's token; when there is none, or it was spent
+    // meanwhile, log in with the password.
+    let resumed = match state.token.take() {
         Some(token) => match timed(shared, stats, "resume", client.resume(&token)).await {
-            Ok(result) => result,
-            Err(err) if err.is_code(ErrorCode::InvalidCredentials) => {
-                timed(
-                    shared,
-                    stats,
-                    "login",
-                    client.login(&account.username, PASSWORD),
-                )
-                .await?
-            }
+            Ok(result) => Some(result),
+            Err(err) if err.is_code(ErrorCode::InvalidCredentials) => None,
             Err(err) => return Err(err),
         },
+        None => None,
+    };
+    let result = match resumed {
+        Some(result) => result,
         None => {
             timed(
                 shared,

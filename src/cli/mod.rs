@@ -165,6 +165,32 @@ impl EngineArgs {
     }
 }
 
+/// Draws the `--plot` of a count: "TEMPLATE in RECORDING", the trace, the
+/// events and the threshold in force.
+pub(crate) fn draw_count_plot(
+    path: &std::path::Path,
+    template_name: &str,
+    recording: &std::path::Path,
+    trace: &crate::dsp::Trace,
+    events: &[crate::dsp::Event],
+    engine: &EngineArgs,
+) -> Result<(), String> {
+    let title = format!(
+        "{template_name} in {}",
+        recording.file_name().unwrap_or_default().to_string_lossy()
+    );
+    crate::plot::draw(
+        path,
+        &crate::plot::PlotInput {
+            trace,
+            events,
+            threshold: engine.threshold.unwrap_or(crate::dsp::DEFAULT_THRESHOLD),
+            title: &title,
+        },
+    )
+    .map_err(|err| err.to_string())
+}
+
 /// Parses a number in 0..=1 (thresholds).
 pub(crate) fn unit_interval(text: &str) -> Result<f32, String> {
     let value: f32 = text

@@ -71,6 +71,10 @@ fn main() {
         );
         return;
     }
+    if let Some(name) = value("--explain") {
+        explain(&name);
+        return;
+    }
     let started = Instant::now();
     let jobs: Vec<(Tier, u64)> = tiers
         .iter()
@@ -156,4 +160,60 @@ fn main() {
         cases.div_ceil(4),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Prints, for one case, every true onset with the best score near it and
+/// every detection with its score: where a miss comes from.
+fn explain(name: &str) {
+    use harmonic::dsp::{Counter, TemplateAudio, Trace};
+    let (tier, index) = name.split_once('/').expect("--explain TIER/INDEX");
+    let tier = Tier::ALL
+        .into_iter()
+        .find(|t| t.name() == tier)
+        .expect("a known tier");
+    let case = case(tier, index.parse().expect("a case number"));
+    let template = TemplateAudio {
+        samples: case.template.clone(),
+        sample_rate: case.template_format.rate,
+    };
+    let mut counter = Counter::new(&template, case.recording_format.rate, &Options::default())
+        .expect("a valid case")
+        .with_trace();
+    counter.push(&case.recording).expect("samples");
+    counter.finish().expect("samples");
+    let events = counter.events().to_vec();
+    let trace = counter.take_trace().expect("a trace");
+    let tolerance = case.tolerance_s();
+    println!(
+        "{name} ({}), sound {:.3} s, tolerance {tolerance:.3} s",
+        case.kind.name(),
+        case.sound_s
+    );
+    let frame = |s: f64| (s / Trace::FRAME_SECONDS).round().max(0.0) as usize;
+    let best = |from: f64, to: f64| {
+        (frame(from)..=frame(to).min(trace.scores.len().saturating_sub(1)))
+            .map(|f| (f, trace.scores[f]))
+            .fold((0, 0.0f32), |a, b| if b.1 > a.1 { b } else { a })
+    };
+    for &t in &case.truth {
+        let (f, s) = best(t - 0.03, t + 0.01);
+        let hit = events.iter().find(|e| (e.start_s - t).abs() <= tolerance);
+        println!(
+            "  truth {t:8.3}  best score {s:.3} at {:8.3}  {}",
+            f as f64 * Trace::FRAME_SECONDS,
+            hit.map_or("MISSED".to_string(), |e| format!(
+                "found {:.3} ({:.3})",
+                e.start_s, e.score
+            ))
+        );
+    }
+    for e in &events {
+        if !case
+            .truth
+            .iter()
+            .any(|t| (e.start_s - t).abs() <= tolerance)
+        {
+            println!("  false   {:8.3}  score {:.3}", e.start_s, e.score);
+        }
+    }
 }

@@ -15,7 +15,6 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex;
 
 use super::features::BANDS;
-use super::template::PreparedTemplate;
 
 /// Patches whose variance per value is below this are silence: score 0.
 const MIN_VARIANCE: f64 = 1e-6;
@@ -41,9 +40,10 @@ pub struct Correlator {
 }
 
 impl Correlator {
-    /// A correlator seeking `template`.
-    pub fn new(template: &PreparedTemplate) -> Correlator {
-        let m = template.frames;
+    /// A correlator seeking `patch`: `frames × BANDS` values, zero-mean
+    /// and unit-norm.
+    pub fn new(patch: &[f32]) -> Correlator {
+        let m = patch.len() / BANDS;
         let fft_len = (2 * m).next_power_of_two().max(64);
         let mut planner = RealFftPlanner::<f32>::new();
         let forward = planner.plan_fft_forward(fft_len);
@@ -56,7 +56,7 @@ impl Correlator {
         let template_spectra = (0..BANDS)
             .map(|b| {
                 column.iter_mut().for_each(|v| *v = 0.0);
-                for (value, frame) in column.iter_mut().zip(template.patch.chunks_exact(BANDS)) {
+                for (value, frame) in column.iter_mut().zip(patch.chunks_exact(BANDS)) {
                     *value = frame[b];
                 }
                 let mut spectrum = forward.make_output_vec();

@@ -185,8 +185,11 @@ impl FeatureExtractor {
     }
 }
 
-/// Frames over which the recording's noise floor is tracked (2 s).
-pub const FLOOR_WINDOW_FRAMES: usize = 200;
+/// Frames over which the recording's noise floor is tracked (10 s). Dense
+/// repeats of a decaying sound never fall back to the noise in between:
+/// over a 2 s window the floor climbed onto the repeats themselves and
+/// flattened them (rapid-repeat F1 0.88 → 0.92 with 10 s).
+pub const FLOOR_WINDOW_FRAMES: usize = 1000;
 /// Frames averaged before the floor's minimum is taken (30 ms), so that one
 /// unusually quiet frame does not pull the floor down.
 const FLOOR_SMOOTHING_FRAMES: usize = 3;
@@ -285,6 +288,36 @@ impl FixedFloor {
         for frame in frames.chunks_exact_mut(BANDS) {
             for (value, &floor) in frame.iter_mut().zip(&self.floors) {
                 *value = feature(*value, floor);
+            }
+        }
+    }
+}
+
+/// Adds to each frame of features its onset strength per band: how much the
+/// band rose since the previous frame (rises only). Level alone changes
+/// slowly along a decaying sound, so repeats closer than the sound's length
+/// blur into one broad correlation peak; rises mark each onset sharply.
+/// Causal, one frame of memory: chunk-invariant.
+pub struct OnsetChannels {
+    previous: [f32; BANDS],
+}
+
+impl Default for OnsetChannels {
+    fn default() -> Self {
+        OnsetChannels {
+            previous: [0.0; BANDS],
+        }
+    }
+}
+
+impl OnsetChannels {
+    /// Appends the `BANDS` onset strengths of every frame of `features`
+    /// to `out`.
+    pub fn extend(&mut self, features: &[f32], out: &mut Vec<f32>) {
+        for frame in features.chunks_exact(BANDS) {
+            for (value, previous) in frame.iter().zip(self.previous.iter_mut()) {
+                out.push((value - *previous).max(0.0));
+                *previous = *value;
             }
         }
     }

@@ -25,7 +25,7 @@ pub struct Peak {
 
 /// A peak must score at least this share of every score within
 /// [`DOMINANCE_REACH`] of it.
-pub const DOMINANCE: f32 = 0.6;
+pub const DOMINANCE: f32 = 0.7;
 /// How far the dominance rule looks, as a share of the template's length:
 /// far enough to cover a press-and-release pair's partial match, short
 /// enough to leave true repeats a third of a template apart alone.

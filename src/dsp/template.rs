@@ -6,7 +6,7 @@
 //! zero-mean and unit-norm so the correlation is a Pearson coefficient.
 
 use super::features::{
-    frame_energy, BandLayout, FeatureExtractor, FixedFloor, BANDS, FRAME_SECONDS,
+    frame_energy, BandLayout, FeatureExtractor, FixedFloor, OnsetChannels, BANDS, FRAME_SECONDS,
 };
 use super::DspError;
 use crate::audio::{Resampler, ANALYSIS_RATE};
@@ -41,8 +41,10 @@ impl TemplateAudio {
 pub struct PreparedTemplate {
     /// The band layout shared with the recording.
     pub(crate) layout: BandLayout,
-    /// Zero-mean, unit-norm features, `frames × BANDS`, frame-major.
-    pub(crate) patch: Vec<f32>,
+    /// Zero-mean, unit-norm level features, `frames × BANDS`, frame-major.
+    pub(crate) level: Vec<f32>,
+    /// The same for the onset strengths.
+    pub(crate) onset: Vec<f32>,
     /// Frames in `patch`.
     pub(crate) frames: usize,
     /// Seconds from the start of the trimmed patch to the sound's onset.
@@ -76,6 +78,8 @@ impl PreparedTemplate {
 
         let (first, last) = active_span(&features).ok_or(DspError::SilentTemplate)?;
         FixedFloor::from_powers(&features).apply(&mut features);
+        let mut onsets = Vec::with_capacity(features.len());
+        OnsetChannels::default().extend(&features, &mut onsets);
         // One frame of margin on each side keeps the onset's rise.
         let start = first.saturating_sub(1);
         let total = features.len() / BANDS;
@@ -86,22 +90,13 @@ impl PreparedTemplate {
         if end - start < MIN_FRAMES {
             return Err(DspError::TemplateTooShort);
         }
-        let mut patch = features[start * BANDS..end * BANDS].to_vec();
-        let mean = patch.iter().map(|&v| f64::from(v)).sum::<f64>() / patch.len() as f64;
-        let norm = patch
-            .iter()
-            .map(|&v| (f64::from(v) - mean).powi(2))
-            .sum::<f64>()
-            .sqrt();
-        if norm < 1e-3 {
-            return Err(DspError::SilentTemplate);
-        }
-        for v in &mut patch {
-            *v = ((f64::from(*v) - mean) / norm) as f32;
-        }
+        let cut = start * BANDS..end * BANDS;
+        let level = standardise(&features[cut.clone()]).ok_or(DspError::SilentTemplate)?;
+        let onset = standardise(&onsets[cut]).ok_or(DspError::SilentTemplate)?;
         Ok(PreparedTemplate {
             layout,
-            patch,
+            level,
+            onset,
             frames: end - start,
             onset_offset_s: (first - start) as f64 * FRAME_SECONDS,
         })
@@ -116,6 +111,23 @@ impl PreparedTemplate {
     pub fn frames(&self) -> usize {
         self.frames
     }
+}
+
+/// `values` made zero-mean and unit-norm, so that a dot product with it is
+/// a Pearson coefficient; `None` when they are (nearly) constant.
+fn standardise(values: &[f32]) -> Option<Vec<f32>> {
+    let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / values.len() as f64;
+    let norm = values
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    (norm >= 1e-3).then(|| {
+        values
+            .iter()
+            .map(|&v| ((f64::from(v) - mean) / norm) as f32)
+            .collect()
+    })
 }
 
 /// First and last frame that belong to the sound, by energy (from band powers).
@@ -164,7 +176,7 @@ mod tests {
             "kept {} s",
             template.duration_s()
         );
-        let norm: f32 = template.patch.iter().map(|v| v * v).sum();
+        let norm: f32 = template.level.iter().map(|v| v * v).sum();
         assert!((norm - 1.0).abs() < 1e-3);
     }
 

@@ -234,8 +234,9 @@ impl Default for RunningFloor {
 }
 
 impl RunningFloor {
-    /// Converts band powers (`BANDS` per frame) into features, in place.
-    pub fn apply(&mut self, frames: &mut [f32]) {
+    /// Converts band powers (`BANDS` per frame) into features, in place,
+    /// and appends each frame's floors to `floors`.
+    pub fn apply(&mut self, frames: &mut [f32], floors: &mut Vec<f32>) {
         for frame in frames.chunks_exact_mut(BANDS) {
             if self.recent.len() == FLOOR_SMOOTHING_FRAMES {
                 self.recent.pop_front();
@@ -258,6 +259,7 @@ impl RunningFloor {
                     queue.pop_front();
                 }
                 let floor = queue.front().map_or(smoothed, |&(_, p)| p);
+                floors.push(floor);
                 *value = feature(*value, floor);
             }
             self.frame += 1;
@@ -281,6 +283,11 @@ impl FixedFloor {
             *floor = band.get(band.len() / 10).copied().unwrap_or(0.0);
         }
         FixedFloor { floors }
+    }
+
+    /// Each band's floor.
+    pub fn floors(&self) -> &[f32; BANDS] {
+        &self.floors
     }
 
     /// Converts band powers into features, in place.

@@ -15,6 +15,7 @@ pub mod correlate;
 pub mod features;
 pub mod peaks;
 mod template;
+pub mod verify;
 
 pub use analyze::{analyze_file, load_template, Analysis, Progress, Trace};
 pub use template::{PreparedTemplate, TemplateAudio};
@@ -122,6 +123,10 @@ pub struct Counter {
     features: FeatureExtractor,
     floor: RunningFloor,
     onsets: OnsetChannels,
+    check: verify::SpectralCheck,
+    threshold: f32,
+    raw: Vec<f32>,
+    floors: Vec<f32>,
     level_correlator: Correlator,
     onset_correlator: Correlator,
     picker: PeakPicker,
@@ -162,6 +167,10 @@ impl Counter {
             features: FeatureExtractor::new(prepared.layout.clone()),
             floor: RunningFloor::default(),
             onsets: OnsetChannels::default(),
+            check: verify::SpectralCheck::new(prepared.profile, prepared.active.clone()),
+            threshold: options.threshold.unwrap_or(DEFAULT_THRESHOLD),
+            raw: Vec::new(),
+            floors: Vec::new(),
             level_correlator: Correlator::new(&prepared.level),
             onset_correlator: Correlator::new(&prepared.onset),
             picker: PeakPicker::new(
@@ -213,7 +222,11 @@ impl Counter {
         if let Some(trace) = self.trace.as_mut() {
             trace.add_frames(&self.frames);
         }
-        self.floor.apply(&mut self.frames);
+        self.raw.clear();
+        self.raw.extend_from_slice(&self.frames);
+        self.floors.clear();
+        self.floor.apply(&mut self.frames, &mut self.floors);
+        self.check.push(&self.raw, &self.floors);
         self.scores.clear();
         self.onset_frames.clear();
         self.onsets.extend(&self.frames, &mut self.onset_frames);
@@ -242,11 +255,22 @@ impl Counter {
         let new: Vec<Event> = self
             .peaks
             .iter()
-            .map(|p| Event {
-                start_s: ((p.frame as f64 + p.offset) * FRAME_SECONDS + onset).max(0.0),
-                score: p.score,
+            .filter_map(|p| {
+                // The check keeps the frames of every undecided window, so
+                // it always has the answer; a missing one would be a bug,
+                // and keeping the score is the harmless way out.
+                let score = p.score * self.check.factor(p.frame).unwrap_or(1.0);
+                (score >= self.threshold).then_some(Event {
+                    start_s: ((p.frame as f64 + p.offset) * FRAME_SECONDS + onset).max(0.0),
+                    score,
+                })
             })
             .collect();
+        self.check.forget_before(
+            self.picker
+                .undecided()
+                .saturating_sub(verify::CONTEXT_FRAMES as u64),
+        );
         self.events.extend_from_slice(&new);
         new
     }

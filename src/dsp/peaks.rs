@@ -72,6 +72,11 @@ impl PeakPicker {
         }
     }
 
+    /// The first frame not decided yet: no peak before it can come.
+    pub fn undecided(&self) -> u64 {
+        self.next
+    }
+
     /// No more scores: decides the frames still open.
     pub fn finish(&mut self, out: &mut Vec<Peak>) {
         while self.next < self.pushed {

@@ -45,6 +45,10 @@ pub struct PreparedTemplate {
     pub(crate) level: Vec<f32>,
     /// The same for the onset strengths.
     pub(crate) onset: Vec<f32>,
+    /// The sound's band profile, for [`SpectralCheck`](super::verify::SpectralCheck).
+    pub(crate) profile: [f32; BANDS],
+    /// Frames of the patch that hold the sound.
+    pub(crate) active: std::ops::Range<usize>,
     /// Frames in `patch`.
     pub(crate) frames: usize,
     /// Seconds from the start of the trimmed patch to the sound's onset.
@@ -77,7 +81,15 @@ impl PreparedTemplate {
         extractor.finish(&mut features);
 
         let (first, last) = active_span(&features).ok_or(DspError::SilentTemplate)?;
-        FixedFloor::from_powers(&features).apply(&mut features);
+        let floor = FixedFloor::from_powers(&features);
+        let mut sums = [0.0f32; BANDS];
+        for frame in features[first * BANDS..(last + 1) * BANDS].chunks_exact(BANDS) {
+            for ((s, &p), &f) in sums.iter_mut().zip(frame).zip(floor.floors()) {
+                *s += (p - super::verify::NOISE_BIAS * f).max(0.0);
+            }
+        }
+        let profile = super::verify::standard_profile(&sums).ok_or(DspError::SilentTemplate)?;
+        floor.apply(&mut features);
         let mut onsets = Vec::with_capacity(features.len());
         OnsetChannels::default().extend(&features, &mut onsets);
         // One frame of margin on each side keeps the onset's rise.
@@ -97,6 +109,8 @@ impl PreparedTemplate {
             layout,
             level,
             onset,
+            profile,
+            active: first - start..last + 1 - start,
             frames: end - start,
             onset_offset_s: (first - start) as f64 * FRAME_SECONDS,
         })

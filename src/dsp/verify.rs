@@ -1,0 +1,205 @@
+//! A second look at each candidate event: does the window's spectrum, with
+//! the recording's noise taken out, have the template's shape?
+//!
+//! The correlation works on the time–band patch, where the envelope
+//! (silence, burst, silence) carries most of the variance: two different
+//! short bursts, a slap and a key click, correlate at 0.85–0.9 there. Their
+//! spectra differ: summed over the sound, with the noise floor subtracted in
+//! linear power (so noise adds no shape of its own on average), the band
+//! profiles of a click and a slap correlate far less than two clicks do.
+//! The check runs only on the few frames the peak picker proposes.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+
+use super::features::BANDS;
+
+/// The floor is the minimum of smoothed power; the noise's mean sits about
+/// this many times higher, and that is what is subtracted.
+pub const NOISE_BIAS: f32 = 2.0;
+/// Frames before a window that tell how loud the background is (300 ms).
+pub const CONTEXT_FRAMES: usize = 30;
+/// How hard a mismatched spectrum counts against a candidate: its score is
+/// multiplied by `similarity^(SHAPE_WEIGHT × reliability)`.
+const SHAPE_WEIGHT: f32 = 3.0;
+/// Local SNR (dB) below which the window's spectrum is mostly noise and the
+/// check has no say; it has its full say from [`RELIABLE_SNR_DB`] up.
+const UNRELIABLE_SNR_DB: f32 = 10.0;
+/// See [`UNRELIABLE_SNR_DB`].
+const RELIABLE_SNR_DB: f32 = 20.0;
+
+/// Bands more than 30 dB below a profile's loudest band are "nothing": the
+/// profile is floored there so empty bands do not dominate its log shape.
+const PROFILE_RANGE: f32 = 1e-3;
+
+/// A profile made comparable: log, floored, zero-mean and unit-norm across
+/// bands; `None` when it is flat or empty.
+pub fn standard_profile(sums: &[f32; BANDS]) -> Option<[f32; BANDS]> {
+    let peak = sums.iter().copied().fold(0.0f32, f32::max);
+    if peak.is_nan() || peak <= 0.0 {
+        return None;
+    }
+    let mut logs = [0.0f32; BANDS];
+    for (l, &s) in logs.iter_mut().zip(sums) {
+        *l = (s + PROFILE_RANGE * peak).ln();
+    }
+    let mean = logs.iter().sum::<f32>() / BANDS as f32;
+    logs.iter_mut().for_each(|l| *l -= mean);
+    let norm = logs.iter().map(|l| l * l).sum::<f32>().sqrt();
+    if norm < 1e-6 {
+        return None;
+    }
+    logs.iter_mut().for_each(|l| *l /= norm);
+    Some(logs)
+}
+
+/// Keeps the recent frames' noise-free band powers and compares the
+/// template's profile with a window's.
+pub struct SpectralCheck {
+    template: [f32; BANDS],
+    /// Frames of the template patch that hold the sound.
+    active: Range<usize>,
+    frames: VecDeque<[f32; BANDS]>,
+    /// Per frame: the total power, for the local SNR.
+    power: VecDeque<f32>,
+    /// Absolute index of `frames[0]`.
+    start: u64,
+}
+
+impl SpectralCheck {
+    /// A check against `template` (a [`standard_profile`]) summed over the
+    /// patch frames `active`.
+    pub fn new(template: [f32; BANDS], active: Range<usize>) -> SpectralCheck {
+        SpectralCheck {
+            template,
+            active,
+            frames: VecDeque::new(),
+            power: VecDeque::new(),
+            start: 0,
+        }
+    }
+
+    /// Adds frames: `BANDS` powers and `BANDS` floors each.
+    pub fn push(&mut self, powers: &[f32], floors: &[f32]) {
+        for (p, f) in powers.chunks_exact(BANDS).zip(floors.chunks_exact(BANDS)) {
+            let mut clean = [0.0f32; BANDS];
+            for ((c, &p), &f) in clean.iter_mut().zip(p).zip(f) {
+                *c = (p - NOISE_BIAS * f).max(0.0);
+            }
+            self.frames.push_back(clean);
+            self.power.push_back(p.iter().sum::<f32>());
+        }
+    }
+
+    /// The factor, in 0..=1, that a candidate starting at `frame` keeps
+    /// of its score: the Pearson correlation across bands of the
+    /// template's profile and the window's, raised to a power that grows
+    /// with the window's local SNR (in noise a true match's spectrum is
+    /// mostly the noise's, so the check has no say there). `None` if those
+    /// frames are gone or not in yet.
+    pub fn factor(&self, frame: u64) -> Option<f32> {
+        let first = (frame + self.active.start as u64).checked_sub(self.start)? as usize;
+        let last = (frame + self.active.end as u64).checked_sub(self.start)? as usize;
+        if last > self.frames.len() {
+            return None;
+        }
+        let mut sums = [0.0f32; BANDS];
+        for f in self.frames.range(first..last) {
+            for (s, v) in sums.iter_mut().zip(f) {
+                *s += v;
+            }
+        }
+        let similarity = standard_profile(&sums).map_or(0.0, |profile| {
+            profile
+                .iter()
+                .zip(&self.template)
+                .map(|(a, b)| a * b)
+                .sum::<f32>()
+                .max(0.0)
+        });
+        // Local SNR: the window's mean power against the median power of
+        // the frames just before it (a median, so one other sound there
+        // does not count as background).
+        let window: f32 = self.power.range(first..last).sum::<f32>() / (last - first).max(1) as f32;
+        let mut context: Vec<f32> = self
+            .power
+            .range(first.saturating_sub(CONTEXT_FRAMES)..first)
+            .copied()
+            .collect();
+        context.sort_by(f32::total_cmp);
+        let reliability = match context.get(context.len() / 2) {
+            Some(&background) => {
+                let snr_db = 10.0 * (window / background.max(1e-30)).max(1e-10).log10();
+                ((snr_db - UNRELIABLE_SNR_DB) / (RELIABLE_SNR_DB - UNRELIABLE_SNR_DB))
+                    .clamp(0.0, 1.0)
+            }
+            // Nothing before the window: the recording starts with it.
+            None => 1.0,
+        };
+        Some(similarity.powf(SHAPE_WEIGHT * reliability))
+    }
+
+    /// Drops frames before `frame`: no window starting earlier will be
+    /// asked about again.
+    pub fn forget_before(&mut self, frame: u64) {
+        while self.start < frame && !self.frames.is_empty() {
+            self.frames.pop_front();
+            self.power.pop_front();
+            self.start += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A profile that falls across the bands from `top` down.
+    fn slope(top: usize) -> [f32; BANDS] {
+        let mut p = [0.0f32; BANDS];
+        for (b, v) in p.iter_mut().enumerate() {
+            *v = 10f32.powf(-((b as f32 - top as f32).abs()) / 8.0);
+        }
+        p
+    }
+
+    /// A check on a 3-frame sound, fed `quiet` frames of background at
+    /// `background` power per band and then 3 frames of `sound`.
+    fn check_after(quiet: usize, background: f32, sound: [f32; BANDS]) -> f32 {
+        let template = standard_profile(&slope(30)).unwrap();
+        let mut check = SpectralCheck::new(template, 0..3);
+        let floors = vec![0.0f32; BANDS];
+        for _ in 0..quiet {
+            check.push(&[background; BANDS], &floors);
+        }
+        for _ in 0..3 {
+            check.push(&sound, &floors);
+        }
+        check.factor(quiet as u64).unwrap()
+    }
+
+    #[test]
+    fn the_same_spectrum_keeps_its_score_and_another_loses_it() {
+        assert!(check_after(30, 1e-6, slope(30)) > 0.99);
+        assert!(check_after(30, 1e-6, slope(5)) < 0.2);
+    }
+
+    #[test]
+    fn in_loud_noise_the_spectrum_has_no_say() {
+        // The window is barely above its background: its spectrum is the
+        // noise's, so a mismatch must not count.
+        let sound = slope(5).map(|v| v + 1.0);
+        assert_eq!(check_after(30, 1.0, sound), 1.0);
+    }
+
+    #[test]
+    fn frames_before_the_context_are_forgotten() {
+        let mut check = SpectralCheck::new(standard_profile(&slope(30)).unwrap(), 0..3);
+        let floors = vec![0.0f32; 10 * BANDS];
+        check.push(&vec![1.0f32; 10 * BANDS], &floors);
+        check.forget_before(4);
+        assert!(check.factor(3).is_none());
+        assert!(check.factor(4).is_some());
+        assert!(check.factor(8).is_none(), "frame 10 is not in yet");
+    }
+}

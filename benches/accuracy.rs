@@ -1,7 +1,9 @@
 //! Accuracy of the counting engine on the project's seeded corpus.
 //!
-//! `cargo bench --bench accuracy -- [--cases N] [--tiers clean,snr0,...] [--sweep] [--misses]`
+//! `cargo bench --bench accuracy -- [--cases N] [--first K] [--tiers clean,snr0,...] [--sweep] [--misses]`
 //! `cargo bench --bench accuracy -- --dump TIER/INDEX` writes one case as WAV files.
+//! `cargo bench --bench accuracy -- --explain TIER/INDEX` prints each true onset
+//! with the best score near it, and each false event.
 //!
 //! Prints, per tier, the exact-count rate and event F1 (one-to-one matching
 //! of onsets within max(0.1 s, 25 % of the template's sound)), as a Markdown
@@ -23,6 +25,9 @@ fn main() {
             .cloned()
     };
     let cases: u64 = value("--cases").and_then(|v| v.parse().ok()).unwrap_or(20);
+    // Cases `first..first + cases` of each tier: a later range is a held-out
+    // set for checking that tuning on the first one did not overfit.
+    let first: u64 = value("--first").and_then(|v| v.parse().ok()).unwrap_or(0);
     let tiers: Vec<Tier> = match value("--tiers") {
         Some(list) => Tier::ALL
             .into_iter()
@@ -85,7 +90,7 @@ fn main() {
             } else {
                 cases
             };
-            (0..n).map(move |i| (tier, i))
+            (first..first + n).map(move |i| (tier, i))
         })
         .collect();
     // Generate once, score at every threshold.
@@ -195,6 +200,16 @@ fn explain(name: &str) {
             .map(|f| (f, trace.scores[f]))
             .fold((0, 0.0f32), |a, b| if b.1 > a.1 { b } else { a })
     };
+    let mut sorted = trace.scores.clone();
+    sorted.sort_by(f32::total_cmp);
+    let q = |p: f64| sorted[((sorted.len() - 1) as f64 * p) as usize];
+    println!(
+        "  scores: median {:.3}, p90 {:.3}, p99 {:.3}, max {:.3}",
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        q(1.0)
+    );
     for &t in &case.truth {
         let (f, s) = best(t - 0.03, t + 0.01);
         let hit = events.iter().find(|e| (e.start_s - t).abs() <= tolerance);

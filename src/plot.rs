@@ -34,8 +34,6 @@ pub struct PlotInput<'a> {
     pub trace: &'a Trace,
     /// Detected events.
     pub events: &'a [Event],
-    /// The threshold in force.
-    pub threshold: f32,
     /// A title (the file names, say).
     pub title: &'a str,
 }
@@ -136,10 +134,10 @@ where
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK));
     chart
         .draw_series(LineSeries::new(
-            [(0.0, input.threshold), (duration, input.threshold)],
+            reduce(&input.trace.thresholds, step),
             RED.stroke_width(2),
         ))?
-        .label(format!("threshold {:.2}", input.threshold))
+        .label("threshold")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
     chart
         .draw_series(

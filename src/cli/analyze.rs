@@ -88,7 +88,6 @@ pub fn run(args: AnalyzeArgs) -> Result<(), String> {
             &args.recording,
             trace,
             &analysis.events,
-            &args.engine,
         )?;
     }
 

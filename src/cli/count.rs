@@ -212,15 +212,8 @@ fn plot(args: &CountArgs, path: &Path, result: &CountResult) -> Result<(), Failu
             .to_string_lossy()
             .into_owned(),
     };
-    super::draw_count_plot(
-        path,
-        &template_name,
-        &args.recording,
-        &trace,
-        &events,
-        &args.engine,
-    )
-    .map_err(Failure::from)
+    super::draw_count_plot(path, &template_name, &args.recording, &trace, &events)
+        .map_err(Failure::from)
 }
 
 /// A saved sound, downloaded and decoded (for the local plot).

@@ -173,7 +173,6 @@ pub(crate) fn draw_count_plot(
     recording: &std::path::Path,
     trace: &crate::dsp::Trace,
     events: &[crate::dsp::Event],
-    engine: &EngineArgs,
 ) -> Result<(), String> {
     let title = format!(
         "{template_name} in {}",
@@ -184,7 +183,6 @@ pub(crate) fn draw_count_plot(
         &crate::plot::PlotInput {
             trace,
             events,
-            threshold: engine.threshold.unwrap_or(crate::dsp::DEFAULT_THRESHOLD),
             title: &title,
         },
     )

@@ -46,6 +46,9 @@ pub struct Trace {
     pub energy_db: Vec<f32>,
     /// Match score of the window starting at each frame, 0..1.
     pub scores: Vec<f32>,
+    /// The threshold a peak at each frame had to reach (it adapts to the
+    /// recording unless the caller set one).
+    pub thresholds: Vec<f32>,
 }
 
 impl Trace {

@@ -193,11 +193,12 @@ pub const FLOOR_WINDOW_FRAMES: usize = 1000;
 /// Frames averaged before the floor's minimum is taken (30 ms), so that one
 /// unusually quiet frame does not pull the floor down.
 const FLOOR_SMOOTHING_FRAMES: usize = 3;
-/// The floor is this multiple of the minimum. 1 (the minimum itself) keeps
-/// most of the structure of dense repeats, which raise the minimum; 2
-/// (≈3 dB, the usual bias correction of minimum statistics) lost 3 points
-/// of F1 on rapid repeats for no gain in noise (docs/BENCHMARKS.md).
-const FLOOR_MARGIN: f32 = 1.0;
+/// The floor is this multiple of the minimum (≈3 dB, the usual bias
+/// correction of minimum statistics), so most of the noise's own
+/// fluctuation falls below it. With a 2 s floor window this cost rapid
+/// repeats 3 points of F1; with the 10 s window and onset channels it
+/// costs them nothing and gains in noise (docs/BENCHMARKS.md).
+const FLOOR_MARGIN: f32 = 2.0;
 
 /// Turns a band power into a feature against that band's noise floor:
 /// `ln(power / floor)` where the band stands above its floor, 0 elsewhere.

@@ -15,6 +15,7 @@ pub mod correlate;
 pub mod features;
 pub mod peaks;
 mod template;
+pub mod threshold;
 pub mod verify;
 
 pub use analyze::{analyze_file, load_template, Analysis, Progress, Trace};
@@ -25,7 +26,9 @@ use correlate::Correlator;
 use features::{FeatureExtractor, OnsetChannels, RunningFloor, FRAME_SECONDS};
 use peaks::{Peak, PeakPicker};
 
-/// Score an occurrence must reach when the caller sets none. Chosen on the
+/// When the caller sets no threshold, a score this high always counts; the
+/// default adapts below it, down to [`threshold::MIN_THRESHOLD`], where the
+/// recording's background scores low ([`threshold`]). Chosen on the
 /// project's accuracy corpus (docs/BENCHMARKS.md).
 pub const DEFAULT_THRESHOLD: f32 = 0.4;
 /// Minimum gap between events, as a fraction of the (trimmed) template's
@@ -78,7 +81,9 @@ pub struct Event {
 /// Caller's overrides of the engine's defaults.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Options {
-    /// Score an occurrence must reach (0..1); default [`DEFAULT_THRESHOLD`].
+    /// Score an occurrence must reach (0..1); by default it adapts to the
+    /// recording's background between [`threshold::MIN_THRESHOLD`] and
+    /// [`DEFAULT_THRESHOLD`].
     pub threshold: Option<f32>,
     /// Seconds that must separate two events; default a quarter of the
     /// template's length.
@@ -124,7 +129,7 @@ pub struct Counter {
     floor: RunningFloor,
     onsets: OnsetChannels,
     check: verify::SpectralCheck,
-    threshold: f32,
+    threshold: threshold::Threshold,
     raw: Vec<f32>,
     floors: Vec<f32>,
     level_correlator: Correlator,
@@ -162,19 +167,21 @@ impl Counter {
             .min_gap_s
             .unwrap_or(prepared.duration_s() * DEFAULT_GAP_FRACTION);
         let gap_frames = (gap_s / FRAME_SECONDS).round() as usize;
+        let threshold = threshold::Threshold::new(options.threshold);
+        let lowest_threshold = threshold.lowest();
         Ok(Counter {
             resampler: Resampler::new(recording_rate, ANALYSIS_RATE)?,
             features: FeatureExtractor::new(prepared.layout.clone()),
             floor: RunningFloor::default(),
             onsets: OnsetChannels::default(),
             check: verify::SpectralCheck::new(prepared.profile, prepared.active.clone()),
-            threshold: options.threshold.unwrap_or(DEFAULT_THRESHOLD),
+            threshold,
             raw: Vec::new(),
             floors: Vec::new(),
             level_correlator: Correlator::new(&prepared.level),
             onset_correlator: Correlator::new(&prepared.onset),
             picker: PeakPicker::new(
-                options.threshold.unwrap_or(DEFAULT_THRESHOLD),
+                lowest_threshold,
                 gap_frames,
                 (prepared.frames() as f64 * peaks::DOMINANCE_REACH) as usize,
             ),
@@ -246,6 +253,13 @@ impl Counter {
         if let Some(trace) = self.trace.as_mut() {
             trace.scores.extend_from_slice(&self.scores);
         }
+        self.threshold.push(&self.scores);
+        if let Some(trace) = self.trace.as_mut() {
+            let first = trace.thresholds.len() as u64;
+            trace
+                .thresholds
+                .extend((first..first + self.scores.len() as u64).map(|f| self.threshold.at(f)));
+        }
         self.peaks.clear();
         self.picker.push(&self.scores, &mut self.peaks);
         if end {
@@ -260,12 +274,13 @@ impl Counter {
                 // it always has the answer; a missing one would be a bug,
                 // and keeping the score is the harmless way out.
                 let score = p.score * self.check.factor(p.frame).unwrap_or(1.0);
-                (score >= self.threshold).then_some(Event {
+                (score >= self.threshold.at(p.frame)).then_some(Event {
                     start_s: ((p.frame as f64 + p.offset) * FRAME_SECONDS + onset).max(0.0),
                     score,
                 })
             })
             .collect();
+        self.threshold.forget_before(self.picker.undecided());
         self.check.forget_before(
             self.picker
                 .undecided()

@@ -1,0 +1,131 @@
+//! The default threshold adapts to the recording.
+//!
+//! A fixed threshold cannot serve both ends of the corpus: at 0 dB SNR true
+//! matches score 0.25–0.4 while the noise around them scores under 0.1, and
+//! in a quiet room partial matches of a press-and-release pair reach 0.35.
+//! So, unless the caller sets a threshold, a candidate must beat
+//! [`BACKGROUND_FACTOR`] times what the recording's own background scored
+//! over the [`BACKGROUND_FRAMES`] before it (its 95th percentile), never
+//! less than [`MIN_THRESHOLD`] and never more than
+//! [`DEFAULT_THRESHOLD`](super::DEFAULT_THRESHOLD). The background is
+//! looked up only for candidates, from scores already known, so a stream
+//! and a whole file agree.
+
+use std::collections::VecDeque;
+
+use super::DEFAULT_THRESHOLD;
+
+/// The lowest score the default threshold ever accepts.
+pub const MIN_THRESHOLD: f32 = 0.25;
+/// Frames of scores before a candidate that tell what the background
+/// scores (3 s).
+pub const BACKGROUND_FRAMES: usize = 300;
+/// Which percentile of those scores stands for the background.
+const BACKGROUND_QUANTILE: f64 = 0.95;
+/// How far above the background a candidate must score.
+const BACKGROUND_FACTOR: f32 = 2.0;
+
+/// The threshold in force at each frame.
+#[derive(Debug)]
+pub struct Threshold {
+    /// The caller's threshold, when one was set: then nothing adapts.
+    fixed: Option<f32>,
+    /// Scores from frame `start` on.
+    history: VecDeque<f32>,
+    start: u64,
+}
+
+impl Threshold {
+    /// The caller's threshold, or the adaptive default when `None`.
+    pub fn new(fixed: Option<f32>) -> Threshold {
+        Threshold {
+            fixed,
+            history: VecDeque::new(),
+            start: 0,
+        }
+    }
+
+    /// The lowest threshold this can ever give: what the peak picker needs
+    /// to propose candidates.
+    pub fn lowest(&self) -> f32 {
+        self.fixed.unwrap_or(MIN_THRESHOLD)
+    }
+
+    /// Adds scores in frame order.
+    pub fn push(&mut self, scores: &[f32]) {
+        if self.fixed.is_none() {
+            self.history.extend(scores.iter().copied());
+        }
+    }
+
+    /// The threshold for a candidate at `frame`.
+    pub fn at(&self, frame: u64) -> f32 {
+        let Some(fixed) = self.fixed.or_else(|| self.adaptive(frame)) else {
+            return DEFAULT_THRESHOLD;
+        };
+        fixed
+    }
+
+    fn adaptive(&self, frame: u64) -> Option<f32> {
+        let end = frame.checked_sub(self.start)? as usize;
+        let begin = end.saturating_sub(BACKGROUND_FRAMES);
+        let mut recent: Vec<f32> = self
+            .history
+            .range(begin..end.min(self.history.len()))
+            .copied()
+            .collect();
+        if recent.is_empty() {
+            return None;
+        }
+        let rank = ((recent.len() - 1) as f64 * BACKGROUND_QUANTILE) as usize;
+        let (_, background, _) = recent.select_nth_unstable_by(rank, f32::total_cmp);
+        Some((BACKGROUND_FACTOR * *background).clamp(MIN_THRESHOLD, DEFAULT_THRESHOLD))
+    }
+
+    /// Drops scores no candidate from `frame` on will look at.
+    pub fn forget_before(&mut self, frame: u64) {
+        let keep_from = frame.saturating_sub(BACKGROUND_FRAMES as u64);
+        while self.start < keep_from && self.history.pop_front().is_some() {
+            self.start += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quiet_background_lowers_the_threshold_to_its_minimum() {
+        let mut threshold = Threshold::new(None);
+        threshold.push(&[0.02; 400]);
+        assert_eq!(threshold.at(400), MIN_THRESHOLD);
+    }
+
+    #[test]
+    fn a_busy_background_raises_it_up_to_the_default() {
+        let mut threshold = Threshold::new(None);
+        threshold.push(&[0.15; 400]);
+        assert!((threshold.at(400) - 0.3).abs() < 1e-6);
+        threshold.push(&[0.5; 400]);
+        assert_eq!(threshold.at(800), DEFAULT_THRESHOLD);
+    }
+
+    #[test]
+    fn without_history_the_default_applies_and_a_callers_threshold_never_moves() {
+        assert_eq!(Threshold::new(None).at(0), DEFAULT_THRESHOLD);
+        let mut fixed = Threshold::new(Some(0.7));
+        fixed.push(&[0.0; 400]);
+        assert_eq!(fixed.at(400), 0.7);
+        assert_eq!(fixed.lowest(), 0.7);
+    }
+
+    #[test]
+    fn forgetting_keeps_what_later_candidates_need() {
+        let mut threshold = Threshold::new(None);
+        threshold.push(&[0.15; 1000]);
+        let before = threshold.at(900);
+        threshold.forget_before(900);
+        assert_eq!(threshold.at(900), before);
+    }
+}

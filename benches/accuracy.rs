@@ -96,6 +96,7 @@ fn main() {
     // Generate once, score at every threshold.
     let next = Mutex::new(0usize);
     let generated = Mutex::new(Vec::new());
+    let timing = Mutex::new(Vec::<f64>::new());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -127,6 +128,20 @@ fn main() {
                         .iter()
                         .map(|d| match_events(&case.truth, d, case.tolerance_s()))
                         .collect();
+                    // Timing: each detection against the nearest true onset
+                    // within tolerance (first threshold only).
+                    let mut errors = timing.lock().unwrap();
+                    for &d in detections.first().into_iter().flatten() {
+                        let nearest = case
+                            .truth
+                            .iter()
+                            .map(|t| d - t)
+                            .min_by(|a, b| a.abs().total_cmp(&b.abs()));
+                        if let Some(e) = nearest.filter(|e| e.abs() <= case.tolerance_s()) {
+                            errors.push(e);
+                        }
+                    }
+                    drop(errors);
                     generated.lock().unwrap().push((case, outcomes));
                 }
             });
@@ -157,6 +172,18 @@ fn main() {
                 println!("  miss {name} ({}): {outcome:?}", kind.unwrap_or("?"));
             }
         }
+    }
+    let mut errors = timing.into_inner().unwrap();
+    if !errors.is_empty() {
+        let mean = errors.iter().sum::<f64>() / errors.len() as f64;
+        errors.iter_mut().for_each(|e| *e = e.abs());
+        errors.sort_by(f64::total_cmp);
+        println!(
+            "\nonset timing of matched events: mean error {:+.1} ms, median |error| {:.1} ms, 90th percentile {:.1} ms",
+            mean * 1e3,
+            errors[errors.len() / 2] * 1e3,
+            errors[errors.len() * 9 / 10] * 1e3
+        );
     }
     println!(
         "\n{} cases, {} per tier ({} for long), generated and scored in {:.1} s on {threads} threads",

@@ -112,7 +112,9 @@ impl PreparedTemplate {
             profile,
             active: first - start..last + 1 - start,
             frames: end - start,
-            onset_offset_s: (first - start) as f64 * FRAME_SECONDS,
+            onset_offset_s: (onset_sample(&resampled, first) as f64
+                - (start * super::features::HOP) as f64)
+                / f64::from(ANALYSIS_RATE),
         })
     }
 
@@ -142,6 +144,29 @@ fn standardise(values: &[f32]) -> Option<Vec<f32>> {
             .map(|&v| ((f64::from(v) - mean) / norm) as f32)
             .collect()
     })
+}
+
+/// Where the sound starts, in samples of the padded template (the
+/// `WINDOW` samples of silence in front included): the first sample whose
+/// 1 ms envelope comes within [`ACTIVE_BELOW_PEAK_DB`] of the loudest, looked
+/// for around the first active frame. A frame turns active as soon as its
+/// 32 ms window catches the sound's start, so frame times alone would put
+/// every onset up to a window early.
+fn onset_sample(resampled: &[f32], first_frame: usize) -> usize {
+    use super::features::{HOP, WINDOW};
+    const ENVELOPE: usize = (ANALYSIS_RATE / 1000) as usize;
+    let peak = resampled.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    let gate = peak * 10f32.powf(-ACTIVE_BELOW_PEAK_DB / 20.0);
+    // Padded coordinates: sample i of `resampled` is WINDOW + i.
+    let from = (first_frame.saturating_sub(1) * HOP).saturating_sub(WINDOW);
+    let to = ((first_frame * HOP + WINDOW).saturating_sub(WINDOW)).min(resampled.len());
+    resampled
+        .get(from..to)
+        .and_then(|span| {
+            span.windows(ENVELOPE.min(span.len()).max(1))
+                .position(|w| w.iter().fold(0.0f32, |m, s| m.max(s.abs())) > gate)
+        })
+        .map_or(first_frame * HOP + WINDOW / 2, |i| WINDOW + from + i)
 }
 
 /// First and last frame that belong to the sound, by energy (from band powers).

@@ -69,6 +69,10 @@ fn write_recording(path: &Path, minutes: u32, template: &[f32]) -> usize {
     count
 }
 
+/// Feature correlations the engine runs per frame: band levels and onset
+/// strengths (src/dsp/mod.rs).
+const CORRELATIONS: usize = 2;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let minutes: u32 = args
@@ -106,23 +110,30 @@ fn main() {
     let frames = (seconds * f64::from(ANALYSIS_RATE) / HOP as f64) as usize;
     let template_frames = 100;
 
-    // Direct normalised correlation over feature frames, on a slice.
+    // Direct normalised correlation over feature frames, on a slice; the
+    // engine correlates two patches (band levels and onset strengths).
     let slice_frames = 6_000.min(frames);
     let x: Vec<f32> = (0..(slice_frames + template_frames) * BANDS)
         .map(|i| ((i * 7919) % 1013) as f32 / 1013.0)
         .collect();
-    let y: Vec<f32> = (0..template_frames * BANDS)
-        .map(|i| ((i * 104_729) % 997) as f32 / 997.0 - 0.5)
+    let patches: Vec<Vec<f32>> = (0..CORRELATIONS)
+        .map(|k| {
+            (0..template_frames * BANDS)
+                .map(|i| (((i + k) * 104_729) % 997) as f32 / 997.0 - 0.5)
+                .collect()
+        })
         .collect();
     let started = Instant::now();
     let mut checksum = 0.0f64;
-    for t in 0..slice_frames {
-        let window = &x[t * BANDS..(t + template_frames) * BANDS];
-        let dot: f32 = window.iter().zip(&y).map(|(a, b)| a * b).sum();
-        let (s1, s2) = window.iter().fold((0.0f64, 0.0f64), |(a, b), &v| {
-            (a + f64::from(v), b + f64::from(v) * f64::from(v))
-        });
-        checksum += f64::from(dot) / (s2 - s1 * s1 / window.len() as f64).max(1e-9).sqrt();
+    for y in &patches {
+        for t in 0..slice_frames {
+            let window = &x[t * BANDS..(t + template_frames) * BANDS];
+            let dot: f32 = window.iter().zip(y).map(|(a, b)| a * b).sum();
+            let (s1, s2) = window.iter().fold((0.0f64, 0.0f64), |(a, b), &v| {
+                (a + f64::from(v), b + f64::from(v) * f64::from(v))
+            });
+            checksum += f64::from(dot) / (s2 - s1 * s1 / window.len() as f64).max(1e-9).sqrt();
+        }
     }
     let direct_features_s = started.elapsed().as_secs_f64() * frames as f64 / slice_frames as f64;
     println!(
@@ -185,7 +196,7 @@ fn main() {
     let mut scratch =
         vec![Default::default(); forward.get_scratch_len().max(inverse.get_scratch_len())];
     let started = Instant::now();
-    for _ in 0..blocks {
+    for _ in 0..blocks * CORRELATIONS {
         for _ in 0..BANDS {
             let _ = forward.process_with_scratch(&mut a, &mut spectrum, &mut scratch);
         }
@@ -197,11 +208,12 @@ fn main() {
     let correlation_s = started.elapsed().as_secs_f64();
     let floor = stft_s + correlation_s;
     println!(
-        "FFT floor: {:.3} s ({} STFT FFTs of {WINDOW}: {:.3} s; {} blocks x {} FFTs of {fft_len}: {:.3} s); engine is {:.1}x the floor",
+        "FFT floor: {:.3} s ({} STFT FFTs of {WINDOW}: {:.3} s; {} blocks x {} correlations x {} FFTs of {fft_len}: {:.3} s); engine is {:.1}x the floor",
         floor,
         frames,
         stft_s,
         blocks,
+        CORRELATIONS,
         BANDS + 1,
         correlation_s,
         engine_s / floor

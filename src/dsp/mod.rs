@@ -3,9 +3,11 @@
 //!
 //! One streaming pipeline serves every use: samples at the recording's rate
 //! go through [`Resampler`](crate::audio::Resampler) to 16 kHz, become
-//! compressed mel-band frames ([`features`]), are correlated with the
-//! prepared template ([`correlate`]), and the scores become events
-//! ([`peaks`]). A whole file is that pipeline fed block by block
+//! compressed mel-band frames and onset strengths ([`features`]), are
+//! correlated with the prepared template ([`correlate`]), and the scores
+//! become candidates ([`peaks`]) that must pass a spectral check
+//! ([`verify`]) and a threshold that adapts to the recording
+//! ([`threshold`]). A whole file is that pipeline fed block by block
 //! ([`analyze_file`]); a live stream is the same pipeline fed as data
 //! arrives ([`Counter`]). Every stage is chunk-invariant, so both give the
 //! same events for the same audio, to the bit.

@@ -1,6 +1,6 @@
 //! The sound-library actor: the only owner of the [`Store`] (SQLite and the
 //! audio files) and of the [`UploadSpool`]. Diesel and file I/O block, so it
-//! runs on a [`SyncArbiter`](actix::SyncArbiter) thread of its own; one
+//! runs on a [`SyncArbiter`] thread of its own; one
 //! thread, because SQLite takes one writer at a time anyway.
 //!
 //! Everything the other actors need from disk goes through its messages:

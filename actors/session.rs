@@ -3,7 +3,7 @@
 //! It reads decrypted messages through `add_stream(FramedRead<read half,
 //! DecryptingCodec>)` and writes through an `actix::io::FramedWrite` over the
 //! write half. Each message goes through the checks of §4 in order
-//! ([`Session::on_message`]): the header and a known type, a shutdown under
+//! (`Session::on_message`): the header and a known type, a shutdown under
 //! way, login, role, the fields, then the request itself (the outstanding
 //! limit first). Requests that wait for another actor are tracked by id in
 //! `outstanding` until their one final answer; `cancel`, `bye` and the end

@@ -2,7 +2,7 @@
 //! a recording.
 //!
 //! One streaming pipeline serves every use: samples at the recording's rate
-//! go through [`Resampler`](crate::audio::Resampler) to 16 kHz, become
+//! go through [`Resampler`] to 16 kHz, become
 //! compressed mel-band frames and onset strengths ([`features`]), are
 //! correlated with the prepared template ([`correlate`]), and the scores
 //! become candidates ([`peaks`]) that must pass a spectral check

@@ -7,7 +7,7 @@
 //! [`BACKGROUND_FACTOR`] times what the recording's own background scored
 //! over the [`BACKGROUND_FRAMES`] before it (its 95th percentile), never
 //! less than [`MIN_THRESHOLD`] and never more than
-//! [`DEFAULT_THRESHOLD`](super::DEFAULT_THRESHOLD). The background is
+//! [`DEFAULT_THRESHOLD`]. The background is
 //! looked up only for candidates, from scores already known, so a stream
 //! and a whole file agree.
 
@@ -21,9 +21,9 @@ pub const MIN_THRESHOLD: f32 = 0.25;
 /// scores (3 s).
 pub const BACKGROUND_FRAMES: usize = 300;
 /// Which percentile of those scores stands for the background.
-const BACKGROUND_QUANTILE: f64 = 0.95;
+pub const BACKGROUND_QUANTILE: f64 = 0.95;
 /// How far above the background a candidate must score.
-const BACKGROUND_FACTOR: f32 = 2.0;
+pub const BACKGROUND_FACTOR: f32 = 2.0;
 
 /// The threshold in force at each frame.
 #[derive(Debug)]

@@ -119,7 +119,7 @@ impl Options {
 /// burst. (Mean: F1 0.946; minimum: 0.942; geometric mean: 0.957 on the
 /// corpus, docs/BENCHMARKS.md.)
 #[inline]
-fn combine(level: f32, onset: f32) -> f32 {
+pub(crate) fn combine(level: f32, onset: f32) -> f32 {
     (level * onset).sqrt()
 }
 
@@ -185,8 +185,9 @@ impl Counter {
             picker: PeakPicker::new(
                 lowest_threshold,
                 gap_frames,
-                (prepared.frames() as f64 * peaks::DOMINANCE_REACH) as usize,
-            ),
+                prepared.side_lobes.len().saturating_sub(1),
+            )
+            .with_side_lobes(prepared.side_lobes.clone()),
             onset_offset_s: prepared.onset_offset_s,
             recording_rate,
             samples_in: 0,

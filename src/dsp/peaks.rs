@@ -1,11 +1,15 @@
 //! Peak picking: one event per occurrence, never one per frame offset.
 //!
 //! A frame is an event when its score reaches the threshold, no frame within
-//! `gap` frames scores higher (on a tie, the earlier frame wins), and no
-//! frame within `reach` frames (70 % of the template's length) scores more
-//! than `1/DOMINANCE` times as much. The last rule removes partial matches: a
-//! key press-and-release template half-overlapping a real one scores about
-//! half of the true match next to it, while true repeats score alike.
+//! `gap` frames scores higher (on a tie, the earlier frame wins), and it is
+//! not dominated by a higher frame within `reach` frames (70 % of the
+//! template's length). The last rule removes partial matches: a key
+//! press-and-release template with its press on a real release scores 0.6–0.7
+//! of the true match next to it. How much lower than its neighbour a peak
+//! may be depends on their lag: the template's correlation with itself
+//! ([`PeakPicker::with_side_lobes`]) says where a true match has side lobes
+//! and how high, so true repeats at other lags stay however close they are
+//! (without side lobes, one flat share, [`DOMINANCE`], applies).
 //! Everything is decided as soon as the `reach` frames after it are known,
 //! so a stream reports each event the moment it is certain, and decisions
 //! depend on the scores alone, never on how they arrived.
@@ -26,6 +30,14 @@ pub struct Peak {
 /// A peak must score at least this share of every score within
 /// [`DOMINANCE_REACH`] of it.
 pub const DOMINANCE: f32 = 0.7;
+/// How far above the template's own side lobe a peak must score, as a
+/// share of the higher peak, to count as a match of its own: real side
+/// lobes rise above the clean ones with noise and overlap.
+pub const SIDE_LOBE_MARGIN: f32 = 0.3;
+/// With side lobes, a peak under this share of a higher one within reach
+/// is always dropped.
+pub const MIN_DOMINANCE: f32 = 0.4;
+
 /// How far the dominance rule looks, as a share of the template's length:
 /// far enough to cover a press-and-release pair's partial match, short
 /// enough to leave true repeats a third of a template apart alone.
@@ -40,6 +52,9 @@ pub struct PeakPicker {
     /// Scores from frame `window_start` on.
     window: VecDeque<f32>,
     window_start: u64,
+    /// Per lag (frames, 0..=reach): how much of a true match's score the
+    /// template's own side lobe reaches there; empty for the flat rule.
+    side_lobes: Vec<f32>,
     /// Next frame to decide.
     next: u64,
     pushed: u64,
@@ -56,9 +71,31 @@ impl PeakPicker {
             reach: reach.max(gap),
             window: VecDeque::new(),
             window_start: 0,
+            side_lobes: Vec::new(),
             next: 0,
             pushed: 0,
         }
+    }
+
+    /// Uses the template's own side lobes for the dominance rule: a peak at
+    /// lag `L` from a higher one is a side lobe of it when it scores under
+    /// `side_lobes[L] + SIDE_LOBE_MARGIN` of it (never under
+    /// [`MIN_DOMINANCE`], never over 1). A press-and-release template has a
+    /// strong side lobe at its release's lag and none elsewhere, so true
+    /// repeats at other lags are kept however close.
+    pub fn with_side_lobes(mut self, side_lobes: Vec<f32>) -> PeakPicker {
+        self.side_lobes = side_lobes;
+        self
+    }
+
+    /// The share of a higher peak's score at `lag` under which a peak is
+    /// taken for its side lobe.
+    fn dominance(&self, lag: u64) -> f32 {
+        if self.side_lobes.is_empty() {
+            return DOMINANCE;
+        }
+        let side = self.side_lobes.get(lag as usize).copied().unwrap_or(0.0);
+        (side + SIDE_LOBE_MARGIN).clamp(MIN_DOMINANCE, 1.0)
     }
 
     /// Adds scores in frame order; appends the peaks now certain to `out`.
@@ -116,8 +153,10 @@ impl PeakPicker {
             return None;
         }
         let reach = self.reach as u64;
-        let dominated = (t.saturating_sub(reach)..=t + reach)
-            .any(|u| self.score(u).is_some_and(|s| score < DOMINANCE * s));
+        let dominated = (t.saturating_sub(reach)..=t + reach).any(|u| {
+            self.score(u)
+                .is_some_and(|s| score < self.dominance(t.abs_diff(u)) * s)
+        });
         if dominated {
             return None;
         }
@@ -183,6 +222,21 @@ mod tests {
         picker.push(&scores, &mut out);
         picker.finish(&mut out);
         assert_eq!(out.iter().map(|p| p.frame).collect::<Vec<_>>(), vec![4, 9]);
+    }
+
+    #[test]
+    fn side_lobes_drop_peaks_only_at_their_lags() {
+        // A true match (0.9) and two lower peaks (0.6) 3 and 5 frames away;
+        // the template has a side lobe of 0.5 at lag 3 only.
+        let scores = [0.0, 0.0, 0.9, 0.0, 0.0, 0.6, 0.0, 0.6, 0.0, 0.0];
+        let mut side_lobes = vec![0.0; 6];
+        side_lobes[3] = 0.5;
+        let mut picker = PeakPicker::new(0.4, 1, 5).with_side_lobes(side_lobes);
+        let mut out = Vec::new();
+        picker.push(&scores, &mut out);
+        picker.finish(&mut out);
+        // Lag 3: 0.6 < (0.5 + margin) x 0.9, a side lobe. Lag 5: kept.
+        assert_eq!(out.iter().map(|p| p.frame).collect::<Vec<_>>(), vec![2, 7]);
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct PreparedTemplate {
     pub(crate) profile: [f32; BANDS],
     /// Frames of the patch that hold the sound.
     pub(crate) active: std::ops::Range<usize>,
+    /// The template's score against itself alone at each lag, 0 up to the
+    /// dominance rule's reach: where a true match has side lobes.
+    pub(crate) side_lobes: Vec<f32>,
     /// Frames in `patch`.
     pub(crate) frames: usize,
     /// Seconds from the start of the trimmed patch to the sound's onset.
@@ -104,12 +107,15 @@ impl PreparedTemplate {
         }
         let cut = start * BANDS..end * BANDS;
         let level = standardise(&features[cut.clone()]).ok_or(DspError::SilentTemplate)?;
-        let onset = standardise(&onsets[cut]).ok_or(DspError::SilentTemplate)?;
+        let onset = standardise(&onsets[cut.clone()]).ok_or(DspError::SilentTemplate)?;
+        let reach = ((end - start) as f64 * super::peaks::DOMINANCE_REACH) as usize;
+        let side_lobes = side_lobes(&level, &onset, &features[cut], reach);
         Ok(PreparedTemplate {
             layout,
             level,
             onset,
             profile,
+            side_lobes,
             active: first - start..last + 1 - start,
             frames: end - start,
             onset_offset_s: (onset_sample(&resampled, first) as f64
@@ -144,6 +150,43 @@ fn standardise(values: &[f32]) -> Option<Vec<f32>> {
             .map(|&v| ((f64::from(v) - mean) / norm) as f32)
             .collect()
     })
+}
+
+/// The combined score of the template against itself in silence, at lags
+/// `0..=reach` frames (the larger of the two directions): what the engine
+/// itself would score next to an isolated true match.
+fn side_lobes(level: &[f32], onset: &[f32], features: &[f32], reach: usize) -> Vec<f32> {
+    use super::correlate::Correlator;
+    let silence = vec![0.0f32; reach * BANDS];
+    let mut alone = Vec::with_capacity(features.len() + 2 * silence.len());
+    alone.extend_from_slice(&silence);
+    alone.extend_from_slice(features);
+    alone.extend_from_slice(&silence);
+    let mut onsets = Vec::with_capacity(alone.len());
+    OnsetChannels::default().extend(&alone, &mut onsets);
+    let (mut level_scores, mut onset_scores) = (Vec::new(), Vec::new());
+    let mut correlator = Correlator::new(level);
+    correlator.push(&alone, &mut level_scores);
+    correlator.finish(&mut level_scores);
+    let mut correlator = Correlator::new(onset);
+    correlator.push(&onsets, &mut onset_scores);
+    correlator.finish(&mut onset_scores);
+    let scores: Vec<f32> = level_scores
+        .iter()
+        .zip(&onset_scores)
+        .map(|(&l, &o)| super::combine(l, o))
+        .collect();
+    (0..=reach)
+        .map(|lag| {
+            let after = scores.get(reach + lag).copied().unwrap_or(0.0);
+            let before = reach
+                .checked_sub(lag)
+                .and_then(|i| scores.get(i))
+                .copied()
+                .unwrap_or(0.0);
+            after.max(before)
+        })
+        .collect()
 }
 
 /// Where the sound starts, in samples of the padded template (the
@@ -217,6 +260,29 @@ mod tests {
         );
         let norm: f32 = template.level.iter().map(|v| v * v).sum();
         assert!((norm - 1.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn a_press_and_release_has_a_side_lobe_at_its_release_and_a_burst_none() {
+        let rate = 16_000;
+        let single = burst(rate, 0.2, 0.05, 0.2);
+        let mut double = burst(rate, 0.2, 0.05, 0.35);
+        let lag = (0.12 * rate as f32) as usize;
+        let press = (0.2 * rate as f32) as usize;
+        for i in 0..(0.05 * rate as f32) as usize {
+            double.samples[press + lag + i] += 0.7 * single.samples[press + i];
+        }
+        let single = PreparedTemplate::new(&single, rate).unwrap();
+        let double = PreparedTemplate::new(&double, rate).unwrap();
+        let release = (0.12 / FRAME_SECONDS).round() as usize;
+        assert!(double.side_lobes[release] > 0.4, "{:?}", double.side_lobes);
+        assert!(single.side_lobes[0] > 0.99);
+        // Shifted by a frame or more, a lone burst no longer matches itself.
+        assert!(
+            single.side_lobes[1..4].iter().all(|&s| s < 0.3),
+            "{:?}",
+            single.side_lobes
+        );
     }
 
     #[test]

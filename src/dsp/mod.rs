@@ -269,20 +269,19 @@ impl Counter {
             self.picker.finish(&mut self.peaks);
         }
         let onset = self.onset_offset_s;
-        let new: Vec<Event> = self
-            .peaks
-            .iter()
-            .filter_map(|p| {
-                // The check keeps the frames of every undecided window, so
-                // it always has the answer; a missing one would be a bug,
-                // and keeping the score is the harmless way out.
-                let score = p.score * self.check.factor(p.frame).unwrap_or(1.0);
-                (score >= self.threshold.at(p.frame)).then_some(Event {
+        let mut new = Vec::new();
+        for p in &self.peaks {
+            // The check keeps the frames of every undecided window, so it
+            // always has the answer; a missing one would be a bug, and
+            // keeping the score is the harmless way out.
+            let score = p.score * self.check.factor(p.frame).unwrap_or(1.0);
+            if self.threshold.accepts(p.frame, score) {
+                new.push(Event {
                     start_s: ((p.frame as f64 + p.offset) * FRAME_SECONDS + onset).max(0.0),
                     score,
-                })
-            })
-            .collect();
+                });
+            }
+        }
         self.threshold.forget_before(self.picker.undecided());
         self.check.forget_before(
             self.picker

@@ -10,6 +10,12 @@
 //! [`DEFAULT_THRESHOLD`]. The background is
 //! looked up only for candidates, from scores already known, so a stream
 //! and a whole file agree.
+//!
+//! The default also asks a candidate to look like the events already
+//! found: occurrences of one sound in one recording score alike, so one
+//! scoring under [`PEER_SHARE`] of the median of the last [`PEERS`] events
+//! is something else that happens to correlate (music's note onsets under a
+//! slap's template score 0.3–0.5 against the slaps' 0.5–0.7).
 
 use std::collections::VecDeque;
 
@@ -25,6 +31,12 @@ pub const BACKGROUND_QUANTILE: f64 = 0.95;
 /// How far above the background a candidate must score.
 pub const BACKGROUND_FACTOR: f32 = 2.0;
 
+/// Events before a candidate whose scores it is compared with.
+pub const PEERS: usize = 20;
+/// A candidate scoring under this share of the median of its [`PEERS`] is
+/// not one of them.
+pub const PEER_SHARE: f32 = 0.5;
+
 /// The threshold in force at each frame.
 #[derive(Debug)]
 pub struct Threshold {
@@ -33,6 +45,8 @@ pub struct Threshold {
     /// Scores from frame `start` on.
     history: VecDeque<f32>,
     start: u64,
+    /// Scores of the last [`PEERS`] events.
+    accepted: VecDeque<f32>,
 }
 
 impl Threshold {
@@ -42,6 +56,7 @@ impl Threshold {
             fixed,
             history: VecDeque::new(),
             start: 0,
+            accepted: VecDeque::new(),
         }
     }
 
@@ -82,6 +97,29 @@ impl Threshold {
         Some((BACKGROUND_FACTOR * *background).clamp(MIN_THRESHOLD, DEFAULT_THRESHOLD))
     }
 
+    /// Whether a candidate at `frame` with `score` is an event; remembers
+    /// it if so.
+    pub fn accepts(&mut self, frame: u64, score: f32) -> bool {
+        if score < self.at(frame) {
+            return false;
+        }
+        if self.fixed.is_none() {
+            let mut peers: Vec<f32> = self.accepted.iter().copied().collect();
+            if !peers.is_empty() {
+                let middle = peers.len() / 2;
+                let (_, median, _) = peers.select_nth_unstable_by(middle, f32::total_cmp);
+                if score < PEER_SHARE * *median {
+                    return false;
+                }
+            }
+            self.accepted.push_back(score);
+            if self.accepted.len() > PEERS {
+                self.accepted.pop_front();
+            }
+        }
+        true
+    }
+
     /// Drops scores no candidate from `frame` on will look at.
     pub fn forget_before(&mut self, frame: u64) {
         let keep_from = frame.saturating_sub(BACKGROUND_FRAMES as u64);
@@ -118,6 +156,19 @@ mod tests {
         fixed.push(&[0.0; 400]);
         assert_eq!(fixed.at(400), 0.7);
         assert_eq!(fixed.lowest(), 0.7);
+    }
+
+    #[test]
+    fn a_candidate_far_below_the_events_found_is_not_one_of_them() {
+        let mut threshold = Threshold::new(None);
+        threshold.push(&[0.0; 400]);
+        assert!(threshold.accepts(100, 0.8));
+        assert!(threshold.accepts(200, 0.7));
+        assert!(!threshold.accepts(300, 0.3), "under half of 0.75");
+        assert!(threshold.accepts(350, 0.45));
+        let mut fixed = Threshold::new(Some(0.2));
+        assert!(fixed.accepts(100, 0.9));
+        assert!(fixed.accepts(200, 0.25), "a caller's threshold is all");
     }
 
     #[test]

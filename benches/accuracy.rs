@@ -238,7 +238,7 @@ fn explain(name: &str) {
         q(1.0)
     );
     for &t in &case.truth {
-        let (f, s) = best(t - 0.03, t + 0.01);
+        let (f, s) = best(t - 0.06, t + 0.02);
         let hit = events.iter().find(|e| (e.start_s - t).abs() <= tolerance);
         println!(
             "  truth {t:8.3}  best score {s:.3} at {:8.3}  {}",

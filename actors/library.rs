@@ -863,7 +863,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut lib = Library::open(&settings(dir.path())).unwrap();
         lib.create_user("Erin", "hash", Role::User).unwrap();
-        lib.create_user("frank", "hash", Role::User).unwrap();
+        // frank is an admin too, so that erin is not the last one.
+        lib.create_user("frank", "hash", Role::Admin).unwrap();
         let erin = lib.find_user("erin").unwrap().unwrap().id;
         let frank = lib.find_user("frank").unwrap().unwrap().id;
         let wav = wav_bytes(dir.path(), 0.2);
@@ -912,6 +913,16 @@ mod tests {
             lib.set_role("nobody", Role::User).unwrap_err().code,
             ErrorCode::NotFound
         );
+        // frank is now the last admin.
+        assert_eq!(
+            lib.delete_user("frank").unwrap_err().code,
+            ErrorCode::Forbidden
+        );
+        assert_eq!(
+            lib.set_role("FRANK", Role::User).unwrap_err().code,
+            ErrorCode::Forbidden
+        );
+        assert_eq!(lib.list_sounds(frank).unwrap().len(), 1, "nothing changed");
     }
 
     #[test]

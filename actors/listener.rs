@@ -1,8 +1,15 @@
 //! The listener actor: accepts TCP connections, enforces the connection
 //! limits of §7 (at once, and per address; a refused connection is simply
-//! closed), runs each handshake under its time limit, and starts one
-//! [`Session`] per connection with a session id. It also knows every session,
-//! to tell them all when the server shuts down.
+//! closed), and hands each connection to one of the [`SessionThreads`], where
+//! its handshake runs under its time limit and its [`Session`] starts with a
+//! session id. It also knows every session, to tell them all when the server
+//! shuts down.
+//!
+//! Sessions run on several threads (actix arbiters, one event loop each) so
+//! that handshakes (ECDH + ECDSA) and the encryption of every frame use every
+//! core; the listener itself only accepts and counts. A connection goes to
+//! the thread holding the fewest connections (ties in turn). The listener
+//! talks to sessions only through their `Addr`s, which work across threads.
 //!
 //! Accept errors (out of file descriptors, a connection reset before it was
 //! accepted) are logged and retried with a growing pause; they never end the
@@ -10,11 +17,15 @@
 //! gives it back when dropped, whatever ends the connection.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Poll};
 use std::time::Duration;
 
 use actix::prelude::*;
+use actix_rt::ArbiterHandle;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
@@ -35,14 +46,73 @@ const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 /// stops anyway.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(2);
 
+/// The threads that run the sessions: actix arbiters, each with its own
+/// event loop. Owned by the [`Server`](super::Server), which stops and joins
+/// them once every session has ended; dropping them does the same, so no
+/// thread outlives its server.
+pub struct SessionThreads {
+    arbiters: Vec<Arbiter>,
+}
+
+impl SessionThreads {
+    /// Starts `count` threads (at least one). Must run inside an actix `System`.
+    pub fn start(count: usize) -> std::io::Result<SessionThreads> {
+        let arbiters = (0..count.max(1))
+            .map(|_| Arbiter::try_new())
+            .collect::<std::io::Result<Vec<_>>>()?;
+        log::debug!(target: "connection", "{} session thread(s)", arbiters.len());
+        Ok(SessionThreads { arbiters })
+    }
+
+    /// Handles to start work on each thread, in a fixed order.
+    pub fn handles(&self) -> Vec<ArbiterHandle> {
+        self.arbiters.iter().map(Arbiter::handle).collect()
+    }
+
+    /// Stops every thread (whatever still runs there is dropped, which gives
+    /// back its connection's place) and waits for each to end. Blocking.
+    pub fn stop_and_join(mut self) {
+        self.stop_and_join_all();
+    }
+
+    fn stop_and_join_all(&mut self) {
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+        for arbiter in self.arbiters.drain(..) {
+            if arbiter.join().is_err() {
+                log::error!(target: "connection", "a session thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for SessionThreads {
+    fn drop(&mut self) {
+        self.stop_and_join_all();
+    }
+}
+
+/// One session thread as the listener sees it.
+struct SessionThread {
+    arbiter: ArbiterHandle,
+    /// Connections placed there that have not ended (handshakes included).
+    connections: usize,
+}
+
 /// The listener actor.
 pub struct Listener {
     services: Services,
     identity: Arc<ServerIdentity>,
     socket: Option<TcpListener>,
     accepting: Option<SpawnHandle>,
+    threads: Vec<SessionThread>,
+    /// Where the search for the least loaded thread starts (ties in turn).
+    next_thread: usize,
     next_session_id: u64,
     sessions: HashMap<u64, Addr<Session>>,
+    /// Every connection not ended yet (handshakes included): its thread.
+    placed: HashMap<u64, usize>,
     connections: usize,
     per_address: HashMap<IpAddr, usize>,
     shutdown: Option<ShutdownNotice>,
@@ -50,12 +120,13 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// A listener on a bound socket. `stopped` fires once a shutdown has
-    /// ended every connection.
+    /// A listener on a bound socket, starting sessions on `threads` (at least
+    /// one). `stopped` fires once a shutdown has ended every connection.
     pub fn new(
         services: Services,
         identity: Arc<ServerIdentity>,
         socket: TcpListener,
+        threads: Vec<ArbiterHandle>,
         stopped: oneshot::Sender<()>,
     ) -> Listener {
         Listener {
@@ -63,13 +134,31 @@ impl Listener {
             identity,
             socket: Some(socket),
             accepting: None,
+            threads: threads
+                .into_iter()
+                .map(|arbiter| SessionThread {
+                    arbiter,
+                    connections: 0,
+                })
+                .collect(),
+            next_thread: 0,
             next_session_id: 1,
             sessions: HashMap::new(),
+            placed: HashMap::new(),
             connections: 0,
             per_address: HashMap::new(),
             shutdown: None,
             stopped: Some(stopped),
         }
+    }
+
+    /// The session thread with the fewest connections; among equals, the
+    /// first after the one chosen last. `None` without threads.
+    fn least_loaded_thread(&mut self) -> Option<usize> {
+        let loads: Vec<usize> = self.threads.iter().map(|t| t.connections).collect();
+        let chosen = least_loaded(&loads, self.next_thread)?;
+        self.next_thread = (chosen + 1) % loads.len();
+        Some(chosen)
     }
 
     /// Whether a new connection from `ip` fits in the limits.
@@ -89,6 +178,15 @@ impl Listener {
             }
         }
     }
+}
+
+/// The index of the smallest of `loads`; among equals, the first at or after
+/// `start` (going round). `None` if `loads` is empty.
+fn least_loaded(loads: &[usize], start: usize) -> Option<usize> {
+    let count = loads.len();
+    (0..count)
+        .map(|offset| (start + offset) % count)
+        .min_by_key(|&index| loads[index])
 }
 
 /// The accepted connections, with failed accepts retried after a pause.
@@ -128,42 +226,164 @@ impl StreamHandler<(TcpStream, SocketAddr)> for Listener {
             log::warn!(target: "connection", "peer={peer}: refused, connection limit reached");
             return;
         }
+        // A tokio stream belongs to the event loop that registered it: it
+        // leaves this one as a plain socket and joins its thread's loop there.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(err) => {
+                log::warn!(target: "connection", "peer={peer}: cannot hand the connection over: {err}");
+                return;
+            }
+        };
+        let Some(thread) = self.least_loaded_thread() else {
+            log::error!(target: "connection", "peer={peer}: refused, no session thread");
+            return;
+        };
         self.connections += 1;
         *self.per_address.entry(ip).or_insert(0) += 1;
+        self.threads[thread].connections += 1;
         let id = self.next_session_id;
         self.next_session_id += 1;
+        self.placed.insert(id, thread);
+        let listener = ctx.address();
         let permit = ConnectionPermit {
-            listener: ctx.address(),
+            listener: listener.clone(),
             id,
             ip,
         };
-        log::debug!(target: "connection", "session={id} peer={peer}: accepted");
+        log::debug!(target: "connection", "session={id} peer={peer}: accepted, thread {thread}");
         let identity = Arc::clone(&self.identity);
         let services = self.services.clone();
-        let timeout = services.settings.handshake_timeout;
-        let handshake = async move {
-            let mut stream = stream;
-            let _ = stream.set_nodelay(true);
-            match server_handshake(&mut stream, &identity, timeout).await {
-                Ok(keys) => Some(Session::start(id, peer, services, stream, &keys, permit)),
-                Err(err) => {
-                    log::info!(target: "connection", "session={id} peer={peer}: handshake failed: {err}");
-                    None
-                }
-            }
-        };
-        ctx.spawn(handshake.into_actor(self).map(move |session, listener, _| {
-            if let Some(session) = session {
-                if let Some(notice) = &listener.shutdown {
-                    session.do_send(notice.clone());
-                }
-                listener.sessions.insert(id, session);
-            }
-        }));
+        // If the thread is gone (the server is stopping), the closure is
+        // dropped with the permit, which gives the connection's place back.
+        self.threads[thread].arbiter.spawn_fn(move || {
+            actix_rt::spawn(handshake_and_start(
+                id, peer, stream, identity, services, permit, listener,
+            ));
+        });
     }
 
     fn finished(&mut self, _: &mut Context<Self>) {
         // The accept stream never ends on its own; cancelled at shutdown.
+    }
+}
+
+/// On a session thread: adopts the connection into this thread's event loop,
+/// runs the handshake and starts the [`Session`] here. The listener lists
+/// the session before the ServerHello goes out ([`ListedBeforeReply`]), so a
+/// client that has finished its handshake is always in `admin.sessions` and
+/// the metrics. On any failure the permit is dropped, which ends the
+/// connection's count (and its listing).
+async fn handshake_and_start(
+    id: u64,
+    peer: SocketAddr,
+    stream: std::net::TcpStream,
+    identity: Arc<ServerIdentity>,
+    services: Services,
+    permit: ConnectionPermit,
+    listener: Addr<Listener>,
+) {
+    let mut stream = match TcpStream::from_std(stream) {
+        Ok(stream) => stream,
+        Err(err) => {
+            log::warn!(target: "connection", "session={id} peer={peer}: cannot adopt the connection: {err}");
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let timeout = services.settings.handshake_timeout;
+    // The session's mailbox exists before the session: what the listener
+    // sends it meanwhile waits there.
+    let ctx: Context<Session> = Context::new();
+    let listing = listener.send(SessionListed {
+        id,
+        session: ctx.address(),
+    });
+    let mut connection = ListedBeforeReply {
+        stream: &mut stream,
+        listing: Some(Box::pin(async move {
+            // A listener that is gone has nothing to list.
+            let _ = listing.await;
+        })),
+    };
+    match server_handshake(&mut connection, &identity, timeout).await {
+        Ok(keys) => {
+            Session::start(ctx, id, peer, services, stream, &keys, permit);
+        }
+        Err(err) => {
+            log::info!(target: "connection", "session={id} peer={peer}: handshake failed: {err}");
+        }
+    }
+}
+
+/// The connection during the handshake: reads pass through; the first write
+/// (the ServerHello, or the HRMX answer) waits until `listing` is done.
+struct ListedBeforeReply<'a> {
+    stream: &'a mut TcpStream,
+    listing: Option<Pin<Box<dyn Future<Output = ()>>>>,
+}
+
+impl tokio::io::AsyncRead for ListedBeforeReply<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for ListedBeforeReply<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if let Some(listing) = self.listing.as_mut() {
+            ready!(listing.as_mut().poll(cx));
+            self.listing = None;
+        }
+        Pin::new(&mut *self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.stream).poll_shutdown(cx)
+    }
+}
+
+/// A connection's session is about to answer its handshake (on its thread):
+/// list it. Its address works at once; the session itself starts right
+/// after the ServerHello.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct SessionListed {
+    id: u64,
+    session: Addr<Session>,
+}
+
+impl Handler<SessionListed> for Listener {
+    type Result = ();
+
+    fn handle(&mut self, listed: SessionListed, _: &mut Context<Self>) {
+        // A connection that ended already (its permit came back first) is
+        // not listed: nothing would ever remove it.
+        if !self.placed.contains_key(&listed.id) {
+            return;
+        }
+        if let Some(notice) = &self.shutdown {
+            listed.session.do_send(notice.clone());
+        }
+        self.sessions.insert(listed.id, listed.session);
     }
 }
 
@@ -280,7 +500,9 @@ impl Handler<EndAccountSessions> for Listener {
     }
 }
 
-/// An account's role changed: its live sessions take it at once.
+/// An account's role changed: its live sessions take it at once. Answered
+/// once every session has taken it, so that the `ok` of `admin.user.role`
+/// comes after (sessions run on several threads).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct AccountRoleChanged {
@@ -291,15 +513,23 @@ pub struct AccountRoleChanged {
 }
 
 impl Handler<AccountRoleChanged> for Listener {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, changed: AccountRoleChanged, _: &mut Context<Self>) {
-        for session in self.sessions.values() {
-            session.do_send(AccountRole {
-                user_id: changed.user_id,
-                role: changed.role,
-            });
-        }
+    fn handle(&mut self, changed: AccountRoleChanged, _: &mut Context<Self>) -> Self::Result {
+        let updates: Vec<_> = self
+            .sessions
+            .values()
+            .map(|session| {
+                session.send(AccountRole {
+                    user_id: changed.user_id,
+                    role: changed.role,
+                })
+            })
+            .collect();
+        Box::pin(async move {
+            // A session that ended meanwhile has nothing to update.
+            futures::future::join_all(updates).await;
+        })
     }
 }
 
@@ -332,6 +562,11 @@ impl Handler<ConnectionEnded> for Listener {
 
     fn handle(&mut self, ended: ConnectionEnded, _: &mut Context<Self>) {
         self.sessions.remove(&ended.id);
+        if let Some(thread) = self.placed.remove(&ended.id) {
+            if let Some(thread) = self.threads.get_mut(thread) {
+                thread.connections = thread.connections.saturating_sub(1);
+            }
+        }
         self.connections = self.connections.saturating_sub(1);
         if let Some(count) = self.per_address.get_mut(&ended.ip) {
             *count -= 1;
@@ -382,5 +617,23 @@ impl Handler<Shutdown> for Listener {
             }
         });
         self.finish_if_empty();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::least_loaded;
+
+    #[test]
+    fn connections_go_to_the_least_loaded_thread_ties_in_turn() {
+        assert_eq!(least_loaded(&[], 0), None);
+        assert_eq!(least_loaded(&[5], 3), Some(0));
+        assert_eq!(least_loaded(&[2, 0, 1], 0), Some(1));
+        assert_eq!(least_loaded(&[2, 0, 1], 2), Some(1));
+        // Equal loads: the first from `start`, so an idle server goes round.
+        assert_eq!(least_loaded(&[1, 1, 1], 0), Some(0));
+        assert_eq!(least_loaded(&[1, 1, 1], 1), Some(1));
+        assert_eq!(least_loaded(&[1, 1, 1], 5), Some(2));
+        assert_eq!(least_loaded(&[0, 3, 0], 1), Some(2));
     }
 }

@@ -1,9 +1,12 @@
 //! The actix layer of the server: one file per actor, each with the messages
 //! it handles.
 //!
-//! - [`listener`]: accepts connections, limits them, runs the handshakes,
-//!   starts sessions, and leads the shutdown.
-//! - [`session`]: one per connection; the checks of §4 and every request.
+//! - [`listener`]: accepts connections, limits them, hands each to one of
+//!   the session threads (where its handshake runs and its session starts),
+//!   and leads the shutdown.
+//! - [`session`]: one per connection, on one of the session threads
+//!   ([`listener::SessionThreads`], one actix arbiter per CPU by default);
+//!   the checks of §4 and every request.
 //! - [`auth`]: signup, login, resume, logout and the failed-login throttle.
 //! - [`library`]: the only owner of the store and the upload spool (one thread).
 //! - [`analysis`]: the pool of worker threads that count.
@@ -37,7 +40,7 @@ use crate::store::StoreError;
 use analysis::AnalysisPool;
 use auth::Auth;
 use library::{Housekeeping, Library, LibraryClosed};
-use listener::{Listener, Shutdown};
+use listener::{Listener, SessionThreads, Shutdown};
 
 /// How long a stopping server waits for the database to close.
 pub const LIBRARY_CLOSE_LIMIT: Duration = Duration::from_secs(5);
@@ -130,6 +133,7 @@ pub struct Server {
     library_closed: LibraryClosed,
     discovery_addr: Option<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
+    session_threads: SessionThreads,
 }
 
 /// Binds a TCP socket, with the errors of [`ServerError`].
@@ -204,7 +208,16 @@ impl Server {
         let (stopped_tx, stopped) = oneshot::channel();
         let raw_fingerprint: [u8; 32] =
             <sha2::Sha256 as sha2::Digest>::digest(identity.public_key_bytes()).into();
-        let listener = Listener::new(services, identity, socket, stopped_tx).start();
+        let session_threads = SessionThreads::start(services.settings.session_threads)
+            .map_err(|err| ServerError::Thread(format!("cannot start a session thread: {err}")))?;
+        let listener = Listener::new(
+            services,
+            identity,
+            socket,
+            session_threads.handles(),
+            stopped_tx,
+        )
+        .start();
         log::info!(target: "connection", "listening on {local_addr}; identity fingerprint {fingerprint}");
         let mut metrics_addr = None;
         if let Some(socket) = metrics_socket {
@@ -237,6 +250,7 @@ impl Server {
             library_closed,
             discovery_addr,
             metrics_addr,
+            session_threads,
         })
     }
 
@@ -265,10 +279,19 @@ impl Server {
         ShutdownHandle(self.listener.clone())
     }
 
-    /// Waits until a shutdown has ended every session. What is left to
-    /// wait for once the `System` is gone is returned.
+    /// Waits until a shutdown has ended every session, then stops and joins
+    /// the session threads. What is left to wait for once the `System` is
+    /// gone is returned.
     pub async fn stopped(self) -> LibraryClosed {
         let _ = self.stopped.await;
+        let threads = self.session_threads;
+        // Joining blocks; the event loop stays free meanwhile.
+        if actix_rt::task::spawn_blocking(move || threads.stop_and_join())
+            .await
+            .is_err()
+        {
+            log::error!(target: "connection", "stopping the session threads failed");
+        }
         self.library_closed
     }
 }

@@ -139,8 +139,12 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts the actor of a connection whose handshake is done.
+    /// Starts the actor of a connection whose handshake is done, on the
+    /// current thread, in `ctx`: a context made before the handshake, whose
+    /// address the listener may already hold (messages sent to it wait in
+    /// its mailbox until now).
     pub fn start(
+        mut ctx: Context<Session>,
         id: u64,
         peer: SocketAddr,
         services: Services,
@@ -154,26 +158,25 @@ impl Session {
             count: Arc::clone(&services.counters.bytes_in),
         };
         let (encrypt, decrypt) = split_codecs(keys, Side::Server);
-        Session::create(move |ctx| {
-            ctx.add_stream(FramedRead::new(read, decrypt));
-            Session {
-                id,
-                peer,
-                services,
-                writer: FramedWrite::new(write, encrypt, ctx),
-                login: None,
-                ever_logged_in: false,
-                outstanding: HashMap::new(),
-                unanswered: HashMap::new(),
-                streams: HashMap::new(),
-                next_stream: 1,
-                shutting_down: false,
-                closing: false,
-                last_frame: Instant::now(),
-                connected: Instant::now(),
-                requests: 0,
-                permit,
-            }
+        ctx.add_stream(FramedRead::new(read, decrypt));
+        let writer = FramedWrite::new(write, encrypt, &mut ctx);
+        ctx.run(Session {
+            id,
+            peer,
+            services,
+            writer,
+            login: None,
+            ever_logged_in: false,
+            outstanding: HashMap::new(),
+            unanswered: HashMap::new(),
+            streams: HashMap::new(),
+            next_stream: 1,
+            shutting_down: false,
+            closing: false,
+            last_frame: Instant::now(),
+            connected: Instant::now(),
+            requests: 0,
+            permit,
         })
     }
 
@@ -759,7 +762,10 @@ impl Session {
                             role,
                         }))
                         .await?;
-                        listener.do_send(AccountRoleChanged { user_id, role });
+                        listener
+                            .send(AccountRoleChanged { user_id, role })
+                            .await
+                            .map_err(listener_gone)?;
                         Ok(Empty {})
                     },
                     ctx,

@@ -60,6 +60,7 @@ fn main() {
     };
     let workers = settings.analysis_workers;
     let queue = settings.analysis_queue;
+    let session_threads = settings.session_threads;
     let server = ServerThread::spawn(settings).expect("server starts");
     let addr = server.local_addr();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -87,7 +88,14 @@ fn main() {
         }
     });
     server.stop(Duration::ZERO).expect("server stops");
-    print_report(&floor, &report, cores, workers, queue, seconds);
+    let setup = Setup {
+        cores,
+        workers,
+        queue,
+        session_threads,
+        seconds,
+    };
+    print_report(&floor, &report, &setup);
 }
 
 /// CPU time (user + system) used so far by the process (`"self"`: clients
@@ -450,17 +458,26 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-fn print_report(
-    floor: &Floor,
-    report: &Report,
+/// The machine and the server's settings, for the report's first line.
+struct Setup {
     cores: usize,
     workers: usize,
     queue: usize,
+    session_threads: usize,
     seconds: f64,
-) {
+}
+
+fn print_report(floor: &Floor, report: &Report, setup: &Setup) {
+    let Setup {
+        cores,
+        workers,
+        queue,
+        session_threads,
+        seconds,
+    } = setup;
     println!(
         "Machine: {cores} cores shared by the clients and the server; {seconds} s per measurement; \
-         default settings ({workers} analysis workers, queue {queue}); \
+         default settings ({workers} analysis workers, queue {queue}, {session_threads} session threads); \
          load average {} before, {} after.",
         report.load_before, report.load_after
     );

@@ -70,6 +70,11 @@ pub struct Settings {
     pub password_workers: usize,
     /// Live streams one session may have open at once (default 8).
     pub max_streams_per_session: usize,
+    /// Threads that run the sessions (each an actix arbiter with its own
+    /// event loop): handshakes and the encryption of every frame are spread
+    /// over them, a new connection going to the least loaded (default: the
+    /// number of CPUs).
+    pub session_threads: usize,
     /// How often idle uploads and expired tokens are purged (default 60 s).
     pub housekeeping_interval: Duration,
     /// UDP address that answers LAN discovery probes; `None` turns discovery
@@ -106,6 +111,7 @@ impl Default for Settings {
             analysis_queue: 64,
             password_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_streams_per_session: 8,
+            session_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             housekeeping_interval: Duration::from_secs(60),
             discovery_listen: None,
             server_name: None,
@@ -208,6 +214,9 @@ pub struct SettingsLayer {
     /// Live streams open at once per session [default: 8].
     #[arg(long, env = "HARMONIC_MAX_STREAMS_PER_SESSION")]
     pub max_streams_per_session: Option<usize>,
+    /// Threads the sessions (handshakes, encryption) are spread over [default: number of CPUs].
+    #[arg(long, env = "HARMONIC_SESSION_THREADS")]
+    pub session_threads: Option<usize>,
     /// Seconds between purges of idle uploads and expired tokens [default: 60].
     #[arg(long, env = "HARMONIC_HOUSEKEEPING_INTERVAL_S")]
     pub housekeeping_interval_s: Option<f64>,
@@ -291,6 +300,7 @@ impl Settings {
             password_workers: pick!(password_workers).unwrap_or(d.password_workers),
             max_streams_per_session: pick!(max_streams_per_session)
                 .unwrap_or(d.max_streams_per_session),
+            session_threads: pick!(session_threads).unwrap_or(d.session_threads),
             housekeeping_interval: secs!(housekeeping_interval_s, d.housekeeping_interval),
             discovery_listen: if flags.no_discovery || file.no_discovery {
                 None
@@ -317,6 +327,7 @@ impl Settings {
             ),
             ("analysis_workers", self.analysis_workers),
             ("password_workers", self.password_workers),
+            ("session_threads", self.session_threads),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -415,6 +426,15 @@ mod tests {
         assert_eq!(s.idle_timeout, Duration::from_millis(5500));
         assert_eq!(s.max_outstanding, 3);
         assert_eq!(s.login_timeout, Duration::from_secs(300));
+        assert_eq!(s.session_threads, Settings::default().session_threads);
+        assert!(s.session_threads >= 1);
+        let file: SettingsLayer = toml::from_str("session_threads = 3\n").unwrap();
+        assert_eq!(
+            Settings::resolve(&SettingsLayer::default(), &file)
+                .unwrap()
+                .session_threads,
+            3
+        );
     }
 
     #[test]
@@ -433,6 +453,12 @@ mod tests {
             ..SettingsLayer::default()
         };
         assert!(Settings::resolve(&zero, &SettingsLayer::default()).is_err());
+        let no_threads = SettingsLayer {
+            session_threads: Some(0),
+            ..SettingsLayer::default()
+        };
+        let err = Settings::resolve(&no_threads, &SettingsLayer::default()).unwrap_err();
+        assert!(err.to_string().contains("session_threads"), "{err}");
         let missing = SettingsLayer::from_file(&dir.path().join("nope.toml")).unwrap_err();
         assert!(matches!(missing, ConfigError::Read { .. }));
     }

@@ -262,6 +262,123 @@ async fn deleting_a_connected_user_ends_the_session_and_leaves_nothing() {
     assert_eq!(total_sounds, 1);
 }
 
+/// The roles of every account, as `admin.users` lists them.
+async fn roles(admin: &mut TestClient) -> Vec<(String, String)> {
+    let users = admin.ok("admin.users", json!({}), &[]).await;
+    users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let field = |name: &str| u[name].as_str().unwrap().to_owned();
+            (field("username"), field("role"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_last_admin_can_be_neither_demoted_nor_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path());
+    let server = start(settings(dir.path()));
+    let addr = server.local_addr();
+    let mut root = admin_client(addr).await;
+    let mut alice = user_client(addr, "alice").await;
+    let before = roles(&mut root).await;
+
+    // The only admin, acting on themself (any case): `forbidden`, nothing changes.
+    let (code, _) = root
+        .err(
+            "admin.user.role",
+            json!({"username": "ROOT", "role": "user"}),
+            &[],
+        )
+        .await;
+    assert_eq!(code, "forbidden");
+    let (code, _) = root
+        .err("admin.user.delete", json!({"username": "root"}), &[])
+        .await;
+    assert_eq!(code, "forbidden");
+    assert_eq!(roles(&mut root).await, before);
+    root.ok("admin.stats", json!({}), &[]).await;
+
+    // With a second admin, root may be demoted; then alice is the last one and
+    // can neither demote nor delete herself.
+    root.ok(
+        "admin.user.role",
+        json!({"username": "alice", "role": "admin"}),
+        &[],
+    )
+    .await;
+    alice
+        .ok(
+            "admin.user.role",
+            json!({"username": "root", "role": "user"}),
+            &[],
+        )
+        .await;
+    let (code, _) = root.err("admin.stats", json!({}), &[]).await;
+    assert_eq!(code, "forbidden", "root's session is a user's now");
+    let (code, _) = alice
+        .err(
+            "admin.user.role",
+            json!({"username": "alice", "role": "user"}),
+            &[],
+        )
+        .await;
+    assert_eq!(code, "forbidden");
+    let (code, _) = alice
+        .err("admin.user.delete", json!({"username": "alice"}), &[])
+        .await;
+    assert_eq!(code, "forbidden");
+    assert_eq!(
+        roles(&mut alice).await,
+        [
+            ("alice".to_owned(), "admin".to_owned()),
+            ("root".to_owned(), "user".to_owned())
+        ]
+    );
+
+    // Two admins demoting each other at once: exactly one wins, one admin is left.
+    alice
+        .ok(
+            "admin.user.role",
+            json!({"username": "root", "role": "admin"}),
+            &[],
+        )
+        .await;
+    let root_id = root.id();
+    let alice_id = alice.id();
+    let demote = |username: &str, id| {
+        request(
+            "admin.user.role",
+            id,
+            json!({"username": username, "role": "user"}),
+        )
+    };
+    root.send(&demote("alice", root_id), &[]).await;
+    alice.send(&demote("root", alice_id), &[]).await;
+    let (by_root, by_alice) = tokio::join!(root.answer(root_id), alice.answer(alice_id));
+    assert!(
+        by_root.is_ok() != by_alice.is_ok(),
+        "exactly one demotion passes: {by_root:?} {by_alice:?}"
+    );
+    let (winner, loser, lost) = if by_root.is_ok() {
+        (&mut root, "alice", by_alice)
+    } else {
+        (&mut alice, "root", by_root)
+    };
+    assert_eq!(lost.unwrap_err().0, "forbidden");
+    let admins: Vec<_> = roles(winner)
+        .await
+        .into_iter()
+        .filter(|(_, role)| role == "admin")
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(admins.len(), 1);
+    assert_ne!(admins[0], loser);
+}
+
 #[tokio::test]
 async fn tail_delivers_a_later_login_until_cancel() {
     // The log records of this process (every test server in it) reach the
@@ -326,11 +443,18 @@ async fn tail_delivers_a_later_login_until_cancel() {
     assert!(cancel.is_empty(), "{cancel:?}");
     let ended = admin.answer(tail_id).await.unwrap();
     assert_eq!(ended["dropped"], 0);
+    // Records that came before the tail's answer were its due (the log hub is
+    // shared by every server of this test process, so other tests add some).
+    admin.pushes.clear();
     let (code, _) = admin.err("cancel", json!({"target": tail_id}), &[]).await;
     assert_eq!(code, "not_found");
     // Nothing carries the tail's id after its answer.
     admin.ok("ping", json!({}), &[]).await;
-    assert!(admin.pushes.iter().all(|p| p.request_id() != Some(tail_id)));
+    assert!(
+        admin.pushes.iter().all(|p| p.request_id() != Some(tail_id)),
+        "{:?}",
+        admin.pushes
+    );
 }
 
 #[tokio::test]

@@ -87,6 +87,7 @@ impl From<StoreError> for WireError {
             StoreError::UsernameTaken => WireError::new(C::UsernameTaken, err.to_string()),
             StoreError::NotFound => WireError::new(C::NotFound, err.to_string()),
             StoreError::AlreadyExists => WireError::new(C::AlreadyExists, err.to_string()),
+            StoreError::LastAdmin => WireError::new(C::Forbidden, err.to_string()),
             StoreError::OffsetPastEnd { .. } => WireError::bad_request(err.to_string()),
             StoreError::UploadTooLarge { .. } => WireError::new(C::TooLarge, err.to_string()),
             StoreError::InvalidSha256 => WireError::bad_request(err.to_string()),
@@ -172,6 +173,7 @@ mod tests {
         assert_eq!(code(StoreError::UsernameTaken), ErrorCode::UsernameTaken);
         assert_eq!(code(StoreError::NotFound), ErrorCode::NotFound);
         assert_eq!(code(StoreError::AlreadyExists), ErrorCode::AlreadyExists);
+        assert_eq!(code(StoreError::LastAdmin), ErrorCode::Forbidden);
         assert_eq!(
             code(StoreError::ChecksumMismatch),
             ErrorCode::ChecksumMismatch

@@ -50,6 +50,10 @@ pub enum StoreError {
     /// or was already consumed).
     #[error("not found")]
     NotFound,
+    /// The change would leave the server without an admin (demoting or
+    /// deleting the only admin account); nothing was changed.
+    #[error("the server must keep at least one admin account")]
+    LastAdmin,
     /// A sound with that name already exists for that user.
     #[error("a sound with that name already exists")]
     AlreadyExists,

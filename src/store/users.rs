@@ -85,14 +85,26 @@ impl Store {
     }
 
     /// Changes the role of `username` (any case). [`StoreError::NotFound`] if
-    /// there is no such account.
+    /// there is no such account; [`StoreError::LastAdmin`] (and no change) if
+    /// it is the only admin and `role` is not admin. The check and the change
+    /// are one transaction, so two demotions at once cannot both pass it.
     pub fn set_role(&mut self, username: &str, role: Role) -> StoreResult<()> {
-        let n = diesel::update(users::table.filter(users::username_key.eq(username_key(username))))
-            .set(users::role.eq(role.as_str()))
-            .execute(&mut self.conn)?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+        let key = username_key(username);
+        self.conn.immediate_transaction(|c| {
+            let current: String = users::table
+                .filter(users::username_key.eq(&key))
+                .select(users::role)
+                .first(c)
+                .optional()?
+                .ok_or(StoreError::NotFound)?;
+            if role != Role::Admin && current == Role::Admin.as_str() {
+                refuse_if_last_admin(c)?;
+            }
+            diesel::update(users::table.filter(users::username_key.eq(&key)))
+                .set(users::role.eq(role.as_str()))
+                .execute(c)?;
+            Ok::<_, StoreError>(())
+        })?;
         log::info!(target: "admin", "role of {username} set to {role}");
         Ok(())
     }
@@ -128,7 +140,8 @@ impl Store {
 
     /// Deletes the account `username` (any case) with its sounds, their files,
     /// and its resume tokens. [`StoreError::NotFound`] if there is no such
-    /// account.
+    /// account; [`StoreError::LastAdmin`] (and nothing deleted) if it is the
+    /// only admin, checked in the same transaction as the deletion.
     ///
     /// Ordering: every row goes in ONE transaction, and only after it commits
     /// are the files removed. A crash before the commit leaves the account
@@ -138,12 +151,15 @@ impl Store {
     pub fn delete_user(&mut self, username: &str) -> StoreResult<()> {
         let key = username_key(username);
         let file_ids = self.conn.immediate_transaction(|c| {
-            let user_id: i64 = users::table
+            let (user_id, role): (i64, String) = users::table
                 .filter(users::username_key.eq(&key))
-                .select(users::id)
+                .select((users::id, users::role))
                 .first(c)
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
+            if role == Role::Admin.as_str() {
+                refuse_if_last_admin(c)?;
+            }
             let file_ids: Vec<String> = sounds::table
                 .filter(sounds::user_id.eq(user_id))
                 .select(sounds::file_id)
@@ -166,6 +182,20 @@ impl Store {
         );
         Ok(())
     }
+}
+
+/// [`StoreError::LastAdmin`] if at most one account is an admin. Called
+/// inside the transaction that would take an admin's rights away, so the count
+/// cannot change between this check and that change.
+fn refuse_if_last_admin(c: &mut SqliteConnection) -> StoreResult<()> {
+    let admins: i64 = users::table
+        .filter(users::role.eq(Role::Admin.as_str()))
+        .select(count_star())
+        .first(c)?;
+    if admins <= 1 {
+        return Err(StoreError::LastAdmin);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -266,5 +296,55 @@ mod tests {
         ));
         // The name is free again.
         store.create_user("DAN", "h", Role::User).unwrap();
+    }
+
+    #[test]
+    fn the_last_admin_can_be_neither_demoted_nor_deleted() {
+        let (_dir, mut store) = open_in();
+        store.create_user("Root", "h", Role::Admin).unwrap();
+        store.create_user("bob", "h", Role::User).unwrap();
+        let only_admin = |store: &mut Store| -> Vec<(String, Role)> {
+            store
+                .list_users()
+                .unwrap()
+                .into_iter()
+                .map(|u| (u.username, u.role))
+                .collect()
+        };
+        let before = only_admin(&mut store);
+
+        // Demoting or deleting the only admin (in any case) changes nothing.
+        assert!(matches!(
+            store.set_role("root", Role::User),
+            Err(StoreError::LastAdmin)
+        ));
+        assert!(matches!(
+            store.delete_user("ROOT"),
+            Err(StoreError::LastAdmin)
+        ));
+        assert_eq!(only_admin(&mut store), before);
+        // Making the only admin an admin again, or demoting a user, is fine.
+        store.set_role("root", Role::Admin).unwrap();
+        store.set_role("bob", Role::User).unwrap();
+        store.delete_user("bob").unwrap();
+
+        // With a second admin, either of them may go; then the other is the last.
+        store.create_user("carol", "h", Role::User).unwrap();
+        store.set_role("carol", Role::Admin).unwrap();
+        store.set_role("root", Role::User).unwrap();
+        assert!(matches!(
+            store.delete_user("carol"),
+            Err(StoreError::LastAdmin)
+        ));
+        store.set_role("root", Role::Admin).unwrap();
+        store.delete_user("carol").unwrap();
+        assert!(matches!(
+            store.set_role("Root", Role::User),
+            Err(StoreError::LastAdmin)
+        ));
+        assert_eq!(
+            only_admin(&mut store),
+            vec![("Root".to_owned(), Role::Admin)]
+        );
     }
 }

@@ -16,9 +16,13 @@
 //!
 //! An `admin.tail` subscribes to the log's [`TailHub`](crate::logging::TailHub)
 //! and forwards its records as `log` pushes. The hub drops (and counts) what
-//! the subscription's bounded queue cannot hold; when the peer reads slowly,
-//! the session's writer pauses the session (actix's high-water mark), the
-//! queue fills, and records are dropped, never the server slowed.
+//! the subscription's bounded queue cannot hold. The session's writer never
+//! pushes back (tokio's socket answers "not ready" where actix waits for
+//! "would block", so actix's high-water mark never pauses the session), so
+//! the session measures its own backlog, bytes encoded but not yet taken by
+//! the socket ([`Outbox`]): while it exceeds [`TAIL_BACKLOG_LIMIT`], a peer
+//! that does not read gets its records dropped and counted, never the
+//! server's memory grown.
 //!
 //! Live streams run the streaming [`Counter`] of the session's own streams
 //! on tokio's blocking threads, one chunk at a time: the session waits
@@ -68,6 +72,11 @@ use crate::protocol::{
     LogLevel, LoginResult, OkResponse, Push, RawMessage, Request, RequestKind, Role, WireError,
 };
 use crate::transport::{split_codecs, EncryptingCodec, Incoming, OutgoingMessage, TransportError};
+
+/// Bytes a session may hold for its peer, encoded but not taken by the
+/// socket, before it drops `log` pushes instead of queueing more: a tail's
+/// reader that falls this far behind loses records (counted in `dropped`).
+pub const TAIL_BACKLOG_LIMIT: u64 = 256 * 1024;
 
 /// How often a running count pushes its progress (§5: at least 1/s, at most 10/s).
 const PROGRESS_PERIOD: Duration = Duration::from_millis(500);
@@ -122,7 +131,8 @@ pub struct Session {
     id: u64,
     peer: SocketAddr,
     services: Services,
-    writer: FramedWrite<OutgoingMessage, OwnedWriteHalf, EncryptingCodec>,
+    writer: FramedWrite<OutgoingMessage, CountingWriter<OwnedWriteHalf>, CountingEncoder>,
+    outbox: Outbox,
     login: Option<LoggedIn>,
     ever_logged_in: bool,
     outstanding: HashMap<u32, Outstanding>,
@@ -159,12 +169,22 @@ impl Session {
         };
         let (encrypt, decrypt) = split_codecs(keys, Side::Server);
         ctx.add_stream(FramedRead::new(read, decrypt));
+        let outbox = Outbox::default();
+        let write = CountingWriter {
+            inner: write,
+            written: Arc::clone(&outbox.written),
+        };
+        let encrypt = CountingEncoder {
+            inner: encrypt,
+            encoded: Arc::clone(&outbox.encoded),
+        };
         let writer = FramedWrite::new(write, encrypt, &mut ctx);
         ctx.run(Session {
             id,
             peer,
             services,
             writer,
+            outbox,
             login: None,
             ever_logged_in: false,
             outstanding: HashMap::new(),
@@ -1357,6 +1377,17 @@ impl StreamHandler<TailItem> for Session {
         if self.closing || !self.outstanding.contains_key(&item.id) {
             return;
         }
+        if self.outbox.backlog() > TAIL_BACKLOG_LIMIT {
+            // The peer is not reading: drop the record, as a full queue would.
+            if let Some(tail) = self
+                .outstanding
+                .get(&item.id)
+                .and_then(|outstanding| outstanding.tail.as_ref())
+            {
+                tail.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        }
         let record = item.record;
         let push = Push::log(
             item.id,
@@ -1423,6 +1454,81 @@ fn log_request(tag: &str, id: u32, kind: RequestKind, outcome: &str, started: In
     };
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     log::log!(target: request_target(kind), level, "{tag}: request {id} {kind} -> {outcome} in {ms:.1} ms");
+}
+
+/// What a session has sent its peer: bytes encoded into the writer's buffer
+/// and bytes the socket took from it. The difference is the backlog held in
+/// memory for a peer that reads slowly.
+#[derive(Debug, Default)]
+struct Outbox {
+    encoded: Arc<std::sync::atomic::AtomicU64>,
+    written: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Outbox {
+    /// Bytes encoded but not yet written to the socket.
+    fn backlog(&self) -> u64 {
+        self.encoded
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.written.load(Ordering::Relaxed))
+    }
+}
+
+/// The session's encoder, counting the bytes it produces (exactly what the
+/// writer will have to write).
+struct CountingEncoder {
+    inner: EncryptingCodec,
+    encoded: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl tokio_util::codec::Encoder<OutgoingMessage> for CountingEncoder {
+    type Error = TransportError;
+
+    fn encode(
+        &mut self,
+        message: OutgoingMessage,
+        dst: &mut bytes::BytesMut,
+    ) -> Result<(), TransportError> {
+        let before = dst.len();
+        self.inner.encode(message, dst)?;
+        self.encoded
+            .fetch_add((dst.len() - before) as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// The write half of a connection, counting the bytes the socket takes.
+struct CountingWriter<W> {
+    inner: W,
+    written: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for CountingWriter<W> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let poll = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(written)) = &poll {
+            self.written.fetch_add(*written as u64, Ordering::Relaxed);
+        }
+        poll
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// The read half of a connection, counting the bytes it reads (`bytes_in`).

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex;
 
-use super::features::BANDS;
+use super::features::{OnsetChannels, BANDS};
 
 /// Patches whose variance per value is below this are silence: score 0.
 const MIN_VARIANCE: f64 = 1e-6;
@@ -174,4 +174,65 @@ impl Correlator {
         self.frames.drain(..consumed * BANDS);
         self.block_start += outputs as u64;
     }
+}
+
+/// The engine's score: the level and onset correlations of the same frames
+/// with a template, combined. Fed floor-relative level features, it derives
+/// the onset strengths itself, so every caller scores alike.
+pub struct Scorer {
+    onsets: OnsetChannels,
+    level: Correlator,
+    onset: Correlator,
+    onset_frames: Vec<f32>,
+    onset_scores: Vec<f32>,
+}
+
+impl Scorer {
+    /// A scorer seeking the standardised `level` and `onset` patches.
+    pub fn new(level: &[f32], onset: &[f32]) -> Scorer {
+        Scorer {
+            onsets: OnsetChannels::default(),
+            level: Correlator::new(level),
+            onset: Correlator::new(onset),
+            onset_frames: Vec::new(),
+            onset_scores: Vec::new(),
+        }
+    }
+
+    /// Adds level features (`BANDS` per frame); appends every score that
+    /// can now be computed.
+    pub fn push(&mut self, features: &[f32], scores: &mut Vec<f32>) {
+        self.onset_frames.clear();
+        self.onsets.extend(features, &mut self.onset_frames);
+        let first = scores.len();
+        self.level.push(features, scores);
+        self.onset.push(&self.onset_frames, &mut self.onset_scores);
+        self.combine(first, scores);
+    }
+
+    /// Ends the recording: scores for every window that fits in it.
+    pub fn finish(&mut self, scores: &mut Vec<f32>) {
+        let first = scores.len();
+        self.level.finish(scores);
+        self.onset.finish(&mut self.onset_scores);
+        self.combine(first, scores);
+    }
+
+    /// Both correlators see the same frames with the same template length,
+    /// so they produce the same number of scores.
+    fn combine(&mut self, first: usize, scores: &mut [f32]) {
+        for (score, onset) in scores[first..].iter_mut().zip(self.onset_scores.drain(..)) {
+            *score = combine(*score, onset);
+        }
+    }
+}
+
+/// One score from the level and onset correlations: their geometric mean,
+/// so a window must match on both. Level alone blurs repeats closer than a
+/// decaying sound's length into one broad peak; onsets alone match any
+/// burst. (Mean: F1 0.946; minimum: 0.942; geometric mean: 0.957 on the
+/// corpus, docs/BENCHMARKS.md.)
+#[inline]
+fn combine(level: f32, onset: f32) -> f32 {
+    (level * onset).sqrt()
 }

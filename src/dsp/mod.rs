@@ -24,8 +24,8 @@ pub use analyze::{analyze_file, load_template, Analysis, Progress, Trace};
 pub use template::{PreparedTemplate, TemplateAudio};
 
 use crate::audio::{AudioError, Resampler, ANALYSIS_RATE};
-use correlate::Correlator;
-use features::{FeatureExtractor, OnsetChannels, RunningFloor, FRAME_SECONDS};
+use correlate::Scorer;
+use features::{FeatureExtractor, RunningFloor, FRAME_SECONDS};
 use peaks::{Peak, PeakPicker};
 
 /// When the caller sets no threshold, a score this high always counts; the
@@ -113,29 +113,17 @@ impl Options {
     }
 }
 
-/// One score from the level and onset correlations: their geometric mean,
-/// so a window must match on both. Level alone blurs repeats closer than a
-/// decaying sound's length into one broad peak; onsets alone match any
-/// burst. (Mean: F1 0.946; minimum: 0.942; geometric mean: 0.957 on the
-/// corpus, docs/BENCHMARKS.md.)
-#[inline]
-pub(crate) fn combine(level: f32, onset: f32) -> f32 {
-    (level * onset).sqrt()
-}
-
 /// The engine in streaming form: push samples, get events as they become
 /// certain.
 pub struct Counter {
     resampler: Resampler,
     features: FeatureExtractor,
     floor: RunningFloor,
-    onsets: OnsetChannels,
     check: verify::SpectralCheck,
     threshold: threshold::Threshold,
     raw: Vec<f32>,
     floors: Vec<f32>,
-    level_correlator: Correlator,
-    onset_correlator: Correlator,
+    scorer: Scorer,
     picker: PeakPicker,
     onset_offset_s: f64,
     recording_rate: u32,
@@ -145,8 +133,6 @@ pub struct Counter {
     // Buffers reused between pushes.
     resampled: Vec<f32>,
     frames: Vec<f32>,
-    onset_frames: Vec<f32>,
-    onset_scores: Vec<f32>,
     scores: Vec<f32>,
     peaks: Vec<Peak>,
 }
@@ -175,13 +161,11 @@ impl Counter {
             resampler: Resampler::new(recording_rate, ANALYSIS_RATE)?,
             features: FeatureExtractor::new(prepared.layout.clone()),
             floor: RunningFloor::default(),
-            onsets: OnsetChannels::default(),
             check: verify::SpectralCheck::new(prepared.profile, prepared.active.clone()),
             threshold,
             raw: Vec::new(),
             floors: Vec::new(),
-            level_correlator: Correlator::new(&prepared.level),
-            onset_correlator: Correlator::new(&prepared.onset),
+            scorer: Scorer::new(&prepared.level, &prepared.onset),
             picker: PeakPicker::new(
                 lowest_threshold,
                 gap_frames,
@@ -195,8 +179,6 @@ impl Counter {
             trace: None,
             resampled: Vec::new(),
             frames: Vec::new(),
-            onset_frames: Vec::new(),
-            onset_scores: Vec::new(),
             scores: Vec::new(),
             peaks: Vec::new(),
         })
@@ -238,20 +220,10 @@ impl Counter {
         self.floor.apply(&mut self.frames, &mut self.floors);
         self.check.push(&self.raw, &self.floors);
         self.scores.clear();
-        self.onset_frames.clear();
-        self.onsets.extend(&self.frames, &mut self.onset_frames);
-        self.level_correlator.push(&self.frames, &mut self.scores);
-        self.onset_correlator
-            .push(&self.onset_frames, &mut self.onset_scores);
+        self.scorer.push(&self.frames, &mut self.scores);
         self.frames.clear();
         if end {
-            self.level_correlator.finish(&mut self.scores);
-            self.onset_correlator.finish(&mut self.onset_scores);
-        }
-        // Both correlators see the same frames with the same template
-        // length, so they produce the same number of scores.
-        for (score, onset) in self.scores.iter_mut().zip(self.onset_scores.drain(..)) {
-            *score = combine(*score, onset);
+            self.scorer.finish(&mut self.scores);
         }
         if let Some(trace) = self.trace.as_mut() {
             trace.scores.extend_from_slice(&self.scores);

@@ -88,7 +88,7 @@ impl PreparedTemplate {
         let mut sums = [0.0f32; BANDS];
         for frame in features[first * BANDS..(last + 1) * BANDS].chunks_exact(BANDS) {
             for ((s, &p), &f) in sums.iter_mut().zip(frame).zip(floor.floors()) {
-                *s += (p - super::verify::NOISE_BIAS * f).max(0.0);
+                *s += super::verify::noise_free(p, f);
             }
         }
         let profile = super::verify::standard_profile(&sums).ok_or(DspError::SilentTemplate)?;
@@ -156,26 +156,15 @@ fn standardise(values: &[f32]) -> Option<Vec<f32>> {
 /// `0..=reach` frames (the larger of the two directions): what the engine
 /// itself would score next to an isolated true match.
 fn side_lobes(level: &[f32], onset: &[f32], features: &[f32], reach: usize) -> Vec<f32> {
-    use super::correlate::Correlator;
     let silence = vec![0.0f32; reach * BANDS];
     let mut alone = Vec::with_capacity(features.len() + 2 * silence.len());
     alone.extend_from_slice(&silence);
     alone.extend_from_slice(features);
     alone.extend_from_slice(&silence);
-    let mut onsets = Vec::with_capacity(alone.len());
-    OnsetChannels::default().extend(&alone, &mut onsets);
-    let (mut level_scores, mut onset_scores) = (Vec::new(), Vec::new());
-    let mut correlator = Correlator::new(level);
-    correlator.push(&alone, &mut level_scores);
-    correlator.finish(&mut level_scores);
-    let mut correlator = Correlator::new(onset);
-    correlator.push(&onsets, &mut onset_scores);
-    correlator.finish(&mut onset_scores);
-    let scores: Vec<f32> = level_scores
-        .iter()
-        .zip(&onset_scores)
-        .map(|(&l, &o)| super::combine(l, o))
-        .collect();
+    let mut scores = Vec::new();
+    let mut scorer = super::correlate::Scorer::new(level, onset);
+    scorer.push(&alone, &mut scores);
+    scorer.finish(&mut scores);
     (0..=reach)
         .map(|lag| {
             let after = scores.get(reach + lag).copied().unwrap_or(0.0);

@@ -75,10 +75,9 @@ impl Threshold {
 
     /// The threshold for a candidate at `frame`.
     pub fn at(&self, frame: u64) -> f32 {
-        let Some(fixed) = self.fixed.or_else(|| self.adaptive(frame)) else {
-            return DEFAULT_THRESHOLD;
-        };
-        fixed
+        self.fixed
+            .or_else(|| self.adaptive(frame))
+            .unwrap_or(DEFAULT_THRESHOLD)
     }
 
     fn adaptive(&self, frame: u64) -> Option<f32> {

@@ -16,7 +16,14 @@ use super::features::BANDS;
 
 /// The floor is the minimum of smoothed power; the noise's mean sits about
 /// this many times higher, and that is what is subtracted.
-pub const NOISE_BIAS: f32 = 2.0;
+const NOISE_BIAS: f32 = 2.0;
+/// A band's power with the noise taken out (never below 0): what the
+/// sound itself put there, on average.
+#[inline]
+pub fn noise_free(power: f32, floor: f32) -> f32 {
+    (power - NOISE_BIAS * floor).max(0.0)
+}
+
 /// Frames before a window that tell how loud the background is (300 ms).
 pub const CONTEXT_FRAMES: usize = 30;
 /// How hard a mismatched spectrum counts against a candidate: its score is
@@ -84,7 +91,7 @@ impl SpectralCheck {
         for (p, f) in powers.chunks_exact(BANDS).zip(floors.chunks_exact(BANDS)) {
             let mut clean = [0.0f32; BANDS];
             for ((c, &p), &f) in clean.iter_mut().zip(p).zip(f) {
-                *c = (p - NOISE_BIAS * f).max(0.0);
+                *c = noise_free(p, f);
             }
             self.frames.push_back(clean);
             self.power.push_back(p.iter().sum::<f32>());

@@ -177,6 +177,7 @@ impl Session {
         let encrypt = CountingEncoder {
             inner: encrypt,
             encoded: Arc::clone(&outbox.encoded),
+            counters: Arc::clone(&services.counters),
         };
         let writer = FramedWrite::new(write, encrypt, &mut ctx);
         ctx.run(Session {
@@ -234,10 +235,6 @@ impl Session {
         }
         match OutgoingMessage::new(header, payload) {
             Ok(message) => {
-                self.services
-                    .counters
-                    .bytes_out
-                    .fetch_add(message.wire_len() as u64, Ordering::Relaxed);
                 if trace && log::log_enabled!(target: "connection", log::Level::Trace) {
                     log::trace!(target: "connection", "{} -> {}", self.tag(), dump(header));
                 }
@@ -1475,10 +1472,12 @@ impl Outbox {
 }
 
 /// The session's encoder, counting the bytes it produces (exactly what the
-/// writer will have to write).
+/// writer will have to write): for the session's backlog and for the
+/// server's `bytes_out`.
 struct CountingEncoder {
     inner: EncryptingCodec,
     encoded: Arc<std::sync::atomic::AtomicU64>,
+    counters: Arc<super::ServerCounters>,
 }
 
 impl tokio_util::codec::Encoder<OutgoingMessage> for CountingEncoder {
@@ -1491,8 +1490,11 @@ impl tokio_util::codec::Encoder<OutgoingMessage> for CountingEncoder {
     ) -> Result<(), TransportError> {
         let before = dst.len();
         self.inner.encode(message, dst)?;
-        self.encoded
-            .fetch_add((dst.len() - before) as u64, Ordering::Relaxed);
+        let encoded = (dst.len() - before) as u64;
+        self.encoded.fetch_add(encoded, Ordering::Relaxed);
+        self.counters
+            .bytes_out
+            .fetch_add(encoded, Ordering::Relaxed);
         Ok(())
     }
 }

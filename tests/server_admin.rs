@@ -7,26 +7,15 @@ mod server_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use harmonic::logging::{LogSetup, ServerLogger};
 use harmonic::protocol::{Push, ServerMessage};
 use serde_json::json;
 use server_support::*;
 
-const PASSWORD: &str = "correct horse";
-
-/// Creates the admin account `root` in `dir` (as `harmonic user add --admin` does).
-fn create_admin(dir: &Path) {
-    let mut store = harmonic::store::Store::open(dir).unwrap();
-    let hash = harmonic::crypto::hash_password(PASSWORD).unwrap();
-    store
-        .create_user("root", &hash, harmonic::store::Role::Admin)
-        .unwrap();
-}
+const PASSWORD: &str = ADMIN_PASSWORD;
 
 async fn admin_client(addr: SocketAddr) -> TestClient {
     let mut admin = TestClient::connect(addr).await;
@@ -383,11 +372,7 @@ async fn the_last_admin_can_be_neither_demoted_nor_deleted() {
 async fn tail_delivers_a_later_login_until_cancel() {
     // The log records of this process (every test server in it) reach the
     // tail hub through the server's logger; nothing is written to stderr.
-    let _ = ServerLogger::install(&LogSetup {
-        default_filter: "off".into(),
-        rust_log: None,
-        log_file: None,
-    });
+    install_tail_logger();
     let dir = tempfile::tempdir().unwrap();
     create_admin(dir.path());
     let server = start(settings(dir.path()));

@@ -34,15 +34,14 @@
 mod server_support;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use harmonic::logging::{LogSetup, ServerLogger, TAIL_QUEUE_LEN};
+use harmonic::logging::TAIL_QUEUE_LEN;
 use harmonic::protocol::{Push, ServerMessage};
 use serde_json::json;
 use server_support::*;
 
-const PASSWORD: &str = "correct horse";
+const PASSWORD: &str = ADMIN_PASSWORD;
 
 /// The flood is this many times the tail's queue bound.
 const FLOOD_FACTOR: usize = 100;
@@ -53,15 +52,6 @@ const PIPELINE: usize = 32;
 /// A generous limit for the third client's `ping` (it takes well under a
 /// millisecond; this only catches a server that stalls).
 const PROBE_LIMIT: Duration = Duration::from_secs(5);
-
-/// Creates the admin account `root` in `dir` (as `harmonic user add --admin` does).
-fn create_admin(dir: &Path) {
-    let mut store = harmonic::store::Store::open(dir).unwrap();
-    let hash = harmonic::crypto::hash_password(PASSWORD).unwrap();
-    store
-        .create_user("root", &hash, harmonic::store::Role::Admin)
-        .unwrap();
-}
 
 /// One `log` push as the slow admin received it.
 struct LogLine {
@@ -98,11 +88,7 @@ async fn probe(prober: &mut TestClient, when: &str) {
 /// same session.
 async fn slow_tail_during_a_flood() -> SlowTailOutcome {
     // The server's logger feeds the hub; nothing is written to stderr.
-    let _ = ServerLogger::install(&LogSetup {
-        default_filter: "off".into(),
-        rust_log: None,
-        log_file: None,
-    });
+    install_tail_logger();
     let dir = tempfile::tempdir().unwrap();
     create_admin(dir.path());
     let server = start(settings(dir.path()));

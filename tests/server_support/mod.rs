@@ -316,3 +316,25 @@ pub fn code_of<T: std::fmt::Debug>(result: Result<T, harmonic::client::ClientErr
         Err(other) => panic!("not an error answer: {other}"),
     }
 }
+
+/// The password of the admin account [`create_admin`] makes.
+pub const ADMIN_PASSWORD: &str = "correct horse";
+
+/// Creates the admin account `root` in `dir` (as `harmonic user add --admin` does).
+pub fn create_admin(dir: &Path) {
+    let mut store = harmonic::store::Store::open(dir).unwrap();
+    let hash = harmonic::crypto::hash_password(ADMIN_PASSWORD).unwrap();
+    store
+        .create_user("root", &hash, harmonic::store::Role::Admin)
+        .unwrap();
+}
+
+/// Routes this process's log records (every test server in it) to the tail
+/// hub through the server's logger, writing nothing to stderr.
+pub fn install_tail_logger() {
+    let _ = harmonic::logging::ServerLogger::install(&harmonic::logging::LogSetup {
+        default_filter: "off".into(),
+        rust_log: None,
+        log_file: None,
+    });
+}

@@ -197,7 +197,7 @@ fn main() {
 /// Prints, for one case, every true onset with the best score near it and
 /// every detection with its score: where a miss comes from.
 fn explain(name: &str) {
-    use harmonic::dsp::{Counter, TemplateAudio, Trace};
+    use harmonic::dsp::{Counter, TemplateAudio};
     let (tier, index) = name.split_once('/').expect("--explain TIER/INDEX");
     let tier = Tier::ALL
         .into_iter()
@@ -221,7 +221,7 @@ fn explain(name: &str) {
         case.kind.name(),
         case.sound_s
     );
-    let frame = |s: f64| (s / Trace::FRAME_SECONDS).round().max(0.0) as usize;
+    let frame = |s: f64| (s / trace.frame_seconds).round().max(0.0) as usize;
     let best = |from: f64, to: f64| {
         (frame(from)..=frame(to).min(trace.scores.len().saturating_sub(1)))
             .map(|f| (f, trace.scores[f]))
@@ -242,7 +242,7 @@ fn explain(name: &str) {
         let hit = events.iter().find(|e| (e.start_s - t).abs() <= tolerance);
         println!(
             "  truth {t:8.3}  best score {s:.3} at {:8.3}  {}",
-            f as f64 * Trace::FRAME_SECONDS,
+            f as f64 * trace.frame_seconds,
             hit.map_or("MISSED".to_string(), |e| format!(
                 "found {:.3} ({:.3})",
                 e.start_s, e.score

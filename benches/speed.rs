@@ -13,10 +13,15 @@ use std::path::Path;
 use std::time::Instant;
 
 use harmonic::audio::ANALYSIS_RATE;
-use harmonic::dsp::features::{BANDS, HOP, WINDOW};
+use harmonic::dsp::features::{Resolution, BANDS};
 use harmonic::dsp::{analyze_file, Options, TemplateAudio};
 use harmonic::synth::{self, SoundKind};
 use realfft::RealFftPlanner;
+
+/// A 1 s template is matched at the standard resolution.
+const WINDOW: usize = Resolution::STANDARD.window;
+/// See [`WINDOW`].
+const HOP: usize = Resolution::STANDARD.hop;
 
 const RATE: u32 = 44_100;
 

@@ -91,7 +91,7 @@ where
     root.fill(&WHITE)?;
     let root = root.titled(input.title, ("sans-serif", 22))?;
     let (top, bottom) = root.split_vertically(300);
-    let step = Trace::FRAME_SECONDS;
+    let step = input.trace.frame_seconds;
     let duration = input.trace.energy_db.len().max(1) as f64 * step;
 
     let energy = reduce(&input.trace.energy_db, step);

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::features::{frame_energy, BANDS, FRAME_SECONDS};
+use super::features::{frame_energy, BANDS};
 use super::{Counter, DspError, Event, Options};
 use crate::audio::WavSource;
 
@@ -40,8 +40,11 @@ pub struct Progress {
 
 /// What the engine saw, frame by frame: for plots that show why it counted
 /// what it counted.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Trace {
+    /// Seconds between consecutive values: the template's frame
+    /// ([`Resolution`](super::features::Resolution)).
+    pub frame_seconds: f64,
     /// Energy of each feature frame, in dB (relative to an arbitrary 0).
     pub energy_db: Vec<f32>,
     /// Match score of the window starting at each frame, 0..1.
@@ -52,8 +55,15 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// Seconds between consecutive values.
-    pub const FRAME_SECONDS: f64 = FRAME_SECONDS;
+    /// An empty trace of frames `frame_seconds` apart.
+    pub(crate) fn new(frame_seconds: f64) -> Trace {
+        Trace {
+            frame_seconds,
+            energy_db: Vec::new(),
+            scores: Vec::new(),
+            thresholds: Vec::new(),
+        }
+    }
 
     pub(crate) fn add_frames(&mut self, frames: &[f32]) {
         self.energy_db.extend(

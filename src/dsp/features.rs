@@ -13,11 +13,65 @@ use rustfft::num_complex::Complex;
 
 use crate::audio::ANALYSIS_RATE;
 
-/// Samples per analysis window (32 ms at 16 kHz).
-pub const WINDOW: usize = 512;
-/// Samples between frames (10 ms at 16 kHz): the engine's time resolution
-/// before sub-frame refinement.
-pub const HOP: usize = 160;
+/// The features' time–frequency resolution: how many 16 kHz samples each
+/// analysis window spans and how many lie between frames.
+///
+/// One resolution cannot serve every sound. Repeats a third of a 45 ms key
+/// click apart are 15 ms apart: 10 ms frames of 32 ms windows blur them into
+/// one, while a 300 ms sound a few percent faster than its template drifts
+/// by several 2.5 ms frames, which breaks its correlation. So the frame
+/// follows the template's length ([`Resolution::for_sound_s`]): the sound
+/// always spans enough frames to separate close repeats, and few enough that
+/// a ±4 % change of speed shifts its end by about a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolution {
+    /// Samples per analysis window (a power of two).
+    pub window: usize,
+    /// Samples between frames: the time resolution before sub-frame
+    /// refinement.
+    pub hop: usize,
+}
+
+impl Resolution {
+    /// 32 ms windows every 10 ms: for sounds of 100 ms and more.
+    pub const STANDARD: Resolution = Resolution {
+        window: 512,
+        hop: 160,
+    };
+    /// 16 ms windows every 2.5 ms: for sounds under
+    /// [`FINE_BELOW_S`]. (5 ms frames for sounds of 100–250 ms were tried
+    /// and rejected: thumps gained, chirps and double clicks lost more;
+    /// docs/BENCHMARKS.md.)
+    pub const FINE: Resolution = Resolution {
+        window: 256,
+        hop: 40,
+    };
+
+    /// The resolution for a sound that lasts `seconds` (its active frames
+    /// at the standard resolution, see [`Resolution`]).
+    pub fn for_sound_s(seconds: f64) -> Resolution {
+        if seconds < FINE_BELOW_S {
+            Resolution::FINE
+        } else {
+            Resolution::STANDARD
+        }
+    }
+
+    /// Seconds per frame.
+    pub fn frame_seconds(self) -> f64 {
+        self.hop as f64 / f64::from(ANALYSIS_RATE)
+    }
+
+    /// Whole frames in `seconds` (rounded, at least one).
+    pub fn frames(self, seconds: f64) -> usize {
+        ((seconds / self.frame_seconds()).round() as usize).max(1)
+    }
+}
+
+/// Sounds shorter than this get [`Resolution::FINE`]: key clicks and
+/// slaps, whose repeats can come 15 ms apart.
+const FINE_BELOW_S: f64 = 0.1;
+
 /// Mel bands per frame.
 pub const BANDS: usize = 40;
 /// Lowest band edge (Hz): below it there is mostly hum and handling noise.
@@ -28,37 +82,41 @@ const MAX_FREQUENCY: f32 = 7_600.0;
 /// the quietest recording, -100 dB relative to a full-scale sine per band.
 const POWER_FLOOR: f32 = 1e-10;
 
-/// Seconds per feature frame.
-pub const FRAME_SECONDS: f64 = HOP as f64 / ANALYSIS_RATE as f64;
-
 /// The mel filterbank for one bandwidth: which FFT bins feed each band.
 #[derive(Debug, Clone)]
 pub struct BandLayout {
+    resolution: Resolution,
     bands: Vec<(usize, Vec<f32>)>,
 }
 
 impl BandLayout {
     /// Bands from 60 Hz up to the highest frequency both signals carry:
     /// 45 % of the lower of the two original rates (90 % of its Nyquist),
-    /// capped at 7.6 kHz.
-    pub fn for_rates(rate_a: u32, rate_b: u32) -> BandLayout {
+    /// capped at 7.6 kHz, for frames of `resolution`.
+    pub fn for_rates(rate_a: u32, rate_b: u32, resolution: Resolution) -> BandLayout {
         let top = (0.45 * rate_a.min(rate_b) as f32).min(MAX_FREQUENCY);
-        BandLayout::new(MIN_FREQUENCY, top)
+        BandLayout::new(MIN_FREQUENCY, top, resolution)
     }
 
-    fn new(low: f32, high: f32) -> BandLayout {
+    /// The resolution of the frames these bands are made from.
+    pub fn resolution(&self) -> Resolution {
+        self.resolution
+    }
+
+    fn new(low: f32, high: f32, resolution: Resolution) -> BandLayout {
+        let window = resolution.window;
         let mel = |f: f32| 2595.0 * (1.0 + f / 700.0).log10();
         let hz = |m: f32| 700.0 * (10f32.powf(m / 2595.0) - 1.0);
         let (mel_low, mel_high) = (mel(low), mel(high));
         let edges: Vec<f32> = (0..BANDS + 2)
             .map(|i| hz(mel_low + (mel_high - mel_low) * i as f32 / (BANDS + 1) as f32))
             .collect();
-        let bin_hz = ANALYSIS_RATE as f32 / WINDOW as f32;
+        let bin_hz = ANALYSIS_RATE as f32 / window as f32;
         let bands = (0..BANDS)
             .map(|b| {
                 let (left, centre, right) = (edges[b], edges[b + 1], edges[b + 2]);
                 let first = (left / bin_hz).floor() as usize;
-                let last = ((right / bin_hz).ceil() as usize).min(WINDOW / 2);
+                let last = ((right / bin_hz).ceil() as usize).min(window / 2);
                 let mut weights: Vec<f32> = (first..=last)
                     .map(|bin| {
                         let f = bin as f32 * bin_hz;
@@ -81,13 +139,14 @@ impl BandLayout {
                 (first, weights)
             })
             .collect();
-        BandLayout { bands }
+        BandLayout { resolution, bands }
     }
 }
 
 /// Turns 16 kHz samples, pushed in pieces of any size, into feature frames.
 ///
-/// Frame `i` covers samples `i·HOP .. i·HOP + WINDOW`; only whole frames
+/// Frame `i` covers samples `i·hop .. i·hop + window` of its layout's
+/// [`Resolution`]; only whole frames
 /// are emitted, and output never depends on how the samples were cut.
 pub struct FeatureExtractor {
     layout: BandLayout,
@@ -107,10 +166,11 @@ pub struct FeatureExtractor {
 impl FeatureExtractor {
     /// An extractor with the given band layout.
     pub fn new(layout: BandLayout) -> FeatureExtractor {
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(WINDOW);
-        let window = (0..WINDOW)
+        let size = layout.resolution.window;
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(size);
+        let window = (0..size)
             .map(|i| {
-                let phase = 2.0 * std::f32::consts::PI * i as f32 / WINDOW as f32;
+                let phase = 2.0 * std::f32::consts::PI * i as f32 / size as f32;
                 0.5 - 0.5 * phase.cos()
             })
             .collect();
@@ -125,7 +185,7 @@ impl FeatureExtractor {
             samples_start: 0,
             frames_emitted: 0,
             total_samples: 0,
-            power: vec![0.0; WINDOW / 2 + 1],
+            power: vec![0.0; size / 2 + 1],
         }
     }
 
@@ -152,18 +212,19 @@ impl FeatureExtractor {
     }
 
     fn emit_ready(&mut self, out: &mut Vec<f32>) {
-        let mut offset = (self.frames_emitted * HOP as u64 - self.samples_start) as usize;
-        while offset + WINDOW <= self.samples.len() {
+        let Resolution { window, hop } = self.layout.resolution;
+        let mut offset = (self.frames_emitted * hop as u64 - self.samples_start) as usize;
+        while offset + window <= self.samples.len() {
             self.frame(offset, out);
             self.frames_emitted += 1;
-            offset += HOP;
+            offset += hop;
         }
         self.samples.drain(..offset);
         self.samples_start += offset as u64;
     }
 
     fn frame(&mut self, offset: usize, out: &mut Vec<f32>) {
-        let frame = &self.samples[offset..offset + WINDOW];
+        let frame = &self.samples[offset..offset + self.layout.resolution.window];
         for ((dst, &s), &w) in self.fft_in.iter_mut().zip(frame).zip(&self.window) {
             *dst = s * w;
         }
@@ -185,14 +246,14 @@ impl FeatureExtractor {
     }
 }
 
-/// Frames over which the recording's noise floor is tracked (10 s). Dense
+/// Seconds over which the recording's noise floor is tracked. Dense
 /// repeats of a decaying sound never fall back to the noise in between:
 /// over a 2 s window the floor climbed onto the repeats themselves and
 /// flattened them (rapid-repeat F1 0.88 → 0.92 with 10 s).
-pub const FLOOR_WINDOW_FRAMES: usize = 1000;
-/// Frames averaged before the floor's minimum is taken (30 ms), so that one
-/// unusually quiet frame does not pull the floor down.
-const FLOOR_SMOOTHING_FRAMES: usize = 3;
+pub const FLOOR_WINDOW_S: f64 = 10.0;
+/// Seconds of power averaged before the floor's minimum is taken, so that
+/// one unusually quiet frame does not pull the floor down.
+const FLOOR_SMOOTHING_S: f64 = 0.03;
 /// The floor is this multiple of the minimum (≈3 dB, the usual bias
 /// correction of minimum statistics), so most of the noise's own
 /// fluctuation falls below it. With a 2 s floor window this cost rapid
@@ -213,33 +274,38 @@ pub fn feature(power: f32, floor: f32) -> f32 {
 }
 
 /// The recording's noise floor per band, tracked causally: the minimum of
-/// smoothed power over the last [`FLOOR_WINDOW_FRAMES`] frames (minimum
-/// statistics). Causal and frame-by-frame, so a stream and a whole file get
-/// the same features.
+/// smoothed power over the last [`FLOOR_WINDOW_S`] (minimum statistics).
+/// Causal and frame-by-frame, so a stream and a whole file get the same
+/// features.
 pub struct RunningFloor {
+    /// The last frames' powers, for the smoothing average.
     recent: std::collections::VecDeque<[f32; BANDS]>,
+    smoothing_frames: usize,
+    window_frames: u64,
     /// Per band: (frame, smoothed power) candidates for the window minimum,
     /// increasing in power (a monotonic queue).
     minima: Vec<std::collections::VecDeque<(u64, f32)>>,
     frame: u64,
 }
 
-impl Default for RunningFloor {
-    fn default() -> Self {
+impl RunningFloor {
+    /// A floor tracker for frames of `resolution`.
+    pub fn new(resolution: Resolution) -> RunningFloor {
+        let smoothing_frames = resolution.frames(FLOOR_SMOOTHING_S);
         RunningFloor {
-            recent: std::collections::VecDeque::with_capacity(FLOOR_SMOOTHING_FRAMES),
+            recent: std::collections::VecDeque::with_capacity(smoothing_frames),
+            smoothing_frames,
+            window_frames: resolution.frames(FLOOR_WINDOW_S) as u64,
             minima: vec![std::collections::VecDeque::new(); BANDS],
             frame: 0,
         }
     }
-}
 
-impl RunningFloor {
     /// Converts band powers (`BANDS` per frame) into features, in place,
     /// and appends each frame's floors to `floors`.
     pub fn apply(&mut self, frames: &mut [f32], floors: &mut Vec<f32>) {
         for frame in frames.chunks_exact_mut(BANDS) {
-            if self.recent.len() == FLOOR_SMOOTHING_FRAMES {
+            if self.recent.len() == self.smoothing_frames {
                 self.recent.pop_front();
             }
             let mut powers = [0.0f32; BANDS];
@@ -247,6 +313,8 @@ impl RunningFloor {
             self.recent.push_back(powers);
             let n = self.recent.len() as f32;
             for (b, value) in frame.iter_mut().enumerate() {
+                // Summed afresh each frame (not kept as a running sum), so
+                // rounding never accumulates and the floor never drifts.
                 let smoothed = self.recent.iter().map(|p| p[b]).sum::<f32>() / n;
                 let queue = &mut self.minima[b];
                 while queue.back().is_some_and(|&(_, p)| p >= smoothed) {
@@ -255,7 +323,7 @@ impl RunningFloor {
                 queue.push_back((self.frame, smoothed));
                 while queue
                     .front()
-                    .is_some_and(|&(f, _)| f + (FLOOR_WINDOW_FRAMES as u64) <= self.frame)
+                    .is_some_and(|&(f, _)| f + self.window_frames <= self.frame)
                 {
                     queue.pop_front();
                 }
@@ -350,40 +418,57 @@ mod tests {
         out
     }
 
+    const ALL: [Resolution; 2] = [Resolution::STANDARD, Resolution::FINE];
+
     #[test]
     fn frames_cover_the_signal_whatever_the_chunking() {
-        let layout = BandLayout::for_rates(44_100, 44_100);
-        let signal: Vec<f32> = (0..16_037)
-            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
-            .collect();
-        let whole = extract(&layout, &signal, signal.len());
-        assert_eq!(whole.len(), ((16_037 - WINDOW) / HOP + 1) * BANDS);
-        for piece in [1, 159, 160, 161, 4096] {
-            assert_eq!(extract(&layout, &signal, piece), whole, "piece {piece}");
+        for resolution in ALL {
+            let layout = BandLayout::for_rates(44_100, 44_100, resolution);
+            let signal: Vec<f32> = (0..16_037)
+                .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+                .collect();
+            let whole = extract(&layout, &signal, signal.len());
+            let Resolution { window, hop } = resolution;
+            assert_eq!(whole.len(), ((16_037 - window) / hop + 1) * BANDS);
+            for piece in [1, 159, 160, 161, 4096] {
+                assert_eq!(extract(&layout, &signal, piece), whole, "piece {piece}");
+            }
         }
     }
 
     #[test]
     fn a_tone_lights_the_band_that_holds_it() {
-        let layout = BandLayout::for_rates(16_000, 16_000);
-        let signal: Vec<f32> = (0..8_000)
-            .map(|i| (2.0 * std::f32::consts::PI * 1_000.0 * i as f32 / 16_000.0).sin())
-            .collect();
-        let features = extract(&layout, &signal, 8_000);
-        let frame = &features[10 * BANDS..11 * BANDS];
-        let loudest = (0..BANDS)
-            .max_by(|&a, &b| frame[a].total_cmp(&frame[b]))
-            .unwrap();
-        let (first, weights) = &layout.bands[loudest];
-        let bin = 1_000.0 / (16_000.0 / WINDOW as f32);
-        assert!((*first as f32..(*first + weights.len()) as f32).contains(&bin));
+        for resolution in ALL {
+            let layout = BandLayout::for_rates(16_000, 16_000, resolution);
+            let signal: Vec<f32> = (0..8_000)
+                .map(|i| (2.0 * std::f32::consts::PI * 1_000.0 * i as f32 / 16_000.0).sin())
+                .collect();
+            let features = extract(&layout, &signal, 8_000);
+            let frame = &features[10 * BANDS..11 * BANDS];
+            let loudest = (0..BANDS)
+                .max_by(|&a, &b| frame[a].total_cmp(&frame[b]))
+                .unwrap();
+            let (first, weights) = &layout.bands[loudest];
+            let bin = 1_000.0 / (16_000.0 / resolution.window as f32);
+            assert!((*first as f32..(*first + weights.len()) as f32).contains(&bin));
+        }
     }
 
     #[test]
     fn bands_stop_at_the_shared_bandwidth() {
-        let narrow = BandLayout::for_rates(8_000, 48_000);
-        let (first, weights) = narrow.bands.last().unwrap();
-        let top_hz = (first + weights.len()) as f32 * 16_000.0 / WINDOW as f32;
-        assert!(top_hz <= 3_700.0, "top band reaches {top_hz} Hz");
+        for resolution in ALL {
+            let narrow = BandLayout::for_rates(8_000, 48_000, resolution);
+            let (first, weights) = narrow.bands.last().unwrap();
+            let top_hz = (first + weights.len()) as f32 * 16_000.0 / resolution.window as f32;
+            assert!(top_hz <= 3_700.0, "top band reaches {top_hz} Hz");
+        }
+    }
+
+    #[test]
+    fn shorter_sounds_get_finer_frames() {
+        assert_eq!(Resolution::for_sound_s(0.05), Resolution::FINE);
+        assert_eq!(Resolution::for_sound_s(0.15), Resolution::STANDARD);
+        assert_eq!(Resolution::FINE.frames(FLOOR_WINDOW_S), 4_000);
+        assert_eq!(Resolution::STANDARD.frames(0.001), 1, "never zero frames");
     }
 }

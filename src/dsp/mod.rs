@@ -25,7 +25,7 @@ pub use template::{PreparedTemplate, TemplateAudio};
 
 use crate::audio::{AudioError, Resampler, ANALYSIS_RATE};
 use correlate::Scorer;
-use features::{FeatureExtractor, RunningFloor, FRAME_SECONDS};
+use features::{FeatureExtractor, RunningFloor};
 use peaks::{Peak, PeakPicker};
 
 /// When the caller sets no threshold, a score this high always counts; the
@@ -126,6 +126,7 @@ pub struct Counter {
     scorer: Scorer,
     picker: PeakPicker,
     onset_offset_s: f64,
+    frame_seconds: f64,
     recording_rate: u32,
     samples_in: u64,
     events: Vec<Event>,
@@ -154,14 +155,20 @@ impl Counter {
         let gap_s = options
             .min_gap_s
             .unwrap_or(prepared.duration_s() * DEFAULT_GAP_FRACTION);
-        let gap_frames = (gap_s / FRAME_SECONDS).round() as usize;
-        let threshold = threshold::Threshold::new(options.threshold);
+        let resolution = prepared.layout.resolution();
+        let frame_seconds = resolution.frame_seconds();
+        let gap_frames = (gap_s / frame_seconds).round() as usize;
+        let threshold = threshold::Threshold::new(options.threshold, resolution);
         let lowest_threshold = threshold.lowest();
         Ok(Counter {
             resampler: Resampler::new(recording_rate, ANALYSIS_RATE)?,
             features: FeatureExtractor::new(prepared.layout.clone()),
-            floor: RunningFloor::default(),
-            check: verify::SpectralCheck::new(prepared.profile, prepared.active.clone()),
+            floor: RunningFloor::new(resolution),
+            check: verify::SpectralCheck::new(
+                prepared.profile,
+                prepared.active.clone(),
+                resolution,
+            ),
             threshold,
             raw: Vec::new(),
             floors: Vec::new(),
@@ -173,6 +180,7 @@ impl Counter {
             )
             .with_side_lobes(prepared.side_lobes.clone()),
             onset_offset_s: prepared.onset_offset_s,
+            frame_seconds,
             recording_rate,
             samples_in: 0,
             events: Vec::new(),
@@ -186,7 +194,7 @@ impl Counter {
 
     /// Also records the per-frame energy and score, for plots.
     pub fn with_trace(mut self) -> Counter {
-        self.trace = Some(Trace::default());
+        self.trace = Some(Trace::new(self.frame_seconds));
         self
     }
 
@@ -249,7 +257,7 @@ impl Counter {
             let score = p.score * self.check.factor(p.frame).unwrap_or(1.0);
             if self.threshold.accepts(p.frame, score) {
                 new.push(Event {
-                    start_s: ((p.frame as f64 + p.offset) * FRAME_SECONDS + onset).max(0.0),
+                    start_s: ((p.frame as f64 + p.offset) * self.frame_seconds + onset).max(0.0),
                     score,
                 });
             }
@@ -258,7 +266,7 @@ impl Counter {
         self.check.forget_before(
             self.picker
                 .undecided()
-                .saturating_sub(verify::CONTEXT_FRAMES as u64),
+                .saturating_sub(self.check.context_frames() as u64),
         );
         self.events.extend_from_slice(&new);
         new

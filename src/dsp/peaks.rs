@@ -2,7 +2,7 @@
 //!
 //! A frame is an event when its score reaches the threshold, no frame within
 //! `gap` frames scores higher (on a tie, the earlier frame wins), and it is
-//! not dominated by a higher frame within `reach` frames (70 % of the
+//! not dominated by a higher frame within `reach` frames (85 % of the
 //! template's length). The last rule removes partial matches: a key
 //! press-and-release template with its press on a real release scores 0.6–0.7
 //! of the true match next to it. How much lower than its neighbour a peak
@@ -39,9 +39,11 @@ pub const SIDE_LOBE_MARGIN: f32 = 0.3;
 pub const MIN_DOMINANCE: f32 = 0.4;
 
 /// How far the dominance rule looks, as a share of the template's length:
-/// far enough to cover a press-and-release pair's partial match, short
-/// enough to leave true repeats a third of a template apart alone.
-pub const DOMINANCE_REACH: f64 = 0.7;
+/// far enough to cover a press-and-release pair's partial match (a double
+/// click's second click can come 75 % of the way in; 0.7 missed those at
+/// the fine resolution), while the side lobes leave true repeats at other
+/// lags alone.
+pub const DOMINANCE_REACH: f64 = 0.85;
 
 /// Streaming peak picker.
 #[derive(Debug)]

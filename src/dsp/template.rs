@@ -6,7 +6,7 @@
 //! zero-mean and unit-norm so the correlation is a Pearson coefficient.
 
 use super::features::{
-    frame_energy, BandLayout, FeatureExtractor, FixedFloor, OnsetChannels, BANDS, FRAME_SECONDS,
+    frame_energy, BandLayout, FeatureExtractor, FixedFloor, OnsetChannels, Resolution, BANDS,
 };
 use super::DspError;
 use crate::audio::{Resampler, ANALYSIS_RATE};
@@ -17,8 +17,8 @@ const ACTIVE_BELOW_PEAK_DB: f32 = 30.0;
 const ACTIVE_ABOVE_FLOOR_DB: f32 = 6.0;
 /// A template whose RMS is below this (−80 dBFS) is silence.
 const SILENT_RMS: f32 = 1e-4;
-/// Shortest template the engine accepts after trimming, in frames (30 ms).
-const MIN_FRAMES: usize = 3;
+/// Shortest template the engine accepts after trimming, in seconds.
+const MIN_SOUND_S: f64 = 0.03;
 
 /// A short sound as mono samples at its original rate: what a user saved.
 #[derive(Debug, Clone)]
@@ -68,18 +68,32 @@ impl PreparedTemplate {
         if rms.is_nan() || rms < SILENT_RMS {
             return Err(DspError::SilentTemplate);
         }
-        let layout = BandLayout::for_rates(audio.sample_rate, recording_rate);
         let mut resampled = Vec::new();
         let mut resampler = Resampler::new(audio.sample_rate, ANALYSIS_RATE)?;
         resampler.push(&audio.samples, &mut resampled)?;
         resampler.finish(&mut resampled)?;
+        // Measured at the standard resolution first; a short sound is then
+        // prepared again at the finer one its length calls for.
+        let layout =
+            |resolution| BandLayout::for_rates(audio.sample_rate, recording_rate, resolution);
+        let standard = PreparedTemplate::at(&resampled, layout(Resolution::STANDARD))?;
+        let resolution = Resolution::for_sound_s(standard.sound_s());
+        if resolution == Resolution::STANDARD {
+            return Ok(standard);
+        }
+        PreparedTemplate::at(&resampled, layout(resolution))
+    }
+
+    /// The template in 16 kHz samples, prepared with `layout`.
+    fn at(resampled: &[f32], layout: BandLayout) -> Result<PreparedTemplate, DspError> {
+        let resolution = layout.resolution();
         // A template is one isolated sound: silence around it is true to it,
         // and lets a capture cut tight to the sound still fill whole frames.
-        let pad = vec![0.0f32; super::features::WINDOW];
+        let pad = vec![0.0f32; resolution.window];
         let mut extractor = FeatureExtractor::new(layout.clone());
         let mut features = Vec::new();
         extractor.push(&pad, &mut features);
-        extractor.push(&resampled, &mut features);
+        extractor.push(resampled, &mut features);
         extractor.push(&pad, &mut features);
         extractor.finish(&mut features);
 
@@ -98,11 +112,12 @@ impl PreparedTemplate {
         // One frame of margin on each side keeps the onset's rise.
         let start = first.saturating_sub(1);
         let total = features.len() / BANDS;
+        let min_frames = resolution.frames(MIN_SOUND_S);
         let mut end = (last + 2).min(total);
-        while end - start < MIN_FRAMES && end < total {
+        while end - start < min_frames && end < total {
             end += 1;
         }
-        if end - start < MIN_FRAMES {
+        if end - start < min_frames {
             return Err(DspError::TemplateTooShort);
         }
         let cut = start * BANDS..end * BANDS;
@@ -118,15 +133,20 @@ impl PreparedTemplate {
             side_lobes,
             active: first - start..last + 1 - start,
             frames: end - start,
-            onset_offset_s: (onset_sample(&resampled, first) as f64
-                - (start * super::features::HOP) as f64)
+            onset_offset_s: (onset_sample(resampled, first, resolution) as f64
+                - (start * resolution.hop) as f64)
                 / f64::from(ANALYSIS_RATE),
         })
     }
 
     /// Length of the trimmed template in seconds.
     pub fn duration_s(&self) -> f64 {
-        self.frames as f64 * FRAME_SECONDS
+        self.frames as f64 * self.layout.resolution().frame_seconds()
+    }
+
+    /// Length of the sound itself (the active frames) in seconds.
+    fn sound_s(&self) -> f64 {
+        self.active.len() as f64 * self.layout.resolution().frame_seconds()
     }
 
     /// Length of the trimmed template in feature frames.
@@ -179,26 +199,26 @@ fn side_lobes(level: &[f32], onset: &[f32], features: &[f32], reach: usize) -> V
 }
 
 /// Where the sound starts, in samples of the padded template (the
-/// `WINDOW` samples of silence in front included): the first sample whose
+/// window's worth of silence in front included): the first sample whose
 /// 1 ms envelope comes within [`ACTIVE_BELOW_PEAK_DB`] of the loudest, looked
 /// for around the first active frame. A frame turns active as soon as its
-/// 32 ms window catches the sound's start, so frame times alone would put
-/// every onset up to a window early.
-fn onset_sample(resampled: &[f32], first_frame: usize) -> usize {
-    use super::features::{HOP, WINDOW};
+/// window catches the sound's start, so frame times alone would put every
+/// onset up to a window early.
+fn onset_sample(resampled: &[f32], first_frame: usize, resolution: Resolution) -> usize {
+    let Resolution { window, hop } = resolution;
     const ENVELOPE: usize = (ANALYSIS_RATE / 1000) as usize;
     let peak = resampled.iter().fold(0.0f32, |m, s| m.max(s.abs()));
     let gate = peak * 10f32.powf(-ACTIVE_BELOW_PEAK_DB / 20.0);
-    // Padded coordinates: sample i of `resampled` is WINDOW + i.
-    let from = (first_frame.saturating_sub(1) * HOP).saturating_sub(WINDOW);
-    let to = ((first_frame * HOP + WINDOW).saturating_sub(WINDOW)).min(resampled.len());
+    // Padded coordinates: sample i of `resampled` is window + i.
+    let from = (first_frame.saturating_sub(1) * hop).saturating_sub(window);
+    let to = ((first_frame * hop + window).saturating_sub(window)).min(resampled.len());
     resampled
         .get(from..to)
         .and_then(|span| {
             span.windows(ENVELOPE.min(span.len()).max(1))
                 .position(|w| w.iter().fold(0.0f32, |m, s| m.max(s.abs())) > gate)
         })
-        .map_or(first_frame * HOP + WINDOW / 2, |i| WINDOW + from + i)
+        .map_or(first_frame * hop + window / 2, |i| window + from + i)
 }
 
 /// First and last frame that belong to the sound, by energy (from band powers).
@@ -228,10 +248,24 @@ mod tests {
         let lead = (lead_s * rate as f32) as usize;
         let body = (burst_s * rate as f32) as usize;
         let tail = (tail_s * rate as f32) as usize;
-        let mut samples = vec![0.0; lead + body + tail];
+        // A capture's faint room noise (-60 dBFS), deterministic.
+        let mut state = 0x2545_f491_u32;
+        let mut samples: Vec<f32> = (0..lead + body + tail)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state as f32 / u32::MAX as f32 - 0.5) * 2e-3
+            })
+            .collect();
+        // A decaying tone that fades out over its last 10 ms, as real
+        // sounds do: a cut-off tail would be a click of its own.
+        let fade = (0.01 * rate as f32) as usize;
         for i in 0..body {
             let t = i as f32 / rate as f32;
-            samples[lead + i] = (2.0 * std::f32::consts::PI * 900.0 * t).sin() * (-t * 20.0).exp();
+            let taper = ((body - i) as f32 / fade as f32).min(1.0);
+            samples[lead + i] +=
+                (2.0 * std::f32::consts::PI * 900.0 * t).sin() * (-t * 20.0).exp() * taper;
         }
         TemplateAudio {
             samples,
@@ -263,12 +297,14 @@ mod tests {
         }
         let single = PreparedTemplate::new(&single, rate).unwrap();
         let double = PreparedTemplate::new(&double, rate).unwrap();
-        let release = (0.12 / FRAME_SECONDS).round() as usize;
+        let release = double.layout.resolution().frames(0.12);
         assert!(double.side_lobes[release] > 0.4, "{:?}", double.side_lobes);
         assert!(single.side_lobes[0] > 0.99);
-        // Shifted by a frame or more, a lone burst no longer matches itself.
+        // Shifted by 10 ms or more, a lone burst no longer matches itself
+        // anywhere near as well as a release does.
+        let shifted = single.layout.resolution().frames(0.01);
         assert!(
-            single.side_lobes[1..4].iter().all(|&s| s < 0.3),
+            single.side_lobes[shifted..].iter().all(|&s| s < 0.4),
             "{:?}",
             single.side_lobes
         );

@@ -5,7 +5,7 @@
 //! in a quiet room partial matches of a press-and-release pair reach 0.35.
 //! So, unless the caller sets a threshold, a candidate must beat
 //! [`BACKGROUND_FACTOR`] times what the recording's own background scored
-//! over the [`BACKGROUND_FRAMES`] before it (its 95th percentile), never
+//! over the [`BACKGROUND_S`] before it (its 95th percentile), never
 //! less than [`MIN_THRESHOLD`] and never more than
 //! [`DEFAULT_THRESHOLD`]. The background is
 //! looked up only for candidates, from scores already known, so a stream
@@ -19,13 +19,14 @@
 
 use std::collections::VecDeque;
 
+use super::features::Resolution;
 use super::DEFAULT_THRESHOLD;
 
 /// The lowest score the default threshold ever accepts.
 pub const MIN_THRESHOLD: f32 = 0.25;
-/// Frames of scores before a candidate that tell what the background
-/// scores (3 s).
-pub const BACKGROUND_FRAMES: usize = 300;
+/// Seconds of scores before a candidate that tell what the background
+/// scores.
+pub const BACKGROUND_S: f64 = 3.0;
 /// Which percentile of those scores stands for the background.
 pub const BACKGROUND_QUANTILE: f64 = 0.95;
 /// How far above the background a candidate must score.
@@ -45,17 +46,21 @@ pub struct Threshold {
     /// Scores from frame `start` on.
     history: VecDeque<f32>,
     start: u64,
+    /// How many scores before a candidate make its background.
+    background_frames: usize,
     /// Scores of the last [`PEERS`] events.
     accepted: VecDeque<f32>,
 }
 
 impl Threshold {
-    /// The caller's threshold, or the adaptive default when `None`.
-    pub fn new(fixed: Option<f32>) -> Threshold {
+    /// The caller's threshold, or the adaptive default when `None`, for
+    /// scores of frames of `resolution`.
+    pub fn new(fixed: Option<f32>, resolution: Resolution) -> Threshold {
         Threshold {
             fixed,
             history: VecDeque::new(),
             start: 0,
+            background_frames: resolution.frames(BACKGROUND_S),
             accepted: VecDeque::new(),
         }
     }
@@ -82,7 +87,7 @@ impl Threshold {
 
     fn adaptive(&self, frame: u64) -> Option<f32> {
         let end = frame.checked_sub(self.start)? as usize;
-        let begin = end.saturating_sub(BACKGROUND_FRAMES);
+        let begin = end.saturating_sub(self.background_frames);
         let mut recent: Vec<f32> = self
             .history
             .range(begin..end.min(self.history.len()))
@@ -121,7 +126,7 @@ impl Threshold {
 
     /// Drops scores no candidate from `frame` on will look at.
     pub fn forget_before(&mut self, frame: u64) {
-        let keep_from = frame.saturating_sub(BACKGROUND_FRAMES as u64);
+        let keep_from = frame.saturating_sub(self.background_frames as u64);
         while self.start < keep_from && self.history.pop_front().is_some() {
             self.start += 1;
         }
@@ -132,16 +137,19 @@ impl Threshold {
 mod tests {
     use super::*;
 
+    /// 10 ms frames: 300 make the background.
+    const FRAME: Resolution = Resolution::STANDARD;
+
     #[test]
     fn a_quiet_background_lowers_the_threshold_to_its_minimum() {
-        let mut threshold = Threshold::new(None);
+        let mut threshold = Threshold::new(None, FRAME);
         threshold.push(&[0.02; 400]);
         assert_eq!(threshold.at(400), MIN_THRESHOLD);
     }
 
     #[test]
     fn a_busy_background_raises_it_up_to_the_default() {
-        let mut threshold = Threshold::new(None);
+        let mut threshold = Threshold::new(None, FRAME);
         threshold.push(&[0.15; 400]);
         assert!((threshold.at(400) - 0.3).abs() < 1e-6);
         threshold.push(&[0.5; 400]);
@@ -150,8 +158,8 @@ mod tests {
 
     #[test]
     fn without_history_the_default_applies_and_a_callers_threshold_never_moves() {
-        assert_eq!(Threshold::new(None).at(0), DEFAULT_THRESHOLD);
-        let mut fixed = Threshold::new(Some(0.7));
+        assert_eq!(Threshold::new(None, FRAME).at(0), DEFAULT_THRESHOLD);
+        let mut fixed = Threshold::new(Some(0.7), FRAME);
         fixed.push(&[0.0; 400]);
         assert_eq!(fixed.at(400), 0.7);
         assert_eq!(fixed.lowest(), 0.7);
@@ -159,20 +167,20 @@ mod tests {
 
     #[test]
     fn a_candidate_far_below_the_events_found_is_not_one_of_them() {
-        let mut threshold = Threshold::new(None);
+        let mut threshold = Threshold::new(None, FRAME);
         threshold.push(&[0.0; 400]);
         assert!(threshold.accepts(100, 0.8));
         assert!(threshold.accepts(200, 0.7));
         assert!(!threshold.accepts(300, 0.3), "under half of 0.75");
         assert!(threshold.accepts(350, 0.45));
-        let mut fixed = Threshold::new(Some(0.2));
+        let mut fixed = Threshold::new(Some(0.2), FRAME);
         assert!(fixed.accepts(100, 0.9));
         assert!(fixed.accepts(200, 0.25), "a caller's threshold is all");
     }
 
     #[test]
     fn forgetting_keeps_what_later_candidates_need() {
-        let mut threshold = Threshold::new(None);
+        let mut threshold = Threshold::new(None, FRAME);
         threshold.push(&[0.15; 1000]);
         let before = threshold.at(900);
         threshold.forget_before(900);

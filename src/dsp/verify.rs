@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
-use super::features::BANDS;
+use super::features::{Resolution, BANDS};
 
 /// The floor is the minimum of smoothed power; the noise's mean sits about
 /// this many times higher, and that is what is subtracted.
@@ -24,8 +24,8 @@ pub fn noise_free(power: f32, floor: f32) -> f32 {
     (power - NOISE_BIAS * floor).max(0.0)
 }
 
-/// Frames before a window that tell how loud the background is (300 ms).
-pub const CONTEXT_FRAMES: usize = 30;
+/// Seconds before a window that tell how loud the background is.
+pub const CONTEXT_S: f64 = 0.3;
 /// How hard a mismatched spectrum counts against a candidate: its score is
 /// multiplied by `similarity^(SHAPE_WEIGHT × reliability)`.
 const SHAPE_WEIGHT: f32 = 3.0;
@@ -71,19 +71,32 @@ pub struct SpectralCheck {
     power: VecDeque<f32>,
     /// Absolute index of `frames[0]`.
     start: u64,
+    /// Frames in [`CONTEXT_S`].
+    context_frames: usize,
 }
 
 impl SpectralCheck {
     /// A check against `template` (a [`standard_profile`]) summed over the
-    /// patch frames `active`.
-    pub fn new(template: [f32; BANDS], active: Range<usize>) -> SpectralCheck {
+    /// patch frames `active`, for frames of `resolution`.
+    pub fn new(
+        template: [f32; BANDS],
+        active: Range<usize>,
+        resolution: Resolution,
+    ) -> SpectralCheck {
         SpectralCheck {
             template,
             active,
             frames: VecDeque::new(),
             power: VecDeque::new(),
             start: 0,
+            context_frames: resolution.frames(CONTEXT_S),
         }
+    }
+
+    /// Frames before a window that its check looks at: frames older than
+    /// that before the first undecided window can be forgotten.
+    pub fn context_frames(&self) -> usize {
+        self.context_frames
     }
 
     /// Adds frames: `BANDS` powers and `BANDS` floors each.
@@ -130,7 +143,7 @@ impl SpectralCheck {
         let window: f32 = self.power.range(first..last).sum::<f32>() / (last - first).max(1) as f32;
         let mut context: Vec<f32> = self
             .power
-            .range(first.saturating_sub(CONTEXT_FRAMES)..first)
+            .range(first.saturating_sub(self.context_frames)..first)
             .copied()
             .collect();
         context.sort_by(f32::total_cmp);
@@ -174,7 +187,7 @@ mod tests {
     /// `background` power per band and then 3 frames of `sound`.
     fn check_after(quiet: usize, background: f32, sound: [f32; BANDS]) -> f32 {
         let template = standard_profile(&slope(30)).unwrap();
-        let mut check = SpectralCheck::new(template, 0..3);
+        let mut check = SpectralCheck::new(template, 0..3, Resolution::STANDARD);
         let floors = vec![0.0f32; BANDS];
         for _ in 0..quiet {
             check.push(&[background; BANDS], &floors);
@@ -201,7 +214,11 @@ mod tests {
 
     #[test]
     fn frames_before_the_context_are_forgotten() {
-        let mut check = SpectralCheck::new(standard_profile(&slope(30)).unwrap(), 0..3);
+        let mut check = SpectralCheck::new(
+            standard_profile(&slope(30)).unwrap(),
+            0..3,
+            Resolution::STANDARD,
+        );
         let floors = vec![0.0f32; 10 * BANDS];
         check.push(&vec![1.0f32; 10 * BANDS], &floors);
         check.forget_before(4);

@@ -195,7 +195,7 @@ fn main() {
 }
 
 /// Prints, for one case, every true onset with the best score near it and
-/// every detection with its score: where a miss comes from.
+/// every detection with its score, in time order: where a miss comes from.
 fn explain(name: &str) {
     use harmonic::dsp::{Counter, TemplateAudio};
     let (tier, index) = name.split_once('/').expect("--explain TIER/INDEX");
@@ -237,25 +237,40 @@ fn explain(name: &str) {
         q(0.99),
         q(1.0)
     );
-    for &t in &case.truth {
-        let (f, s) = best(t - 0.06, t + 0.02);
-        let hit = events.iter().find(|e| (e.start_s - t).abs() <= tolerance);
-        println!(
-            "  truth {t:8.3}  best score {s:.3} at {:8.3}  {}",
-            f as f64 * trace.frame_seconds,
-            hit.map_or("MISSED".to_string(), |e| format!(
-                "found {:.3} ({:.3})",
-                e.start_s, e.score
-            ))
-        );
-    }
+    // One timeline, truth and events merged in time order: an event
+    // standing for two onsets, or an onset with no event of its own,
+    // shows as two lines of one kind in a row.
+    let mut lines: Vec<(f64, String)> = case
+        .truth
+        .iter()
+        .map(|&t| {
+            let (f, s) = best(t - 0.06, t + 0.02);
+            (
+                t,
+                format!(
+                    "  truth {t:8.3}                  best score {s:.3} at {:8.3}",
+                    f as f64 * trace.frame_seconds
+                ),
+            )
+        })
+        .collect();
     for e in &events {
-        if !case
+        let near = case
             .truth
             .iter()
-            .any(|t| (e.start_s - t).abs() <= tolerance)
-        {
-            println!("  false   {:8.3}  score {:.3}", e.start_s, e.score);
-        }
+            .any(|t| (e.start_s - t).abs() <= tolerance);
+        lines.push((
+            e.start_s,
+            format!(
+                "  {}   {:8.3}  score {:.3}",
+                if near { "event" } else { "FALSE" },
+                e.start_s,
+                e.score
+            ),
+        ));
+    }
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (_, line) in lines {
+        println!("{line}");
     }
 }

@@ -5,7 +5,9 @@
 //! go through [`Resampler`] to 16 kHz, become
 //! compressed mel-band frames and onset strengths ([`features`]), are
 //! correlated with the prepared template ([`correlate`]), and the scores
-//! become candidates ([`peaks`]) that must pass a spectral check
+//! become candidates ([`peaks`]); one in the shadow of a higher one must
+//! show the audio holds two occurrences ([`separate`]); all must pass a
+//! spectral check
 //! ([`verify`]) and a threshold that adapts to the recording
 //! ([`threshold`]). A whole file is that pipeline fed block by block
 //! ([`analyze_file`]); a live stream is the same pipeline fed as data
@@ -16,6 +18,7 @@ mod analyze;
 pub mod correlate;
 pub mod features;
 pub mod peaks;
+pub mod separate;
 mod template;
 pub mod threshold;
 pub mod verify;
@@ -120,6 +123,7 @@ pub struct Counter {
     features: FeatureExtractor,
     floor: RunningFloor,
     check: verify::SpectralCheck,
+    separation: separate::Separation,
     threshold: threshold::Threshold,
     raw: Vec<f32>,
     floors: Vec<f32>,
@@ -169,6 +173,7 @@ impl Counter {
                 prepared.active.clone(),
                 resolution,
             ),
+            separation: separate::Separation::new(prepared.shape.clone()),
             threshold,
             raw: Vec::new(),
             floors: Vec::new(),
@@ -227,6 +232,7 @@ impl Counter {
         self.floors.clear();
         self.floor.apply(&mut self.frames, &mut self.floors);
         self.check.push(&self.raw, &self.floors);
+        self.separation.push(&self.frames);
         self.scores.clear();
         self.scorer.push(&self.frames, &mut self.scores);
         self.frames.clear();
@@ -251,6 +257,15 @@ impl Counter {
         let onset = self.onset_offset_s;
         let mut new = Vec::new();
         for p in &self.peaks {
+            // A peak beside a higher one counts only if the audio holds
+            // two occurrences. The separation keeps every frame a rival
+            // within reach needs, so `None` would be a bug: then the peak
+            // is dropped, as it was before separation existed.
+            if let Some(rival) = p.rival {
+                if self.separation.both(p.frame, rival) != Some(true) {
+                    continue;
+                }
+            }
             // The check keeps the frames of every undecided window, so it
             // always has the answer; a missing one would be a bug, and
             // keeping the score is the harmless way out.
@@ -263,6 +278,11 @@ impl Counter {
             }
         }
         self.threshold.forget_before(self.picker.undecided());
+        self.separation.forget_before(
+            self.picker
+                .undecided()
+                .saturating_sub(self.picker.reach() as u64),
+        );
         self.check.forget_before(
             self.picker
                 .undecided()

@@ -9,7 +9,10 @@
 //! may be depends on their lag: the template's correlation with itself
 //! ([`PeakPicker::with_side_lobes`]) says where a true match has side lobes
 //! and how high, so true repeats at other lags stay however close they are
-//! (without side lobes, one flat share, [`DOMINANCE`], applies).
+//! (without side lobes, one flat share, [`DOMINANCE`], applies). A peak
+//! that fails this rule is still reported, with the higher peak as its
+//! [`Peak::rival`]: a true repeat can start exactly at a side lobe's lag,
+//! and only the audio can tell ([`separate`](super::separate)).
 //! Everything is decided as soon as the `reach` frames after it are known,
 //! so a stream reports each event the moment it is certain, and decisions
 //! depend on the scores alone, never on how they arrived.
@@ -25,6 +28,12 @@ pub struct Peak {
     pub offset: f64,
     /// The score at the maximum, 0..1.
     pub score: f32,
+    /// A higher peak within reach that this one scores too little beside
+    /// to count on its score alone (the highest such): this one may be
+    /// that peak's side lobe, and only a closer look at the audio can say
+    /// ([`separate`](super::separate)). `None` for a peak that stands on
+    /// its own.
+    pub rival: Option<u64>,
 }
 
 /// A peak must score at least this share of every score within
@@ -111,6 +120,11 @@ impl PeakPicker {
         }
     }
 
+    /// How far, in frames, a peak's rival can be from it.
+    pub fn reach(&self) -> usize {
+        self.reach
+    }
+
     /// The first frame not decided yet: no peak before it can come.
     pub fn undecided(&self) -> u64 {
         self.next
@@ -155,13 +169,11 @@ impl PeakPicker {
             return None;
         }
         let reach = self.reach as u64;
-        let dominated = (t.saturating_sub(reach)..=t + reach).any(|u| {
-            self.score(u)
-                .is_some_and(|s| score < self.dominance(t.abs_diff(u)) * s)
-        });
-        if dominated {
-            return None;
-        }
+        let rival = (t.saturating_sub(reach)..=t + reach)
+            .filter_map(|u| self.score(u).map(|s| (u, s)))
+            .filter(|&(u, s)| score < self.dominance(t.abs_diff(u)) * s)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(u, _)| u);
         let offset = match (
             t.checked_sub(1).and_then(|u| self.score(u)),
             self.score(t + 1),
@@ -180,6 +192,7 @@ impl PeakPicker {
             frame: t,
             offset,
             score,
+            rival,
         })
     }
 }
@@ -193,7 +206,16 @@ mod tests {
         let mut out = Vec::new();
         picker.push(scores, &mut out);
         picker.finish(&mut out);
-        out.iter().map(|p| p.frame).collect()
+        frames(&out)
+    }
+
+    /// The frames of the peaks that stand on their own.
+    fn frames(peaks: &[Peak]) -> Vec<u64> {
+        peaks
+            .iter()
+            .filter(|p| p.rival.is_none())
+            .map(|p| p.frame)
+            .collect()
     }
 
     #[test]
@@ -223,7 +245,9 @@ mod tests {
         let mut out = Vec::new();
         picker.push(&scores, &mut out);
         picker.finish(&mut out);
-        assert_eq!(out.iter().map(|p| p.frame).collect::<Vec<_>>(), vec![4, 9]);
+        assert_eq!(frames(&out), vec![4, 9]);
+        let rivals: Vec<_> = out.iter().filter_map(|p| p.rival).collect();
+        assert_eq!(rivals, vec![4, 4], "both partial matches defer to frame 4");
     }
 
     #[test]
@@ -238,7 +262,8 @@ mod tests {
         picker.push(&scores, &mut out);
         picker.finish(&mut out);
         // Lag 3: 0.6 < (0.5 + margin) x 0.9, a side lobe. Lag 5: kept.
-        assert_eq!(out.iter().map(|p| p.frame).collect::<Vec<_>>(), vec![2, 7]);
+        assert_eq!(frames(&out), vec![2, 7]);
+        assert_eq!(out[1].rival, Some(2));
     }
 
     #[test]

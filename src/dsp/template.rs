@@ -45,6 +45,10 @@ pub struct PreparedTemplate {
     pub(crate) level: Vec<f32>,
     /// The same for the onset strengths.
     pub(crate) onset: Vec<f32>,
+    /// The level features as they are (not standardised): what an
+    /// occurrence looks like in the recording's features, for
+    /// [`Separation`](super::separate::Separation).
+    pub(crate) shape: Vec<f32>,
     /// The sound's band profile, for [`SpectralCheck`](super::verify::SpectralCheck).
     pub(crate) profile: [f32; BANDS],
     /// Frames of the patch that hold the sound.
@@ -124,11 +128,12 @@ impl PreparedTemplate {
         let level = standardise(&features[cut.clone()]).ok_or(DspError::SilentTemplate)?;
         let onset = standardise(&onsets[cut.clone()]).ok_or(DspError::SilentTemplate)?;
         let reach = ((end - start) as f64 * super::peaks::DOMINANCE_REACH) as usize;
-        let side_lobes = side_lobes(&level, &onset, &features[cut], reach);
+        let side_lobes = side_lobes(&level, &onset, &features[cut.clone()], reach);
         Ok(PreparedTemplate {
             layout,
             level,
             onset,
+            shape: features[cut].to_vec(),
             profile,
             side_lobes,
             active: first - start..last + 1 - start,

@@ -20,7 +20,7 @@
 //! pushes back (tokio's socket answers "not ready" where actix waits for
 //! "would block", so actix's high-water mark never pauses the session), so
 //! the session measures its own backlog, bytes encoded but not yet taken by
-//! the socket ([`Outbox`]): while it exceeds [`TAIL_BACKLOG_LIMIT`], a peer
+//! the socket (`Outbox`): while it exceeds [`TAIL_BACKLOG_LIMIT`], a peer
 //! that does not read gets its records dropped and counted, never the
 //! server's memory grown.
 //!

@@ -70,7 +70,7 @@ impl Resolution {
 
 /// Sounds shorter than this get [`Resolution::FINE`]: key clicks and
 /// slaps, whose repeats can come 15 ms apart.
-const FINE_BELOW_S: f64 = 0.1;
+pub const FINE_BELOW_S: f64 = 0.1;
 
 /// Mel bands per frame.
 pub const BANDS: usize = 40;

@@ -280,6 +280,9 @@ pub fn feature(power: f32, floor: f32) -> f32 {
 pub struct RunningFloor {
     /// The last frames' powers, for the smoothing average.
     recent: std::collections::VecDeque<[f32; BANDS]>,
+    /// Per band: the sum of `recent`, kept in f64 so that adding and
+    /// taking away values leaves no error that matters.
+    sums: [f64; BANDS],
     smoothing_frames: usize,
     window_frames: u64,
     /// Per band: (frame, smoothed power) candidates for the window minimum,
@@ -294,6 +297,7 @@ impl RunningFloor {
         let smoothing_frames = resolution.frames(FLOOR_SMOOTHING_S);
         RunningFloor {
             recent: std::collections::VecDeque::with_capacity(smoothing_frames),
+            sums: [0.0; BANDS],
             smoothing_frames,
             window_frames: resolution.frames(FLOOR_WINDOW_S) as u64,
             minima: vec![std::collections::VecDeque::new(); BANDS],
@@ -306,16 +310,21 @@ impl RunningFloor {
     pub fn apply(&mut self, frames: &mut [f32], floors: &mut Vec<f32>) {
         for frame in frames.chunks_exact_mut(BANDS) {
             if self.recent.len() == self.smoothing_frames {
-                self.recent.pop_front();
+                if let Some(oldest) = self.recent.pop_front() {
+                    for (sum, &p) in self.sums.iter_mut().zip(&oldest) {
+                        *sum -= f64::from(p);
+                    }
+                }
             }
             let mut powers = [0.0f32; BANDS];
             powers.copy_from_slice(frame);
+            for (sum, &p) in self.sums.iter_mut().zip(&powers) {
+                *sum += f64::from(p);
+            }
             self.recent.push_back(powers);
-            let n = self.recent.len() as f32;
+            let n = self.recent.len() as f64;
             for (b, value) in frame.iter_mut().enumerate() {
-                // Summed afresh each frame (not kept as a running sum), so
-                // rounding never accumulates and the floor never drifts.
-                let smoothed = self.recent.iter().map(|p| p[b]).sum::<f32>() / n;
+                let smoothed = (self.sums[b] / n).max(0.0) as f32;
                 let queue = &mut self.minima[b];
                 while queue.back().is_some_and(|&(_, p)| p >= smoothed) {
                     queue.pop_back();

@@ -268,7 +268,21 @@ impl Counter {
             // always has the answer; a missing one would be a bug, and
             // keeping the score is the harmless way out.
             let score = p.score * self.check.factor(p.frame).unwrap_or(1.0);
-            if self.threshold.accepts(p.frame, score) {
+            // An occurrence buried between two stronger ones scores low
+            // (they overlap it); it counts when the audio shows it, unless
+            // the caller set the threshold, which then stands alone.
+            let adaptive = self.threshold.is_adaptive();
+            let buried = || {
+                adaptive
+                    && score >= threshold::MIN_THRESHOLD
+                    && match (p.higher_before, p.higher_after) {
+                        (Some(before), Some(after)) => {
+                            self.separation.buried(p.frame, before, after) == Some(true)
+                        }
+                        _ => false,
+                    }
+            };
+            if self.threshold.accepts(p.frame, score) || buried() {
                 new.push(Event {
                     start_s: ((p.frame as f64 + p.offset) * self.frame_seconds + onset).max(0.0),
                     score,

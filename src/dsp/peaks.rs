@@ -34,6 +34,14 @@ pub struct Peak {
     /// ([`separate`](super::separate)). `None` for a peak that stands on
     /// its own.
     pub rival: Option<u64>,
+    /// The highest frame within reach before this peak, when it scores
+    /// higher: with [`Peak::higher_after`], says whether the peak sits
+    /// between two stronger matches, as an occurrence buried in rapid
+    /// repeats does.
+    pub higher_before: Option<u64>,
+    /// The highest frame within reach after this peak, when it scores
+    /// higher.
+    pub higher_after: Option<u64>,
 }
 
 /// A peak must score at least this share of every score within
@@ -174,6 +182,15 @@ impl PeakPicker {
             .filter(|&(u, s)| score < self.dominance(t.abs_diff(u)) * s)
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(u, _)| u);
+        let highest = |frames: std::ops::Range<u64>| {
+            frames
+                .filter_map(|u| self.score(u).map(|s| (u, s)))
+                .filter(|&(_, s)| s > score)
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(u, _)| u)
+        };
+        let higher_before = highest(t.saturating_sub(reach)..t);
+        let higher_after = highest(t + 1..t + reach + 1);
         let offset = match (
             t.checked_sub(1).and_then(|u| self.score(u)),
             self.score(t + 1),
@@ -193,6 +210,8 @@ impl PeakPicker {
             offset,
             score,
             rival,
+            higher_before,
+            higher_after,
         })
     }
 }
@@ -264,6 +283,22 @@ mod tests {
         // Lag 3: 0.6 < (0.5 + margin) x 0.9, a side lobe. Lag 5: kept.
         assert_eq!(frames(&out), vec![2, 7]);
         assert_eq!(out[1].rival, Some(2));
+    }
+
+    #[test]
+    fn a_peak_knows_the_higher_peaks_on_either_side() {
+        let scores = [0.0, 0.9, 0.0, 0.5, 0.0, 0.8, 0.0, 0.0, 0.0, 0.0];
+        let mut picker = PeakPicker::new(0.4, 1, 2);
+        let mut out = Vec::new();
+        picker.push(&scores, &mut out);
+        picker.finish(&mut out);
+        let middle = out.iter().find(|p| p.frame == 3).expect("the middle peak");
+        assert_eq!(
+            (middle.higher_before, middle.higher_after),
+            (Some(1), Some(5))
+        );
+        let first = out.iter().find(|p| p.frame == 1).expect("the first peak");
+        assert_eq!((first.higher_before, first.higher_after), (None, None));
     }
 
     #[test]

@@ -65,6 +65,11 @@ impl Threshold {
         }
     }
 
+    /// Whether the threshold adapts (the caller set none).
+    pub fn is_adaptive(&self) -> bool {
+        self.fixed.is_none()
+    }
+
     /// The lowest threshold this can ever give: what the peak picker needs
     /// to propose candidates.
     pub fn lowest(&self) -> f32 {

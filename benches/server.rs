@@ -252,7 +252,7 @@ async fn measure_handshakes(addr: std::net::SocketAddr, window: Duration) -> Vec
     rates
 }
 
-/// The template (1 s) and a 10 s recording with it at three places, as
+/// A key-click template (47 ms) and a 10 s recording with it at three places, as
 /// 16-bit mono WAV at 44.1 kHz.
 fn audio() -> (Bytes, Bytes, u64) {
     let mut rng = synth::rng(42);
@@ -529,7 +529,7 @@ fn print_report(floor: &Floor, report: &Report, setup: &Setup) {
     }
     println!();
     println!(
-        "### `count` latency, 10 s recording (44.1 kHz mono 16-bit, {} bytes inline), 1 s template",
+        "### `count` latency, 10 s recording (44.1 kHz mono 16-bit, {} bytes inline), key-click template",
         report.recording_len
     );
     println!();

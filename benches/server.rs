@@ -252,7 +252,7 @@ async fn measure_handshakes(addr: std::net::SocketAddr, window: Duration) -> Vec
     rates
 }
 
-/// A key-click template (47 ms) and a 10 s recording with it at three places, as
+/// A key-click template (40-90 ms) and a 10 s recording with it at three places, as
 /// 16-bit mono WAV at 44.1 kHz.
 fn audio() -> (Bytes, Bytes, u64) {
     let mut rng = synth::rng(42);

@@ -210,6 +210,13 @@ impl Scorer {
         self.combine(first, scores);
     }
 
+    /// The onset strengths of the frames of the last [`Scorer::push`],
+    /// `BANDS` per frame: the rest of the engine reads them here rather
+    /// than deriving them again.
+    pub fn onsets(&self) -> &[f32] {
+        &self.onset_frames
+    }
+
     /// Ends the recording: scores for every window that fits in it.
     pub fn finish(&mut self, scores: &mut Vec<f32>) {
         let first = scores.len();

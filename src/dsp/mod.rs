@@ -231,9 +231,9 @@ impl Counter {
         self.floors.clear();
         self.floor.apply(&mut self.frames, &mut self.floors);
         self.check.push(&self.raw, &self.floors);
-        self.separation.push(&self.frames);
         self.scores.clear();
         self.scorer.push(&self.frames, &mut self.scores);
+        self.separation.push(&self.frames, self.scorer.onsets());
         self.frames.clear();
         if end {
             self.scorer.finish(&mut self.scores);

@@ -44,8 +44,6 @@ pub struct Separation {
     /// Onset strengths of the same frames.
     recent_onsets: VecDeque<f32>,
     start: u64,
-    onsets: OnsetChannels,
-    scratch: Vec<f32>,
 }
 
 impl Separation {
@@ -62,17 +60,15 @@ impl Separation {
             recent: VecDeque::new(),
             recent_onsets: VecDeque::new(),
             start: 0,
-            onsets: OnsetChannels::default(),
-            scratch: Vec::new(),
         }
     }
 
-    /// Adds level features, `BANDS` per frame, in frame order.
-    pub fn push(&mut self, features: &[f32]) {
+    /// Adds level features and their onset strengths (as
+    /// [`OnsetChannels`] makes them), `BANDS` per frame each, in frame
+    /// order.
+    pub fn push(&mut self, features: &[f32], onsets: &[f32]) {
         self.recent.extend(features.iter().copied());
-        self.scratch.clear();
-        self.onsets.extend(features, &mut self.scratch);
-        self.recent_onsets.extend(self.scratch.iter().copied());
+        self.recent_onsets.extend(onsets.iter().copied());
     }
 
     /// Drops frames before `frame`: no pair starting earlier will be asked
@@ -176,6 +172,13 @@ mod tests {
         t
     }
 
+    /// Feeds `features` with their onset strengths, as the counter does.
+    fn push(separation: &mut Separation, features: &[f32]) {
+        let mut onsets = Vec::new();
+        OnsetChannels::default().extend(features, &mut onsets);
+        separation.push(features, &onsets);
+    }
+
     fn recording(onsets: &[usize], frames: usize) -> Vec<f32> {
         let template = double_click();
         let mut r = vec![0.0f32; frames * BANDS];
@@ -192,7 +195,7 @@ mod tests {
         // One double click at frame 2: the template at frame 5 puts its
         // first click on the real second click, a side lobe.
         let mut separation = Separation::new(double_click());
-        separation.push(&recording(&[2], 12));
+        push(&mut separation, &recording(&[2], 12));
         assert_eq!(separation.both(5, 2), Some(false));
     }
 
@@ -201,7 +204,7 @@ mod tests {
         // Double clicks at frames 2 and 5: the second starts on the
         // first's second click, and brings a click at frame 8 too.
         let mut separation = Separation::new(double_click());
-        separation.push(&recording(&[2, 5], 12));
+        push(&mut separation, &recording(&[2, 5], 12));
         assert_eq!(separation.both(5, 2), Some(true));
     }
 
@@ -211,17 +214,17 @@ mod tests {
         // clicks with both neighbours, yet only three occurrences explain
         // all the clicks. Frame 4 holds no occurrence of its own.
         let mut separation = Separation::new(double_click());
-        separation.push(&recording(&[2, 5, 8], 16));
+        push(&mut separation, &recording(&[2, 5, 8], 16));
         assert_eq!(separation.buried(5, 2, 8), Some(true));
         let mut separation = Separation::new(double_click());
-        separation.push(&recording(&[2, 8], 16));
+        push(&mut separation, &recording(&[2, 8], 16));
         assert_eq!(separation.buried(4, 2, 8), Some(false));
     }
 
     #[test]
     fn frames_gone_or_not_in_give_no_answer() {
         let mut separation = Separation::new(double_click());
-        separation.push(&recording(&[2], 8));
+        push(&mut separation, &recording(&[2], 8));
         assert_eq!(separation.both(5, 2), None, "frame 9 is not in yet");
         separation.forget_before(3);
         assert_eq!(separation.both(4, 2), None, "frame 2 is gone");

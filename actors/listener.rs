@@ -394,6 +394,40 @@ impl ConnectionPermit {
     }
 }
 
+impl Listener {
+    /// Sends `message()` to every session; resolves to the answers of the
+    /// sessions that took it (one that ended meanwhile has none). Admin
+    /// requests that concern every session go through here.
+    fn ask_every_session<M>(
+        &self,
+        message: impl Fn() -> M,
+    ) -> impl std::future::Future<Output = Vec<M::Result>> + 'static
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        Session: Handler<M>,
+        <Session as Actor>::Context: actix::dev::ToEnvelope<Session, M>,
+    {
+        let asks: Vec<_> = self
+            .sessions
+            .values()
+            .map(|session| session.send(message()))
+            .collect();
+        async move {
+            futures::future::join_all(asks)
+                .await
+                .into_iter()
+                .filter_map(Result::ok)
+                .collect()
+        }
+    }
+}
+
+/// How many sessions answered yes.
+fn count_yes(answers: Vec<bool>) -> u64 {
+    answers.into_iter().filter(|&yes| yes).count() as u64
+}
+
 /// Describes every session (`admin.sessions`, `admin.stats`), by session id.
 #[derive(Debug, Message)]
 #[rtype(result = "Vec<SessionInfo>")]
@@ -403,13 +437,9 @@ impl Handler<ListSessions> for Listener {
     type Result = ResponseFuture<Vec<SessionInfo>>;
 
     fn handle(&mut self, _: ListSessions, _: &mut Context<Self>) -> Self::Result {
-        let asks: Vec<_> = self.sessions.values().map(|s| s.send(Describe)).collect();
+        let asks = self.ask_every_session(|| Describe);
         Box::pin(async move {
-            let mut sessions: Vec<SessionInfo> = futures::future::join_all(asks)
-                .await
-                .into_iter()
-                .filter_map(Result::ok)
-                .collect();
+            let mut sessions = asks.await;
             sessions.sort_by_key(|s| s.session_id);
             sessions
         })
@@ -454,18 +484,8 @@ impl Handler<Broadcast> for Listener {
     type Result = ResponseFuture<u64>;
 
     fn handle(&mut self, broadcast: Broadcast, _: &mut Context<Self>) -> Self::Result {
-        let deliveries: Vec<_> = self
-            .sessions
-            .values()
-            .map(|session| session.send(DeliverNotice(broadcast.notice.clone())))
-            .collect();
-        Box::pin(async move {
-            futures::future::join_all(deliveries)
-                .await
-                .into_iter()
-                .filter(|delivered| matches!(delivered, Ok(true)))
-                .count() as u64
-        })
+        let deliveries = self.ask_every_session(|| DeliverNotice(broadcast.notice.clone()));
+        Box::pin(async move { count_yes(deliveries.await) })
     }
 }
 
@@ -481,22 +501,10 @@ impl Handler<EndAccountSessions> for Listener {
     type Result = ResponseFuture<u64>;
 
     fn handle(&mut self, end: EndAccountSessions, _: &mut Context<Self>) -> Self::Result {
-        let ends: Vec<_> = self
-            .sessions
-            .values()
-            .map(|session| {
-                session.send(AccountDeleted {
-                    user_id: end.user_id,
-                })
-            })
-            .collect();
-        Box::pin(async move {
-            futures::future::join_all(ends)
-                .await
-                .into_iter()
-                .filter(|ended| matches!(ended, Ok(true)))
-                .count() as u64
-        })
+        let ends = self.ask_every_session(|| AccountDeleted {
+            user_id: end.user_id,
+        });
+        Box::pin(async move { count_yes(ends.await) })
     }
 }
 
@@ -516,19 +524,12 @@ impl Handler<AccountRoleChanged> for Listener {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, changed: AccountRoleChanged, _: &mut Context<Self>) -> Self::Result {
-        let updates: Vec<_> = self
-            .sessions
-            .values()
-            .map(|session| {
-                session.send(AccountRole {
-                    user_id: changed.user_id,
-                    role: changed.role,
-                })
-            })
-            .collect();
+        let updates = self.ask_every_session(|| AccountRole {
+            user_id: changed.user_id,
+            role: changed.role,
+        });
         Box::pin(async move {
-            // A session that ended meanwhile has nothing to update.
-            futures::future::join_all(updates).await;
+            updates.await;
         })
     }
 }

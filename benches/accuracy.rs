@@ -217,9 +217,10 @@ fn explain(name: &str) {
     let trace = counter.take_trace().expect("a trace");
     let tolerance = case.tolerance_s();
     println!(
-        "{name} ({}), sound {:.3} s, tolerance {tolerance:.3} s",
+        "{name} ({}), sound {:.3} s, tolerance {tolerance:.3} s, noise {}",
         case.kind.name(),
-        case.sound_s
+        case.sound_s,
+        case.noise.unwrap_or("none")
     );
     let frame = |s: f64| (s / trace.frame_seconds).round().max(0.0) as usize;
     let best = |from: f64, to: f64| {

@@ -114,6 +114,9 @@ pub struct Case {
     pub sound_s: f64,
     /// Whether the case must go through WAV files to test decoding.
     pub through_files: bool,
+    /// The tier's background noise (`white`, `pink`, `music`, `babble`),
+    /// when it has one besides the quiet room.
+    pub noise: Option<&'static str>,
 }
 
 impl Case {
@@ -212,17 +215,17 @@ pub fn case(tier: Tier, index: u64) -> Case {
         .snr_db()
         .or(if tier == Tier::Long { Some(20.0) } else { None });
     let noise = snr.map(|snr_db| {
-        let mut noise = match rng.random_range(0..4) {
-            0 => white(total, &mut rng),
-            1 => pink(total, &mut rng),
-            2 => music(total, SOURCE_RATE, &mut rng),
-            _ => babble(total, SOURCE_RATE, &mut rng),
+        let (name, mut noise) = match rng.random_range(0..4) {
+            0 => ("white", white(total, &mut rng)),
+            1 => ("pink", pink(total, &mut rng)),
+            2 => ("music", music(total, SOURCE_RATE, &mut rng)),
+            _ => ("babble", babble(total, SOURCE_RATE, &mut rng)),
         };
         normalise_rms(&mut noise, base_rms * 10f32.powf(-snr_db / 20.0));
-        noise
+        (name, noise)
     });
     for (i, r) in recording.iter_mut().enumerate() {
-        *r += room[i] + noise.as_ref().map_or(0.0, |n| n[i]);
+        *r += room[i] + noise.as_ref().map_or(0.0, |(_, n)| n[i]);
     }
     let recording = convert(&recording, recording_format.rate);
 
@@ -237,6 +240,7 @@ pub fn case(tier: Tier, index: u64) -> Case {
         truth,
         sound_s,
         through_files: tier == Tier::Formats,
+        noise: noise.map(|(name, _)| name),
     }
 }
 

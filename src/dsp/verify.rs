@@ -35,6 +35,26 @@ const UNRELIABLE_SNR_DB: f32 = 10.0;
 /// See [`UNRELIABLE_SNR_DB`].
 const RELIABLE_SNR_DB: f32 = 20.0;
 
+/// How far (in bands, either way) a window's profile may sit from the
+/// template's: a repeat a few percent faster or higher moves its spectrum
+/// up or down the bands. A quarter band, chosen on the accuracy corpus: at
+/// half a band, key clicks passed for slaps (docs/BENCHMARKS.md).
+pub const PITCH_TOLERANCE_BANDS: f32 = 0.25;
+
+/// `sums` moved `by` bands up (positive) or down, by linear interpolation
+/// between neighbouring bands; the edge bands repeat where nothing moves
+/// in.
+fn shifted(sums: &[f32; BANDS], by: f32) -> [f32; BANDS] {
+    let last = (BANDS - 1) as f32;
+    std::array::from_fn(|b| {
+        let from = (b as f32 - by).clamp(0.0, last);
+        let low = from.floor() as usize;
+        let high = (low + 1).min(BANDS - 1);
+        let weight = from - low as f32;
+        sums[low] * (1.0 - weight) + sums[high] * weight
+    })
+}
+
 /// Bands more than 30 dB below a profile's loudest band are "nothing": the
 /// profile is floored there so empty bands do not dominate its log shape.
 const PROFILE_RANGE: f32 = 1e-3;
@@ -129,14 +149,13 @@ impl SpectralCheck {
                 *s += v;
             }
         }
-        let similarity = standard_profile(&sums).map_or(0.0, |profile| {
-            profile
-                .iter()
-                .zip(&self.template)
-                .map(|(a, b)| a * b)
-                .sum::<f32>()
-                .max(0.0)
-        });
+        // The best of the window's profile as it is and moved a little up
+        // and down the bands: a repeat played a few percent faster or
+        // higher puts its resonances part of a band away.
+        let similarity = [0.0, -PITCH_TOLERANCE_BANDS, PITCH_TOLERANCE_BANDS]
+            .into_iter()
+            .map(|by| self.similarity(&shifted(&sums, by)))
+            .fold(0.0f32, f32::max);
         // Local SNR: the window's mean power against the median power of
         // the frames just before it (a median, so one other sound there
         // does not count as background).
@@ -157,6 +176,19 @@ impl SpectralCheck {
             None => 1.0,
         };
         Some(similarity.powf(SHAPE_WEIGHT * reliability))
+    }
+
+    /// Pearson correlation (at least 0) of the template's profile and the
+    /// profile of `sums`; 0 when `sums` has no shape.
+    fn similarity(&self, sums: &[f32; BANDS]) -> f32 {
+        standard_profile(sums).map_or(0.0, |profile| {
+            profile
+                .iter()
+                .zip(&self.template)
+                .map(|(a, b)| a * b)
+                .sum::<f32>()
+                .max(0.0)
+        })
     }
 
     /// Drops frames before `frame`: no window starting earlier will be
@@ -202,6 +234,38 @@ mod tests {
     fn the_same_spectrum_keeps_its_score_and_another_loses_it() {
         assert!(check_after(30, 1e-6, slope(30)) > 0.99);
         assert!(check_after(30, 1e-6, slope(5)) < 0.2);
+    }
+
+    #[test]
+    fn a_spectrum_a_little_higher_keeps_more_of_its_score_than_unshifted() {
+        // A resonance a quarter band up, as a repeat a few percent higher
+        // puts it: the check looks for it there too.
+        let narrow = |centre: f32| -> [f32; BANDS] {
+            std::array::from_fn(|b| 10f32.powf(-((b as f32 - centre).powi(2)) / 4.0))
+        };
+        let template = standard_profile(&narrow(20.0)).unwrap();
+        let mut check = SpectralCheck::new(template, 0..1, Resolution::STANDARD);
+        check.push(&narrow(20.25), &[0.0; BANDS]);
+        let moved = check.factor(0).unwrap();
+        let direct = standard_profile(&narrow(20.25))
+            .unwrap()
+            .iter()
+            .zip(&template)
+            .map(|(a, b)| a * b)
+            .sum::<f32>()
+            .powf(SHAPE_WEIGHT);
+        assert!(moved > direct + 0.003, "{moved} vs {direct}");
+    }
+
+    #[test]
+    fn shifting_moves_a_profile_between_bands() {
+        let mut sums = [0.0f32; BANDS];
+        sums[10] = 1.0;
+        let up = shifted(&sums, 0.25);
+        assert!((up[10] - 0.75).abs() < 1e-6 && (up[11] - 0.25).abs() < 1e-6);
+        let down = shifted(&sums, -0.25);
+        assert!((down[10] - 0.75).abs() < 1e-6 && (down[9] - 0.25).abs() < 1e-6);
+        assert_eq!(shifted(&sums, 0.0), sums);
     }
 
     #[test]

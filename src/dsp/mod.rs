@@ -257,11 +257,18 @@ impl Counter {
         let mut new = Vec::new();
         for p in &self.peaks {
             // A peak beside a higher one counts only if the audio holds
-            // two occurrences. The separation keeps every frame a rival
-            // within reach needs, so `None` would be a bug: then the peak
-            // is dropped, as it was before separation existed.
-            if let Some(rival) = p.rival {
-                if self.separation.both(p.frame, rival) != Some(true) {
+            // two occurrences: clearly so where it could be the higher
+            // one's side lobe, at least as plainly as one otherwise. The
+            // separation keeps every frame a neighbour within reach needs,
+            // so `None` would be a bug: then the peak is dropped, as a
+            // side lobe was before separation existed.
+            let neighbour = match (p.rival, p.higher) {
+                (Some(rival), _) => Some((rival, separate::SEPARATION_MARGIN)),
+                (None, Some(higher)) => Some((higher, separate::NEIGHBOUR_MARGIN)),
+                (None, None) => None,
+            };
+            if let Some((other, margin)) = neighbour {
+                if self.separation.both(p.frame, other, margin) != Some(true) {
                     continue;
                 }
             }

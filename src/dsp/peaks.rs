@@ -42,6 +42,13 @@ pub struct Peak {
     /// The highest frame within reach after this peak, when it scores
     /// higher.
     pub higher_after: Option<u64>,
+    /// The higher of [`Peak::higher_before`] and [`Peak::higher_after`]:
+    /// even a peak clear of that one's side lobes shares frames with it,
+    /// and counts only if two occurrences explain them at least as well
+    /// as that one alone ([`separate`](super::separate)). A partial match
+    /// of a varied or resampled repeat can rise above the template's own
+    /// side lobe.
+    pub higher: Option<u64>,
 }
 
 /// A peak must score at least this share of every score within
@@ -187,10 +194,15 @@ impl PeakPicker {
                 .filter_map(|u| self.score(u).map(|s| (u, s)))
                 .filter(|&(_, s)| s > score)
                 .max_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(u, _)| u)
         };
-        let higher_before = highest(t.saturating_sub(reach)..t);
-        let higher_after = highest(t + 1..t + reach + 1);
+        let before = highest(t.saturating_sub(reach)..t);
+        let after = highest(t + 1..t + reach + 1);
+        let higher = [before, after]
+            .into_iter()
+            .flatten()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(u, _)| u);
+        let (higher_before, higher_after) = (before.map(|(u, _)| u), after.map(|(u, _)| u));
         let offset = match (
             t.checked_sub(1).and_then(|u| self.score(u)),
             self.score(t + 1),
@@ -212,6 +224,7 @@ impl PeakPicker {
             rival,
             higher_before,
             higher_after,
+            higher,
         })
     }
 }
@@ -297,8 +310,16 @@ mod tests {
             (middle.higher_before, middle.higher_after),
             (Some(1), Some(5))
         );
+        assert_eq!(middle.higher, Some(1), "0.9 before beats 0.8 after");
         let first = out.iter().find(|p| p.frame == 1).expect("the first peak");
         assert_eq!((first.higher_before, first.higher_after), (None, None));
+        assert_eq!(first.higher, None);
+        let last = out.iter().find(|p| p.frame == 5).expect("the last peak");
+        assert_eq!(
+            (last.higher_before, last.higher),
+            (None, None),
+            "frame 1 is out of reach"
+        );
     }
 
     #[test]

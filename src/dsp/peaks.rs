@@ -12,7 +12,10 @@
 //! (without side lobes, one flat share, [`DOMINANCE`], applies). A peak
 //! that fails this rule is still reported, with the higher peak as its
 //! [`Peak::rival`]: a true repeat can start exactly at a side lobe's lag,
-//! and only the audio can tell ([`separate`](super::separate)).
+//! and only the audio can tell ([`separate`](super::separate)). A peak
+//! that passes it still names its highest neighbour within reach
+//! ([`Peak::higher`]): a varied repeat's partial match can rise above the
+//! template's own side lobe, and the audio is asked about it too.
 //! Everything is decided as soon as the `reach` frames after it are known,
 //! so a stream reports each event the moment it is certain, and decisions
 //! depend on the scores alone, never on how they arrived.

@@ -10,7 +10,10 @@
 //! the template at the higher peak alone, and the template at both peaks
 //! (overlapping sounds combined by their louder band, as log energies
 //! nearly do). If the second model fits the recording clearly better (in
-//! Pearson correlation), the audio holds two occurrences.
+//! Pearson correlation), the audio holds two occurrences. A peak that
+//! stands clear of the side lobes is asked less: two occurrences must fit
+//! at least as well as one ([`NEIGHBOUR_MARGIN`]), which still drops a
+//! partial match that a varied repeat lifts above the side lobe.
 //!
 //! The same comparison finds occurrences buried in rapid repeats: one that
 //! starts while the sounds before and after it still ring scores too low

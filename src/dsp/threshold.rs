@@ -7,7 +7,8 @@
 //! [`BACKGROUND_FACTOR`] times what the recording's own background scored
 //! over the [`BACKGROUND_S`] before it (its 95th percentile), never
 //! less than [`MIN_THRESHOLD`] and never more than
-//! [`DEFAULT_THRESHOLD`]. The background is
+//! [`DEFAULT_THRESHOLD`]; until [`MIN_BACKGROUND_S`] of scores are known,
+//! the default holds. The background is
 //! looked up only for candidates, from scores already known, so a stream
 //! and a whole file agree.
 //!
@@ -31,6 +32,10 @@ pub const BACKGROUND_S: f64 = 3.0;
 pub const BACKGROUND_QUANTILE: f64 = 0.95;
 /// How far above the background a candidate must score.
 pub const BACKGROUND_FACTOR: f32 = 2.0;
+/// Seconds of scores a background needs before it can lower the threshold:
+/// the 95th percentile of a handful of frames at a recording's start says
+/// nothing (a note onset 40 ms into music passed at 0.33).
+pub const MIN_BACKGROUND_S: f64 = 0.1;
 
 /// Events before a candidate whose scores it is compared with.
 pub const PEERS: usize = 20;
@@ -48,6 +53,8 @@ pub struct Threshold {
     start: u64,
     /// How many scores before a candidate make its background.
     background_frames: usize,
+    /// How many it takes at least ([`MIN_BACKGROUND_S`]).
+    min_background_frames: usize,
     /// Scores of the last [`PEERS`] events.
     accepted: VecDeque<f32>,
 }
@@ -61,6 +68,7 @@ impl Threshold {
             history: VecDeque::new(),
             start: 0,
             background_frames: resolution.frames(BACKGROUND_S),
+            min_background_frames: resolution.frames(MIN_BACKGROUND_S),
             accepted: VecDeque::new(),
         }
     }
@@ -98,7 +106,7 @@ impl Threshold {
             .range(begin..end.min(self.history.len()))
             .copied()
             .collect();
-        if recent.is_empty() {
+        if recent.is_empty() || recent.len() < self.min_background_frames {
             return None;
         }
         let rank = ((recent.len() - 1) as f64 * BACKGROUND_QUANTILE) as usize;
@@ -159,6 +167,15 @@ mod tests {
         assert!((threshold.at(400) - 0.3).abs() < 1e-6);
         threshold.push(&[0.5; 400]);
         assert_eq!(threshold.at(800), DEFAULT_THRESHOLD);
+    }
+
+    #[test]
+    fn a_background_too_short_to_tell_leaves_the_default() {
+        let mut threshold = Threshold::new(None, FRAME);
+        threshold.push(&[0.02; 400]);
+        let least = FRAME.frames(MIN_BACKGROUND_S) as u64;
+        assert_eq!(threshold.at(least - 1), DEFAULT_THRESHOLD);
+        assert_eq!(threshold.at(least), MIN_THRESHOLD);
     }
 
     #[test]

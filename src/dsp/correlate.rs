@@ -243,3 +243,29 @@ impl Scorer {
 fn combine(level: f32, onset: f32) -> f32 {
     (level * onset).sqrt()
 }
+
+/// `values` made zero-mean and unit-norm, so that a dot product with it is
+/// a Pearson coefficient; `None` when they are (nearly) constant.
+pub fn standardise(values: &[f32]) -> Option<Vec<f32>> {
+    let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / values.len() as f64;
+    let norm = values
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    (norm >= 1e-3).then(|| {
+        values
+            .iter()
+            .map(|&v| ((f64::from(v) - mean) / norm) as f32)
+            .collect()
+    })
+}
+
+/// Pearson correlation of two equally long series, 0 if either is
+/// (nearly) constant: the dot product of their [`standardise`]d forms.
+pub fn pearson(a: &[f32], b: &[f32]) -> f32 {
+    match (standardise(a), standardise(b)) {
+        (Some(a), Some(b)) => a.iter().zip(&b).map(|(x, y)| x * y).sum(),
+        _ => 0.0,
+    }
+}

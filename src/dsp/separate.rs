@@ -23,6 +23,7 @@
 
 use std::collections::VecDeque;
 
+use super::correlate::pearson;
 use super::features::{OnsetChannels, BANDS};
 
 /// How much better (in Pearson correlation over the pair's frames) two
@@ -150,24 +151,6 @@ fn place(template: &[f32], model: &mut [f32], at: usize) {
     for (m, &t) in model[at * BANDS..].iter_mut().zip(template) {
         *m = m.max(t);
     }
-}
-
-/// Pearson correlation of two equally long series (0 if either is flat).
-fn pearson(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len() as f64;
-    let mean = |x: &[f32]| x.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-    let (ma, mb) = (mean(a), mean(b));
-    let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (f64::from(x) - ma, f64::from(y) - mb);
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    if aa <= 0.0 || bb <= 0.0 {
-        return 0.0;
-    }
-    (ab / (aa * bb).sqrt()) as f32
 }
 
 #[cfg(test)]

@@ -125,8 +125,10 @@ impl PreparedTemplate {
             return Err(DspError::TemplateTooShort);
         }
         let cut = start * BANDS..end * BANDS;
-        let level = standardise(&features[cut.clone()]).ok_or(DspError::SilentTemplate)?;
-        let onset = standardise(&onsets[cut.clone()]).ok_or(DspError::SilentTemplate)?;
+        let level = super::correlate::standardise(&features[cut.clone()])
+            .ok_or(DspError::SilentTemplate)?;
+        let onset =
+            super::correlate::standardise(&onsets[cut.clone()]).ok_or(DspError::SilentTemplate)?;
         let reach = ((end - start) as f64 * super::peaks::DOMINANCE_REACH) as usize;
         let side_lobes = side_lobes(&level, &onset, &features[cut.clone()], reach);
         Ok(PreparedTemplate {
@@ -158,23 +160,6 @@ impl PreparedTemplate {
     pub fn frames(&self) -> usize {
         self.frames
     }
-}
-
-/// `values` made zero-mean and unit-norm, so that a dot product with it is
-/// a Pearson coefficient; `None` when they are (nearly) constant.
-fn standardise(values: &[f32]) -> Option<Vec<f32>> {
-    let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / values.len() as f64;
-    let norm = values
-        .iter()
-        .map(|&v| (f64::from(v) - mean).powi(2))
-        .sum::<f64>()
-        .sqrt();
-    (norm >= 1e-3).then(|| {
-        values
-            .iter()
-            .map(|&v| ((f64::from(v) - mean) / norm) as f32)
-            .collect()
-    })
 }
 
 /// The combined score of the template against itself in silence, at lags

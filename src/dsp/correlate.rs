@@ -260,12 +260,3 @@ pub fn standardise(values: &[f32]) -> Option<Vec<f32>> {
             .collect()
     })
 }
-
-/// Pearson correlation of two equally long series, 0 if either is
-/// (nearly) constant: the dot product of their [`standardise`]d forms.
-pub fn pearson(a: &[f32], b: &[f32]) -> f32 {
-    match (standardise(a), standardise(b)) {
-        (Some(a), Some(b)) => a.iter().zip(&b).map(|(x, y)| x * y).sum(),
-        _ => 0.0,
-    }
-}

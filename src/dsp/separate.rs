@@ -23,7 +23,7 @@
 
 use std::collections::VecDeque;
 
-use super::correlate::pearson;
+use super::correlate::standardise;
 use super::features::{OnsetChannels, BANDS};
 
 /// How much better (in Pearson correlation over the pair's frames) two
@@ -141,7 +141,15 @@ impl Separation {
         place(template, &mut one, (rival - first) as usize);
         let mut two = one.clone();
         place(template, &mut two, (candidate - first) as usize);
-        Some(pearson(&observed, &two) - pearson(&observed, &one))
+        // Pearson of each model with the audio, the audio standardised
+        // once for both; flat audio favours neither model.
+        let Some(observed) = standardise(&observed) else {
+            return Some(0.0);
+        };
+        let fit = |model: &[f32]| {
+            standardise(model).map_or(0.0, |m| observed.iter().zip(&m).map(|(a, b)| a * b).sum())
+        };
+        Some(fit(&two) - fit(&one))
     }
 }
 

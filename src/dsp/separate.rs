@@ -173,30 +173,27 @@ mod tests {
         t
     }
 
-    /// Feeds `features` with their onset strengths, as the counter does.
-    fn push(separation: &mut Separation, features: &[f32]) {
-        let mut onsets = Vec::new();
-        OnsetChannels::default().extend(features, &mut onsets);
-        separation.push(features, &onsets);
-    }
-
-    fn recording(onsets: &[usize], frames: usize) -> Vec<f32> {
+    /// A separation for [`double_click`] fed a recording of `frames`
+    /// frames with occurrences at `onsets`, and their onset strengths, as
+    /// the counter feeds it.
+    fn over(onsets: &[usize], frames: usize) -> Separation {
         let template = double_click();
-        let mut r = vec![0.0f32; frames * BANDS];
+        let mut recording = vec![0.0f32; frames * BANDS];
         for &at in onsets {
-            for (v, &t) in r[at * BANDS..].iter_mut().zip(&template) {
-                *v = v.max(t);
-            }
+            place(&template, &mut recording, at);
         }
-        r
+        let mut strengths = Vec::new();
+        OnsetChannels::default().extend(&recording, &mut strengths);
+        let mut separation = Separation::new(template);
+        separation.push(&recording, &strengths);
+        separation
     }
 
     #[test]
     fn a_side_lobe_is_not_a_second_occurrence() {
         // One double click at frame 2: the template at frame 5 puts its
         // first click on the real second click, a side lobe.
-        let mut separation = Separation::new(double_click());
-        push(&mut separation, &recording(&[2], 12));
+        let separation = over(&[2], 12);
         assert_eq!(separation.both(5, 2, SEPARATION_MARGIN), Some(false));
     }
 
@@ -204,8 +201,7 @@ mod tests {
     fn a_repeat_at_the_side_lobe_lag_is() {
         // Double clicks at frames 2 and 5: the second starts on the
         // first's second click, and brings a click at frame 8 too.
-        let mut separation = Separation::new(double_click());
-        push(&mut separation, &recording(&[2, 5], 12));
+        let separation = over(&[2, 5], 12);
         assert_eq!(separation.both(5, 2, SEPARATION_MARGIN), Some(true));
     }
 
@@ -214,12 +210,10 @@ mod tests {
         // One double click at frame 2; a peak one frame later, where no
         // side lobe is, but the same sound partly matched: a second
         // template there only adds what the audio does not hold.
-        let mut separation = Separation::new(double_click());
-        push(&mut separation, &recording(&[2], 12));
+        let separation = over(&[2], 12);
         assert_eq!(separation.both(3, 2, NEIGHBOUR_MARGIN), Some(false));
         // A true repeat there does make the fit better.
-        let mut separation = Separation::new(double_click());
-        push(&mut separation, &recording(&[2, 3], 12));
+        let separation = over(&[2, 3], 12);
         assert_eq!(separation.both(3, 2, NEIGHBOUR_MARGIN), Some(true));
     }
 
@@ -228,18 +222,15 @@ mod tests {
         // Double clicks at frames 2, 5 and 8: the one at 5 shares its
         // clicks with both neighbours, yet only three occurrences explain
         // all the clicks. Frame 4 holds no occurrence of its own.
-        let mut separation = Separation::new(double_click());
-        push(&mut separation, &recording(&[2, 5, 8], 16));
+        let separation = over(&[2, 5, 8], 16);
         assert_eq!(separation.buried(5, 2, 8), Some(true));
-        let mut separation = Separation::new(double_click());
-        push(&mut separation, &recording(&[2, 8], 16));
+        let separation = over(&[2, 8], 16);
         assert_eq!(separation.buried(4, 2, 8), Some(false));
     }
 
     #[test]
     fn frames_gone_or_not_in_give_no_answer() {
-        let mut separation = Separation::new(double_click());
-        push(&mut separation, &recording(&[2], 8));
+        let mut separation = over(&[2], 8);
         assert_eq!(
             separation.both(5, 2, SEPARATION_MARGIN),
             None,

@@ -106,7 +106,8 @@ impl Threshold {
             .range(begin..end.min(self.history.len()))
             .copied()
             .collect();
-        if recent.is_empty() || recent.len() < self.min_background_frames {
+        // `frames` gives at least 1, so an empty background is too short.
+        if recent.len() < self.min_background_frames {
             return None;
         }
         let rank = ((recent.len() - 1) as f64 * BACKGROUND_QUANTILE) as usize;

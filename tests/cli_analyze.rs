@@ -136,6 +136,13 @@ fn every_bad_input_gets_one_clear_error() {
     synth::write_wav(&silent, &vec![0.0; 22_050], 44_100, 1, SampleLayout::S16).unwrap();
     assert_one_clear_error(&[&silent, &recording], "silent");
 
+    let tone = d.join("tone.wav");
+    let hum: Vec<f32> = (0..44_100)
+        .map(|i| 0.3 * (std::f32::consts::TAU * 220.0 * i as f32 / 44_100.0).sin())
+        .collect();
+    synth::write_wav(&tone, &hum, 44_100, 1, SampleLayout::S16).unwrap();
+    assert_one_clear_error(&[&tone, &recording], "no distinct sound");
+
     assert_one_clear_error(&[&recording, &template], "longer than the recording");
 
     let absurd = d.join("absurd.wav");

@@ -148,7 +148,7 @@ fn real_recordings_decode_and_analyse() {
             ) {
                 Ok((analysis, _)) => assert!(analysis.duration_s > 0.0),
                 Err(harmonic::dsp::DspError::TemplateLongerThanRecording { .. })
-                | Err(harmonic::dsp::DspError::SilentTemplate) => {}
+                | Err(harmonic::dsp::DspError::NoDistinctSound) => {}
                 Err(e) => panic!(
                     "{} in {}: {e}",
                     template_path.display(),

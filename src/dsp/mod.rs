@@ -51,6 +51,11 @@ pub enum DspError {
     /// The template holds no sound (silence, or a constant signal).
     #[error("the template is silent: there is no sound in it to look for")]
     SilentTemplate,
+    /// The template is audible but nothing in it stands out from the rest
+    /// of it: a steady tone, hum or noise from end to end has no onset or
+    /// shape to find again.
+    #[error("the template holds no distinct sound: nothing in it rises above its own steady level (a tone, hum or noise throughout); record the sound with a little quiet before and after it")]
+    NoDistinctSound,
     /// The template's sound is shorter than the engine can match (30 ms).
     #[error("the template's sound is too short to match (under 30 ms after trimming silence)")]
     TemplateTooShort,

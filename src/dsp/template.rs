@@ -101,7 +101,9 @@ impl PreparedTemplate {
         extractor.push(&pad, &mut features);
         extractor.finish(&mut features);
 
-        let (first, last) = active_span(&features).ok_or(DspError::SilentTemplate)?;
+        // The capture was loud enough (checked above), so nothing above
+        // its own level means it is steady throughout, not silent.
+        let (first, last) = active_span(&features).ok_or(DspError::NoDistinctSound)?;
         let floor = FixedFloor::from_powers(&features);
         let mut sums = [0.0f32; BANDS];
         for frame in features[first * BANDS..(last + 1) * BANDS].chunks_exact(BANDS) {
@@ -298,6 +300,22 @@ mod tests {
             "{:?}",
             single.side_lobes
         );
+    }
+
+    #[test]
+    fn a_steady_tone_is_not_called_silent() {
+        // Two seconds of a steady 440 Hz tone: loud, but nothing in it
+        // stands out from the rest of it.
+        let rate = 16_000;
+        let tone = TemplateAudio {
+            samples: (0..2 * rate)
+                .map(|i| 0.5 * (std::f32::consts::TAU * 440.0 * i as f32 / rate as f32).sin())
+                .collect(),
+            sample_rate: rate,
+        };
+        let err = PreparedTemplate::new(&tone, rate).err();
+        assert!(matches!(err, Some(DspError::NoDistinctSound)), "{err:?}");
+        assert!(err.is_some_and(|e| e.to_string().contains("no distinct sound")));
     }
 
     #[test]

@@ -134,6 +134,7 @@ impl From<DspError> for WireError {
             // The audio decodes, but it cannot be counted as asked: the
             // client's request is at fault, and the message says how.
             DspError::SilentTemplate
+            | DspError::NoDistinctSound
             | DspError::TemplateTooShort
             | DspError::TemplateLongerThanRecording { .. }
             | DspError::InvalidOption(_) => WireError::bad_request(err.to_string()),
@@ -213,6 +214,7 @@ mod tests {
         assert_eq!(code(DspError::TemplateTooLong(61.0)), ErrorCode::TooLarge);
         assert_eq!(code(DspError::Cancelled), ErrorCode::Cancelled);
         assert_eq!(code(DspError::SilentTemplate), ErrorCode::BadRequest);
+        assert_eq!(code(DspError::NoDistinctSound), ErrorCode::BadRequest);
         assert_eq!(
             code(DspError::Audio(AudioError::BadSampleRate(4))),
             ErrorCode::UnsupportedAudio

@@ -70,10 +70,24 @@ pub enum AudioError {
         /// Index of the offending frame, from the start of the audio.
         frame: u64,
     },
+    /// A float sample so far beyond full scale that it cannot be audio
+    /// (see [`MAX_SAMPLE_MAGNITUDE`]); left in, it would overflow the
+    /// engine's transforms.
+    #[error("the audio contains a sample of absurd size at frame {frame}: float samples must lie within ±{max:e} (full scale is ±1)", max = MAX_SAMPLE_MAGNITUDE)]
+    OutOfRange {
+        /// Index of the offending frame, from the start of the audio.
+        frame: u64,
+    },
     /// The resampler could not be built or failed.
     #[error("resampling failed: {0}")]
     Resample(String),
 }
+
+/// Largest float sample magnitude taken as audio. Full scale is ±1, but
+/// some tools write float samples on the 16-bit scale (±32768), so the
+/// bound leaves room for those; beyond it a sample is garbage, and squared
+/// over an FFT frame it would overflow `f32` (found by `fuzz/`).
+pub const MAX_SAMPLE_MAGNITUDE: f32 = 1e6;
 
 /// Checks a sample rate against [`MIN_SAMPLE_RATE`]..=[`MAX_SAMPLE_RATE`].
 pub fn check_sample_rate(rate: u32) -> Result<(), AudioError> {

@@ -55,10 +55,12 @@ impl SampleLayout {
                 sum += self.decode(sample);
             }
             let value = sum * gain;
+            let frame = first_frame + index as u64;
             if !value.is_finite() {
-                return Err(AudioError::NonFinite {
-                    frame: first_frame + index as u64,
-                });
+                return Err(AudioError::NonFinite { frame });
+            }
+            if value.abs() > super::MAX_SAMPLE_MAGNITUDE {
+                return Err(AudioError::OutOfRange { frame });
             }
             out.push(value);
         }
@@ -260,6 +262,20 @@ mod tests {
             .mix_to_mono(&bytes, 1, 10, &mut Vec::new())
             .unwrap_err();
         assert!(matches!(err, AudioError::NonFinite { frame: 11 }));
+    }
+
+    #[test]
+    fn absurd_floats_are_an_error_and_16_bit_scaled_floats_are_not() {
+        let mut bytes = Vec::new();
+        for v in [32_768.0f32, -7.9e20] {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        let mut out = Vec::new();
+        let err = SampleLayout::F32
+            .mix_to_mono(&bytes, 1, 0, &mut out)
+            .unwrap_err();
+        assert!(matches!(err, AudioError::OutOfRange { frame: 1 }), "{err}");
+        assert_eq!(out, vec![32_768.0], "the frame before it was fine");
     }
 
     #[test]

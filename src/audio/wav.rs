@@ -34,6 +34,10 @@ impl WavInfo {
     }
 }
 
+/// Most samples [`WavSource::read_all`] reserves room for before it has
+/// read them (4 MiB of `f32`); longer audio grows the buffer as it arrives.
+pub const READ_ALL_RESERVE_FRAMES: u64 = 1 << 20;
+
 /// A WAV file's audio, delivered as mono `f32` blocks at the file's own rate.
 pub struct WavSource<R = BufReader<File>> {
     reader: R,
@@ -152,8 +156,13 @@ impl<R: Read> WavSource<R> {
     }
 
     /// Reads everything that is left (for short files such as templates).
+    ///
+    /// Room is reserved for at most [`READ_ALL_RESERVE_FRAMES`] up front:
+    /// the length comes from the header, which a damaged or hostile file
+    /// can set to 4 GiB over a few bytes of audio (found by `fuzz/`).
     pub fn read_all(&mut self) -> Result<Vec<f32>, AudioError> {
-        let mut out = Vec::with_capacity((self.info.frames - self.frames_read) as usize);
+        let remaining = self.info.frames - self.frames_read;
+        let mut out = Vec::with_capacity(remaining.min(READ_ALL_RESERVE_FRAMES) as usize);
         while self.read_block(1 << 16, &mut out)? > 0 {}
         Ok(out)
     }
@@ -241,6 +250,26 @@ mod tests {
                     actual: 3900
                 }
             ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_header_that_claims_gigabytes_is_truncated_not_allocated() {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut bytes = wav_bytes(spec, &[0.1; 20]);
+        assert_eq!(&bytes[36..40], b"data", "hound's canonical header");
+        bytes[40..44].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        let mut source = WavSource::from_reader(Cursor::new(bytes)).unwrap();
+        assert_eq!(source.info().frames, 0xFFFF_FFF0 / 4);
+        let err = source.read_all().unwrap_err();
+        assert!(
+            matches!(err, AudioError::Truncated { actual: 40, .. }),
             "{err}"
         );
     }

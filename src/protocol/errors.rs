@@ -118,7 +118,8 @@ impl From<AudioError> for WireError {
             | AudioError::Empty
             | AudioError::BadSampleRate(_)
             | AudioError::BadChannels(_)
-            | AudioError::NonFinite { .. } => {
+            | AudioError::NonFinite { .. }
+            | AudioError::OutOfRange { .. } => {
                 WireError::new(ErrorCode::UnsupportedAudio, err.to_string())
             }
         }
@@ -211,6 +212,10 @@ mod tests {
             ErrorCode::UnsupportedAudio
         );
         assert_eq!(code(AudioError::Empty), ErrorCode::UnsupportedAudio);
+        assert_eq!(
+            code(AudioError::OutOfRange { frame: 3 }),
+            ErrorCode::UnsupportedAudio
+        );
         assert_eq!(code(DspError::TemplateTooLong(61.0)), ErrorCode::TooLarge);
         assert_eq!(code(DspError::Cancelled), ErrorCode::Cancelled);
         assert_eq!(code(DspError::SilentTemplate), ErrorCode::BadRequest);

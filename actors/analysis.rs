@@ -181,16 +181,19 @@ impl Handler<RunCount> for AnalysisWorker {
         }
         self.load.running.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let result = analyze_file(
-            &job.template,
-            job.recording.path(),
-            &job.options,
-            false,
-            &mut |p| {
-                progress.advance(p.done_s);
-                !cancel.load(Ordering::Relaxed)
-            },
-        );
+        let result = without_panics(&origin, || {
+            analyze_file(
+                &job.template,
+                job.recording.path(),
+                &job.options,
+                false,
+                &mut |p| {
+                    progress.advance(p.done_s);
+                    !cancel.load(Ordering::Relaxed)
+                },
+            )
+            .map_err(WireError::from)
+        });
         self.load.running.fetch_sub(1, Ordering::Relaxed);
         self.load.done.fetch_add(1, Ordering::Relaxed);
         drop(slot);
@@ -208,17 +211,49 @@ impl Handler<RunCount> for AnalysisWorker {
                 })
             }
             Err(err) => {
-                log::info!(target: "analysis", "{origin}: count ended: {err}");
-                Err(err.into())
+                log::info!(target: "analysis", "{origin}: count ended: {}", err.message);
+                Err(err)
             }
         }
         // `job` drops here: the recording file is removed whatever the outcome.
     }
 }
 
+/// Runs `work`, turning a panic into an `internal` error. A panic on a
+/// `SyncArbiter` thread would end that worker for good and shrink the
+/// pool; the engine is not meant to panic, but its dependencies (the
+/// resampler's FFT, say) have, on input the fuzzers made up.
+fn without_panics<T>(
+    origin: &impl std::fmt::Display,
+    work: impl FnOnce() -> Result<T, WireError>,
+) -> Result<T, WireError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        log::error!(target: "analysis", "{origin}: the analysis panicked: {what}");
+        Err(WireError::new(
+            crate::protocol::ErrorCode::Internal,
+            "internal server error: the analysis failed unexpectedly",
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panicking_analysis_is_an_internal_error_not_a_dead_worker() {
+        let result: Result<(), WireError> =
+            without_panics(&"session 1 (127.0.0.1:1)", || panic!("boom"));
+        let err = result.unwrap_err();
+        assert_eq!(err.code, crate::protocol::ErrorCode::Internal);
+        assert!(!err.message.contains("boom"), "internals stay in the log");
+        assert_eq!(without_panics(&"s", || Ok(7)).ok(), Some(7));
+    }
 
     #[test]
     fn progress_never_goes_back() {

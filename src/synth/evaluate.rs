@@ -22,6 +22,13 @@ impl Outcome {
     pub fn exact(&self) -> bool {
         self.false_positives == self.false_negatives
     }
+
+    /// How far the count is off, as a share of the true count (0 for an
+    /// exact count; a case with no true events counts its events).
+    pub fn count_error(&self) -> f64 {
+        let truth = self.true_positives + self.false_negatives;
+        self.false_positives.abs_diff(self.false_negatives) as f64 / truth.max(1) as f64
+    }
 }
 
 /// Matches detected onsets to true ones, each used once, within `tolerance`
@@ -101,6 +108,9 @@ pub struct TierScore {
     pub exact: usize,
     /// Summed outcome over the cases.
     pub totals: Outcome,
+    /// The largest [`Outcome::count_error`] of a case: how wrong the
+    /// worst count was, which the exact-count rate alone does not say.
+    pub worst_count_error: f64,
 }
 
 impl TierScore {
@@ -110,6 +120,7 @@ impl TierScore {
         if outcome.exact() {
             self.exact += 1;
         }
+        self.worst_count_error = self.worst_count_error.max(outcome.count_error());
         self.totals.true_positives += outcome.true_positives;
         self.totals.false_positives += outcome.false_positives;
         self.totals.false_negatives += outcome.false_negatives;
@@ -156,12 +167,13 @@ impl Report {
 
     /// A Markdown table of the report.
     pub fn markdown(&self) -> String {
-        let mut out = String::from("| tier | cases | exact count | F1 | TP | FP | FN |\n|---|---:|---:|---:|---:|---:|---:|\n");
+        let mut out = String::from("| tier | cases | exact count | worst count off by | F1 | TP | FP | FN |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
         let row = |name: &str, s: &TierScore| {
             format!(
-                "| {name} | {} | {:.1} % | {:.3} | {} | {} | {} |\n",
+                "| {name} | {} | {:.1} % | {:.1} % | {:.3} | {} | {} | {} |\n",
                 s.cases,
                 100.0 * s.exact_rate(),
+                100.0 * s.worst_count_error,
                 s.f1(),
                 s.totals.true_positives,
                 s.totals.false_positives,
@@ -179,6 +191,26 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_worst_count_error_is_kept_per_tier() {
+        let mut tier = TierScore::default();
+        let off = |true_positives, false_positives, false_negatives| Outcome {
+            true_positives,
+            false_positives,
+            false_negatives,
+        };
+        tier.add(off(10, 0, 0));
+        tier.add(off(18, 1, 2));
+        tier.add(off(9, 1, 1));
+        assert_eq!(tier.exact, 2, "a miss and a false event cancel out");
+        assert!((tier.worst_count_error - 0.05).abs() < 1e-12, "1 of 20");
+        assert_eq!(
+            off(0, 3, 0).count_error(),
+            3.0,
+            "no true events: counts them"
+        );
+    }
 
     #[test]
     fn matching_is_one_to_one_within_tolerance() {

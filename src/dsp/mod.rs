@@ -144,6 +144,14 @@ pub struct Counter {
     frames: Vec<f32>,
     scores: Vec<f32>,
     peaks: Vec<Peak>,
+    /// Recent occurrences (frames), found or hidden, for the joint model.
+    accepted: std::collections::VecDeque<u64>,
+    /// Recent scores, from frame `scores_start` on: a hidden occurrence
+    /// reports the score it has, however low.
+    recent_scores: std::collections::VecDeque<f32>,
+    recent_scores_start: u64,
+    gap_frames: u64,
+    template_frames: u64,
 }
 
 impl Counter {
@@ -198,6 +206,11 @@ impl Counter {
             frames: Vec::new(),
             scores: Vec::new(),
             peaks: Vec::new(),
+            accepted: std::collections::VecDeque::new(),
+            recent_scores: std::collections::VecDeque::new(),
+            recent_scores_start: 0,
+            gap_frames: gap_frames.max(1) as u64,
+            template_frames: prepared.frames as u64,
         })
     }
 
@@ -247,6 +260,7 @@ impl Counter {
             trace.scores.extend_from_slice(&self.scores);
         }
         self.threshold.push(&self.scores);
+        self.recent_scores.extend(self.scores.iter().copied());
         if let Some(trace) = self.trace.as_mut() {
             let first = trace.thresholds.len() as u64;
             trace
@@ -260,7 +274,9 @@ impl Counter {
         }
         let onset = self.onset_offset_s;
         let mut new = Vec::new();
-        for p in &self.peaks {
+        // Taken out for the loop, which also updates the counter's state.
+        let peaks = std::mem::take(&mut self.peaks);
+        for p in &peaks {
             // A peak beside a higher one counts only if the audio holds
             // two occurrences: clearly so where it could be the higher
             // one's side lobe, at least as plainly as one otherwise. The
@@ -296,6 +312,15 @@ impl Counter {
                     }
             };
             if self.threshold.accepts(p.frame, score) || buried() {
+                if adaptive {
+                    for frame in self.hidden_before(p.frame) {
+                        new.push(Event {
+                            start_s: (frame as f64 * self.frame_seconds + onset).max(0.0),
+                            score: self.recent_score(frame),
+                        });
+                    }
+                }
+                self.accepted.push_back(p.frame);
                 new.push(Event {
                     start_s: ((p.frame as f64 + p.offset) * self.frame_seconds + onset).max(0.0),
                     score,
@@ -303,11 +328,18 @@ impl Counter {
             }
         }
         self.threshold.forget_before(self.picker.undecided());
-        self.separation.forget_before(
-            self.picker
-                .undecided()
-                .saturating_sub(self.picker.reach() as u64),
+        // The joint model looks back over the stretch before a new
+        // occurrence and the copies that reach into it.
+        let look_back = self.picker.undecided().saturating_sub(
+            self.picker.reach() as u64 + self.hidden_look_back() + self.template_frames,
         );
+        self.separation.forget_before(look_back);
+        while self.accepted.front().is_some_and(|&f| f < look_back) {
+            self.accepted.pop_front();
+        }
+        while self.recent_scores_start < look_back && self.recent_scores.pop_front().is_some() {
+            self.recent_scores_start += 1;
+        }
         self.check.forget_before(
             self.picker
                 .undecided()
@@ -315,6 +347,44 @@ impl Counter {
         );
         self.events.extend_from_slice(&new);
         new
+    }
+
+    /// How far back (frames) from a new occurrence the stretch searched
+    /// for hidden ones may start.
+    fn hidden_look_back(&self) -> u64 {
+        (separate::HIDDEN_SPAN * self.template_frames as f64).ceil() as u64
+    }
+
+    /// Occurrences hidden between the last one found and a new one at
+    /// `frame` ([`separate::Separation::hidden`]), searched inside a run
+    /// of repeats only ([`separate::HIDDEN_RUN`]); they join the recent
+    /// occurrences.
+    fn hidden_before(&mut self, frame: u64) -> Vec<u64> {
+        let mut last_two = self.accepted.iter().rev();
+        let (Some(&after), Some(&earlier)) = (last_two.next(), last_two.next()) else {
+            return Vec::new();
+        };
+        let template = self.template_frames as f64;
+        let in_run = (after - earlier) as f64 <= separate::HIDDEN_RUN * template;
+        let close = frame - after <= self.hidden_look_back();
+        if !in_run || !close || frame - after < 2 * self.gap_frames {
+            return Vec::new();
+        }
+        let mut known: Vec<u64> = self.accepted.iter().copied().collect();
+        known.push(frame);
+        let hidden = self
+            .separation
+            .hidden(&known, after, frame, self.gap_frames);
+        self.accepted.extend(&hidden);
+        hidden
+    }
+
+    /// The best score within a frame of `frame` (0 if forgotten).
+    fn recent_score(&self, frame: u64) -> f32 {
+        (frame.saturating_sub(1)..=frame + 1)
+            .filter_map(|f| f.checked_sub(self.recent_scores_start))
+            .filter_map(|i| self.recent_scores.get(i as usize).copied())
+            .fold(0.0, f32::max)
     }
 
     /// Every event so far, in time order.

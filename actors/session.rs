@@ -826,7 +826,24 @@ impl Session {
     /// `admin.tail`: subscribes to the log at `level` and forwards each
     /// record as a `log` push with the request's id, until `cancel`.
     fn start_tail(&mut self, id: u32, level: LogLevel, ctx: &mut Context<Self>) {
-        let subscription = self.services.hub.subscribe(level.to_log(), TAIL_QUEUE_LEN);
+        // Logged before subscribing and queued first: the tail opens with
+        // its own start, never with a record another session logged in
+        // between (and never gets its start twice).
+        let start = format!(
+            "{}: tails the log at level {level} (request {id})",
+            self.tag()
+        );
+        log::info!(target: "admin", "{start}");
+        let first = LogRecord {
+            time: std::time::SystemTime::now(),
+            level: log::Level::Info,
+            target: "admin".to_owned(),
+            message: start,
+        };
+        let subscription =
+            self.services
+                .hub
+                .subscribe_after(level.to_log(), TAIL_QUEUE_LEN, Some(first));
         let dropped = subscription.dropped_counter();
         let records = futures::stream::unfold(subscription, move |mut subscription| async move {
             let record = subscription.next().await?;
@@ -841,7 +858,6 @@ impl Session {
                 tail: Some(RunningTail { records, dropped }),
             },
         );
-        log::info!(target: "admin", "{}: tails the log at level {level} (request {id})", self.tag());
     }
 
     /// `login` and `resume`: on success the session is logged in as the

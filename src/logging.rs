@@ -163,7 +163,24 @@ impl TailHub {
     /// Subscribes at `level` ("that level and the more severe ones") with a
     /// queue of `capacity` records.
     pub fn subscribe(self: &Arc<Self>, level: Level, capacity: usize) -> TailSubscription {
+        self.subscribe_after(level, capacity, None)
+    }
+
+    /// The same, with `first` (when `level` admits it) queued before any
+    /// record published from now on: a tail opens with its own start
+    /// record, logged just before, and never with a record another thread
+    /// published in between.
+    pub fn subscribe_after(
+        self: &Arc<Self>,
+        level: Level,
+        capacity: usize,
+        first: Option<LogRecord>,
+    ) -> TailSubscription {
         let (queue, records) = mpsc::channel(capacity.max(1));
+        if let Some(first) = first.filter(|record| record.level <= level) {
+            // The queue is new and holds at least one record.
+            let _ = queue.try_send(first);
+        }
         let dropped = Arc::new(AtomicU64::new(0));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.lock().push(Subscriber {
@@ -522,6 +539,28 @@ mod tests {
             format_line(time, Level::Warn, "admin", "hello"),
             "1970-01-01T00:00:01.500Z WARN  admin: hello"
         );
+    }
+
+    #[test]
+    fn a_subscription_can_open_with_its_own_start_record() {
+        let hub = Arc::new(TailHub::new());
+        let start = |level| LogRecord {
+            time: SystemTime::now(),
+            level,
+            target: "admin".to_owned(),
+            message: "tails the log".to_owned(),
+        };
+        let mut tail = hub.subscribe_after(Level::Info, 4, Some(start(Level::Info)));
+        hub.publish(&record(Level::Info, "connection", format_args!("later")));
+        let first = tail.try_next().expect("the start record");
+        assert_eq!(
+            (first.target.as_str(), first.message.as_str()),
+            ("admin", "tails the log")
+        );
+        assert_eq!(tail.try_next().map(|r| r.message), Some("later".to_owned()));
+        // A tail at `error` does not get an `info` start record.
+        let mut errors = hub.subscribe_after(Level::Error, 4, Some(start(Level::Info)));
+        assert_eq!(errors.try_next(), None);
     }
 
     #[test]

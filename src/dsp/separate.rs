@@ -31,6 +31,10 @@
 //! like its neighbours', the audio holds one more occurrence.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use rustfft::num_complex::Complex;
 
 use super::correlate::standardise;
 use super::features::{OnsetChannels, BANDS};
@@ -232,6 +236,7 @@ impl Separation {
             .map(|&k| relative(k))
             .filter(|&k| k + model.frames > 0 && k < model.span)
             .collect();
+        let mut search = CopySearch::new(&self.template_power, span);
         let mut found = Vec::new();
         while found.len() < MAX_HIDDEN {
             let (gains, residual) = model.fit(&occurrences, &observed);
@@ -240,11 +245,12 @@ impl Separation {
                 break;
             }
             // The frame where one more copy takes away the most residual.
+            let along = search.along(&residual);
             let best = (after + gap..=before.saturating_sub(gap))
                 .map(relative)
                 .filter(|&x| occurrences.iter().all(|&k| k.abs_diff(x) >= gap))
                 .filter_map(|x| {
-                    let along = model.dot(x, &residual);
+                    let along = along[x as usize];
                     let norm = model.norm(x);
                     (along > 0.0 && norm > 0.0).then(|| (x, along * along / norm))
                 })
@@ -338,6 +344,105 @@ impl JointModel<'_> {
             }
         }
         (gains, residual)
+    }
+}
+
+/// How well a copy of the template at each frame of a stretch lines up
+/// with a residual (their dot product), for every frame at once: a
+/// cross-correlation per band by FFT, summed over bands in the frequency
+/// domain. Direct dot products cost the template's length per frame, which
+/// for a long template over a stretch four times its length is millions of
+/// products per search.
+struct CopySearch {
+    fft_len: usize,
+    span: usize,
+    forward: Arc<dyn RealToComplex<f32>>,
+    inverse: Arc<dyn ComplexToReal<f32>>,
+    /// conj(FFT(template band b)), per band.
+    template_spectra: Vec<Vec<Complex<f32>>>,
+    column: Vec<f32>,
+    spectrum: Vec<Complex<f32>>,
+    sum: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+    result: Vec<f32>,
+}
+
+impl CopySearch {
+    /// A search for copies of `template` (band powers, `frames × BANDS`)
+    /// over stretches of `span` frames.
+    fn new(template: &[f32], span: usize) -> CopySearch {
+        let frames = template.len() / BANDS;
+        // Long enough that no product wraps round: copies start in the
+        // stretch and the residual is zero past it.
+        let fft_len = (span + frames).next_power_of_two();
+        let mut planner = RealFftPlanner::<f32>::new();
+        let forward = planner.plan_fft_forward(fft_len);
+        let inverse = planner.plan_fft_inverse(fft_len);
+        let mut scratch = forward.make_scratch_vec();
+        if inverse.get_scratch_len() > scratch.len() {
+            scratch.resize(inverse.get_scratch_len(), Complex::default());
+        }
+        let mut column = forward.make_input_vec();
+        let template_spectra = (0..BANDS)
+            .map(|b| {
+                column.iter_mut().for_each(|v| *v = 0.0);
+                for (value, frame) in column.iter_mut().zip(template.chunks_exact(BANDS)) {
+                    *value = frame[b];
+                }
+                let mut spectrum = forward.make_output_vec();
+                // Lengths come from the plan itself, so this cannot fail.
+                let _ = forward.process_with_scratch(&mut column, &mut spectrum, &mut scratch);
+                spectrum.iter_mut().for_each(|c| *c = c.conj());
+                spectrum
+            })
+            .collect();
+        CopySearch {
+            fft_len,
+            span,
+            spectrum: forward.make_output_vec(),
+            sum: forward.make_output_vec(),
+            result: inverse.make_output_vec(),
+            forward,
+            inverse,
+            template_spectra,
+            column,
+            scratch,
+        }
+    }
+
+    /// For each frame `x` of the stretch, the dot product of a copy
+    /// starting there (clipped to the stretch) with `residual` (`span ×
+    /// BANDS`).
+    fn along(&mut self, residual: &[f32]) -> Vec<f32> {
+        self.sum.iter_mut().for_each(|c| *c = Complex::default());
+        for (b, template_spectrum) in self.template_spectra.iter().enumerate() {
+            self.column.iter_mut().for_each(|v| *v = 0.0);
+            for (value, frame) in self.column.iter_mut().zip(residual.chunks_exact(BANDS)) {
+                *value = frame[b];
+            }
+            let _ = self.forward.process_with_scratch(
+                &mut self.column,
+                &mut self.spectrum,
+                &mut self.scratch,
+            );
+            for ((acc, x), y) in self
+                .sum
+                .iter_mut()
+                .zip(&self.spectrum)
+                .zip(template_spectrum)
+            {
+                *acc += x * y;
+            }
+        }
+        // A real signal's spectrum has real DC and Nyquist bins.
+        let last = self.sum.len() - 1;
+        self.sum[0].im = 0.0;
+        self.sum[last].im = 0.0;
+        let _ =
+            self.inverse
+                .process_with_scratch(&mut self.sum, &mut self.result, &mut self.scratch);
+        let scale = 1.0 / self.fft_len as f32;
+        self.result[..self.span].iter().map(|v| v * scale).collect()
     }
 }
 
@@ -475,6 +580,31 @@ mod tests {
         let frame = 6 * BANDS + 7;
         weak.recent[frame] = (linear(weak.recent[frame]) + 0.3).ln_1p();
         assert_eq!(weak.hidden(&[2, 4, 8, 10], 4, 8, 1), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn the_fft_search_gives_the_direct_dot_products() {
+        let template: Vec<f32> = (0..7 * BANDS)
+            .map(|i| ((i * 37) % 11) as f32 * 0.1)
+            .collect();
+        let span = 30;
+        let residual: Vec<f32> = (0..span * BANDS)
+            .map(|i| ((i * 53) % 17) as f32 * 0.1 - 0.8)
+            .collect();
+        let model = JointModel {
+            template: &template,
+            frames: 7,
+            span: span as i64,
+        };
+        let along = CopySearch::new(&template, span).along(&residual);
+        assert_eq!(along.len(), span);
+        for (x, value) in along.iter().enumerate() {
+            let direct = model.dot(x as i64, &residual);
+            assert!(
+                (value - direct).abs() <= 1e-3 * direct.abs().max(1.0),
+                "frame {x}: {value} against {direct}"
+            );
+        }
     }
 
     #[test]

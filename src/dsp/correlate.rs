@@ -19,19 +19,18 @@ use super::features::{OnsetChannels, BANDS};
 /// Patches whose variance per value is below this are silence: score 0.
 const MIN_VARIANCE: f64 = 1e-6;
 
-/// Streams scores out of feature frames.
-pub struct Correlator {
-    template_frames: usize,
+/// The cross-correlation of a `frames × BANDS` pattern with a signal laid
+/// out the same way, by FFT: each band of the signal forward, multiplied
+/// by the pattern band's conjugate spectrum and summed across bands in the
+/// frequency domain, then one inverse. The score's [`Correlator`] and the
+/// joint model's search for hidden occurrences
+/// ([`separate`](super::separate)) both stand on it.
+pub(crate) struct BandCorrelation {
     fft_len: usize,
-    block_len: usize,
-    /// conj(FFT(template band b)) for each band, `fft_len/2 + 1` bins each.
-    template_spectra: Vec<Vec<Complex<f32>>>,
+    /// conj(FFT(pattern band b)) for each band, `fft_len/2 + 1` bins each.
+    pattern_spectra: Vec<Vec<Complex<f32>>>,
     forward: Arc<dyn RealToComplex<f32>>,
     inverse: Arc<dyn ComplexToReal<f32>>,
-    /// Features from `block_start` on, frame-major.
-    frames: Vec<f32>,
-    block_start: u64,
-    frames_total: u64,
     column: Vec<f32>,
     spectrum: Vec<Complex<f32>>,
     sum: Vec<Complex<f32>>,
@@ -39,12 +38,10 @@ pub struct Correlator {
     scratch: Vec<Complex<f32>>,
 }
 
-impl Correlator {
-    /// A correlator seeking `patch`: `frames × BANDS` values, zero-mean
-    /// and unit-norm.
-    pub fn new(patch: &[f32]) -> Correlator {
-        let m = patch.len() / BANDS;
-        let fft_len = (2 * m).next_power_of_two().max(64);
+impl BandCorrelation {
+    /// A correlation with `pattern` over transforms of `fft_len` values (a
+    /// length realfft plans; at least the pattern's frames).
+    pub(crate) fn new(pattern: &[f32], fft_len: usize) -> BandCorrelation {
         let mut planner = RealFftPlanner::<f32>::new();
         let forward = planner.plan_fft_forward(fft_len);
         let inverse = planner.plan_fft_inverse(fft_len);
@@ -53,23 +50,19 @@ impl Correlator {
         if inverse.get_scratch_len() > scratch.len() {
             scratch.resize(inverse.get_scratch_len(), Complex::default());
         }
-        let template_spectra = (0..BANDS)
+        let pattern_spectra = (0..BANDS)
             .map(|b| {
-                column.iter_mut().for_each(|v| *v = 0.0);
-                for (value, frame) in column.iter_mut().zip(patch.chunks_exact(BANDS)) {
-                    *value = frame[b];
-                }
+                fill_band(&mut column, pattern, b);
                 let mut spectrum = forward.make_output_vec();
+                // Buffers come from the plan itself, so this cannot fail.
                 let _ = forward.process_with_scratch(&mut column, &mut spectrum, &mut scratch);
                 spectrum.iter_mut().for_each(|c| *c = c.conj());
                 spectrum
             })
             .collect();
-        Correlator {
-            template_frames: m,
+        BandCorrelation {
             fft_len,
-            block_len: fft_len - m + 1,
-            template_spectra,
+            pattern_spectra,
             spectrum: forward.make_output_vec(),
             sum: forward.make_output_vec(),
             result: inverse.make_output_vec(),
@@ -77,6 +70,77 @@ impl Correlator {
             scratch,
             forward,
             inverse,
+        }
+    }
+
+    /// The transform length.
+    pub(crate) fn fft_len(&self) -> usize {
+        self.fft_len
+    }
+
+    /// `fft_len` values; at `x`, `fft_len` times the sum over frames `t`
+    /// and bands `b` of `pattern[t][b] · signal[x + t][b]`, wherever
+    /// `x + t` stays under `fft_len` (beyond, it wraps round). Frames of
+    /// `signal` past `fft_len` are not used; missing ones count as zero.
+    pub(crate) fn correlate(&mut self, signal: &[f32]) -> &[f32] {
+        self.sum.iter_mut().for_each(|c| *c = Complex::default());
+        for (b, pattern_spectrum) in self.pattern_spectra.iter().enumerate() {
+            fill_band(&mut self.column, signal, b);
+            let _ = self.forward.process_with_scratch(
+                &mut self.column,
+                &mut self.spectrum,
+                &mut self.scratch,
+            );
+            for ((acc, x), y) in self
+                .sum
+                .iter_mut()
+                .zip(&self.spectrum)
+                .zip(pattern_spectrum)
+            {
+                *acc += x * y;
+            }
+        }
+        // A real signal's spectrum has real DC and Nyquist bins; keep them
+        // exactly real so the inverse transform accepts them.
+        let last = self.sum.len() - 1;
+        self.sum[0].im = 0.0;
+        self.sum[last].im = 0.0;
+        let _ =
+            self.inverse
+                .process_with_scratch(&mut self.sum, &mut self.result, &mut self.scratch);
+        &self.result
+    }
+}
+
+/// Band `b` of `frames` (`BANDS` per frame) into `column`, zero past them.
+fn fill_band(column: &mut [f32], frames: &[f32], b: usize) {
+    column.iter_mut().for_each(|v| *v = 0.0);
+    for (value, frame) in column.iter_mut().zip(frames.chunks_exact(BANDS)) {
+        *value = frame[b];
+    }
+}
+
+/// Streams scores out of feature frames.
+pub struct Correlator {
+    template_frames: usize,
+    block_len: usize,
+    correlation: BandCorrelation,
+    /// Features from `block_start` on, frame-major.
+    frames: Vec<f32>,
+    block_start: u64,
+    frames_total: u64,
+}
+
+impl Correlator {
+    /// A correlator seeking `patch`: `frames × BANDS` values, zero-mean
+    /// and unit-norm.
+    pub fn new(patch: &[f32]) -> Correlator {
+        let m = patch.len() / BANDS;
+        let fft_len = (2 * m).next_power_of_two().max(64);
+        Correlator {
+            template_frames: m,
+            block_len: fft_len - m + 1,
+            correlation: BandCorrelation::new(patch, fft_len),
             frames: Vec::new(),
             block_start: 0,
             frames_total: 0,
@@ -94,7 +158,7 @@ impl Correlator {
     pub fn push(&mut self, features: &[f32], scores: &mut Vec<f32>) {
         self.frames.extend_from_slice(features);
         self.frames_total += (features.len() / BANDS) as u64;
-        while self.frames_total >= self.block_start + self.fft_len as u64 {
+        while self.frames_total >= self.block_start + self.correlation.fft_len() as u64 {
             self.process_block(self.block_len, scores);
         }
     }
@@ -110,38 +174,8 @@ impl Correlator {
 
     fn process_block(&mut self, outputs: usize, scores: &mut Vec<f32>) {
         let available = self.frames.len() / BANDS;
-        self.sum.iter_mut().for_each(|c| *c = Complex::default());
-        for (b, template_spectrum) in self.template_spectra.iter().enumerate() {
-            for (j, v) in self.column.iter_mut().enumerate() {
-                *v = if j < available {
-                    self.frames[j * BANDS + b]
-                } else {
-                    0.0
-                };
-            }
-            let _ = self.forward.process_with_scratch(
-                &mut self.column,
-                &mut self.spectrum,
-                &mut self.scratch,
-            );
-            for ((acc, x), y) in self
-                .sum
-                .iter_mut()
-                .zip(&self.spectrum)
-                .zip(template_spectrum)
-            {
-                *acc += x * y;
-            }
-        }
-        // A real signal's spectrum has real DC and Nyquist bins; keep them
-        // exactly real so the inverse transform accepts them.
-        let last = self.sum.len() - 1;
-        self.sum[0].im = 0.0;
-        self.sum[last].im = 0.0;
-        let _ =
-            self.inverse
-                .process_with_scratch(&mut self.sum, &mut self.result, &mut self.scratch);
-
+        let scale = 1.0 / self.correlation.fft_len() as f64;
+        let result = self.correlation.correlate(&self.frames);
         let m = self.template_frames;
         let values = (m * BANDS) as f64;
         let frame_sums: Vec<(f64, f64)> = self.frames[..(outputs + m - 1).min(available) * BANDS]
@@ -156,7 +190,6 @@ impl Correlator {
         let (mut s1, mut s2) = frame_sums[..m]
             .iter()
             .fold((0.0, 0.0), |a, f| (a.0 + f.0, a.1 + f.1));
-        let scale = 1.0 / self.fft_len as f64;
         for t in 0..outputs {
             if t > 0 {
                 s1 += frame_sums[t + m - 1].0 - frame_sums[t - 1].0;
@@ -164,7 +197,7 @@ impl Correlator {
             }
             let variance = s2 - s1 * s1 / values;
             let score = if variance / values > MIN_VARIANCE {
-                f64::from(self.result[t]) * scale / variance.sqrt()
+                f64::from(result[t]) * scale / variance.sqrt()
             } else {
                 0.0
             };

@@ -31,12 +31,8 @@
 //! like its neighbours', the audio holds one more occurrence.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
-use rustfft::num_complex::Complex;
-
-use super::correlate::standardise;
+use super::correlate::{standardise, BandCorrelation};
 use super::features::{OnsetChannels, BANDS};
 
 /// How much better (in Pearson correlation over the pair's frames) two
@@ -238,8 +234,9 @@ impl Separation {
             .collect();
         let mut search = CopySearch::new(&self.template_power, span);
         let mut found = Vec::new();
+        // The fit of the occurrences so far; each one found brings its own.
+        let (mut gains, mut residual) = model.fit(&occurrences, &observed);
         while found.len() < MAX_HIDDEN {
-            let (gains, residual) = model.fit(&occurrences, &observed);
             let unexplained = sum_of_squares(&residual);
             if unexplained <= 0.0 {
                 break;
@@ -256,16 +253,15 @@ impl Separation {
                 })
                 .max_by(|a, b| a.1.total_cmp(&b.1));
             let Some((x, _)) = best else { break };
-            let mut with = occurrences.clone();
-            with.push(x);
-            let (with_gains, with_residual) = model.fit(&with, &observed);
+            occurrences.push(x);
+            let (with_gains, with_residual) = model.fit(&occurrences, &observed);
             let improvement = (unexplained - sum_of_squares(&with_residual)) / unexplained;
             let gain = with_gains.last().copied().unwrap_or(0.0);
             if improvement <= HIDDEN_IMPROVEMENT || gain < HIDDEN_GAIN * median(gains) {
                 break;
             }
-            occurrences.push(x);
             found.push(after + x as u64);
+            (gains, residual) = (with_gains, with_residual);
         }
         found.sort_unstable();
         found
@@ -348,23 +344,13 @@ impl JointModel<'_> {
 }
 
 /// How well a copy of the template at each frame of a stretch lines up
-/// with a residual (their dot product), for every frame at once: a
-/// cross-correlation per band by FFT, summed over bands in the frequency
-/// domain. Direct dot products cost the template's length per frame, which
-/// for a long template over a stretch four times its length is millions of
-/// products per search.
+/// with a residual (their dot product), for every frame at once: one
+/// [`BandCorrelation`]. Direct dot products cost the template's length per
+/// frame, which for a long template over a stretch four times its length
+/// is millions of products per search.
 struct CopySearch {
-    fft_len: usize,
+    correlation: BandCorrelation,
     span: usize,
-    forward: Arc<dyn RealToComplex<f32>>,
-    inverse: Arc<dyn ComplexToReal<f32>>,
-    /// conj(FFT(template band b)), per band.
-    template_spectra: Vec<Vec<Complex<f32>>>,
-    column: Vec<f32>,
-    spectrum: Vec<Complex<f32>>,
-    sum: Vec<Complex<f32>>,
-    scratch: Vec<Complex<f32>>,
-    result: Vec<f32>,
 }
 
 impl CopySearch {
@@ -375,38 +361,9 @@ impl CopySearch {
         // Long enough that no product wraps round: copies start in the
         // stretch and the residual is zero past it.
         let fft_len = (span + frames).next_power_of_two();
-        let mut planner = RealFftPlanner::<f32>::new();
-        let forward = planner.plan_fft_forward(fft_len);
-        let inverse = planner.plan_fft_inverse(fft_len);
-        let mut scratch = forward.make_scratch_vec();
-        if inverse.get_scratch_len() > scratch.len() {
-            scratch.resize(inverse.get_scratch_len(), Complex::default());
-        }
-        let mut column = forward.make_input_vec();
-        let template_spectra = (0..BANDS)
-            .map(|b| {
-                column.iter_mut().for_each(|v| *v = 0.0);
-                for (value, frame) in column.iter_mut().zip(template.chunks_exact(BANDS)) {
-                    *value = frame[b];
-                }
-                let mut spectrum = forward.make_output_vec();
-                // Lengths come from the plan itself, so this cannot fail.
-                let _ = forward.process_with_scratch(&mut column, &mut spectrum, &mut scratch);
-                spectrum.iter_mut().for_each(|c| *c = c.conj());
-                spectrum
-            })
-            .collect();
         CopySearch {
-            fft_len,
+            correlation: BandCorrelation::new(template, fft_len),
             span,
-            spectrum: forward.make_output_vec(),
-            sum: forward.make_output_vec(),
-            result: inverse.make_output_vec(),
-            forward,
-            inverse,
-            template_spectra,
-            column,
-            scratch,
         }
     }
 
@@ -414,35 +371,11 @@ impl CopySearch {
     /// starting there (clipped to the stretch) with `residual` (`span ×
     /// BANDS`).
     fn along(&mut self, residual: &[f32]) -> Vec<f32> {
-        self.sum.iter_mut().for_each(|c| *c = Complex::default());
-        for (b, template_spectrum) in self.template_spectra.iter().enumerate() {
-            self.column.iter_mut().for_each(|v| *v = 0.0);
-            for (value, frame) in self.column.iter_mut().zip(residual.chunks_exact(BANDS)) {
-                *value = frame[b];
-            }
-            let _ = self.forward.process_with_scratch(
-                &mut self.column,
-                &mut self.spectrum,
-                &mut self.scratch,
-            );
-            for ((acc, x), y) in self
-                .sum
-                .iter_mut()
-                .zip(&self.spectrum)
-                .zip(template_spectrum)
-            {
-                *acc += x * y;
-            }
-        }
-        // A real signal's spectrum has real DC and Nyquist bins.
-        let last = self.sum.len() - 1;
-        self.sum[0].im = 0.0;
-        self.sum[last].im = 0.0;
-        let _ =
-            self.inverse
-                .process_with_scratch(&mut self.sum, &mut self.result, &mut self.scratch);
-        let scale = 1.0 / self.fft_len as f32;
-        self.result[..self.span].iter().map(|v| v * scale).collect()
+        let scale = 1.0 / self.correlation.fft_len() as f32;
+        self.correlation.correlate(residual)[..self.span]
+            .iter()
+            .map(|v| v * scale)
+            .collect()
     }
 }
 

@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use harmonic::audio::ANALYSIS_RATE;
+use harmonic::audio::{SampleLayout, ANALYSIS_RATE};
 use harmonic::dsp::features::{Resolution, BANDS};
 use harmonic::dsp::{analyze_file, Options, TemplateAudio};
 use harmonic::synth::{self, SoundKind};
@@ -94,19 +94,7 @@ fn write_rapid_recording(path: &Path, minutes: u32, template: &[f32]) -> usize {
         count += 1;
         at += (f64::from(RATE) * rng.random_range(0.33..1.0)) as usize;
     }
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(path, spec).expect("create the recording");
-    for s in signal {
-        writer
-            .write_sample((s.clamp(-1.0, 1.0) * 32_767.0) as i16)
-            .expect("write the recording");
-    }
-    writer.finalize().expect("finish the recording");
+    synth::write_wav(path, &signal, RATE, 1, SampleLayout::S16).expect("write the recording");
     count
 }
 

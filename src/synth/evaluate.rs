@@ -62,26 +62,7 @@ pub fn detect(
     scratch: &std::path::Path,
 ) -> Result<Vec<f64>, DspError> {
     let events = if case.through_files {
-        let template_path = scratch.join("template.wav");
-        let recording_path = scratch.join("recording.wav");
-        let tf = case.template_format;
-        let rf = case.recording_format;
-        super::write_wav(
-            &template_path,
-            &case.template,
-            tf.rate,
-            tf.channels,
-            tf.layout,
-        )
-        .map_err(|e| DspError::InvalidOption(format!("cannot write the case's WAV: {e}")))?;
-        super::write_wav(
-            &recording_path,
-            &case.recording,
-            rf.rate,
-            rf.channels,
-            rf.layout,
-        )
-        .map_err(|e| DspError::InvalidOption(format!("cannot write the case's WAV: {e}")))?;
+        let (template_path, recording_path) = write_case(case, scratch)?;
         let template = crate::dsp::load_template(&template_path)?;
         crate::dsp::analyze_file(&template, &recording_path, options, false, &mut |_| true)?
             .0
@@ -97,6 +78,25 @@ pub fn detect(
         counter.events().to_vec()
     };
     Ok(events.iter().map(|e| e.start_s).collect())
+}
+
+/// Writes a case's template and recording as WAV files in `scratch`, in
+/// the case's formats, and returns their paths: the files a case that
+/// tests decoding is analysed from.
+pub fn write_case(
+    case: &Case,
+    scratch: &std::path::Path,
+) -> Result<(std::path::PathBuf, std::path::PathBuf), DspError> {
+    let template_path = scratch.join("template.wav");
+    let recording_path = scratch.join("recording.wav");
+    for (path, samples, format) in [
+        (&template_path, &case.template, case.template_format),
+        (&recording_path, &case.recording, case.recording_format),
+    ] {
+        super::write_wav(path, samples, format.rate, format.channels, format.layout)
+            .map_err(|e| DspError::InvalidOption(format!("cannot write the case's WAV: {e}")))?;
+    }
+    Ok((template_path, recording_path))
 }
 
 /// Totals of a tier (or of everything).

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use harmonic::dsp::Options;
 use harmonic::synth::corpus::{case, Tier};
-use harmonic::synth::evaluate::{detect, match_events, write_case, Report};
+use harmonic::synth::evaluate::{detect, match_events, run_case, write_case, Report};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -181,42 +181,18 @@ fn main() {
 /// Prints, for one case, every true onset with the best score near it and
 /// every detection with its score, in time order: where a miss comes from.
 fn explain(name: &str) {
-    use harmonic::dsp::{analyze_file, load_template, Counter, TemplateAudio};
     let (tier, index) = name.split_once('/').expect("--explain TIER/INDEX");
     let tier = Tier::ALL
         .into_iter()
         .find(|t| t.name() == tier)
         .expect("a known tier");
     let case = case(tier, index.parse().expect("a case number"));
-    // The same path as the measurement: cases that test decoding are
-    // analysed from their WAV files, whose formats (8-bit, say) change
-    // what the engine sees.
-    let (events, trace) = if case.through_files {
-        let scratch = tempfile::tempdir().expect("a scratch directory");
-        let (template_path, recording_path) = write_case(&case, scratch.path()).unwrap();
-        let template = load_template(&template_path).expect("a valid template");
-        let (analysis, trace) = analyze_file(
-            &template,
-            &recording_path,
-            &Options::default(),
-            true,
-            &mut |_| true,
-        )
-        .expect("a valid case");
-        (analysis.events, trace.expect("a trace"))
-    } else {
-        let template = TemplateAudio {
-            samples: case.template.clone(),
-            sample_rate: case.template_format.rate,
-        };
-        let mut counter = Counter::new(&template, case.recording_format.rate, &Options::default())
-            .expect("a valid case")
-            .with_trace();
-        counter.push(&case.recording).expect("samples");
-        counter.finish().expect("samples");
-        let events = counter.events().to_vec();
-        (events, counter.take_trace().expect("a trace"))
-    };
+    // The same path as the measurement (cases that test decoding go
+    // through their WAV files).
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let (events, trace) =
+        run_case(&case, &Options::default(), scratch.path(), true).expect("a valid case");
+    let trace = trace.expect("a trace");
     let tolerance = case.tolerance_s();
     println!(
         "{name} ({}), sound {:.3} s, tolerance {tolerance:.3} s, noise {}",

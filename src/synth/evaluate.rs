@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::corpus::{Case, Tier};
-use crate::dsp::{Counter, DspError, Options, TemplateAudio};
+use crate::dsp::{Counter, DspError, Event, Options, TemplateAudio, Trace};
 
 /// How one case went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,23 +61,39 @@ pub fn detect(
     options: &Options,
     scratch: &std::path::Path,
 ) -> Result<Vec<f64>, DspError> {
-    let events = if case.through_files {
+    let (events, _) = run_case(case, options, scratch, false)?;
+    Ok(events.iter().map(|e| e.start_s).collect())
+}
+
+/// Runs the engine on a case as the measurement does (through WAV files in
+/// `scratch` when the case tests decoding, whose formats change what the
+/// engine sees) and returns its events, with the per-frame trace when
+/// `trace` asks for it.
+pub fn run_case(
+    case: &Case,
+    options: &Options,
+    scratch: &std::path::Path,
+    trace: bool,
+) -> Result<(Vec<Event>, Option<Trace>), DspError> {
+    if case.through_files {
         let (template_path, recording_path) = write_case(case, scratch)?;
         let template = crate::dsp::load_template(&template_path)?;
-        crate::dsp::analyze_file(&template, &recording_path, options, false, &mut |_| true)?
-            .0
-            .events
+        let (analysis, trace) =
+            crate::dsp::analyze_file(&template, &recording_path, options, trace, &mut |_| true)?;
+        Ok((analysis.events, trace))
     } else {
         let template = TemplateAudio {
             samples: case.template.clone(),
             sample_rate: case.template_format.rate,
         };
         let mut counter = Counter::new(&template, case.recording_format.rate, options)?;
+        if trace {
+            counter = counter.with_trace();
+        }
         counter.push(&case.recording)?;
         counter.finish()?;
-        counter.events().to_vec()
-    };
-    Ok(events.iter().map(|e| e.start_s).collect())
+        Ok((counter.events().to_vec(), counter.take_trace()))
+    }
 }
 
 /// Writes a case's template and recording as WAV files in `scratch`, in

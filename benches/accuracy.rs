@@ -149,11 +149,10 @@ fn main() {
         print!("{}", report.markdown());
         if args.iter().any(|a| a == "--misses") {
             for (name, outcome) in &report.misses {
-                let kind = generated
-                    .iter()
-                    .find(|(c, _)| &c.name == name)
-                    .map(|(c, _)| c.kind.name());
-                println!("  miss {name} ({}): {outcome:?}", kind.unwrap_or("?"));
+                let case = generated.iter().find(|(c, _)| &c.name == name);
+                let kind = case.map_or("?", |(c, _)| c.kind.name());
+                let noise = case.and_then(|(c, _)| c.noise).unwrap_or("no noise");
+                println!("  miss {name} ({kind}, {noise}): {outcome:?}");
             }
         }
     }

@@ -78,6 +78,15 @@ pub enum DspError {
     Cancelled,
 }
 
+/// The median of `values` (the upper one of an even count); `None` if
+/// there are none. Peer rules compare a candidate with the median of the
+/// events or copies around it.
+fn median(values: impl IntoIterator<Item = f32>) -> Option<f32> {
+    let mut values: Vec<f32> = values.into_iter().collect();
+    let middle = values.len() / 2;
+    (!values.is_empty()).then(|| *values.select_nth_unstable_by(middle, f32::total_cmp).1)
+}
+
 /// One occurrence of the template in the recording.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Event {
@@ -182,6 +191,7 @@ impl Counter {
             floor: RunningFloor::new(resolution),
             check: verify::SpectralCheck::new(
                 prepared.profile,
+                prepared.power.clone(),
                 prepared.active.clone(),
                 resolution,
             ),
@@ -311,7 +321,10 @@ impl Counter {
                         _ => false,
                     }
             };
-            if self.threshold.accepts(p.frame, score) || buried() {
+            // The check keeps these frames too (see above), so the
+            // loudness is always known; the threshold copes without it.
+            let loudness = self.check.loudness(p.frame);
+            if self.threshold.accepts(p.frame, score, loudness) || buried() {
                 if adaptive {
                     for frame in self.hidden_before(p.frame) {
                         new.push(Event {

@@ -34,6 +34,7 @@ use std::collections::VecDeque;
 
 use super::correlate::{standardise, BandCorrelation};
 use super::features::{OnsetChannels, BANDS};
+use super::median;
 
 /// How much better (in Pearson correlation over the pair's frames) two
 /// occurrences must explain the audio than one, for the lower peak to
@@ -257,7 +258,9 @@ impl Separation {
             let (with_gains, with_residual) = model.fit(&occurrences, &observed);
             let improvement = (unexplained - sum_of_squares(&with_residual)) / unexplained;
             let gain = with_gains.last().copied().unwrap_or(0.0);
-            if improvement <= HIDDEN_IMPROVEMENT || gain < HIDDEN_GAIN * median(gains) {
+            if improvement <= HIDDEN_IMPROVEMENT
+                || gain < HIDDEN_GAIN * median(gains).unwrap_or(0.0)
+            {
                 break;
             }
             found.push(after + x as u64);
@@ -388,12 +391,6 @@ fn linear(level: f32) -> f32 {
 
 fn sum_of_squares(values: &[f32]) -> f32 {
     values.iter().map(|v| v * v).sum()
-}
-
-/// The median of `values` (the upper one of an even count), 0 if empty.
-fn median(mut values: Vec<f32>) -> f32 {
-    values.sort_by(f32::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// Lays `template` into `model` from frame `at`, keeping the louder value

@@ -51,6 +51,11 @@ pub struct PreparedTemplate {
     pub(crate) shape: Vec<f32>,
     /// The sound's band profile, for [`SpectralCheck`](super::verify::SpectralCheck).
     pub(crate) profile: [f32; BANDS],
+    /// The sound's band powers with the noise taken out, frame by frame
+    /// over the active frames (`active.len() × BANDS`): what an
+    /// occurrence's loudness is measured against
+    /// ([`SpectralCheck::loudness`](super::verify::SpectralCheck::loudness)).
+    pub(crate) power: Vec<f32>,
     /// Frames of the patch that hold the sound.
     pub(crate) active: std::ops::Range<usize>,
     /// The template's score against itself alone at each lag, 0 up to the
@@ -105,10 +110,19 @@ impl PreparedTemplate {
         // its own level means it is steady throughout, not silent.
         let (first, last) = active_span(&features).ok_or(DspError::NoDistinctSound)?;
         let floor = FixedFloor::from_powers(&features);
+        let power: Vec<f32> = features[first * BANDS..(last + 1) * BANDS]
+            .chunks_exact(BANDS)
+            .flat_map(|frame| {
+                frame
+                    .iter()
+                    .zip(floor.floors())
+                    .map(|(&p, &f)| super::verify::noise_free(p, f))
+            })
+            .collect();
         let mut sums = [0.0f32; BANDS];
-        for frame in features[first * BANDS..(last + 1) * BANDS].chunks_exact(BANDS) {
-            for ((s, &p), &f) in sums.iter_mut().zip(frame).zip(floor.floors()) {
-                *s += super::verify::noise_free(p, f);
+        for frame in power.chunks_exact(BANDS) {
+            for (s, &p) in sums.iter_mut().zip(frame) {
+                *s += p;
             }
         }
         let profile = super::verify::standard_profile(&sums).ok_or(DspError::SilentTemplate)?;
@@ -139,6 +153,7 @@ impl PreparedTemplate {
             onset,
             shape: features[cut].to_vec(),
             profile,
+            power,
             side_lobes,
             active: first - start..last + 1 - start,
             frames: end - start,

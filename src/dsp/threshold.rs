@@ -16,11 +16,17 @@
 //! found: occurrences of one sound in one recording score alike, so one
 //! scoring under [`PEER_SHARE`] of the median of the last [`PEERS`] events
 //! is something else that happens to correlate (music's note onsets under a
-//! slap's template score 0.3–0.5 against the slaps' 0.5–0.7).
+//! slap's template score 0.3–0.5 against the slaps' 0.5–0.7). They are
+//! alike in loudness too, measured on the template's own bands and frames
+//! ([`SpectralCheck::loudness`](super::verify::SpectralCheck::loudness)):
+//! one under [`PEER_LOUDNESS`] of its peers' median (15 dB down) is a
+//! quieter sound that happens to have the template's shape, such as music
+//! 20 dB under a thump whose note onsets score 0.4–0.47.
 
 use std::collections::VecDeque;
 
 use super::features::Resolution;
+use super::median;
 use super::DEFAULT_THRESHOLD;
 
 /// The lowest score the default threshold ever accepts.
@@ -42,6 +48,13 @@ pub const PEERS: usize = 20;
 /// A candidate scoring under this share of the median of its [`PEERS`] is
 /// not one of them.
 pub const PEER_SHARE: f32 = 0.5;
+/// A candidate under this share of the median loudness of its [`PEERS`]
+/// (15 dB down) is not one of them. Repeats of one sound vary by a few dB
+/// (the corpus: up to 6 dB either way, plus reverb and EQ); music's note
+/// onsets under the template measured 20–40 dB under the true matches.
+/// Chosen on the accuracy corpus: 0.02–0.05 did alike, 0.1 lost varied
+/// repeats (docs/BENCHMARKS.md).
+pub const PEER_LOUDNESS: f32 = 0.03;
 
 /// The threshold in force at each frame.
 #[derive(Debug)]
@@ -55,8 +68,8 @@ pub struct Threshold {
     background_frames: usize,
     /// How many it takes at least ([`MIN_BACKGROUND_S`]).
     min_background_frames: usize,
-    /// Scores of the last [`PEERS`] events.
-    accepted: VecDeque<f32>,
+    /// Scores and loudness of the last [`PEERS`] events.
+    accepted: VecDeque<(f32, Option<f32>)>,
 }
 
 impl Threshold {
@@ -115,22 +128,25 @@ impl Threshold {
         Some((BACKGROUND_FACTOR * *background).clamp(MIN_THRESHOLD, DEFAULT_THRESHOLD))
     }
 
-    /// Whether a candidate at `frame` with `score` is an event; remembers
-    /// it if so.
-    pub fn accepts(&mut self, frame: u64, score: f32) -> bool {
+    /// Whether a candidate at `frame` with `score` and `loudness`
+    /// ([`SpectralCheck::loudness`](super::verify::SpectralCheck::loudness);
+    /// `None` when unknown, which skips that comparison) is an event;
+    /// remembers it if so.
+    pub fn accepts(&mut self, frame: u64, score: f32, loudness: Option<f32>) -> bool {
         if score < self.at(frame) {
             return false;
         }
         if self.fixed.is_none() {
-            let mut peers: Vec<f32> = self.accepted.iter().copied().collect();
-            if !peers.is_empty() {
-                let middle = peers.len() / 2;
-                let (_, median, _) = peers.select_nth_unstable_by(middle, f32::total_cmp);
-                if score < PEER_SHARE * *median {
-                    return false;
-                }
+            let scores = self.accepted.iter().map(|p| p.0);
+            let louds = self.accepted.iter().filter_map(|p| p.1);
+            if median(scores).is_some_and(|m| score < PEER_SHARE * m)
+                || median(louds)
+                    .zip(loudness)
+                    .is_some_and(|(m, l)| l < PEER_LOUDNESS * m)
+            {
+                return false;
             }
-            self.accepted.push_back(score);
+            self.accepted.push_back((score, loudness));
             if self.accepted.len() > PEERS {
                 self.accepted.pop_front();
             }
@@ -192,13 +208,45 @@ mod tests {
     fn a_candidate_far_below_the_events_found_is_not_one_of_them() {
         let mut threshold = Threshold::new(None, FRAME);
         threshold.push(&[0.0; 400]);
-        assert!(threshold.accepts(100, 0.8));
-        assert!(threshold.accepts(200, 0.7));
-        assert!(!threshold.accepts(300, 0.3), "under half of 0.75");
-        assert!(threshold.accepts(350, 0.45));
+        assert!(threshold.accepts(100, 0.8, Some(1.0)));
+        assert!(threshold.accepts(200, 0.7, Some(1.0)));
+        assert!(
+            !threshold.accepts(300, 0.3, Some(1.0)),
+            "under half of 0.75"
+        );
+        assert!(threshold.accepts(350, 0.45, Some(1.0)));
         let mut fixed = Threshold::new(Some(0.2), FRAME);
-        assert!(fixed.accepts(100, 0.9));
-        assert!(fixed.accepts(200, 0.25), "a caller's threshold is all");
+        assert!(fixed.accepts(100, 0.9, Some(1.0)));
+        assert!(
+            fixed.accepts(200, 0.25, Some(1.0)),
+            "a caller's threshold is all"
+        );
+    }
+
+    #[test]
+    fn a_candidate_far_quieter_than_the_events_found_is_not_one_of_them() {
+        let mut threshold = Threshold::new(None, FRAME);
+        threshold.push(&[0.0; 400]);
+        assert!(
+            threshold.accepts(100, 0.8, Some(1.0)),
+            "the first has no peers"
+        );
+        assert!(threshold.accepts(150, 0.8, Some(4.0)));
+        assert!(
+            threshold.accepts(200, 0.7, Some(0.25)),
+            "12 dB under 4: a peer"
+        );
+        assert!(
+            !threshold.accepts(300, 0.7, Some(0.02)),
+            "over 15 dB under 1"
+        );
+        assert!(threshold.accepts(350, 0.7, Some(0.05)));
+        let mut fixed = Threshold::new(Some(0.2), FRAME);
+        assert!(fixed.accepts(100, 0.9, Some(1.0)));
+        assert!(
+            fixed.accepts(200, 0.9, Some(1e-6)),
+            "a caller's threshold is all"
+        );
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //! linear power (so noise adds no shape of its own on average), the band
 //! profiles of a click and a slap correlate far less than two clicks do.
 //! The check runs only on the few frames the peak picker proposes.
+//!
+//! The same frames tell how loud a candidate is on the template's own
+//! terms ([`SpectralCheck::loudness`]): the threshold compares that with
+//! the events already found ([`threshold`](super::threshold)).
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -84,6 +88,9 @@ pub fn standard_profile(sums: &[f32; BANDS]) -> Option<[f32; BANDS]> {
 /// template's profile with a window's.
 pub struct SpectralCheck {
     template: [f32; BANDS],
+    /// The template's noise-free band powers over its active frames,
+    /// `active.len() × BANDS`.
+    template_power: Vec<f32>,
     /// Frames of the template patch that hold the sound.
     active: Range<usize>,
     frames: VecDeque<[f32; BANDS]>,
@@ -97,14 +104,18 @@ pub struct SpectralCheck {
 
 impl SpectralCheck {
     /// A check against `template` (a [`standard_profile`]) summed over the
-    /// patch frames `active`, for frames of `resolution`.
+    /// patch frames `active`, for frames of `resolution`; `template_power`
+    /// holds the noise-free band powers of those frames (`active.len() ×
+    /// BANDS`), for [`SpectralCheck::loudness`].
     pub fn new(
         template: [f32; BANDS],
+        template_power: Vec<f32>,
         active: Range<usize>,
         resolution: Resolution,
     ) -> SpectralCheck {
         SpectralCheck {
             template,
+            template_power,
             active,
             frames: VecDeque::new(),
             power: VecDeque::new(),
@@ -178,6 +189,31 @@ impl SpectralCheck {
         Some(similarity.powf(SHAPE_WEIGHT * reliability))
     }
 
+    /// How loud a candidate starting at `frame` is, on the template's own
+    /// terms: the window's noise-free band powers, frame by frame, dotted
+    /// with the template's. Occurrences of one sound in one recording
+    /// score alike here (a few dB apart), while a quiet sound that only
+    /// looks like the template (music's note onsets under it) scores
+    /// orders of magnitude lower: its power falls outside the template's
+    /// bands and frames. Comparable only between candidates of one
+    /// counter. `None` if those frames are gone or not in yet.
+    pub fn loudness(&self, frame: u64) -> Option<f32> {
+        let first = (frame + self.active.start as u64).checked_sub(self.start)? as usize;
+        let last = (frame + self.active.end as u64).checked_sub(self.start)? as usize;
+        if last > self.frames.len() {
+            return None;
+        }
+        Some(
+            self.frames
+                .range(first..last)
+                .zip(self.template_power.chunks_exact(BANDS))
+                .map(|(window, template)| {
+                    window.iter().zip(template).map(|(w, t)| w * t).sum::<f32>()
+                })
+                .sum(),
+        )
+    }
+
     /// Pearson correlation (at least 0) of the template's profile and the
     /// profile of `sums`; 0 when `sums` has no shape.
     fn similarity(&self, sums: &[f32; BANDS]) -> f32 {
@@ -219,7 +255,8 @@ mod tests {
     /// `background` power per band and then 3 frames of `sound`.
     fn check_after(quiet: usize, background: f32, sound: [f32; BANDS]) -> f32 {
         let template = standard_profile(&slope(30)).unwrap();
-        let mut check = SpectralCheck::new(template, 0..3, Resolution::STANDARD);
+        let mut check =
+            SpectralCheck::new(template, slope(30).repeat(3), 0..3, Resolution::STANDARD);
         let floors = vec![0.0f32; BANDS];
         for _ in 0..quiet {
             check.push(&[background; BANDS], &floors);
@@ -244,7 +281,8 @@ mod tests {
             std::array::from_fn(|b| 10f32.powf(-((b as f32 - centre).powi(2)) / 4.0))
         };
         let template = standard_profile(&narrow(20.0)).unwrap();
-        let mut check = SpectralCheck::new(template, 0..1, Resolution::STANDARD);
+        let mut check =
+            SpectralCheck::new(template, narrow(20.0).to_vec(), 0..1, Resolution::STANDARD);
         check.push(&narrow(20.25), &[0.0; BANDS]);
         let moved = check.factor(0).unwrap();
         let direct = standard_profile(&narrow(20.25))
@@ -280,6 +318,7 @@ mod tests {
     fn frames_before_the_context_are_forgotten() {
         let mut check = SpectralCheck::new(
             standard_profile(&slope(30)).unwrap(),
+            slope(30).repeat(3),
             0..3,
             Resolution::STANDARD,
         );
@@ -289,5 +328,33 @@ mod tests {
         assert!(check.factor(3).is_none());
         assert!(check.factor(4).is_some());
         assert!(check.factor(8).is_none(), "frame 10 is not in yet");
+        assert!(check.loudness(3).is_none());
+        assert!(check.loudness(8).is_none(), "frame 10 is not in yet");
+    }
+
+    #[test]
+    fn loudness_follows_the_sound_in_the_templates_bands_and_little_else() {
+        let mut check = SpectralCheck::new(
+            standard_profile(&slope(30)).unwrap(),
+            slope(30).repeat(3),
+            0..3,
+            Resolution::STANDARD,
+        );
+        let floors = [0.0f32; BANDS];
+        let scaled = |by: f32| slope(30).map(|v| v * by);
+        // Frames 0-2: the sound; 3-5: 10 dB louder; 6-8: as loud, but in
+        // the bottom bands (another sound).
+        for frame in [scaled(1.0), scaled(10.0), slope(0)] {
+            for _ in 0..3 {
+                check.push(&frame, &floors);
+            }
+        }
+        let (sound, louder, other) = (
+            check.loudness(0).unwrap(),
+            check.loudness(3).unwrap(),
+            check.loudness(6).unwrap(),
+        );
+        assert!((louder / sound - 10.0).abs() < 1e-3, "{louder} vs {sound}");
+        assert!(other < 0.05 * sound, "{other} vs {sound}");
     }
 }

@@ -183,7 +183,7 @@ impl Counter {
         let resolution = prepared.layout.resolution();
         let frame_seconds = resolution.frame_seconds();
         let gap_frames = (gap_s / frame_seconds).round() as usize;
-        let threshold = threshold::Threshold::new(options.threshold, resolution);
+        let threshold = threshold::Threshold::new(options.threshold, resolution, prepared.frames);
         let lowest_threshold = threshold.lowest();
         Ok(Counter {
             resampler: Resampler::new(recording_rate, ANALYSIS_RATE)?,

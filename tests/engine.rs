@@ -8,16 +8,19 @@ use harmonic::synth::corpus::{case, Tier};
 use harmonic::synth::evaluate::{detect, match_events, Report};
 use proptest::prelude::*;
 
+/// The events of `case`'s recording pushed in pieces of `cuts` samples
+/// (cycled), and the threshold the trace drew at every frame.
 fn counter_events(
     case: &harmonic::synth::corpus::Case,
     cuts: &[usize],
-) -> Vec<harmonic::dsp::Event> {
+) -> (Vec<harmonic::dsp::Event>, Vec<f32>) {
     let template = TemplateAudio {
         samples: case.template.clone(),
         sample_rate: case.template_format.rate,
     };
-    let mut counter =
-        Counter::new(&template, case.recording_format.rate, &Options::default()).unwrap();
+    let mut counter = Counter::new(&template, case.recording_format.rate, &Options::default())
+        .unwrap()
+        .with_trace();
     let mut streamed = Vec::new();
     let mut rest: &[f32] = &case.recording;
     for &cut in cuts.iter().cycle() {
@@ -34,14 +37,16 @@ fn counter_events(
         counter.events(),
         "events reported as they came are all the events"
     );
-    streamed
+    let trace = counter.take_trace().unwrap();
+    assert_eq!(trace.thresholds.len(), trace.scores.len());
+    (streamed, trace.thresholds)
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
-    /// Any chunking of the recording gives exactly the events of the whole,
-    /// at both resolutions: varied cases 0-2 are a double click and two
+    /// Any chunking of the recording gives exactly the events of the whole
+    /// (and the same threshold to plot), at both resolutions: varied cases 0-2 are a double click and two
     /// chirps (standard frames), varied case 8 a key click (fine frames);
     /// rapid case 4, double clicks, holds occurrences only the joint model
     /// finds.
@@ -69,8 +74,9 @@ fn events_are_reported_as_soon_as_certain() {
         samples: case.template.clone(),
         sample_rate: case.template_format.rate,
     };
-    let mut counter =
-        Counter::new(&template, case.recording_format.rate, &Options::default()).unwrap();
+    let mut counter = Counter::new(&template, case.recording_format.rate, &Options::default())
+        .unwrap()
+        .with_trace();
     let second = case.recording_format.rate as usize;
     let mut before_end = 0;
     for piece in case.recording.chunks(second / 10) {

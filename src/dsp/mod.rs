@@ -271,12 +271,6 @@ impl Counter {
         }
         self.threshold.push(&self.scores);
         self.recent_scores.extend(self.scores.iter().copied());
-        if let Some(trace) = self.trace.as_mut() {
-            let first = trace.thresholds.len() as u64;
-            trace
-                .thresholds
-                .extend((first..first + self.scores.len() as u64).map(|f| self.threshold.at(f)));
-        }
         self.peaks.clear();
         self.picker.push(&self.scores, &mut self.peaks);
         if end {
@@ -339,6 +333,19 @@ impl Counter {
                     score,
                 });
             }
+        }
+        if let Some(trace) = self.trace.as_mut() {
+            // The threshold at a frame depends on the events before it, so
+            // it is drawn once they are all decided.
+            let decided = if end {
+                trace.scores.len() as u64
+            } else {
+                self.picker.undecided().min(trace.scores.len() as u64)
+            };
+            let first = trace.thresholds.len() as u64;
+            trace
+                .thresholds
+                .extend((first..decided.max(first)).map(|f| self.threshold.at(f)));
         }
         self.threshold.forget_before(self.picker.undecided());
         // The joint model looks back over the stretch before a new

@@ -134,8 +134,15 @@ impl Threshold {
     fn adaptive(&self, frame: u64) -> Option<f32> {
         let end = frame.checked_sub(self.start)? as usize;
         let begin = end.saturating_sub(self.background_frames);
-        // Both in frame order: one pass leaves the events' lobes out.
-        let mut events = self.event_frames.iter().copied().peekable();
+        // Both in frame order: one pass leaves the lobes of the events
+        // before `frame` out (only those: then the threshold at a frame
+        // is the same whenever it is asked for).
+        let mut events = self
+            .event_frames
+            .iter()
+            .copied()
+            .take_while(|&e| e < frame)
+            .peekable();
         let mut recent = Vec::with_capacity(end - begin);
         for (at, &score) in (self.start + begin as u64..).zip(
             self.history

@@ -142,6 +142,15 @@ impl SpectralCheck {
         }
     }
 
+    /// Where the sound of a candidate starting at `frame` lies in the
+    /// kept frames (the template's active frames from there), as
+    /// `(first, end)`; `None` if those frames are gone or not in yet.
+    fn window(&self, frame: u64) -> Option<(usize, usize)> {
+        let first = (frame + self.active.start as u64).checked_sub(self.start)? as usize;
+        let last = (frame + self.active.end as u64).checked_sub(self.start)? as usize;
+        (last <= self.frames.len()).then_some((first, last))
+    }
+
     /// The factor, in 0..=1, that a candidate starting at `frame` keeps
     /// of its score: the Pearson correlation across bands of the
     /// template's profile and the window's, raised to a power that grows
@@ -149,11 +158,7 @@ impl SpectralCheck {
     /// mostly the noise's, so the check has no say there). `None` if those
     /// frames are gone or not in yet.
     pub fn factor(&self, frame: u64) -> Option<f32> {
-        let first = (frame + self.active.start as u64).checked_sub(self.start)? as usize;
-        let last = (frame + self.active.end as u64).checked_sub(self.start)? as usize;
-        if last > self.frames.len() {
-            return None;
-        }
+        let (first, last) = self.window(frame)?;
         let mut sums = [0.0f32; BANDS];
         for f in self.frames.range(first..last) {
             for (s, v) in sums.iter_mut().zip(f) {
@@ -198,11 +203,7 @@ impl SpectralCheck {
     /// bands and frames. Comparable only between candidates of one
     /// counter. `None` if those frames are gone or not in yet.
     pub fn loudness(&self, frame: u64) -> Option<f32> {
-        let first = (frame + self.active.start as u64).checked_sub(self.start)? as usize;
-        let last = (frame + self.active.end as u64).checked_sub(self.start)? as usize;
-        if last > self.frames.len() {
-            return None;
-        }
+        let (first, last) = self.window(frame)?;
         Some(
             self.frames
                 .range(first..last)
@@ -251,12 +252,20 @@ mod tests {
         p
     }
 
+    /// A check for a 3-frame sound whose every frame is `slope(30)`.
+    fn slope_check() -> SpectralCheck {
+        SpectralCheck::new(
+            standard_profile(&slope(30)).unwrap(),
+            slope(30).repeat(3),
+            0..3,
+            Resolution::STANDARD,
+        )
+    }
+
     /// A check on a 3-frame sound, fed `quiet` frames of background at
     /// `background` power per band and then 3 frames of `sound`.
     fn check_after(quiet: usize, background: f32, sound: [f32; BANDS]) -> f32 {
-        let template = standard_profile(&slope(30)).unwrap();
-        let mut check =
-            SpectralCheck::new(template, slope(30).repeat(3), 0..3, Resolution::STANDARD);
+        let mut check = slope_check();
         let floors = vec![0.0f32; BANDS];
         for _ in 0..quiet {
             check.push(&[background; BANDS], &floors);
@@ -316,12 +325,7 @@ mod tests {
 
     #[test]
     fn frames_before_the_context_are_forgotten() {
-        let mut check = SpectralCheck::new(
-            standard_profile(&slope(30)).unwrap(),
-            slope(30).repeat(3),
-            0..3,
-            Resolution::STANDARD,
-        );
+        let mut check = slope_check();
         let floors = vec![0.0f32; 10 * BANDS];
         check.push(&vec![1.0f32; 10 * BANDS], &floors);
         check.forget_before(4);
@@ -334,12 +338,7 @@ mod tests {
 
     #[test]
     fn loudness_follows_the_sound_in_the_templates_bands_and_little_else() {
-        let mut check = SpectralCheck::new(
-            standard_profile(&slope(30)).unwrap(),
-            slope(30).repeat(3),
-            0..3,
-            Resolution::STANDARD,
-        );
+        let mut check = slope_check();
         let floors = [0.0f32; BANDS];
         let scaled = |by: f32| slope(30).map(|v| v * by);
         // Frames 0-2: the sound; 3-5: 10 dB louder; 6-8: as loud, but in

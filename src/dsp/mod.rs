@@ -17,6 +17,7 @@ mod analyze;
 pub mod correlate;
 pub mod features;
 pub mod peaks;
+pub mod probation;
 pub mod separate;
 mod template;
 pub mod threshold;
@@ -161,6 +162,8 @@ pub struct Counter {
     recent_scores_start: u64,
     gap_frames: u64,
     template_frames: u64,
+    /// The first events, held until later ones can overrule them.
+    probation: probation::Probation<Event>,
 }
 
 impl Counter {
@@ -221,6 +224,10 @@ impl Counter {
             recent_scores_start: 0,
             gap_frames: gap_frames.max(1) as u64,
             template_frames: prepared.frames as u64,
+            probation: probation::Probation::new(
+                (probation::PROBATION_S / frame_seconds).round() as u64,
+                options.threshold.is_none(),
+            ),
         })
     }
 
@@ -281,6 +288,10 @@ impl Counter {
         // Taken out for the loop, which also updates the counter's state.
         let peaks = std::mem::take(&mut self.peaks);
         for p in &peaks {
+            // Every frame before this peak is decided.
+            if self.probation.ends_by(p.frame) {
+                self.close_probation(&mut new);
+            }
             // A peak beside a higher one counts only if the audio holds
             // two occurrences: clearly so where it could be the higher
             // one's side lobe, at least as plainly as one otherwise. The
@@ -321,33 +332,46 @@ impl Counter {
             if self.threshold.accepts(p.frame, score, loudness) || buried() {
                 if adaptive {
                     for frame in self.hidden_before(p.frame) {
-                        new.push(Event {
+                        let hidden = Event {
                             start_s: (frame as f64 * self.frame_seconds + onset).max(0.0),
                             score: self.recent_score(frame),
-                        });
+                        };
+                        new.extend(self.probation.hold(frame, None, hidden));
                     }
                 }
                 self.accepted.push_back(p.frame);
-                new.push(Event {
+                let event = Event {
                     start_s: ((p.frame as f64 + p.offset) * self.frame_seconds + onset).max(0.0),
                     score,
-                });
+                };
+                new.extend(self.probation.hold(p.frame, loudness, event));
             }
+        }
+        if end || self.probation.ends_by(self.picker.undecided()) {
+            self.close_probation(&mut new);
         }
         if let Some(trace) = self.trace.as_mut() {
             // The threshold at a frame depends on the events before it, so
-            // it is drawn once they are all decided.
+            // it is drawn once they are all decided, and none of them is
+            // still on probation.
             let decided = if end {
                 trace.scores.len() as u64
             } else {
                 self.picker.undecided().min(trace.scores.len() as u64)
             };
+            let decided = self
+                .probation
+                .first_held()
+                .map_or(decided, |f| decided.min(f));
             let first = trace.thresholds.len() as u64;
             trace
                 .thresholds
                 .extend((first..decided.max(first)).map(|f| self.threshold.at(f)));
         }
-        self.threshold.forget_before(self.picker.undecided());
+        // The trace still draws the threshold from the first held event on.
+        let drawn = self.picker.undecided();
+        self.threshold
+            .forget_before(self.probation.first_held().map_or(drawn, |f| drawn.min(f)));
         // The joint model looks back over the stretch before a new
         // occurrence and the copies that reach into it.
         let look_back = self.picker.undecided().saturating_sub(
@@ -367,6 +391,15 @@ impl Counter {
         );
         self.events.extend_from_slice(&new);
         new
+    }
+
+    /// Ends the probation: the held events that stand join `new`, and
+    /// those dropped are forgotten as peers and as occurrences.
+    fn close_probation(&mut self, new: &mut Vec<Event>) {
+        let (kept, dropped) = self.probation.close();
+        new.extend(kept);
+        self.threshold.withdraw(&dropped);
+        self.accepted.retain(|frame| !dropped.contains(frame));
     }
 
     /// How far back (frames) from a new occurrence the stretch searched

@@ -79,8 +79,8 @@ pub struct Threshold {
     background_frames: usize,
     /// How many it takes at least ([`MIN_BACKGROUND_S`]).
     min_background_frames: usize,
-    /// Scores and loudness of the last [`PEERS`] events.
-    accepted: VecDeque<(f32, Option<f32>)>,
+    /// Frames, scores and loudness of the last [`PEERS`] events.
+    accepted: VecDeque<(u64, f32, Option<f32>)>,
     /// Frames of the events whose lobes may still fall in a background,
     /// in order.
     event_frames: VecDeque<u64>,
@@ -172,8 +172,8 @@ impl Threshold {
             return false;
         }
         if self.fixed.is_none() {
-            let scores = self.accepted.iter().map(|p| p.0);
-            let louds = self.accepted.iter().filter_map(|p| p.1);
+            let scores = self.accepted.iter().map(|p| p.1);
+            let louds = self.accepted.iter().filter_map(|p| p.2);
             if median(scores).is_some_and(|m| score < PEER_SHARE * m)
                 || median(louds)
                     .zip(loudness)
@@ -181,13 +181,21 @@ impl Threshold {
             {
                 return false;
             }
-            self.accepted.push_back((score, loudness));
+            self.accepted.push_back((frame, score, loudness));
             self.event_frames.push_back(frame);
             if self.accepted.len() > PEERS {
                 self.accepted.pop_front();
             }
         }
         true
+    }
+
+    /// Forgets the events at `frames`, which turned out to be none
+    /// ([`probation`](super::probation)): they are no peers, and the
+    /// scores around them are background again.
+    pub fn withdraw(&mut self, frames: &[u64]) {
+        self.accepted.retain(|p| !frames.contains(&p.0));
+        self.event_frames.retain(|f| !frames.contains(f));
     }
 
     /// Drops scores no candidate from `frame` on will look at.

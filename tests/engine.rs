@@ -236,9 +236,9 @@ fn noise_alone_gives_no_events() {
 }
 
 /// Music 10 dB under key clicks (`snr10/49`): four note onsets in the
-/// first 1.5 s scored over the threshold before the first click and became
-/// the peers that later candidates were judged against, so three stayed
-/// false events. Held on probation, they are outvoted by the far louder
+/// first 1.5 s scored over the threshold around the first click and
+/// became the peers that later candidates were judged against, so all
+/// four stayed false events. Held on probation, they are outvoted by the far louder
 /// clicks that follow.
 #[test]
 fn the_first_events_are_judged_against_the_ones_after_them() {

@@ -359,19 +359,15 @@ impl Counter {
             } else {
                 self.picker.undecided().min(trace.scores.len() as u64)
             };
-            let decided = self
-                .probation
-                .first_held()
-                .map_or(decided, |f| decided.min(f));
+            let decided = self.probation.final_before(decided);
             let first = trace.thresholds.len() as u64;
             trace
                 .thresholds
                 .extend((first..decided.max(first)).map(|f| self.threshold.at(f)));
         }
         // The trace still draws the threshold from the first held event on.
-        let drawn = self.picker.undecided();
         self.threshold
-            .forget_before(self.probation.first_held().map_or(drawn, |f| drawn.min(f)));
+            .forget_before(self.probation.final_before(self.picker.undecided()));
         // The joint model looks back over the stretch before a new
         // occurrence and the copies that reach into it.
         let look_back = self.picker.undecided().saturating_sub(

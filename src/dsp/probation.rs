@@ -85,6 +85,12 @@ impl<T> Probation<T> {
         self.held.first().map(|h| h.frame)
     }
 
+    /// `frame`, or the first held frame if that comes earlier: everything
+    /// before the frame returned is final.
+    pub fn final_before(&self, frame: u64) -> u64 {
+        self.first_held().map_or(frame, |held| frame.min(held))
+    }
+
     /// Ends the probation: the held events that stand, in the order they
     /// came, and the frames of those dropped. Later calls give nothing.
     pub fn close(&mut self) -> (Vec<T>, Vec<u64>) {
@@ -154,6 +160,8 @@ mod tests {
         assert!(!probation.ends_by(1_000), "no event, no end");
         assert_eq!(probation.hold(30, Some(1.0), "first"), None);
         assert_eq!(probation.first_held(), Some(30));
+        assert_eq!(probation.final_before(100), 30);
+        assert_eq!(probation.final_before(20), 20);
         assert!(!probation.ends_by(129));
         assert!(probation.ends_by(130));
         assert_eq!(probation.close(), (vec!["first"], vec![]));
@@ -168,5 +176,6 @@ mod tests {
         assert_eq!(probation.hold(0, Some(1.0), 7), Some(7));
         assert!(!probation.ends_by(u64::MAX));
         assert_eq!(probation.first_held(), None);
+        assert_eq!(probation.final_before(100), 100);
     }
 }

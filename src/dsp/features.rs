@@ -254,6 +254,16 @@ pub const FLOOR_WINDOW_S: f64 = 10.0;
 /// Seconds of power averaged before the floor's minimum is taken, so that
 /// one unusually quiet frame does not pull the floor down.
 const FLOOR_SMOOTHING_S: f64 = 0.03;
+/// How fast (dB per second) the floor may rise: it follows a falling
+/// minimum at once, a rising one at most this fast. In dense repeats the
+/// window's minimum jumps by 20-30 dB in one frame when the silence before
+/// the first repeat leaves the window, every feature drops at once, and
+/// the repeat there was judged on features that step in its middle (rapid
+/// rings lost one occurrence each 10 s after their first). 3 dB/s spreads
+/// such a jump over about the window's length; stationary noise, present
+/// from the start, never meets the limit. Chosen on the accuracy corpus:
+/// 1-3 dB/s did alike, 10 dB/s gained less (docs/BENCHMARKS.md).
+pub const FLOOR_RISE_DB_PER_S: f64 = 3.0;
 /// The floor is this multiple of the minimum (≈3 dB, the usual bias
 /// correction of minimum statistics), so most of the noise's own
 /// fluctuation falls below it. With a 2 s floor window this cost rapid
@@ -274,9 +284,9 @@ pub fn feature(power: f32, floor: f32) -> f32 {
 }
 
 /// The recording's noise floor per band, tracked causally: the minimum of
-/// smoothed power over the last [`FLOOR_WINDOW_S`] (minimum statistics).
-/// Causal and frame-by-frame, so a stream and a whole file get the same
-/// features.
+/// smoothed power over the last [`FLOOR_WINDOW_S`] (minimum statistics),
+/// rising no faster than [`FLOOR_RISE_DB_PER_S`]. Causal and
+/// frame-by-frame, so a stream and a whole file get the same features.
 pub struct RunningFloor {
     /// The last frames' powers, for the smoothing average.
     recent: std::collections::VecDeque<[f32; BANDS]>,
@@ -289,6 +299,10 @@ pub struct RunningFloor {
     /// increasing in power (a monotonic queue).
     minima: Vec<std::collections::VecDeque<(u64, f32)>>,
     frame: u64,
+    /// Per band: the floor given for the previous frame.
+    last: [f32; BANDS],
+    /// The most the floor may grow from one frame to the next, as a factor.
+    rise_per_frame: f32,
 }
 
 impl RunningFloor {
@@ -302,6 +316,9 @@ impl RunningFloor {
             window_frames: resolution.frames(FLOOR_WINDOW_S) as u64,
             minima: vec![std::collections::VecDeque::new(); BANDS],
             frame: 0,
+            last: [0.0; BANDS],
+            rise_per_frame: 10f64.powf(FLOOR_RISE_DB_PER_S * resolution.frame_seconds() / 10.0)
+                as f32,
         }
     }
 
@@ -336,7 +353,13 @@ impl RunningFloor {
                 {
                     queue.pop_front();
                 }
-                let floor = queue.front().map_or(smoothed, |&(_, p)| p);
+                let minimum = queue.front().map_or(smoothed, |&(_, p)| p);
+                let floor = if self.frame == 0 {
+                    minimum
+                } else {
+                    minimum.min(self.last[b] * self.rise_per_frame)
+                };
+                self.last[b] = floor;
                 floors.push(floor);
                 *value = feature(*value, floor);
             }
@@ -479,5 +502,30 @@ mod tests {
         assert_eq!(Resolution::for_sound_s(0.15), Resolution::STANDARD);
         assert_eq!(Resolution::FINE.frames(FLOOR_WINDOW_S), 4_000);
         assert_eq!(Resolution::STANDARD.frames(0.001), 1, "never zero frames");
+    }
+
+    #[test]
+    fn the_floor_falls_at_once_but_rises_no_faster_than_its_limit() {
+        let resolution = Resolution::STANDARD;
+        let per_second = resolution.frames(1.0);
+        // 2 s of quiet, then 20 s of a steady sound 60 dB louder, then
+        // quiet again.
+        let mut powers = vec![1e-6f32; 2 * per_second * BANDS];
+        powers.extend(vec![1.0f32; 20 * per_second * BANDS]);
+        powers.extend(vec![1e-6f32; per_second * BANDS]);
+        let mut floor = RunningFloor::new(resolution);
+        let mut floors = Vec::new();
+        floor.apply(&mut powers, &mut floors);
+        let band_0 = |second: f64| floors[(second * per_second as f64) as usize * BANDS];
+        // The quiet leaves the 10 s window at 12 s: the minimum jumps by
+        // 60 dB, the floor climbs 3 dB a second from there.
+        assert!((band_0(11.5) / 1e-6 - 1.0).abs() < 0.01, "{}", band_0(11.5));
+        let after = |seconds: f64| 1e-6 * 10f64.powf(FLOOR_RISE_DB_PER_S * seconds / 10.0);
+        for seconds in [1.0, 5.0, 9.0] {
+            let ratio = f64::from(band_0(12.0 + seconds)) / after(seconds);
+            assert!((0.9..1.1).contains(&ratio), "{seconds} s: {ratio}");
+        }
+        // Back to quiet: the smoothed minimum falls within 30 ms.
+        assert!(band_0(22.5) < 2e-6, "{}", band_0(22.5));
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use harmonic::dsp::{analyze_file, load_template, Counter, Options, TemplateAudio};
 use harmonic::synth::corpus::{case, Tier};
-use harmonic::synth::evaluate::{detect, match_events, Report};
+use harmonic::synth::evaluate::{detect, match_events, Outcome, Report};
 use proptest::prelude::*;
 
 /// The events of `case`'s recording pushed in pieces of `cuts` samples
@@ -123,16 +123,23 @@ fn accuracy_guard_on_a_corpus_subset() {
     }
 }
 
+/// How many occurrences corpus case `index` of `tier` holds, and how the
+/// engine's events with the defaults match them.
+fn counted(tier: Tier, index: u64) -> (usize, Outcome) {
+    let scratch = tempfile::tempdir().unwrap();
+    let case = case(tier, index);
+    let detected = detect(&case, &Options::default(), scratch.path()).unwrap();
+    let outcome = match_events(&case.truth, &detected, case.tolerance_s());
+    (case.truth.len(), outcome)
+}
+
 /// Double clicks 63-190 ms apart (`rapid/9`): 15 of the 144 left no score
 /// peak of their own, or one too low, and were missed until the joint
 /// model of the stretches between repeats found them; 4 are missed now.
 #[test]
 fn the_joint_model_finds_repeats_that_make_no_peak() {
-    let scratch = tempfile::tempdir().unwrap();
-    let case = case(Tier::Rapid, 9);
-    let detected = detect(&case, &Options::default(), scratch.path()).unwrap();
-    let outcome = match_events(&case.truth, &detected, case.tolerance_s());
-    assert_eq!(case.truth.len(), 144);
+    let (truth, outcome) = counted(Tier::Rapid, 9);
+    assert_eq!(truth, 144);
     assert!(
         outcome.false_negatives <= 6 && outcome.false_positives <= 2,
         "{outcome:?}"
@@ -242,11 +249,8 @@ fn noise_alone_gives_no_events() {
 /// clicks that follow.
 #[test]
 fn the_first_events_are_judged_against_the_ones_after_them() {
-    let scratch = tempfile::tempdir().unwrap();
-    let case = case(Tier::Snr10, 49);
-    let detected = detect(&case, &Options::default(), scratch.path()).unwrap();
-    let outcome = match_events(&case.truth, &detected, case.tolerance_s());
-    assert_eq!(case.truth.len(), 16);
+    let (truth, outcome) = counted(Tier::Snr10, 49);
+    assert_eq!(truth, 16);
     assert_eq!(
         (outcome.false_positives, outcome.false_negatives),
         (0, 0),

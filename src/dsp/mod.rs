@@ -7,7 +7,8 @@
 //! template ([`correlate`]), and the scores become candidates ([`peaks`]);
 //! one in the shadow of a higher one must show that the audio holds two
 //! occurrences ([`separate`]); all must pass a spectral check ([`verify`])
-//! and a threshold that adapts to the recording ([`threshold`]). A whole
+//! and a threshold that adapts to the recording ([`threshold`]); the
+//! first events wait until later ones can overrule them ([`probation`]). A whole
 //! file is that pipeline fed block by block ([`analyze_file`]); a live
 //! stream is the same pipeline fed as data arrives ([`Counter`]). Every
 //! stage is chunk-invariant, so both give the same events for the same

@@ -407,15 +407,17 @@ impl Counter {
 
     /// Occurrences hidden between the last one found and a new one at
     /// `frame` ([`separate::Separation::hidden`]), searched inside a run
-    /// of repeats only ([`separate::HIDDEN_RUN`]); they join the recent
-    /// occurrences.
+    /// of repeats only ([`separate::HIDDEN_RUN`], [`separate::HIDDEN_RUN_S`]);
+    /// they join the recent occurrences.
     fn hidden_before(&mut self, frame: u64) -> Vec<u64> {
         let mut last_two = self.accepted.iter().rev();
         let (Some(&after), Some(&earlier)) = (last_two.next(), last_two.next()) else {
             return Vec::new();
         };
         let template = self.template_frames as f64;
-        let in_run = (after - earlier) as f64 <= separate::HIDDEN_RUN * template;
+        let run =
+            (separate::HIDDEN_RUN * template).max(separate::HIDDEN_RUN_S / self.frame_seconds);
+        let in_run = (after - earlier) as f64 <= run;
         let close = frame - after <= self.hidden_look_back();
         if !in_run || !close || frame - after < 2 * self.gap_frames {
             return Vec::new();

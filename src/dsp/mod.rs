@@ -330,6 +330,12 @@ impl Counter {
             // The check keeps these frames too (see above), so the
             // loudness is always known; the threshold copes without it.
             let loudness = self.check.loudness(p.frame);
+            // Beside a higher peak, a candidate far quieter than the
+            // events found is that peak's partial match, however well two
+            // occurrences fit the audio; buried or not.
+            if p.higher.is_some() && self.threshold.too_quiet_in_shadow(loudness) {
+                continue;
+            }
             if self.threshold.accepts(p.frame, score, loudness) || buried() {
                 if adaptive {
                     for frame in self.hidden_before(p.frame) {

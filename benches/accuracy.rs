@@ -81,6 +81,9 @@ fn main() {
     let next = Mutex::new(0usize);
     let generated = Mutex::new(Vec::new());
     let timing = Mutex::new(Vec::<f64>::new());
+    // Cases the engine refused with an error: scored as no events, and
+    // named after the tables, as they point at a bug rather than a miss.
+    let failed = Mutex::new(Vec::<String>::new());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -104,6 +107,7 @@ fn main() {
                             };
                             detect(&case, &options, scratch.path()).unwrap_or_else(|e| {
                                 eprintln!("{}: {e}", case.name);
+                                failed.lock().unwrap().push(case.name.clone());
                                 Vec::new()
                             })
                         })
@@ -166,6 +170,16 @@ fn main() {
             mean * 1e3,
             errors[errors.len() / 2] * 1e3,
             errors[errors.len() * 9 / 10] * 1e3
+        );
+    }
+    let mut failed = failed.into_inner().unwrap();
+    if !failed.is_empty() {
+        failed.sort();
+        failed.dedup();
+        println!(
+            "\n{} cases FAILED with an error (scored as no events): {}",
+            failed.len(),
+            failed.join(", ")
         );
     }
     println!(

@@ -97,7 +97,11 @@ impl Resampler {
     pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), AudioError> {
         let expected = self.frames_in * u64::from(self.output_rate) / u64::from(self.input_rate);
         if let Some(inner) = self.inner.as_mut() {
-            let mut input: Option<&[f32]> = Some(&self.pending);
+            // rubato takes an empty slice for an error, not for "no more
+            // input": a recording that filled its last block exactly
+            // (a multiple of the block's frames) has nothing pending.
+            let mut input: Option<&[f32]> =
+                (!self.pending.is_empty()).then_some(self.pending.as_slice());
             while self.frames_out < expected {
                 let (_, produced) = match input.take() {
                     Some(rest) => {
@@ -168,6 +172,20 @@ mod tests {
                 "rate {rate}: click at {peak}"
             );
         }
+    }
+
+    #[test]
+    fn input_filling_its_last_block_exactly_still_finishes() {
+        // 43 blocks of 1024 frames at 44.1 kHz: nothing is pending at
+        // the end (a stream pushed in blocks of 4096 frames is the same).
+        let frames = 43 * CHUNK_FRAMES;
+        let mut resampler = Resampler::new(44_100, 16_000).unwrap();
+        let mut out = Vec::new();
+        for block in tone(44_100, 440.0, 1.0)[..frames].chunks(4 * CHUNK_FRAMES) {
+            resampler.push(block, &mut out).unwrap();
+        }
+        resampler.finish(&mut out).unwrap();
+        assert_eq!(out.len(), frames * 16_000 / 44_100);
     }
 
     #[test]

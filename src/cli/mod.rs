@@ -139,7 +139,7 @@ pub(crate) fn count_report(
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub(crate) struct EngineArgs {
     /// Score an occurrence must reach, 0..1 [default: adapts to the
-    /// recording's background between 0.25 and 0.4].
+    /// recording's background between 0.2 and 0.4].
     #[arg(long, value_parser = unit_interval)]
     pub threshold: Option<f32>,
     /// Seconds that must separate two occurrences [default: a quarter of the template].

@@ -319,7 +319,7 @@ impl Counter {
             let adaptive = self.threshold.is_adaptive();
             let buried = || {
                 adaptive
-                    && score >= threshold::MIN_THRESHOLD
+                    && score >= separate::BURIED_MIN_SCORE
                     && match (p.higher_before, p.higher_after) {
                         (Some(before), Some(after)) => {
                             self.separation.buried(p.frame, before, after) == Some(true)

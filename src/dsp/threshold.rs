@@ -80,8 +80,9 @@ pub const PEER_LOUDNESS: f32 = 0.03;
 /// repeats such a match fits the audio as well as a true repeat does
 /// ([`separate`](super::separate)), and the loudness is what tells them
 /// apart; true repeats beside it vary by a few dB. Chosen on the accuracy
-/// corpus: 0.085-0.12 gained on both case sets, 0.1 most; 0.2 lost true repeats whose
-/// peak lies a few frames off their clicks (docs/BENCHMARKS.md).
+/// corpus: 0.085-0.12 gained on both case sets, 0.1 most; 0.2 lost true
+/// repeats whose peak lies a few frames off their clicks
+/// (docs/BENCHMARKS.md).
 pub const SHADOWED_LOUDNESS: f32 = 0.1;
 
 /// The threshold in force at each frame.
@@ -190,11 +191,8 @@ impl Threshold {
         }
         if self.fixed.is_none() {
             let scores = self.accepted.iter().map(|p| p.1);
-            let louds = self.accepted.iter().filter_map(|p| p.2);
             if median(scores).is_some_and(|m| score < PEER_SHARE * m)
-                || median(louds)
-                    .zip(loudness)
-                    .is_some_and(|(m, l)| l < PEER_LOUDNESS * m)
+                || self.quieter_than_peers(loudness, PEER_LOUDNESS)
             {
                 return false;
             }
@@ -211,10 +209,15 @@ impl Threshold {
     /// quiet to be one of the events ([`SHADOWED_LOUDNESS`]). Never with a
     /// caller's threshold, an unknown loudness or no events yet.
     pub fn too_quiet_in_shadow(&self, loudness: Option<f32>) -> bool {
-        self.fixed.is_none()
-            && median(self.accepted.iter().filter_map(|p| p.2))
-                .zip(loudness)
-                .is_some_and(|(m, l)| l < SHADOWED_LOUDNESS * m)
+        self.fixed.is_none() && self.quieter_than_peers(loudness, SHADOWED_LOUDNESS)
+    }
+
+    /// Whether `loudness` is under `share` of the median loudness of the
+    /// last [`PEERS`] events; false when either is unknown.
+    fn quieter_than_peers(&self, loudness: Option<f32>, share: f32) -> bool {
+        median(self.accepted.iter().filter_map(|p| p.2))
+            .zip(loudness)
+            .is_some_and(|(m, l)| l < share * m)
     }
 
     /// Forgets the events at `frames`, which turned out to be none

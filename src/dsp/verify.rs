@@ -7,7 +7,10 @@
 //! spectra differ: summed over the sound, with the noise floor subtracted in
 //! linear power (so noise adds no shape of its own on average), the band
 //! profiles of a click and a slap correlate far less than two clicks do.
-//! The check runs only on the few frames the peak picker proposes.
+//! The check runs only on the few frames the peak picker proposes. Bands
+//! the background just before the window explains, and another sound's
+//! excess in the bands the template has almost nothing in, say nothing
+//! about the candidate's own sound and are taken out of the comparison.
 //!
 //! The same frames tell how loud a candidate is on the template's own
 //! terms ([`SpectralCheck::loudness`]): the threshold compares that with

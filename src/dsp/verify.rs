@@ -458,7 +458,7 @@ mod tests {
 
     #[test]
     fn another_sound_starting_with_the_window_in_the_templates_empty_bands_costs_little() {
-        // A bass note's onset under a click: 20 dB over the template's
+        // A bass note's onset under a click: 20-28 dB over the template's
         // shape in the bottom bands it has (almost) nothing in, after a
         // quiet stretch that explains none of it.
         let on_a_bass_note: [f32; BANDS] =

@@ -241,12 +241,13 @@ impl Threshold {
     /// quietest of the last [`PEERS`] events; false when it is unknown or
     /// fewer than [`QUIETEST_PEERS_NEEDED`] of them have a loudness.
     fn quieter_than_quietest_peer(&self, loudness: Option<f32>) -> bool {
-        let known = self.accepted.iter().filter_map(|p| p.2);
-        if known.clone().count() < QUIETEST_PEERS_NEEDED {
-            return false;
-        }
-        let quietest = known.fold(f32::INFINITY, f32::min);
-        loudness.is_some_and(|l| l < QUIETEST_PEER_LOUDNESS * quietest)
+        let (known, quietest) = self
+            .accepted
+            .iter()
+            .filter_map(|p| p.2)
+            .fold((0, f32::INFINITY), |(n, q), l| (n + 1, q.min(l)));
+        known >= QUIETEST_PEERS_NEEDED
+            && loudness.is_some_and(|l| l < QUIETEST_PEER_LOUDNESS * quietest)
     }
 
     /// Forgets the events at `frames`, which turned out to be none
@@ -359,13 +360,21 @@ mod tests {
         );
     }
 
+    /// A threshold (`fixed`, or the adaptive default over a silent
+    /// background) that has accepted events scoring 0.8 at `loudness`,
+    /// 50 frames apart.
+    fn with_peers(fixed: Option<f32>, loudness: &[f32]) -> Threshold {
+        let mut threshold = Threshold::new(fixed, FRAME, 20);
+        threshold.push(&[0.0; 400]);
+        for (i, &l) in loudness.iter().enumerate() {
+            assert!(threshold.accepts(50 * i as u64, 0.8, Some(l)));
+        }
+        threshold
+    }
+
     #[test]
     fn among_events_alike_in_loudness_a_quieter_one_must_come_closer() {
-        let mut alike = Threshold::new(None, FRAME, 20);
-        alike.push(&[0.0; 400]);
-        for (i, loudness) in [1.0, 1.2, 0.9, 1.1].into_iter().enumerate() {
-            assert!(alike.accepts(50 * i as u64, 0.8, Some(loudness)));
-        }
+        let mut alike = with_peers(None, &[1.0, 1.2, 0.9, 1.1]);
         assert!(
             alike.accepts(250, 0.8, Some(0.1)),
             "four peers: too few to say how far they vary"
@@ -375,17 +384,10 @@ mod tests {
         assert!(alike.accepts(270, 0.8, Some(0.05)), "3 dB under 0.1");
         // Without the 0.1 among them, a note onset 10 dB under them all
         // passes the 15 dB rule but not this one.
-        let mut tight = Threshold::new(None, FRAME, 20);
-        tight.push(&[0.0; 400]);
-        for (i, loudness) in [1.0, 1.2, 0.9, 1.1, 0.8].into_iter().enumerate() {
-            assert!(tight.accepts(50 * i as u64, 0.8, Some(loudness)));
-        }
+        let mut tight = with_peers(None, &[1.0, 1.2, 0.9, 1.1, 0.8]);
         assert!(!tight.accepts(300, 0.8, Some(0.1)), "9 dB under 0.8");
         assert!(tight.accepts(310, 0.8, Some(0.15)), "7 dB under 0.8");
-        let mut fixed = Threshold::new(Some(0.2), FRAME, 20);
-        for (i, loudness) in [1.0, 1.2, 0.9, 1.1, 0.8].into_iter().enumerate() {
-            assert!(fixed.accepts(50 * i as u64, 0.8, Some(loudness)));
-        }
+        let mut fixed = with_peers(Some(0.2), &[1.0, 1.2, 0.9, 1.1, 0.8]);
         assert!(
             fixed.accepts(300, 0.8, Some(0.01)),
             "a caller's threshold is all"

@@ -127,6 +127,9 @@ pub struct SpectralCheck {
     /// The same summed over the frames: the template's band profile in
     /// linear power.
     template_sums: [f32; BANDS],
+    /// Template band sums at or under this are bands the template has
+    /// (almost) nothing in ([`TEMPLATE_BAND_RANGE`] of its loudest band).
+    empty_band_level: f32,
     /// Frames of the template patch that hold the sound.
     active: Range<usize>,
     frames: VecDeque<[f32; BANDS]>,
@@ -150,10 +153,12 @@ impl SpectralCheck {
         resolution: Resolution,
     ) -> SpectralCheck {
         let template_sums = band_sums(template_power.chunks_exact(BANDS));
+        let loudest = template_sums.iter().copied().fold(0.0f32, f32::max);
         SpectralCheck {
             template,
             template_power,
             template_sums,
+            empty_band_level: TEMPLATE_BAND_RANGE * loudest,
             active,
             frames: VecDeque::new(),
             power: VecDeque::new(),
@@ -262,23 +267,15 @@ impl SpectralCheck {
         }
     }
 
-    /// The loudest of the template's bands: bands far under it
-    /// ([`TEMPLATE_BAND_RANGE`]) are ones the template has (almost) nothing
-    /// in.
-    fn template_loudest(&self) -> f32 {
-        self.template_sums.iter().copied().fold(0.0f32, f32::max)
-    }
-
     /// A window's level (band sums `sums`) against the template's: the
     /// median ratio over the bands the template has its sound in. `None`
     /// when it has none.
     fn level_against_template(&self, sums: &[f32; BANDS]) -> Option<f32> {
-        let loudest = self.template_loudest();
         super::median(
             self.template_sums
                 .iter()
                 .zip(sums)
-                .filter(|(t, _)| **t > TEMPLATE_BAND_RANGE * loudest)
+                .filter(|(t, _)| **t > self.empty_band_level)
                 .map(|(t, w)| w / t),
         )
     }
@@ -294,9 +291,8 @@ impl SpectralCheck {
     /// sound in a quiet room keeps up to 10 dB of its own spectrum there,
     /// and its shape elsewhere.
     fn cap_foreign_bands(&self, sums: &mut [f32; BANDS], scale: f32) {
-        let loudest = self.template_loudest();
         for (sum, &template) in sums.iter_mut().zip(&self.template_sums) {
-            if template <= TEMPLATE_BAND_RANGE * loudest {
+            if template <= self.empty_band_level {
                 *sum = sum.min(FOREIGN_BAND_EXCESS * scale * template);
             }
         }

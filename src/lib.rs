@@ -2,17 +2,30 @@
 //! skipping-rope hit) occurs in a longer recording, and when.
 //!
 //! # Layout
+//! The domain, plain Rust without actix:
+//! - [`protocol`]: the wire format of PROTOCOL.md: frames, message headers,
+//!   requests, answers, error codes.
+//! - [`crypto`]: the handshake (P-256 ECDH, ECDSA identity, HKDF), the
+//!   encrypted channel (ChaCha20-Poly1305 with counter nonces) and password
+//!   hashing.
+//! - [`transport`]: the async handshake and encrypted message codecs over any
+//!   byte stream, and the byte counting of a connection.
 //! - [`audio`]: decoding WAV and raw PCM, mixing to mono, resampling to the
 //!   analysis rate, in bounded blocks.
 //! - [`dsp`]: the counting engine: features, FFT cross-correlation, peak
 //!   picking, in one streaming pipeline.
-//! - [`protocol`]: the wire format of PROTOCOL.md: frames, message headers,
-//!   requests, error codes.
-//! - [`crypto`]: the handshake (P-256 ECDH, ECDSA identity, HKDF) and the
-//!   encrypted channel (ChaCha20-Poly1305 with counter nonces).
 //! - [`store`]: the SQLite database (diesel) and the audio files on disk.
-//! - [`transport`]: the async handshake and encrypted message codecs over any byte stream.
+//! - [`auth`]: the failed-login throttle and the signup rules, as plain data.
+//! - [`config`]: the server's settings, every limit and timer of §7.
+//! - [`logging`]: the server's logger (env_logger-style lines) and the hub
+//!   that feeds `admin.tail`.
+//! - [`discovery`]: finding a server on the LAN over UDP.
 //! - [`client`]: a typed async client of the protocol.
+//! - [`cli`]: the `harmonic` command line (server, client commands, tools).
+//! - [`synth`]: synthetic audio with known truth, for tests and benchmarks.
+//! - [`plot`]: pictures of why the engine counted what it counted.
+//!
+//! The concurrent shell:
 //! - [`actors`]: the thin actix layer that makes the server (built from
 //!   `actors/` at the top of the repository).
 //!

@@ -22,8 +22,13 @@ use crate::audio::WavSource;
 use crate::config::Settings;
 use crate::crypto::{new_resume_token, token_digest};
 use crate::dsp::{load_template, Options, TemplateAudio};
-use crate::protocol::response::{SoundInfo, UserInfo};
-use crate::protocol::{rfc3339_millis, ErrorCode, Role, TemplateSource, WireError};
+use crate::protocol::response::{
+    SoundChunk, SoundInfo, SoundList, SoundResult, UploadBegun, UploadFinished, UploadReceived,
+    UserInfo,
+};
+use crate::protocol::{
+    rfc3339_millis, Empty, ErrorCode, LibraryRequest, Role, TemplateSource, WireError,
+};
 use crate::store::{hex_sha256, SoundMeta, SoundRow, Store, UploadSpool, UserRow};
 
 /// Longest stretch of a sound that one `sound.get` answer carries (§5).
@@ -39,6 +44,23 @@ pub enum AudioInput {
     Inline(Bytes),
     /// A finished upload of the user.
     Upload(String),
+}
+
+impl AudioInput {
+    /// Audio given either as the upload named in `field` or as the payload,
+    /// exactly one of them (else `bad_request`).
+    pub fn of_request(upload: Option<String>, payload: Bytes, field: &str) -> LibraryResult<Self> {
+        match (upload, payload.is_empty()) {
+            (Some(id), true) => Ok(AudioInput::Upload(id)),
+            (None, false) => Ok(AudioInput::Inline(payload)),
+            (Some(_), false) => Err(WireError::bad_request(format!(
+                "give either `{field}` or a payload, not both"
+            ))),
+            (None, true) => Err(WireError::bad_request(format!(
+                "no audio: give `{field}` or the WAV file as the payload"
+            ))),
+        }
+    }
 }
 
 /// A successful login or resume: what the answer needs, and the digest of
@@ -629,51 +651,6 @@ library_message!(
     |lib, m| lib.revoke(&m.digest)
 );
 library_message!(
-    /// `upload.begin`.
-    BeginUpload { owner: i64, size: u64, sha256: [u8; 32] } -> String,
-    |lib, m| lib.upload_begin(m.owner, m.size, &m.sha256)
-);
-library_message!(
-    /// `upload.chunk`.
-    ChunkUpload { owner: i64, upload_id: String, offset: u64, bytes: Bytes } -> u64,
-    |lib, m| lib.upload_chunk(m.owner, &m.upload_id, m.offset, &m.bytes)
-);
-library_message!(
-    /// `upload.finish`.
-    FinishUpload { owner: i64, upload_id: String } -> u64,
-    |lib, m| lib.upload_finish(m.owner, &m.upload_id)
-);
-library_message!(
-    /// `upload.abort`.
-    AbortUpload { owner: i64, upload_id: String } -> (),
-    |lib, m| lib.upload_abort(m.owner, &m.upload_id)
-);
-library_message!(
-    /// `sound.list`.
-    ListSounds { owner: i64 } -> Vec<SoundInfo>,
-    |lib, m| lib.list_sounds(m.owner)
-);
-library_message!(
-    /// `sound.save`.
-    SaveSound { owner: i64, name: String, input: AudioInput, overwrite: bool } -> SoundInfo,
-    |lib, m| lib.save_sound(m.owner, &m.name, m.input, m.overwrite)
-);
-library_message!(
-    /// `sound.get`.
-    GetSound { owner: i64, name: String, offset: u64 } -> (SoundInfo, Vec<u8>),
-    |lib, m| lib.get_sound(m.owner, &m.name, m.offset)
-);
-library_message!(
-    /// `sound.rename`.
-    RenameSound { owner: i64, name: String, new_name: String } -> SoundInfo,
-    |lib, m| lib.rename_sound(m.owner, &m.name, &m.new_name)
-);
-library_message!(
-    /// `sound.delete`.
-    DeleteSound { owner: i64, name: String } -> (),
-    |lib, m| lib.delete_sound(m.owner, &m.name)
-);
-library_message!(
     /// The template of a `stream.open`.
     StreamTemplate { owner: i64, template: TemplateSource } -> TemplateAudio,
     |lib, m| lib.stream_template(m.owner, &m.template)
@@ -703,6 +680,124 @@ library_message!(
     Housekeeping {} -> (),
     |lib, _m| { lib.housekeeping(); Ok(()) }
 );
+
+/// An operation on a user's uploads and saved sounds (`upload.*`,
+/// `sound.*`), carried as the client sent it, with the request's payload.
+#[derive(Debug)]
+pub struct LibraryOp {
+    /// The logged-in user.
+    pub owner: i64,
+    /// The operation.
+    pub op: LibraryRequest,
+    /// The request's payload (an upload's chunk, a sound saved inline).
+    pub payload: Bytes,
+}
+
+impl Message for LibraryOp {
+    type Result = LibraryResult<LibraryAnswer>;
+}
+
+/// What a library operation answers: the fields of its `ok`, and the bytes
+/// of a `sound.get` (its payload).
+#[derive(Debug)]
+pub struct LibraryAnswer {
+    /// The result fields.
+    pub result: LibraryResultFields,
+    /// The payload of the answer (empty but for `sound.get`).
+    pub payload: Vec<u8>,
+}
+
+/// The result fields of each library operation.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum LibraryResultFields {
+    /// `upload.begin`.
+    UploadBegun(UploadBegun),
+    /// `upload.chunk`.
+    UploadReceived(UploadReceived),
+    /// `upload.finish`.
+    UploadFinished(UploadFinished),
+    /// `sound.list`.
+    Sounds(SoundList),
+    /// `sound.save`, `sound.rename`.
+    Sound(SoundResult),
+    /// `sound.get`.
+    Chunk(SoundChunk),
+    /// `upload.abort`, `sound.delete`.
+    Done(Empty),
+}
+
+impl LibraryAnswer {
+    fn fields(result: LibraryResultFields) -> Self {
+        LibraryAnswer {
+            result,
+            payload: Vec::new(),
+        }
+    }
+}
+
+impl Handler<LibraryOp> for Library {
+    type Result = LibraryResult<LibraryAnswer>;
+
+    fn handle(&mut self, op: LibraryOp, _: &mut SyncContext<Self>) -> Self::Result {
+        self.apply(op.owner, op.op, op.payload)
+    }
+}
+
+impl Library {
+    /// Applies one library operation of user `owner`.
+    pub fn apply(
+        &mut self,
+        owner: i64,
+        op: LibraryRequest,
+        payload: Bytes,
+    ) -> LibraryResult<LibraryAnswer> {
+        use LibraryResultFields as R;
+        let result = match op {
+            LibraryRequest::UploadBegin(begin) => R::UploadBegun(UploadBegun {
+                upload_id: self.upload_begin(owner, begin.size, &begin.sha256)?,
+            }),
+            LibraryRequest::UploadChunk(chunk) => R::UploadReceived(UploadReceived {
+                received: self.upload_chunk(owner, &chunk.upload_id, chunk.offset, &payload)?,
+            }),
+            LibraryRequest::UploadFinish(finish) => R::UploadFinished(UploadFinished {
+                size: self.upload_finish(owner, &finish.upload_id)?,
+                upload_id: finish.upload_id,
+            }),
+            LibraryRequest::UploadAbort(abort) => {
+                self.upload_abort(owner, &abort.upload_id)?;
+                R::Done(Empty {})
+            }
+            LibraryRequest::SoundList => R::Sounds(SoundList {
+                sounds: self.list_sounds(owner)?,
+            }),
+            LibraryRequest::SoundSave(save) => {
+                let input = AudioInput::of_request(save.upload_id, payload, "upload_id")?;
+                R::Sound(SoundResult {
+                    sound: self.save_sound(owner, &save.name, input, save.overwrite)?,
+                })
+            }
+            LibraryRequest::SoundGet(get) => {
+                let (sound, bytes) = self.get_sound(owner, &get.name, get.offset)?;
+                return Ok(LibraryAnswer {
+                    result: R::Chunk(SoundChunk {
+                        sound,
+                        offset: get.offset,
+                    }),
+                    payload: bytes,
+                });
+            }
+            LibraryRequest::SoundRename(rename) => R::Sound(SoundResult {
+                sound: self.rename_sound(owner, &rename.name, &rename.new_name)?,
+            }),
+            LibraryRequest::SoundDelete(delete) => {
+                self.delete_sound(owner, &delete.name)?;
+                R::Done(Empty {})
+            }
+        };
+        Ok(LibraryAnswer::fields(result))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -80,7 +80,7 @@ pub struct ServerCounters {
     /// Bytes read from clients (after the handshake, frames included).
     pub bytes_in: Arc<std::sync::atomic::AtomicU64>,
     /// Bytes sent to clients (after the handshake, frames included).
-    pub bytes_out: std::sync::atomic::AtomicU64,
+    pub bytes_out: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Default for ServerCounters {

@@ -36,8 +36,9 @@ pub use message::{
 };
 pub use request::{
     check_password_size, check_password_strength, login_could_be_valid, parse_sha256_hex,
-    username_key, validate_sound_name, validate_username, CountOptions, Envelope, PcmEncoding,
-    PcmFormat, Request, RequestKind, TemplateSource, MAX_PASSWORD_BYTES, MAX_UPLOAD_SIZE,
+    username_key, validate_sound_name, validate_username, Access, AdminRequest, CountOptions,
+    Envelope, LibraryRequest, OpenRequest, PcmEncoding, PcmFormat, Request, RequestKind,
+    StreamRequest, TemplateSource, UserRequest, MAX_PASSWORD_BYTES, MAX_UPLOAD_SIZE,
     MIN_PASSWORD_CHARS,
 };
 pub use response::{

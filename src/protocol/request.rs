@@ -106,7 +106,29 @@ wire_enum! {
     }
 }
 
+/// Who may send a request (§4's login and role checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, before login too.
+    Open,
+    /// A logged-in session (else `unauthenticated`).
+    User,
+    /// A session logged in with the `admin` role (else `forbidden`).
+    Admin,
+}
+
 impl RequestKind {
+    /// Who may send this request: the group of its [`Request`].
+    pub const fn access(self) -> Access {
+        if self.needs_admin() {
+            Access::Admin
+        } else if self.needs_login() {
+            Access::User
+        } else {
+            Access::Open
+        }
+    }
+
     /// Whether the request needs a logged-in session (else `unauthenticated`).
     ///
     /// False only for `signup`, `login`, `resume` and `ping`. `ping` is
@@ -377,9 +399,21 @@ impl AdminShutdown {
     }
 }
 
-/// A request whose fields passed the checks of §5: one variant per type.
+/// A request whose fields passed the checks of §5, grouped by who may send
+/// it (the login and role checks of §4, [`RequestKind::access`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
+    /// Allowed before login.
+    Open(OpenRequest),
+    /// Needs a logged-in session.
+    User(UserRequest),
+    /// Needs the `admin` role.
+    Admin(AdminRequest),
+}
+
+/// The requests allowed before login.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpenRequest {
     /// `signup`.
     Signup(Signup),
     /// `login`.
@@ -388,8 +422,27 @@ pub enum Request {
     Resume(Resume),
     /// `ping`.
     Ping,
+}
+
+/// The requests of a logged-in user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserRequest {
     /// `logout`.
     Logout,
+    /// `upload.*` and `sound.*`.
+    Library(LibraryRequest),
+    /// `count`.
+    Count(Count),
+    /// `cancel`.
+    Cancel(Cancel),
+    /// `stream.*`.
+    Stream(StreamRequest),
+}
+
+/// The operations on a user's uploads and saved sounds, carried as they are
+/// to the sound library.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LibraryRequest {
     /// `upload.begin`.
     UploadBegin(UploadBegin),
     /// `upload.chunk`.
@@ -408,34 +461,40 @@ pub enum Request {
     SoundRename(SoundRename),
     /// `sound.delete`.
     SoundDelete(SoundDelete),
-    /// `count`.
-    Count(Count),
-    /// `cancel`.
-    Cancel(Cancel),
+}
+
+/// The requests of live counting.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamRequest {
     /// `stream.open`.
-    StreamOpen(StreamOpen),
+    Open(StreamOpen),
     /// `stream.data`.
-    StreamData(StreamRef),
+    Data(StreamRef),
     /// `stream.close`.
-    StreamClose(StreamRef),
+    Close(StreamRef),
+}
+
+/// The administration requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AdminRequest {
     /// `admin.sessions`.
-    AdminSessions,
+    Sessions,
     /// `admin.kick`.
-    AdminKick(AdminKick),
+    Kick(AdminKick),
     /// `admin.users`.
-    AdminUsers,
+    Users,
     /// `admin.user.delete`.
-    AdminUserDelete(AdminUserDelete),
+    UserDelete(AdminUserDelete),
     /// `admin.user.role`.
-    AdminUserRole(AdminUserRole),
+    UserRole(AdminUserRole),
     /// `admin.broadcast`.
-    AdminBroadcast(AdminBroadcast),
+    Broadcast(AdminBroadcast),
     /// `admin.stats`.
-    AdminStats,
+    Stats,
     /// `admin.tail`.
-    AdminTail(AdminTail),
+    Tail(AdminTail),
     /// `admin.shutdown`.
-    AdminShutdown(AdminShutdown),
+    Shutdown(AdminShutdown),
 }
 
 impl Request {
@@ -456,17 +515,17 @@ impl Request {
                 let password = fields.string("password")?;
                 check_password_size(&password)
                     .map_err(|rule| FieldError::bad("password", rule.0))?;
-                Request::Signup(Signup { username, password })
+                Request::Open(OpenRequest::Signup(Signup { username, password }))
             }
-            RequestKind::Login => Request::Login(Login {
+            RequestKind::Login => Request::Open(OpenRequest::Login(Login {
                 username: fields.string("username")?,
                 password: fields.string("password")?,
-            }),
-            RequestKind::Resume => Request::Resume(Resume {
+            })),
+            RequestKind::Resume => Request::Open(OpenRequest::Resume(Resume {
                 token: fields.string("token")?,
-            }),
-            RequestKind::Ping => Request::Ping,
-            RequestKind::Logout => Request::Logout,
+            })),
+            RequestKind::Ping => Request::Open(OpenRequest::Ping),
+            RequestKind::Logout => Request::User(UserRequest::Logout),
             RequestKind::UploadBegin => {
                 let size = fields.u64("size")?;
                 if size == 0 {
@@ -481,41 +540,59 @@ impl Request {
                         code: ErrorCode::TooLarge,
                     });
                 }
-                Request::UploadBegin(UploadBegin { size, sha256 })
+                Request::User(UserRequest::Library(LibraryRequest::UploadBegin(
+                    UploadBegin { size, sha256 },
+                )))
             }
-            RequestKind::UploadChunk => Request::UploadChunk(UploadChunk {
-                upload_id: fields.string("upload_id")?,
-                offset: fields.u64("offset")?,
-            }),
-            RequestKind::UploadFinish => Request::UploadFinish(UploadRef {
-                upload_id: fields.string("upload_id")?,
-            }),
-            RequestKind::UploadAbort => Request::UploadAbort(UploadRef {
-                upload_id: fields.string("upload_id")?,
-            }),
-            RequestKind::SoundList => Request::SoundList,
-            RequestKind::SoundSave => Request::SoundSave(SoundSave {
-                name: fields.sound_name("name")?,
-                upload_id: fields.opt_string("upload_id")?,
-                overwrite: fields.opt_bool("overwrite")?.unwrap_or(false),
-            }),
-            RequestKind::SoundGet => Request::SoundGet(SoundGet {
-                name: fields.sound_name("name")?,
-                offset: fields.opt_u64("offset")?.unwrap_or(0),
-            }),
-            RequestKind::SoundRename => Request::SoundRename(SoundRename {
-                name: fields.sound_name("name")?,
-                new_name: fields.sound_name("new_name")?,
-            }),
-            RequestKind::SoundDelete => Request::SoundDelete(SoundDelete {
-                name: fields.sound_name("name")?,
-            }),
-            RequestKind::Count => Request::Count(Count {
+            RequestKind::UploadChunk => Request::User(UserRequest::Library(
+                LibraryRequest::UploadChunk(UploadChunk {
+                    upload_id: fields.string("upload_id")?,
+                    offset: fields.u64("offset")?,
+                }),
+            )),
+            RequestKind::UploadFinish => Request::User(UserRequest::Library(
+                LibraryRequest::UploadFinish(UploadRef {
+                    upload_id: fields.string("upload_id")?,
+                }),
+            )),
+            RequestKind::UploadAbort => Request::User(UserRequest::Library(
+                LibraryRequest::UploadAbort(UploadRef {
+                    upload_id: fields.string("upload_id")?,
+                }),
+            )),
+            RequestKind::SoundList => {
+                Request::User(UserRequest::Library(LibraryRequest::SoundList))
+            }
+            RequestKind::SoundSave => {
+                Request::User(UserRequest::Library(LibraryRequest::SoundSave(SoundSave {
+                    name: fields.sound_name("name")?,
+                    upload_id: fields.opt_string("upload_id")?,
+                    overwrite: fields.opt_bool("overwrite")?.unwrap_or(false),
+                })))
+            }
+            RequestKind::SoundGet => {
+                Request::User(UserRequest::Library(LibraryRequest::SoundGet(SoundGet {
+                    name: fields.sound_name("name")?,
+                    offset: fields.opt_u64("offset")?.unwrap_or(0),
+                })))
+            }
+            RequestKind::SoundRename => Request::User(UserRequest::Library(
+                LibraryRequest::SoundRename(SoundRename {
+                    name: fields.sound_name("name")?,
+                    new_name: fields.sound_name("new_name")?,
+                }),
+            )),
+            RequestKind::SoundDelete => Request::User(UserRequest::Library(
+                LibraryRequest::SoundDelete(SoundDelete {
+                    name: fields.sound_name("name")?,
+                }),
+            )),
+            RequestKind::Count => Request::User(UserRequest::Count(Count {
                 template: fields.template()?,
                 recording_upload: fields.opt_string("recording_upload")?,
                 options: fields.options()?,
-            }),
-            RequestKind::Cancel => Request::Cancel(Cancel {
+            })),
+            RequestKind::Cancel => Request::User(UserRequest::Cancel(Cancel {
                 target: parse_id(fields.get("target")).map_err(|err| match err {
                     IdError::Missing => FieldError::bad("target", "is missing"),
                     _ => FieldError::bad(
@@ -523,40 +600,50 @@ impl Request {
                         "must be a request id (an integer in 1..=4294967295)",
                     ),
                 })?,
-            }),
-            RequestKind::StreamOpen => Request::StreamOpen(StreamOpen {
-                template: fields.template()?,
-                format: fields.format()?,
-                options: fields.options()?,
-            }),
-            RequestKind::StreamData => Request::StreamData(StreamRef {
-                stream_id: fields.string("stream_id")?,
-            }),
-            RequestKind::StreamClose => Request::StreamClose(StreamRef {
-                stream_id: fields.string("stream_id")?,
-            }),
-            RequestKind::AdminSessions => Request::AdminSessions,
-            RequestKind::AdminKick => Request::AdminKick(AdminKick {
+            })),
+            RequestKind::StreamOpen => {
+                Request::User(UserRequest::Stream(StreamRequest::Open(StreamOpen {
+                    template: fields.template()?,
+                    format: fields.format()?,
+                    options: fields.options()?,
+                })))
+            }
+            RequestKind::StreamData => {
+                Request::User(UserRequest::Stream(StreamRequest::Data(StreamRef {
+                    stream_id: fields.string("stream_id")?,
+                })))
+            }
+            RequestKind::StreamClose => {
+                Request::User(UserRequest::Stream(StreamRequest::Close(StreamRef {
+                    stream_id: fields.string("stream_id")?,
+                })))
+            }
+            RequestKind::AdminSessions => Request::Admin(AdminRequest::Sessions),
+            RequestKind::AdminKick => Request::Admin(AdminRequest::Kick(AdminKick {
                 session_id: fields.u64("session_id")?,
-            }),
-            RequestKind::AdminUsers => Request::AdminUsers,
-            RequestKind::AdminUserDelete => Request::AdminUserDelete(AdminUserDelete {
-                username: fields.string("username")?,
-            }),
-            RequestKind::AdminUserRole => Request::AdminUserRole(AdminUserRole {
+            })),
+            RequestKind::AdminUsers => Request::Admin(AdminRequest::Users),
+            RequestKind::AdminUserDelete => {
+                Request::Admin(AdminRequest::UserDelete(AdminUserDelete {
+                    username: fields.string("username")?,
+                }))
+            }
+            RequestKind::AdminUserRole => Request::Admin(AdminRequest::UserRole(AdminUserRole {
                 username: fields.string("username")?,
                 role: fields.wire("role", Role::from_wire, "must be \"user\" or \"admin\"")?,
-            }),
-            RequestKind::AdminBroadcast => Request::AdminBroadcast(AdminBroadcast {
-                message: fields.string("message")?,
-                priority: fields.wire(
-                    "priority",
-                    Priority::from_wire,
-                    "must be \"low\", \"medium\" or \"high\"",
-                )?,
-            }),
-            RequestKind::AdminStats => Request::AdminStats,
-            RequestKind::AdminTail => Request::AdminTail(AdminTail {
+            })),
+            RequestKind::AdminBroadcast => {
+                Request::Admin(AdminRequest::Broadcast(AdminBroadcast {
+                    message: fields.string("message")?,
+                    priority: fields.wire(
+                        "priority",
+                        Priority::from_wire,
+                        "must be \"low\", \"medium\" or \"high\"",
+                    )?,
+                }))
+            }
+            RequestKind::AdminStats => Request::Admin(AdminRequest::Stats),
+            RequestKind::AdminTail => Request::Admin(AdminRequest::Tail(AdminTail {
                 level: match fields.get("level") {
                     None => LogLevel::Info,
                     Some(_) => fields.wire(
@@ -565,13 +652,13 @@ impl Request {
                         "must be \"error\", \"warn\", \"info\", \"debug\" or \"trace\"",
                     )?,
                 },
-            }),
+            })),
             RequestKind::AdminShutdown => {
                 let grace_s = fields.f64("grace_s")?;
                 if grace_s < 0.0 {
                     return Err(FieldError::bad("grace_s", "must be at least 0"));
                 }
-                Request::AdminShutdown(AdminShutdown { grace_s })
+                Request::Admin(AdminRequest::Shutdown(AdminShutdown { grace_s }))
             }
         })
     }
@@ -579,34 +666,52 @@ impl Request {
     /// The type of this request.
     pub fn kind(&self) -> RequestKind {
         match self {
-            Request::Signup(_) => RequestKind::Signup,
-            Request::Login(_) => RequestKind::Login,
-            Request::Resume(_) => RequestKind::Resume,
-            Request::Ping => RequestKind::Ping,
-            Request::Logout => RequestKind::Logout,
-            Request::UploadBegin(_) => RequestKind::UploadBegin,
-            Request::UploadChunk(_) => RequestKind::UploadChunk,
-            Request::UploadFinish(_) => RequestKind::UploadFinish,
-            Request::UploadAbort(_) => RequestKind::UploadAbort,
-            Request::SoundList => RequestKind::SoundList,
-            Request::SoundSave(_) => RequestKind::SoundSave,
-            Request::SoundGet(_) => RequestKind::SoundGet,
-            Request::SoundRename(_) => RequestKind::SoundRename,
-            Request::SoundDelete(_) => RequestKind::SoundDelete,
-            Request::Count(_) => RequestKind::Count,
-            Request::Cancel(_) => RequestKind::Cancel,
-            Request::StreamOpen(_) => RequestKind::StreamOpen,
-            Request::StreamData(_) => RequestKind::StreamData,
-            Request::StreamClose(_) => RequestKind::StreamClose,
-            Request::AdminSessions => RequestKind::AdminSessions,
-            Request::AdminKick(_) => RequestKind::AdminKick,
-            Request::AdminUsers => RequestKind::AdminUsers,
-            Request::AdminUserDelete(_) => RequestKind::AdminUserDelete,
-            Request::AdminUserRole(_) => RequestKind::AdminUserRole,
-            Request::AdminBroadcast(_) => RequestKind::AdminBroadcast,
-            Request::AdminStats => RequestKind::AdminStats,
-            Request::AdminTail(_) => RequestKind::AdminTail,
-            Request::AdminShutdown(_) => RequestKind::AdminShutdown,
+            Request::Open(OpenRequest::Signup(_)) => RequestKind::Signup,
+            Request::Open(OpenRequest::Login(_)) => RequestKind::Login,
+            Request::Open(OpenRequest::Resume(_)) => RequestKind::Resume,
+            Request::Open(OpenRequest::Ping) => RequestKind::Ping,
+            Request::User(UserRequest::Logout) => RequestKind::Logout,
+            Request::User(UserRequest::Library(LibraryRequest::UploadBegin(_))) => {
+                RequestKind::UploadBegin
+            }
+            Request::User(UserRequest::Library(LibraryRequest::UploadChunk(_))) => {
+                RequestKind::UploadChunk
+            }
+            Request::User(UserRequest::Library(LibraryRequest::UploadFinish(_))) => {
+                RequestKind::UploadFinish
+            }
+            Request::User(UserRequest::Library(LibraryRequest::UploadAbort(_))) => {
+                RequestKind::UploadAbort
+            }
+            Request::User(UserRequest::Library(LibraryRequest::SoundList)) => {
+                RequestKind::SoundList
+            }
+            Request::User(UserRequest::Library(LibraryRequest::SoundSave(_))) => {
+                RequestKind::SoundSave
+            }
+            Request::User(UserRequest::Library(LibraryRequest::SoundGet(_))) => {
+                RequestKind::SoundGet
+            }
+            Request::User(UserRequest::Library(LibraryRequest::SoundRename(_))) => {
+                RequestKind::SoundRename
+            }
+            Request::User(UserRequest::Library(LibraryRequest::SoundDelete(_))) => {
+                RequestKind::SoundDelete
+            }
+            Request::User(UserRequest::Count(_)) => RequestKind::Count,
+            Request::User(UserRequest::Cancel(_)) => RequestKind::Cancel,
+            Request::User(UserRequest::Stream(StreamRequest::Open(_))) => RequestKind::StreamOpen,
+            Request::User(UserRequest::Stream(StreamRequest::Data(_))) => RequestKind::StreamData,
+            Request::User(UserRequest::Stream(StreamRequest::Close(_))) => RequestKind::StreamClose,
+            Request::Admin(AdminRequest::Sessions) => RequestKind::AdminSessions,
+            Request::Admin(AdminRequest::Kick(_)) => RequestKind::AdminKick,
+            Request::Admin(AdminRequest::Users) => RequestKind::AdminUsers,
+            Request::Admin(AdminRequest::UserDelete(_)) => RequestKind::AdminUserDelete,
+            Request::Admin(AdminRequest::UserRole(_)) => RequestKind::AdminUserRole,
+            Request::Admin(AdminRequest::Broadcast(_)) => RequestKind::AdminBroadcast,
+            Request::Admin(AdminRequest::Stats) => RequestKind::AdminStats,
+            Request::Admin(AdminRequest::Tail(_)) => RequestKind::AdminTail,
+            Request::Admin(AdminRequest::Shutdown(_)) => RequestKind::AdminShutdown,
         }
     }
 }
@@ -921,7 +1026,7 @@ mod tests {
         );
         assert_eq!(
             Request::parse(RequestKind::Ping, &message.header),
-            Ok(Request::Ping)
+            Ok(Request::Open(OpenRequest::Ping))
         );
     }
 
@@ -1146,10 +1251,10 @@ mod tests {
                 RequestKind::Signup,
                 json!({"username": "Alice", "password": "pw", "extra": 1})
             ),
-            Ok(Request::Signup(Signup {
+            Ok(Request::Open(OpenRequest::Signup(Signup {
                 username: "Alice".into(),
                 password: "pw".into()
-            })),
+            }))),
             "a weak password passes the field phase (weak_password comes later)"
         );
         assert_eq!(
@@ -1186,10 +1291,10 @@ mod tests {
                 RequestKind::Login,
                 json!({"username": "not valid!", "password": ""})
             ),
-            Ok(Request::Login(Login {
+            Ok(Request::Open(OpenRequest::Login(Login {
                 username: "not valid!".into(),
                 password: String::new()
-            }))
+            })))
         );
         assert_eq!(
             field_of(parse(
@@ -1208,10 +1313,12 @@ mod tests {
                 RequestKind::UploadBegin,
                 json!({"size": 10, "sha256": HASH})
             ),
-            Ok(Request::UploadBegin(UploadBegin {
-                size: 10,
-                sha256: parse_sha256_hex(HASH).unwrap()
-            }))
+            Ok(Request::User(UserRequest::Library(
+                LibraryRequest::UploadBegin(UploadBegin {
+                    size: 10,
+                    sha256: parse_sha256_hex(HASH).unwrap()
+                })
+            )))
         );
         assert!(parse(
             RequestKind::UploadBegin,
@@ -1273,10 +1380,12 @@ mod tests {
                 RequestKind::UploadChunk,
                 json!({"upload_id": "u1", "offset": 0})
             ),
-            Ok(Request::UploadChunk(UploadChunk {
-                upload_id: "u1".into(),
-                offset: 0
-            }))
+            Ok(Request::User(UserRequest::Library(
+                LibraryRequest::UploadChunk(UploadChunk {
+                    upload_id: "u1".into(),
+                    offset: 0
+                })
+            )))
         );
         assert_eq!(
             field_of(parse(RequestKind::UploadChunk, json!({"upload_id": "u1"}))),
@@ -1291,9 +1400,11 @@ mod tests {
         );
         assert_eq!(
             parse(RequestKind::UploadAbort, json!({"upload_id": "u"})),
-            Ok(Request::UploadAbort(UploadRef {
-                upload_id: "u".into()
-            }))
+            Ok(Request::User(UserRequest::Library(
+                LibraryRequest::UploadAbort(UploadRef {
+                    upload_id: "u".into()
+                })
+            )))
         );
         assert_eq!(
             field_of(parse(RequestKind::UploadFinish, json!({}))),
@@ -1305,22 +1416,26 @@ mod tests {
     fn sound_requests_validate_every_name() {
         assert_eq!(
             parse(RequestKind::SoundSave, json!({"name": "bop"})),
-            Ok(Request::SoundSave(SoundSave {
-                name: "bop".into(),
-                upload_id: None,
-                overwrite: false
-            }))
+            Ok(Request::User(UserRequest::Library(
+                LibraryRequest::SoundSave(SoundSave {
+                    name: "bop".into(),
+                    upload_id: None,
+                    overwrite: false
+                })
+            )))
         );
         assert_eq!(
             parse(
                 RequestKind::SoundSave,
                 json!({"name": "bop", "upload_id": null, "overwrite": true})
             ),
-            Ok(Request::SoundSave(SoundSave {
-                name: "bop".into(),
-                upload_id: None,
-                overwrite: true
-            }))
+            Ok(Request::User(UserRequest::Library(
+                LibraryRequest::SoundSave(SoundSave {
+                    name: "bop".into(),
+                    upload_id: None,
+                    overwrite: true
+                })
+            )))
         );
         assert_eq!(
             field_of(parse(
@@ -1335,10 +1450,12 @@ mod tests {
         );
         assert_eq!(
             parse(RequestKind::SoundGet, json!({"name": "bop"})),
-            Ok(Request::SoundGet(SoundGet {
-                name: "bop".into(),
-                offset: 0
-            }))
+            Ok(Request::User(UserRequest::Library(
+                LibraryRequest::SoundGet(SoundGet {
+                    name: "bop".into(),
+                    offset: 0
+                })
+            )))
         );
         assert_eq!(
             field_of(parse(
@@ -1376,22 +1493,22 @@ mod tests {
     fn count_template_is_exactly_one_source() {
         assert_eq!(
             parse(RequestKind::Count, json!({"sound": "bop"})),
-            Ok(Request::Count(Count {
+            Ok(Request::User(UserRequest::Count(Count {
                 template: TemplateSource::Sound("bop".into()),
                 recording_upload: None,
                 options: CountOptions::default()
-            }))
+            })))
         );
         assert_eq!(
             parse(
                 RequestKind::Count,
                 json!({"template_upload": "u1", "recording_upload": "u2", "sound": null})
             ),
-            Ok(Request::Count(Count {
+            Ok(Request::User(UserRequest::Count(Count {
                 template: TemplateSource::Upload("u1".into()),
                 recording_upload: Some("u2".into()),
                 options: CountOptions::default()
-            }))
+            })))
         );
         assert_eq!(field_of(parse(RequestKind::Count, json!({}))), "sound");
         assert_eq!(
@@ -1416,7 +1533,7 @@ mod tests {
 
     #[test]
     fn count_options() {
-        let Ok(Request::Count(count)) = parse(
+        let Ok(Request::User(UserRequest::Count(count))) = parse(
             RequestKind::Count,
             json!({"sound": "a", "options": {"threshold": 0.5, "min_gap_s": 1, "other": "x"}}),
         ) else {
@@ -1462,7 +1579,7 @@ mod tests {
     fn cancel_target_is_an_id() {
         assert_eq!(
             parse(RequestKind::Cancel, json!({"target": 3})),
-            Ok(Request::Cancel(Cancel { target: 3 }))
+            Ok(Request::User(UserRequest::Cancel(Cancel { target: 3 })))
         );
         for target in [
             json!(0),
@@ -1486,7 +1603,7 @@ mod tests {
             json!({"sound": "bop", "format": {"encoding": "s16le", "sample_rate": 48000, "channels": 2}}),
         )
         .unwrap();
-        let Request::StreamOpen(open) = ok else {
+        let Request::User(UserRequest::Stream(StreamRequest::Open(open))) = ok else {
             panic!("stream.open")
         };
         assert_eq!(
@@ -1564,9 +1681,11 @@ mod tests {
         }
         assert_eq!(
             parse(RequestKind::StreamData, json!({"stream_id": "s"})),
-            Ok(Request::StreamData(StreamRef {
-                stream_id: "s".into()
-            }))
+            Ok(Request::User(UserRequest::Stream(StreamRequest::Data(
+                StreamRef {
+                    stream_id: "s".into()
+                }
+            ))))
         );
         assert_eq!(
             field_of(parse(RequestKind::StreamClose, json!({"stream_id": 1}))),
@@ -1578,7 +1697,9 @@ mod tests {
     fn admin_fields() {
         assert_eq!(
             parse(RequestKind::AdminKick, json!({"session_id": 12})),
-            Ok(Request::AdminKick(AdminKick { session_id: 12 }))
+            Ok(Request::Admin(AdminRequest::Kick(AdminKick {
+                session_id: 12
+            })))
         );
         assert_eq!(
             field_of(parse(RequestKind::AdminKick, json!({"session_id": "12"}))),
@@ -1589,10 +1710,10 @@ mod tests {
                 RequestKind::AdminUserRole,
                 json!({"username": "Bob", "role": "admin"})
             ),
-            Ok(Request::AdminUserRole(AdminUserRole {
+            Ok(Request::Admin(AdminRequest::UserRole(AdminUserRole {
                 username: "Bob".into(),
                 role: Role::Admin
-            }))
+            })))
         );
         assert_eq!(
             field_of(parse(
@@ -1606,10 +1727,10 @@ mod tests {
                 RequestKind::AdminBroadcast,
                 json!({"message": "hi", "priority": "high"})
             ),
-            Ok(Request::AdminBroadcast(AdminBroadcast {
+            Ok(Request::Admin(AdminRequest::Broadcast(AdminBroadcast {
                 message: "hi".into(),
                 priority: Priority::High
-            }))
+            })))
         );
         assert_eq!(
             field_of(parse(RequestKind::AdminBroadcast, json!({"message": "hi"}))),
@@ -1617,15 +1738,15 @@ mod tests {
         );
         assert_eq!(
             parse(RequestKind::AdminTail, json!({})),
-            Ok(Request::AdminTail(AdminTail {
+            Ok(Request::Admin(AdminRequest::Tail(AdminTail {
                 level: LogLevel::Info
-            }))
+            })))
         );
         assert_eq!(
             parse(RequestKind::AdminTail, json!({"level": "trace"})),
-            Ok(Request::AdminTail(AdminTail {
+            Ok(Request::Admin(AdminRequest::Tail(AdminTail {
                 level: LogLevel::Trace
-            }))
+            })))
         );
         assert_eq!(
             field_of(parse(RequestKind::AdminTail, json!({"level": "verbose"}))),
@@ -1633,9 +1754,11 @@ mod tests {
         );
         assert_eq!(
             parse(RequestKind::AdminShutdown, json!({"grace_s": 2.5})),
-            Ok(Request::AdminShutdown(AdminShutdown { grace_s: 2.5 }))
+            Ok(Request::Admin(AdminRequest::Shutdown(AdminShutdown {
+                grace_s: 2.5
+            })))
         );
-        let Ok(Request::AdminShutdown(shutdown)) =
+        let Ok(Request::Admin(AdminRequest::Shutdown(shutdown))) =
             parse(RequestKind::AdminShutdown, json!({"grace_s": 1e300}))
         else {
             panic!("huge grace")
@@ -1651,7 +1774,7 @@ mod tests {
         );
         assert_eq!(
             parse(RequestKind::AdminStats, json!({"junk": [1]})),
-            Ok(Request::AdminStats)
+            Ok(Request::Admin(AdminRequest::Stats))
         );
     }
 

@@ -8,16 +8,20 @@
 //!   half) and [`EncryptingCodec`] (for a `FramedWrite` over the write half)
 //!   are separate so a connection's reader and writer can own one each;
 //!   [`EncryptedCodec`] joins them for a single `Framed`.
+//! - [`counting`]: byte-counting adapters of a connection's halves and the
+//!   [`Outbox`] that tells how much a slow peer has not read yet.
 //!
 //! Nothing here logs: the caller knows the session id and the peer, and logs
 //! the [`TransportError`] it gets with them.
 
 pub mod codec;
+pub mod counting;
 pub mod handshake;
 
 pub use codec::{
     split_codecs, DecryptingCodec, EncryptedCodec, EncryptingCodec, Incoming, OutgoingMessage,
 };
+pub use counting::{CountingEncoder, CountingReader, CountingWriter, Outbox};
 pub use handshake::{client_handshake, server_handshake, HANDSHAKE_TIMEOUT};
 
 use std::time::Duration;

@@ -1,0 +1,159 @@
+//! What the listener asks of a session: describe itself, close, deliver a
+//! notice, follow its account's deletion or role change, shut down.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::Session;
+use crate::protocol::response::SessionInfo;
+use crate::protocol::{ByeReason, ErrorCode, Push, Role, WireError};
+
+/// Describes the session for `admin.sessions`.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "SessionInfo")]
+pub struct Describe;
+
+impl Handler<Describe> for Session {
+    type Result = MessageResult<Describe>;
+
+    fn handle(&mut self, _: Describe, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(SessionInfo {
+            session_id: self.id,
+            username: self.login.as_ref().map(|login| login.username.clone()),
+            peer: self.peer.to_string(),
+            connected_s: self.connected.elapsed().as_secs(),
+            idle_s: self.last_frame.elapsed().as_secs(),
+            requests: self.requests,
+        })
+    }
+}
+
+/// `admin.kick`: `bye kicked`, then close; whether the session was open
+/// (not closing already).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "bool")]
+pub struct KickSession;
+
+impl Handler<KickSession> for Session {
+    type Result = bool;
+
+    fn handle(&mut self, _: KickSession, ctx: &mut Context<Self>) -> bool {
+        if self.closing {
+            return false;
+        }
+        self.bye(ByeReason::Kicked, ctx);
+        true
+    }
+}
+
+/// An `admin.broadcast` notice: sent if the session is logged in (and not
+/// closing); whether it was.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "bool")]
+pub struct DeliverNotice(pub Push);
+
+impl Handler<DeliverNotice> for Session {
+    type Result = bool;
+
+    fn handle(&mut self, notice: DeliverNotice, _: &mut Context<Self>) -> bool {
+        if self.login.is_none() || self.closing || self.writer.closed() {
+            return false;
+        }
+        self.send(&notice.0, &[]);
+        true
+    }
+}
+
+/// An account was deleted: a session logged in as it ends with `bye
+/// kicked`; whether this one did.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "bool")]
+pub struct AccountDeleted {
+    /// The deleted account's id.
+    pub user_id: i64,
+}
+
+impl Handler<AccountDeleted> for Session {
+    type Result = bool;
+
+    fn handle(&mut self, deleted: AccountDeleted, ctx: &mut Context<Self>) -> bool {
+        let mine = self
+            .login
+            .as_ref()
+            .is_some_and(|login| login.user_id == deleted.user_id);
+        if mine && !self.closing {
+            log::info!(target: "admin", "{}: the account was deleted", self.log);
+            self.bye(ByeReason::Kicked, ctx);
+        }
+        mine
+    }
+}
+
+/// An account's role changed: a session logged in as it takes the new role.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct AccountRole {
+    /// The account's id.
+    pub user_id: i64,
+    /// The new role.
+    pub role: Role,
+}
+
+impl Handler<AccountRole> for Session {
+    type Result = ();
+
+    fn handle(&mut self, changed: AccountRole, _: &mut Context<Self>) {
+        if let Some(login) = self.login.as_mut() {
+            if login.user_id == changed.user_id {
+                login.role = changed.role;
+            }
+        }
+    }
+}
+
+/// The server is stopping: push `shutdown`, refuse new requests, give the
+/// running ones `grace`, then `bye`.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ShutdownNotice {
+    /// The text of the push.
+    pub message: String,
+    /// How long running requests may take.
+    pub grace: Duration,
+}
+
+impl Handler<ShutdownNotice> for Session {
+    type Result = ();
+
+    fn handle(&mut self, notice: ShutdownNotice, ctx: &mut Context<Self>) {
+        if self.closing || self.shutting_down {
+            return;
+        }
+        self.shutting_down = true;
+        self.send(
+            &Push::Shutdown {
+                message: notice.message,
+                grace_s: notice.grace.as_secs_f64(),
+            },
+            &[],
+        );
+        if !self.outstanding.work_waiting() {
+            self.end_tails(ctx);
+            return self.bye(ByeReason::Shutdown, ctx);
+        }
+        ctx.run_later(notice.grace, |session, ctx| {
+            let late = WireError::new(
+                ErrorCode::ShuttingDown,
+                "the server stopped before this request finished",
+            );
+            session.end_tails(ctx);
+            for id in session.outstanding.waiting_ids(false) {
+                if session.stop_waiting(id, ctx).is_some() {
+                    session.send_error(id, &late);
+                }
+            }
+            session.bye(ByeReason::Shutdown, ctx);
+        });
+    }
+}

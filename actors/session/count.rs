@@ -1,0 +1,161 @@
+//! `count` and `cancel`: a count reserves a place in the analysis pool
+//! (else `busy`), has the library prepare its audio, then runs with
+//! `progress` pushes until its answer or its cancellation.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use bytes::Bytes;
+
+use super::{ask, LoggedIn, Pending, Session};
+use crate::actors::analysis::{ProgressCell, RunCount};
+use crate::actors::library::{AudioInput, PrepareCount};
+use crate::dsp::{Event, Options};
+use crate::protocol::request::Count;
+use crate::protocol::response::CountResult;
+use crate::protocol::{CountOptions, Empty, ErrorCode, EventInfo, Push, WireError};
+
+/// How often a running count pushes its progress (§5: at least 1/s, at most 10/s).
+const PROGRESS_PERIOD: Duration = Duration::from_millis(500);
+
+impl Session {
+    /// `count`: reserve a place in the pool (else `busy`), prepare the audio
+    /// (the library checks it before consuming uploads), run it with
+    /// progress pushes.
+    pub(super) fn count(
+        &mut self,
+        id: u32,
+        user: LoggedIn,
+        count: Count,
+        payload: Bytes,
+        ctx: &mut Context<Self>,
+    ) {
+        let received = Instant::now();
+        let recording =
+            match AudioInput::of_request(count.recording_upload, payload, "recording_upload") {
+                Ok(recording) => recording,
+                Err(err) => return self.send_error(id, &err),
+            };
+        let Some(slot) = self.services.pool.try_reserve() else {
+            let err = WireError::new(
+                ErrorCode::Busy,
+                "every analysis worker is busy and the queue is full",
+            );
+            return self.send_error(id, &err);
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.outstanding.wait(
+            id,
+            Pending::Count {
+                cancel: Arc::clone(&cancel),
+                progress: None,
+            },
+        );
+        let prepare = ask(self.services.library.send(PrepareCount {
+            owner: user.user_id,
+            template: count.template,
+            recording,
+            options: engine_options(&count.options),
+        }));
+        let origin = self.log.to_string();
+        ctx.spawn(prepare.into_actor(self).map(move |prepared, session, ctx| {
+            let job = match prepared {
+                Ok(job) => job,
+                Err(err) => return session.answer::<Empty>(id, Err(err), &[], ctx),
+            };
+            if !session.outstanding.is_waiting(id) {
+                return; // cancelled meanwhile; dropping the job removes the recording
+            }
+            let total_s = job.total_s;
+            let progress = Arc::new(ProgressCell::default());
+            let seen = Arc::clone(&progress);
+            // A first push at once: the client learns the job runs and how
+            // long the recording is, whatever the job's speed.
+            session.send(
+                &Push::Progress {
+                    id,
+                    done_s: 0.0,
+                    total_s,
+                },
+                &[],
+            );
+            let timer = ctx.run_interval(PROGRESS_PERIOD, move |session, _| {
+                let done_s = seen.done_s().min(total_s);
+                session.send(
+                    &Push::Progress {
+                        id,
+                        done_s,
+                        total_s,
+                    },
+                    &[],
+                );
+            });
+            session.outstanding.set_progress(id, timer);
+            let pool = session.services.pool.clone();
+            let run = async move {
+                pool.run(RunCount {
+                    job,
+                    slot,
+                    progress,
+                    cancel,
+                    origin,
+                })
+                .await
+            };
+            ctx.spawn(run.into_actor(session).map(move |outcome, session, ctx| {
+                let result = outcome.map(|outcome| CountResult {
+                    count: outcome.events.len() as u64,
+                    events: event_infos(&outcome.events),
+                    duration_s: outcome.duration_s,
+                    elapsed_ms: u64::try_from(received.elapsed().as_millis()).unwrap_or(u64::MAX),
+                });
+                session.answer(id, result, &[], ctx);
+            }));
+        }));
+    }
+
+    /// `cancel`: ends the running count or tail `target` of this session.
+    pub(super) fn cancel(&mut self, id: u32, target: u32, ctx: &mut Context<Self>) {
+        match self.outstanding.pending(target) {
+            Some(Pending::Tail { .. }) => {
+                self.send_ok(id, Empty {});
+                self.end_tail(target, ctx);
+                self.after_answer(ctx);
+            }
+            Some(Pending::Count { .. }) => {
+                self.send_ok(id, Empty {});
+                let cancelled =
+                    WireError::new(ErrorCode::Cancelled, "cancelled at the client's request");
+                self.answer::<Empty>(target, Err(cancelled), &[], ctx);
+            }
+            Some(Pending::Plain) | None => {
+                let err = WireError::new(
+                    ErrorCode::NotFound,
+                    format!("no running count or tail has id {target}"),
+                );
+                self.send_error(id, &err);
+            }
+        }
+    }
+}
+
+/// The engine's options from a request's.
+pub(super) fn engine_options(options: &CountOptions) -> Options {
+    Options {
+        threshold: options.threshold.map(|t| t as f32),
+        min_gap_s: options.min_gap_s,
+    }
+}
+
+/// Events as the protocol shows them.
+pub(super) fn event_infos(events: &[Event]) -> Vec<EventInfo> {
+    events
+        .iter()
+        .map(|event| EventInfo {
+            start_s: event.start_s,
+            score: f64::from(event.score),
+        })
+        .collect()
+}

@@ -1,0 +1,442 @@
+//! The session actor: one per connection, after the handshake.
+//!
+//! It reads decrypted messages through `add_stream(FramedRead<read half,
+//! DecryptingCodec>)` and writes through an `actix::io::FramedWrite` over the
+//! write half. Each message goes through the checks of §4 in order
+//! ([`Session::on_message`]): the header and a known type, a shutdown under
+//! way, login, role, the fields, then the request itself (the outstanding
+//! limit first), which [`Session::dispatch`] hands to its group:
+//!
+//! - `account.rs`: `ping`, `signup`, `login`, `resume`, `logout`;
+//! - `library.rs`: `upload.*` and `sound.*`, one message to the library;
+//! - `count.rs`: `count` and `cancel`;
+//! - `stream.rs`: live counting, `stream.*`;
+//! - `admin.rs`: `admin.*`, the log tail among them.
+//!
+//! Requests that wait for another actor are tracked by id in
+//! [`Outstanding`] until their one final answer; `cancel`, `bye` and the end
+//! of a shutdown grace answer or drop them there, and a late result whose id
+//! is gone is simply discarded, so nothing carries an id after its answer.
+//!
+//! Every request is logged once, when its final answer goes (or when the
+//! session closes without one), with its type, outcome and duration, under
+//! the target of its concern ([`log_lines`]).
+
+mod account;
+mod admin;
+mod control;
+mod count;
+mod library;
+pub mod log_lines;
+mod outstanding;
+mod stream;
+
+pub use admin::TAIL_BACKLOG_LIMIT;
+pub use control::{
+    AccountDeleted, AccountRole, DeliverNotice, Describe, KickSession, ShutdownNotice,
+};
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::io::{FramedWrite, WriteHandler};
+use actix::prelude::*;
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio_util::codec::FramedRead;
+
+use super::listener::ConnectionPermit;
+use super::Services;
+use crate::crypto::{SessionKeys, Side};
+use crate::protocol::{
+    Access, ByeReason, Envelope, ErrorCode, ErrorResponse, OkResponse, Push, RawMessage, Request,
+    RequestKind, Role, UserRequest, WireError,
+};
+use crate::transport::{
+    split_codecs, CountingEncoder, CountingReader, CountingWriter, Incoming, Outbox,
+    OutgoingMessage, TransportError,
+};
+use log_lines::{dump, log_request, SessionLog};
+use outstanding::{Outstanding, Pending};
+use stream::LiveStream;
+
+/// How long a closing session waits for its last frames to leave.
+const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(2);
+
+/// The account a session is logged in as: what every request of a user
+/// is handed.
+#[derive(Debug, Clone)]
+struct LoggedIn {
+    user_id: i64,
+    username: String,
+    role: Role,
+    token_digest: String,
+}
+
+/// One connection's actor.
+pub struct Session {
+    id: u64,
+    peer: SocketAddr,
+    /// The context of its log lines.
+    log: SessionLog,
+    services: Services,
+    writer: FramedWrite<OutgoingMessage, CountingWriter<OwnedWriteHalf>, CountingEncoder>,
+    outbox: Outbox,
+    login: Option<LoggedIn>,
+    ever_logged_in: bool,
+    outstanding: Outstanding,
+    streams: HashMap<String, LiveStream>,
+    next_stream: u64,
+    shutting_down: bool,
+    closing: bool,
+    last_frame: Instant,
+    connected: Instant,
+    requests: u64,
+    permit: ConnectionPermit,
+}
+
+impl Session {
+    /// Starts the actor of a connection whose handshake is done, on the
+    /// current thread, in `ctx`: a context made before the handshake, whose
+    /// address the listener may already hold (messages sent to it wait in
+    /// its mailbox until now).
+    pub fn start(
+        mut ctx: Context<Session>,
+        id: u64,
+        peer: SocketAddr,
+        services: Services,
+        stream: TcpStream,
+        keys: &SessionKeys,
+        permit: ConnectionPermit,
+    ) -> Addr<Session> {
+        let (read, write) = stream.into_split();
+        let read = CountingReader::new(read, Arc::clone(&services.counters.bytes_in));
+        let (encrypt, decrypt) = split_codecs(keys, Side::Server);
+        ctx.add_stream(FramedRead::new(read, decrypt));
+        let outbox = Outbox::default();
+        let encrypt = outbox.encoder(encrypt, Arc::clone(&services.counters.bytes_out));
+        let writer = FramedWrite::new(outbox.writer(write), encrypt, &mut ctx);
+        ctx.run(Session {
+            id,
+            peer,
+            log: SessionLog::new(id, peer),
+            services,
+            writer,
+            outbox,
+            login: None,
+            ever_logged_in: false,
+            outstanding: Outstanding::default(),
+            streams: HashMap::new(),
+            next_stream: 1,
+            shutting_down: false,
+            closing: false,
+            last_frame: Instant::now(),
+            connected: Instant::now(),
+            requests: 0,
+            permit,
+        })
+    }
+
+    /// Logs the end of request `id` (once): type, outcome, duration.
+    fn log_outcome(&mut self, id: u32, outcome: &str) {
+        if let Some((kind, started)) = self.outstanding.answered(id) {
+            log_request(&self.log, id, kind, outcome, started);
+        }
+    }
+
+    // ----- writing -----
+
+    /// Sends one message (answers, pushes).
+    fn send<H: Serialize>(&mut self, header: &H, payload: &[u8]) {
+        self.send_message(header, payload, true)
+    }
+
+    /// Sends one message; `trace` dumps it at trace level (never for `log`
+    /// pushes, whose dumps would feed the tail that carries them).
+    fn send_message<H: Serialize>(&mut self, header: &H, payload: &[u8], trace: bool) {
+        if self.writer.closed() {
+            return;
+        }
+        match OutgoingMessage::new(header, payload) {
+            Ok(message) => {
+                if trace && log::log_enabled!(target: "connection", log::Level::Trace) {
+                    log::trace!(target: "connection", "{} -> {}", self.log, dump(header));
+                }
+                self.writer.write(message)
+            }
+            Err(err) => {
+                log::error!(target: "connection", "{}: cannot encode an answer: {err}", self.log)
+            }
+        }
+    }
+
+    fn send_error(&mut self, id: u32, err: &WireError) {
+        self.log_outcome(id, err.code.as_str());
+        self.send(&err.to_response(id), &[]);
+    }
+
+    fn send_ok<T: Serialize>(&mut self, id: u32, result: T) {
+        self.log_outcome(id, "ok");
+        self.send(&OkResponse::new(id, result), &[]);
+    }
+
+    /// Sends `bye` and closes once it has left (§6: before every server-side close).
+    fn bye(&mut self, reason: ByeReason, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        log::info!(target: "connection", "{}: bye {reason}", self.log);
+        self.send(&Push::Bye { reason }, &[]);
+        self.close(ctx);
+    }
+
+    /// Ends every outstanding request without an answer and closes.
+    fn close(&mut self, ctx: &mut Context<Self>) {
+        self.closing = true;
+        for id in self.outstanding.ids() {
+            self.stop_waiting(id, ctx);
+        }
+        self.log_unanswered();
+        self.writer.close();
+        ctx.run_later(CLOSE_FLUSH_LIMIT, |_, ctx| ctx.stop());
+    }
+
+    // ----- outstanding requests -----
+
+    /// Stops request `id` from waiting (its count, its progress pushes, its
+    /// tail): it is answered now or never. `None` if it was not waiting.
+    fn stop_waiting(&mut self, id: u32, ctx: &mut Context<Self>) -> Option<Pending> {
+        let pending = self.outstanding.take(id)?;
+        if let Some(handle) = pending.stop() {
+            // For a tail, dropping its stream drops the subscription, which
+            // leaves the log hub.
+            ctx.cancel_future(handle);
+        }
+        Some(pending)
+    }
+
+    /// Logs the requests that will get no answer (the session is closing).
+    fn log_unanswered(&mut self) {
+        for id in self.outstanding.ids() {
+            self.log_outcome(id, "unanswered (session closed)");
+        }
+    }
+
+    /// The final answer to `id`, if it is still waiting.
+    fn answer<T: Serialize>(
+        &mut self,
+        id: u32,
+        result: Result<T, WireError>,
+        payload: &[u8],
+        ctx: &mut Context<Self>,
+    ) {
+        if self.stop_waiting(id, ctx).is_none() {
+            return;
+        }
+        match result {
+            Ok(value) => {
+                self.log_outcome(id, "ok");
+                self.send(&OkResponse::new(id, value), payload)
+            }
+            Err(err) => {
+                log::debug!(target: "connection", "{}: request {id}: {err}", self.log);
+                self.send_error(id, &err)
+            }
+        }
+        self.after_answer(ctx);
+    }
+
+    /// During a shutdown, the session ends once nothing runs (open tails
+    /// are answered `ok` then: they would never end by themselves).
+    fn after_answer(&mut self, ctx: &mut Context<Self>) {
+        if self.shutting_down && !self.outstanding.work_waiting() {
+            self.end_tails(ctx);
+            self.bye(ByeReason::Shutdown, ctx);
+        }
+    }
+
+    /// Tracks `id` and answers it with the result of `work`.
+    fn track<T, F>(&mut self, id: u32, work: F, ctx: &mut Context<Self>)
+    where
+        T: Serialize + 'static,
+        F: std::future::Future<Output = Result<T, WireError>> + 'static,
+    {
+        self.outstanding.wait(id, Pending::Plain);
+        ctx.spawn(
+            work.into_actor(self)
+                .map(move |result, session, ctx| session.answer(id, result, &[], ctx)),
+        );
+    }
+
+    // ----- the checks of §4 -----
+
+    /// One message from the peer, through the checks of §4 in order.
+    fn on_message(&mut self, raw: RawMessage, ctx: &mut Context<Self>) {
+        if log::log_enabled!(target: "connection", log::Level::Trace) {
+            log::trace!(target: "connection", "{} <- {}", self.log, dump(&raw.header));
+        }
+        let Envelope { id, kind } = match Envelope::parse(&raw.header) {
+            Ok(envelope) => envelope,
+            Err(err) => return self.send(&ErrorResponse::from_envelope(&err), &[]),
+        };
+        self.requests += 1;
+        if !self.outstanding.receive(id, kind) {
+            // Not `send_error`: the log entry of `id` is the first request's.
+            let outcome = "bad_request (id in use)";
+            log_request(&self.log, id, kind, outcome, Instant::now());
+            let err = WireError::bad_request(format!(
+                "id {id} is already used by an outstanding request"
+            ));
+            return self.send(&err.to_response(id), &[]);
+        }
+        if self.shutting_down {
+            let err = WireError::new(ErrorCode::ShuttingDown, "the server is shutting down");
+            return self.send_error(id, &err);
+        }
+        let user = match (kind.access(), &self.login) {
+            (Access::Open, _) => None,
+            (_, None) => {
+                let err = WireError::new(ErrorCode::Unauthenticated, "log in first");
+                return self.send_error(id, &err);
+            }
+            (Access::Admin, Some(login)) if login.role != Role::Admin => {
+                let err =
+                    WireError::new(ErrorCode::Forbidden, "this request is for administrators");
+                return self.send_error(id, &err);
+            }
+            (_, Some(login)) => Some(login.clone()),
+        };
+        let request = match Request::parse(kind, &raw.header) {
+            Ok(request) => request,
+            Err(err) => {
+                self.log_outcome(id, ErrorCode::BadRequest.as_str());
+                return self.send(&ErrorResponse::from_field(id, &err), &[]);
+            }
+        };
+        if kind != RequestKind::Cancel
+            && self.outstanding.waiting() >= self.services.settings.max_outstanding
+        {
+            let err = WireError::new(
+                ErrorCode::Busy,
+                "too many outstanding requests on this session",
+            );
+            return self.send_error(id, &err);
+        }
+        self.dispatch(id, request, user, raw.payload, ctx);
+    }
+
+    /// Hands a checked request to its group, with the logged-in user.
+    fn dispatch(
+        &mut self,
+        id: u32,
+        request: Request,
+        user: Option<LoggedIn>,
+        payload: Bytes,
+        ctx: &mut Context<Self>,
+    ) {
+        match (request, user) {
+            (Request::Open(request), _) => self.open_request(id, request, ctx),
+            (Request::User(request), Some(user)) => match request {
+                UserRequest::Logout => self.logout(id, user, ctx),
+                UserRequest::Library(op) => self.library(id, user, op, payload, ctx),
+                UserRequest::Count(count) => self.count(id, user, count, payload, ctx),
+                UserRequest::Cancel(cancel) => self.cancel(id, cancel.target, ctx),
+                UserRequest::Stream(request) => self.stream(id, user, request, payload, ctx),
+            },
+            (Request::Admin(request), Some(_admin)) => self.admin(id, request, ctx),
+            // The login check above gave a user to every request that needs one.
+            (_, None) => self.send_error(id, &WireError::internal("request without its login")),
+        }
+    }
+
+    /// Closes the session `idle` after its last frame.
+    fn arm_idle_timer(&mut self, idle: Duration, ctx: &mut Context<Self>) {
+        let due = (self.last_frame + idle).saturating_duration_since(Instant::now());
+        ctx.run_later(due, move |session, ctx| {
+            if session.last_frame.elapsed() >= idle {
+                session.bye(ByeReason::IdleTimeout, ctx);
+            } else {
+                session.arm_idle_timer(idle, ctx);
+            }
+        });
+    }
+}
+
+/// Waits for an actor's answer; a lost mailbox is an internal error.
+async fn ask<T>(
+    request: impl std::future::Future<Output = Result<Result<T, WireError>, MailboxError>>,
+) -> Result<T, WireError> {
+    request
+        .await
+        .map_err(|err| WireError::internal(format!("actor unreachable: {err}")))?
+}
+
+/// Runs CPU-bound work on tokio's blocking threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, WireError> {
+    actix_rt::task::spawn_blocking(work)
+        .await
+        .map_err(|err| WireError::internal(format!("blocking task failed: {err}")))
+}
+
+impl Actor for Session {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        log::info!(target: "connection", "{}: session started", self.log);
+        let settings = Arc::clone(&self.services.settings);
+        ctx.run_later(settings.login_timeout, |session, ctx| {
+            if !session.ever_logged_in {
+                session.bye(ByeReason::LoginTimeout, ctx);
+            }
+        });
+        self.arm_idle_timer(settings.idle_timeout, ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.outstanding.cancel_counts();
+        self.log_unanswered();
+        log::info!(target: "connection", "{}: session ended", self.log);
+    }
+}
+
+impl StreamHandler<Result<Incoming, TransportError>> for Session {
+    fn handle(&mut self, item: Result<Incoming, TransportError>, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        self.last_frame = Instant::now();
+        match item {
+            Ok(Incoming::Message(raw)) => self.on_message(raw, ctx),
+            Ok(Incoming::Unreadable(err)) => self.send(&ErrorResponse::unreadable(&err), &[]),
+            Err(TransportError::BadFrameLength { len }) => {
+                log::info!(target: "connection", "{}: frame length {len} out of bounds", self.log);
+                self.bye(ByeReason::ProtocolError, ctx);
+            }
+            Err(err) => {
+                log::info!(target: "connection", "{}: closing: {err}", self.log);
+                self.closing = true;
+                ctx.stop();
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        if !self.closing {
+            log::debug!(target: "connection", "{}: peer closed the connection", self.log);
+            ctx.stop();
+        }
+    }
+}
+
+impl WriteHandler<TransportError> for Session {
+    fn error(&mut self, err: TransportError, _: &mut Context<Self>) -> Running {
+        log::info!(target: "connection", "{}: write failed: {err}", self.log);
+        Running::Stop
+    }
+}

@@ -29,13 +29,15 @@ use actix_rt::ArbiterHandle;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-use super::session::{
-    AccountDeleted, AccountRole, DeliverNotice, Describe, KickSession, Session, ShutdownNotice,
+use super::hub::{
+    AccountDeleted, AccountRole, AccountRoleChanged, Broadcast, ConnectionEnded, ConnectionPermit,
+    DeliverNotice, Describe, EndAccountSessions, Kick, KickSession, ListSessions, ListenerHandle,
+    SessionHandle, Shutdown,
 };
+use super::session::Session;
 use super::Services;
 use crate::crypto::ServerIdentity;
 use crate::protocol::response::SessionInfo;
-use crate::protocol::{Push, Role};
 use crate::transport::server_handshake;
 
 /// First pause after a failed accept; it doubles up to [`MAX_ACCEPT_BACKOFF`].
@@ -110,12 +112,12 @@ pub struct Listener {
     /// Where the search for the least loaded thread starts (ties in turn).
     next_thread: usize,
     next_session_id: u64,
-    sessions: HashMap<u64, Addr<Session>>,
+    sessions: HashMap<u64, SessionHandle>,
     /// Every connection not ended yet (handshakes included): its thread.
     placed: HashMap<u64, usize>,
     connections: usize,
     per_address: HashMap<IpAddr, usize>,
-    shutdown: Option<ShutdownNotice>,
+    shutdown: Option<Shutdown>,
     stopped: Option<oneshot::Sender<()>>,
 }
 
@@ -246,11 +248,7 @@ impl StreamHandler<(TcpStream, SocketAddr)> for Listener {
         self.next_session_id += 1;
         self.placed.insert(id, thread);
         let listener = ctx.address();
-        let permit = ConnectionPermit {
-            listener: listener.clone(),
-            id,
-            ip,
-        };
+        let permit = ConnectionPermit::new(ListenerHandle::of(&listener), id, ip);
         log::debug!(target: "connection", "session={id} peer={peer}: accepted, thread {thread}");
         let identity = Arc::clone(&self.identity);
         let services = self.services.clone();
@@ -297,7 +295,7 @@ async fn handshake_and_start(
     let ctx: Context<Session> = Context::new();
     let listing = listener.send(SessionListed {
         id,
-        session: ctx.address(),
+        session: SessionHandle::of(&ctx.address()),
     });
     let mut connection = ListedBeforeReply {
         stream: &mut stream,
@@ -368,7 +366,7 @@ impl tokio::io::AsyncWrite for ListedBeforeReply<'_> {
 #[rtype(result = "()")]
 struct SessionListed {
     id: u64,
-    session: Addr<Session>,
+    session: SessionHandle,
 }
 
 impl Handler<SessionListed> for Listener {
@@ -380,17 +378,10 @@ impl Handler<SessionListed> for Listener {
         if !self.placed.contains_key(&listed.id) {
             return;
         }
-        if let Some(notice) = &self.shutdown {
-            listed.session.do_send(notice.clone());
+        if let Some(shutdown) = &self.shutdown {
+            listed.session.shutdown.do_send(shutdown.clone());
         }
         self.sessions.insert(listed.id, listed.session);
-    }
-}
-
-impl ConnectionPermit {
-    /// The listener, for requests about every session (`admin.*`).
-    pub fn listener(&self) -> &Addr<Listener> {
-        &self.listener
     }
 }
 
@@ -400,18 +391,17 @@ impl Listener {
     /// requests that concern every session go through here.
     fn ask_every_session<M>(
         &self,
+        recipient: impl Fn(&SessionHandle) -> &Recipient<M>,
         message: impl Fn() -> M,
     ) -> impl std::future::Future<Output = Vec<M::Result>> + 'static
     where
         M: Message + Send + 'static,
         M::Result: Send,
-        Session: Handler<M>,
-        <Session as Actor>::Context: actix::dev::ToEnvelope<Session, M>,
     {
         let asks: Vec<_> = self
             .sessions
             .values()
-            .map(|session| session.send(message()))
+            .map(|session| recipient(session).send(message()))
             .collect();
         async move {
             futures::future::join_all(asks)
@@ -428,30 +418,17 @@ fn count_yes(answers: Vec<bool>) -> u64 {
     answers.into_iter().filter(|&yes| yes).count() as u64
 }
 
-/// Describes every session (`admin.sessions`, `admin.stats`), by session id.
-#[derive(Debug, Message)]
-#[rtype(result = "Vec<SessionInfo>")]
-pub struct ListSessions;
-
 impl Handler<ListSessions> for Listener {
     type Result = ResponseFuture<Vec<SessionInfo>>;
 
     fn handle(&mut self, _: ListSessions, _: &mut Context<Self>) -> Self::Result {
-        let asks = self.ask_every_session(|| Describe);
+        let asks = self.ask_every_session(|session| &session.describe, || Describe);
         Box::pin(async move {
             let mut sessions = asks.await;
             sessions.sort_by_key(|s| s.session_id);
             sessions
         })
     }
-}
-
-/// `admin.kick`: ends session `session_id` with `bye kicked`. Whether it exists.
-#[derive(Debug, Message)]
-#[rtype(result = "bool")]
-pub struct Kick {
-    /// The session to end.
-    pub session_id: u64,
 }
 
 impl Handler<Kick> for Listener {
@@ -462,7 +439,7 @@ impl Handler<Kick> for Listener {
         let kicked = self
             .sessions
             .get(&kick.session_id)
-            .map(|session| session.send(KickSession));
+            .map(|session| session.kick.send(KickSession));
         Box::pin(async move {
             match kicked {
                 Some(kicked) => kicked.await.unwrap_or(false),
@@ -472,90 +449,47 @@ impl Handler<Kick> for Listener {
     }
 }
 
-/// `admin.broadcast`: a `notice` to every logged-in session; how many got it.
-#[derive(Debug, Message)]
-#[rtype(result = "u64")]
-pub struct Broadcast {
-    /// The `notice` push.
-    pub notice: Push,
-}
-
 impl Handler<Broadcast> for Listener {
     type Result = ResponseFuture<u64>;
 
     fn handle(&mut self, broadcast: Broadcast, _: &mut Context<Self>) -> Self::Result {
-        let deliveries = self.ask_every_session(|| DeliverNotice(broadcast.notice.clone()));
+        let deliveries = self.ask_every_session(
+            |session| &session.notice,
+            || DeliverNotice(broadcast.notice.clone()),
+        );
         Box::pin(async move { count_yes(deliveries.await) })
     }
-}
-
-/// An account was deleted: its sessions end with `bye kicked`; how many.
-#[derive(Debug, Message)]
-#[rtype(result = "u64")]
-pub struct EndAccountSessions {
-    /// The deleted account's id.
-    pub user_id: i64,
 }
 
 impl Handler<EndAccountSessions> for Listener {
     type Result = ResponseFuture<u64>;
 
     fn handle(&mut self, end: EndAccountSessions, _: &mut Context<Self>) -> Self::Result {
-        let ends = self.ask_every_session(|| AccountDeleted {
-            user_id: end.user_id,
-        });
+        let ends = self.ask_every_session(
+            |session| &session.account_deleted,
+            || AccountDeleted {
+                user_id: end.user_id,
+            },
+        );
         Box::pin(async move { count_yes(ends.await) })
     }
-}
-
-/// An account's role changed: its live sessions take it at once. Answered
-/// once every session has taken it, so that the `ok` of `admin.user.role`
-/// comes after (sessions run on several threads).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct AccountRoleChanged {
-    /// The account's id.
-    pub user_id: i64,
-    /// The new role.
-    pub role: Role,
 }
 
 impl Handler<AccountRoleChanged> for Listener {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, changed: AccountRoleChanged, _: &mut Context<Self>) -> Self::Result {
-        let updates = self.ask_every_session(|| AccountRole {
-            user_id: changed.user_id,
-            role: changed.role,
-        });
+        let updates = self.ask_every_session(
+            |session| &session.account_role,
+            || AccountRole {
+                user_id: changed.user_id,
+                role: changed.role,
+            },
+        );
         Box::pin(async move {
             updates.await;
         })
     }
-}
-
-/// A connection's place in the limits; given back when dropped.
-pub struct ConnectionPermit {
-    listener: Addr<Listener>,
-    id: u64,
-    ip: IpAddr,
-}
-
-impl Drop for ConnectionPermit {
-    fn drop(&mut self) {
-        self.listener.do_send(ConnectionEnded {
-            id: self.id,
-            ip: self.ip,
-        });
-    }
-}
-
-/// A connection has ended (its permit was dropped).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-struct ConnectionEnded {
-    id: u64,
-    ip: IpAddr,
 }
 
 impl Handler<ConnectionEnded> for Listener {
@@ -579,17 +513,6 @@ impl Handler<ConnectionEnded> for Listener {
     }
 }
 
-/// Starts the graceful shutdown of §6: stop accepting, tell every session,
-/// and stop for good after the grace (and a little slack for the `bye`s).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Shutdown {
-    /// The text of the `shutdown` push.
-    pub message: String,
-    /// How long running requests may take.
-    pub grace: Duration,
-}
-
 impl Handler<Shutdown> for Listener {
     type Result = ();
 
@@ -602,15 +525,12 @@ impl Handler<Shutdown> for Listener {
         if let Some(accepting) = self.accepting.take() {
             ctx.cancel_future(accepting);
         }
-        let notice = ShutdownNotice {
-            message: shutdown.message,
-            grace: shutdown.grace,
-        };
         for session in self.sessions.values() {
-            session.do_send(notice.clone());
+            session.shutdown.do_send(shutdown.clone());
         }
-        self.shutdown = Some(notice);
-        ctx.run_later(shutdown.grace + SHUTDOWN_SLACK, |listener, _| {
+        let grace = shutdown.grace;
+        self.shutdown = Some(shutdown);
+        ctx.run_later(grace + SHUTDOWN_SLACK, |listener, _| {
             if let Some(stopped) = listener.stopped.take() {
                 log::warn!(target: "connection", "{} connection(s) still open after the grace; stopping anyway",
                     listener.connections);

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::analysis::AnalysisPool;
-use super::listener::{ListSessions, Listener};
+use super::hub::ListSessions;
 use super::ServerCounters;
 use crate::protocol::response::StatsResult;
 use crate::protocol::WireError;
@@ -31,7 +31,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct StatsSource {
     /// The listener (sessions).
-    pub listener: Addr<Listener>,
+    pub listener: Recipient<ListSessions>,
     /// Traffic and login counters.
     pub counters: Arc<ServerCounters>,
     /// The analysis pool (jobs).

@@ -11,6 +11,9 @@
 //! - [`library`]: the only owner of the store and the upload spool (one thread).
 //! - [`analysis`]: the pool of worker threads that count.
 //! - [`metrics`]: the statistics of `admin.stats`, also as a Prometheus page.
+//! - [`hub`]: the messages between the listener and the sessions, which
+//!   reach each other through `Recipient`s (imports among actor files run
+//!   one way: `listener` → `session` → `metrics` → `hub`).
 //!
 //! Beside the actors, two plain tokio tasks: LAN discovery
 //! ([`crate::discovery::serve`]) and the optional metrics page.
@@ -20,6 +23,7 @@
 
 pub mod analysis;
 pub mod auth;
+pub mod hub;
 pub mod library;
 pub mod listener;
 pub mod metrics;
@@ -39,8 +43,9 @@ use crate::logging::TailHub;
 use crate::store::StoreError;
 use analysis::AnalysisPool;
 use auth::Auth;
+use hub::Shutdown;
 use library::{Housekeeping, Library, LibraryClosed};
-use listener::{Listener, SessionThreads, Shutdown};
+use listener::{Listener, SessionThreads};
 
 /// How long a stopping server waits for the database to close.
 pub const LIBRARY_CLOSE_LIMIT: Duration = Duration::from_secs(5);
@@ -223,7 +228,7 @@ impl Server {
         if let Some(socket) = metrics_socket {
             metrics_addr = socket.local_addr().ok();
             let source = metrics::StatsSource {
-                listener: listener.clone(),
+                listener: listener.clone().recipient(),
                 counters: stats.0,
                 pool: stats.1,
             };

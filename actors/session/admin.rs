@@ -14,10 +14,10 @@ use std::time::SystemTime;
 use actix::prelude::*;
 
 use super::{Pending, Session};
-use crate::actors::library::{DeleteUser, ListUsers, SetRole};
-use crate::actors::listener::{
+use crate::actors::hub::{
     AccountRoleChanged, Broadcast, EndAccountSessions, Kick, ListSessions, Shutdown,
 };
+use crate::actors::library::{DeleteUser, ListUsers, SetRole};
 use crate::actors::metrics::StatsSource;
 use crate::actors::{ADMIN_SHUTDOWN_MESSAGE, MAX_SHUTDOWN_GRACE};
 use crate::logging::{LogRecord, TAIL_QUEUE_LEN};
@@ -40,7 +40,11 @@ impl Session {
             AdminRequest::Sessions => self.track(
                 id,
                 async move {
-                    let sessions = listener.send(ListSessions).await.map_err(listener_gone)?;
+                    let sessions = listener
+                        .list
+                        .send(ListSessions)
+                        .await
+                        .map_err(listener_gone)?;
                     Ok(SessionList { sessions })
                 },
                 ctx,
@@ -51,7 +55,7 @@ impl Session {
             }
             AdminRequest::Kick(kick) => {
                 log::info!(target: "admin", "{}: kicks session {}", self.log, kick.session_id);
-                let kicked = listener.send(Kick {
+                let kicked = listener.kick.send(Kick {
                     session_id: kick.session_id,
                 });
                 self.track(
@@ -87,6 +91,7 @@ impl Session {
                         }))
                         .await?;
                         let ended = listener
+                            .end_account
                             .send(EndAccountSessions { user_id })
                             .await
                             .map_err(listener_gone)?;
@@ -110,6 +115,7 @@ impl Session {
                         }))
                         .await?;
                         listener
+                            .role_changed
                             .send(AccountRoleChanged { user_id, role })
                             .await
                             .map_err(listener_gone)?;
@@ -121,7 +127,7 @@ impl Session {
             AdminRequest::Broadcast(broadcast) => {
                 log::info!(target: "admin", "{}: broadcasts a {} notice", self.log, broadcast.priority);
                 let notice = Push::notice(broadcast.message, broadcast.priority, SystemTime::now());
-                let delivered = listener.send(Broadcast { notice });
+                let delivered = listener.broadcast.send(Broadcast { notice });
                 self.track(
                     id,
                     async move {
@@ -136,7 +142,7 @@ impl Session {
                 let grace = shutdown.grace().min(MAX_SHUTDOWN_GRACE);
                 log::info!(target: "admin", "{}: shuts the server down, grace {grace:?}", self.log);
                 self.send_ok(id, Empty {});
-                listener.do_send(Shutdown {
+                listener.shutdown.do_send(Shutdown {
                     message: ADMIN_SHUTDOWN_MESSAGE.to_owned(),
                     grace,
                 });
@@ -147,7 +153,7 @@ impl Session {
     /// Where `admin.stats` reads its figures.
     fn stats_source(&self) -> StatsSource {
         StatsSource {
-            listener: self.permit.listener().clone(),
+            listener: self.permit.listener().list.clone(),
             counters: Arc::clone(&self.services.counters),
             pool: self.services.pool.clone(),
         }

@@ -1,18 +1,15 @@
-//! What the listener asks of a session: describe itself, close, deliver a
-//! notice, follow its account's deletion or role change, shut down.
-
-use std::time::Duration;
+//! What the listener asks of a session (the messages of the
+//! [`hub`](crate::actors::hub)): describe itself, close, deliver a notice,
+//! follow its account's deletion or role change, shut down.
 
 use actix::prelude::*;
 
 use super::Session;
+use crate::actors::hub::{
+    AccountDeleted, AccountRole, DeliverNotice, Describe, KickSession, Shutdown,
+};
 use crate::protocol::response::SessionInfo;
-use crate::protocol::{ByeReason, ErrorCode, Push, Role, WireError};
-
-/// Describes the session for `admin.sessions`.
-#[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "SessionInfo")]
-pub struct Describe;
+use crate::protocol::{ByeReason, ErrorCode, Push, WireError};
 
 impl Handler<Describe> for Session {
     type Result = MessageResult<Describe>;
@@ -29,12 +26,6 @@ impl Handler<Describe> for Session {
     }
 }
 
-/// `admin.kick`: `bye kicked`, then close; whether the session was open
-/// (not closing already).
-#[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "bool")]
-pub struct KickSession;
-
 impl Handler<KickSession> for Session {
     type Result = bool;
 
@@ -47,12 +38,6 @@ impl Handler<KickSession> for Session {
     }
 }
 
-/// An `admin.broadcast` notice: sent if the session is logged in (and not
-/// closing); whether it was.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "bool")]
-pub struct DeliverNotice(pub Push);
-
 impl Handler<DeliverNotice> for Session {
     type Result = bool;
 
@@ -63,15 +48,6 @@ impl Handler<DeliverNotice> for Session {
         self.send(&notice.0, &[]);
         true
     }
-}
-
-/// An account was deleted: a session logged in as it ends with `bye
-/// kicked`; whether this one did.
-#[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "bool")]
-pub struct AccountDeleted {
-    /// The deleted account's id.
-    pub user_id: i64,
 }
 
 impl Handler<AccountDeleted> for Session {
@@ -90,16 +66,6 @@ impl Handler<AccountDeleted> for Session {
     }
 }
 
-/// An account's role changed: a session logged in as it takes the new role.
-#[derive(Debug, Clone, Copy, Message)]
-#[rtype(result = "()")]
-pub struct AccountRole {
-    /// The account's id.
-    pub user_id: i64,
-    /// The new role.
-    pub role: Role,
-}
-
 impl Handler<AccountRole> for Session {
     type Result = ();
 
@@ -112,21 +78,10 @@ impl Handler<AccountRole> for Session {
     }
 }
 
-/// The server is stopping: push `shutdown`, refuse new requests, give the
-/// running ones `grace`, then `bye`.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct ShutdownNotice {
-    /// The text of the push.
-    pub message: String,
-    /// How long running requests may take.
-    pub grace: Duration,
-}
-
-impl Handler<ShutdownNotice> for Session {
+impl Handler<Shutdown> for Session {
     type Result = ();
 
-    fn handle(&mut self, notice: ShutdownNotice, ctx: &mut Context<Self>) {
+    fn handle(&mut self, notice: Shutdown, ctx: &mut Context<Self>) {
         if self.closing || self.shutting_down {
             return;
         }

@@ -32,9 +32,6 @@ mod outstanding;
 mod stream;
 
 pub use admin::TAIL_BACKLOG_LIMIT;
-pub use control::{
-    AccountDeleted, AccountRole, DeliverNotice, Describe, KickSession, ShutdownNotice,
-};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,7 +46,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
-use super::listener::ConnectionPermit;
+use super::hub::ConnectionPermit;
 use super::Services;
 use crate::crypto::{SessionKeys, Side};
 use crate::protocol::{

@@ -1,14 +1,12 @@
 //! The client commands and the load generator, run as the `harmonic` binary
 //! against an in-process server, with the config directory in a temp dir.
 
-mod server_support;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::server_support::{recording, settings, start, template, wav};
 use serde_json::Value;
-use server_support::{recording, settings, start, template, wav};
 
 const RATE: u32 = 16_000;
 const EVENTS: [f64; 4] = [0.5, 2.0, 3.5, 5.0];

@@ -3,17 +3,15 @@
 //! discovery and the metrics page on loopback, and `harmonic serve` as a
 //! child process driven by `harmonic admin` (exit status 0).
 
-mod server_support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::server_support::*;
 use harmonic::protocol::{Push, ServerMessage};
 use serde_json::json;
-use server_support::*;
 
 const PASSWORD: &str = ADMIN_PASSWORD;
 

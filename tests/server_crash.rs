@@ -4,8 +4,6 @@
 //! must be there with its bytes; rows and files must agree; no temporary
 //! file, upload or unreferenced sound file may remain; login still works.
 
-mod server_support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -14,10 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::server_support::{hex_sha, template, wav};
 use bytes::Bytes;
 use diesel::prelude::*;
 use harmonic::client::{Client, ConnectOptions};
-use server_support::{hex_sha, template, wav};
 
 const USER: &str = "crashy";
 const PASSWORD: &str = "correct horse";

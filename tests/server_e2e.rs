@@ -10,10 +10,8 @@
 //! `busy` (pool and outstanding requests), `cancelled` and `shutting_down`.
 //! `internal` has no client-side trigger.
 
-mod server_support;
-
+use crate::server_support::*;
 use serde_json::json;
-use server_support::*;
 
 #[tokio::test]
 async fn handshake_then_ping_before_login() {

@@ -2,14 +2,12 @@
 //! graceful shutdown, protocol violations, timers, connection limits,
 //! restarts and a taken port.
 
-mod server_support;
-
 use std::time::Duration;
 
+use crate::server_support::*;
 use harmonic::actors::{ServerError, ServerThread};
 use harmonic::protocol::{Push, ServerMessage};
 use serde_json::json;
-use server_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

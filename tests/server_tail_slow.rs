@@ -4,7 +4,7 @@
 //! one `debug` line under the `connection` target), and a third client's
 //! `ping` must still come back.
 //!
-//! It lives in a file of its own so that it runs in a process of its own:
+//! Each test runs in a process of its own (`in_own_process`):
 //! the log hub is one per process and every test server of a process feeds
 //! it. The assertions stay robust to other records anyway (only the flooder's
 //! lines are checked for order, and the accounting uses `>=`).
@@ -31,15 +31,13 @@
 //! exceeds `TAIL_BACKLOG_LIMIT`; [`a_slow_tail_is_bounded_and_drops`] checks
 //! that bound, [`a_slow_tail_never_slows_the_server`] everything else.
 
-mod server_support;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::server_support::*;
 use harmonic::logging::TAIL_QUEUE_LEN;
 use harmonic::protocol::{Push, ServerMessage};
 use serde_json::json;
-use server_support::*;
 
 const PASSWORD: &str = ADMIN_PASSWORD;
 
@@ -256,6 +254,9 @@ fn check_lines(outcome: &SlowTailOutcome) {
 
 #[tokio::test]
 async fn a_slow_tail_never_slows_the_server() {
+    if !in_own_process("server_tail_slow::a_slow_tail_never_slows_the_server") {
+        return;
+    }
     let outcome = slow_tail_during_a_flood().await;
     check_lines(&outcome);
 }
@@ -264,6 +265,9 @@ async fn a_slow_tail_never_slows_the_server() {
 /// queue and the socket buffers can hold, so most are dropped and counted.
 #[tokio::test]
 async fn a_slow_tail_is_bounded_and_drops() {
+    if !in_own_process("server_tail_slow::a_slow_tail_is_bounded_and_drops") {
+        return;
+    }
     let outcome = slow_tail_during_a_flood().await;
     check_lines(&outcome);
     assert!(

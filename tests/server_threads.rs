@@ -1,12 +1,11 @@
 //! Sessions run on several threads (actix arbiters), which stop with the
-//! server: in a process of its own, so that no other test's threads count.
-
-mod server_support;
+//! server: in a process of its own (`in_own_process`), so that no other
+//! test's threads count.
 
 use std::time::Duration;
 
+use crate::server_support::*;
 use serde_json::json;
-use server_support::*;
 
 /// Threads of this process whose name starts with `prefix` (Linux truncates
 /// thread names to 15 bytes).
@@ -27,6 +26,9 @@ const ARBITER: &str = "actix-rt|system";
 
 #[tokio::test]
 async fn sessions_spread_over_threads_that_end_with_the_server() {
+    if !in_own_process("server_threads::sessions_spread_over_threads_that_end_with_the_server") {
+        return;
+    }
     if !std::path::Path::new("/proc/self/task").exists() {
         return; // not Linux: nothing to count with
     }

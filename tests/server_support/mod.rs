@@ -1,7 +1,6 @@
 //! Helpers for the server's end-to-end tests: a server on 127.0.0.1:0 with a
 //! temporary data dir, a small test client over the real transport, and
 //! synthetic audio with known occurrences.
-#![allow(dead_code)]
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,7 +12,7 @@ use harmonic::config::Settings;
 use harmonic::crypto::{channel_pair, FrameSealer, Side};
 use harmonic::protocol::encode_message;
 use harmonic::protocol::response::ServerMessage;
-use harmonic::protocol::{ErrorCode, Push, ReceivedCode};
+use harmonic::protocol::Push;
 use harmonic::synth;
 use harmonic::transport::{client_handshake, split_codecs, DecryptingCodec, Incoming};
 use serde_json::{json, Map, Value};
@@ -261,11 +260,6 @@ pub fn hex_sha(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-/// Whether a code is the expected one.
-pub fn is(code: &str, expected: ErrorCode) -> bool {
-    ReceivedCode::from_wire(code).is(expected)
-}
-
 /// A template sound at `rate`.
 pub fn template(rate: u32) -> Vec<f32> {
     synth::sound(synth::SoundKind::KeyClick, rate, &mut synth::rng(7))
@@ -337,4 +331,28 @@ pub fn install_tail_logger() {
         rust_log: None,
         log_file: None,
     });
+}
+
+/// Runs the calling test in a process of its own (for what is one per
+/// process: the log hub, the count of threads): true in that process, where
+/// the test goes on; false in this one, once the other has passed. `test`
+/// is the test's path in this binary (`module::name`).
+pub fn in_own_process(test: &str) -> bool {
+    const CHILD: &str = "HARMONIC_TEST_OWN_PROCESS";
+    if std::env::var_os(CHILD).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let output = std::process::Command::new(exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{test} in its own process:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    false
 }

@@ -3,9 +3,9 @@
 //! It reads decrypted messages through `add_stream(FramedRead<read half,
 //! DecryptingCodec>)` and writes through an `actix::io::FramedWrite` over the
 //! write half. Each message goes through the checks of §4 in order
-//! ([`Session::on_message`]): the header and a known type, a shutdown under
+//! (`Session::on_message`): the header and a known type, a shutdown under
 //! way, login, role, the fields, then the request itself (the outstanding
-//! limit first), which [`Session::dispatch`] hands to its group:
+//! limit first), which `Session::dispatch` hands to its group:
 //!
 //! - `account.rs`: `ping`, `signup`, `login`, `resume`, `logout`;
 //! - `library.rs`: `upload.*` and `sound.*`, one message to the library;
@@ -14,7 +14,7 @@
 //! - `admin.rs`: `admin.*`, the log tail among them.
 //!
 //! Requests that wait for another actor are tracked by id in
-//! [`Outstanding`] until their one final answer; `cancel`, `bye` and the end
+//! `Outstanding` (`outstanding.rs`) until their one final answer; `cancel`, `bye` and the end
 //! of a shutdown grace answer or drop them there, and a late result whose id
 //! is gone is simply discarded, so nothing carries an id after its answer.
 //!

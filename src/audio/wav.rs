@@ -157,7 +157,7 @@ impl<R: Read> WavSource<R> {
 
     /// Reads everything that is left (for short files such as templates).
     ///
-    /// Room is reserved for at most [`READ_ALL_RESERVE_FRAMES`] up front:
+    /// Room is reserved for at most `READ_ALL_RESERVE_FRAMES` up front:
     /// the length comes from the header, which a damaged or hostile file
     /// can set to 4 GiB over a few bytes of audio (found by `fuzz/`).
     pub fn read_all(&mut self) -> Result<Vec<f32>, AudioError> {

@@ -86,7 +86,7 @@ fn band_sums<'a>(frames: impl IntoIterator<Item = &'a [f32]>) -> [f32; BANDS] {
 
 /// How far (in power) a window may exceed the template's shape, in the
 /// bands the template has (almost) nothing in, before the excess stops
-/// counting against it ([`SpectralCheck::cap_foreign_bands`]): 10 dB.
+/// counting against it (`SpectralCheck::cap_foreign_bands`): 10 dB.
 /// Chosen on the accuracy corpus: 5 (7 dB) let distractors through, 20
 /// (13 dB) and more kept fewer of the ten-minute recordings' true matches
 /// (docs/BENCHMARKS.md, session 11).

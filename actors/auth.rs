@@ -2,7 +2,8 @@
 //! throttle of §5 ([`LoginThrottle`]), which it alone owns.
 //!
 //! Password hashing and verification are slow on purpose (argon2id), so they
-//! run on tokio's blocking threads; the accounts and tokens themselves are
+//! run on the password workers ([`PasswordWorkers`]: fixed memory, logins
+//! before signups); the accounts and tokens themselves are
 //! the library actor's (it alone owns the database). A failed login is
 //! recorded when its answer is known, whatever made it fail (unknown user,
 //! wrong password, or a pair that could never be valid), and a login for an
@@ -10,18 +11,16 @@
 //! tell which usernames exist.
 
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use tokio::sync::Semaphore;
 
+use super::hashing::{HashingError, PasswordWorkers};
 use super::library::{
     CreateUser, FindUser, GrantLogin, Library, LoginGrant, ResumeLogin, RevokeToken,
 };
 use crate::auth::{check_signup, LoginThrottle, ThrottleLimits};
 use crate::config::Settings;
-use crate::crypto::{hash_password, verify_password};
 use crate::protocol::{login_could_be_valid, ErrorCode, Role, WireError};
 
 /// How often ended failure windows are forgotten.
@@ -31,13 +30,14 @@ const THROTTLE_PURGE_INTERVAL: Duration = Duration::from_secs(60);
 pub struct Auth {
     throttle: LoginThrottle,
     library: Addr<Library>,
-    /// Permits for password hashing (`Settings::password_workers`).
-    hashing: Arc<Semaphore>,
+    /// Where passwords are hashed and checked.
+    passwords: PasswordWorkers,
 }
 
 impl Auth {
-    /// An auth actor over `library`, with the throttle limits of `settings`.
-    pub fn new(settings: &Settings, library: Addr<Library>) -> Auth {
+    /// An auth actor over `library`, hashing on `passwords`, with the
+    /// throttle limits of `settings`.
+    pub fn new(settings: &Settings, library: Addr<Library>, passwords: PasswordWorkers) -> Auth {
         Auth {
             throttle: LoginThrottle::new(ThrottleLimits {
                 per_username: settings.login_failures_per_username,
@@ -45,7 +45,7 @@ impl Auth {
                 window: settings.login_failure_window,
             }),
             library,
-            hashing: Arc::new(Semaphore::new(settings.password_workers)),
+            passwords,
         }
     }
 }
@@ -69,27 +69,15 @@ fn mailbox(err: MailboxError) -> WireError {
     WireError::internal(format!("library unreachable: {err}"))
 }
 
-/// Runs password hashing on a blocking thread, once one of the `hashing`
-/// permits is free: argon2 takes 19 MiB and ~15 ms of CPU, so a burst of
-/// logins must queue rather than run all at once.
-async fn hash_off_loop<T: Send + 'static>(
-    hashing: Arc<Semaphore>,
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, WireError> {
-    let _permit = hashing
-        .acquire_owned()
-        .await
-        .map_err(|err| WireError::internal(format!("hashing permits closed: {err}")))?;
-    actix_rt::task::spawn_blocking(work)
-        .await
-        .map_err(|err| WireError::internal(format!("blocking task failed: {err}")))
+fn hashing(err: HashingError) -> WireError {
+    WireError::internal(format!("password hashing: {err}"))
 }
 
-/// A hash to verify against when the user does not exist (same cost as a real one).
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("harmonic dummy password").unwrap_or_default())
-}
+/// What a login for an unknown user is checked against, so that it costs
+/// what a real check costs (same algorithm and parameters as every stored
+/// hash). Its output was made up, not computed: no password matches it.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$aGFybW9uaWMgZHVtbXk$ZHVtbXkgaGFzaDogbm8gcGFzc3dvcmQgbWF0Y2hlcyE";
 
 /// `signup`: creates a `user` account (does not log in).
 #[derive(Debug, Message)]
@@ -106,11 +94,10 @@ impl Handler<Signup> for Auth {
 
     fn handle(&mut self, msg: Signup, _: &mut Context<Self>) -> Self::Result {
         let library = self.library.clone();
-        let hashing = Arc::clone(&self.hashing);
+        let passwords = self.passwords.clone();
         Box::pin(async move {
             check_signup(&msg.username, &msg.password)?;
-            let password = msg.password;
-            let hash = hash_off_loop(hashing, move || hash_password(&password)).await??;
+            let hash = passwords.hash(msg.password).await.map_err(hashing)?;
             library
                 .send(CreateUser {
                     username: msg.username,
@@ -151,7 +138,7 @@ impl Handler<Login> for Auth {
             return Box::pin(fut::ready(Err(WireError::rate_limited(wait))));
         }
         let library = self.library.clone();
-        let hashing = Arc::clone(&self.hashing);
+        let passwords = self.passwords.clone();
         let name = username.clone();
         let attempt = async move {
             if !login_could_be_valid(&name, &password) {
@@ -161,14 +148,12 @@ impl Handler<Login> for Auth {
                 .send(FindUser { username: name })
                 .await
                 .map_err(mailbox)??;
-            let verified = hash_off_loop(hashing, move || match &user {
-                Some(user) => verify_password(&password, &user.password_hash).then_some(user.id),
-                None => {
-                    verify_password(&password, dummy_hash());
-                    None
-                }
-            })
-            .await?;
+            let (user_id, phc) = match user {
+                Some(user) => (Some(user.id), user.password_hash),
+                None => (None, DUMMY_HASH.to_owned()),
+            };
+            let matched = passwords.verify(password, phc).await.map_err(hashing)?;
+            let verified = user_id.filter(|_| matched);
             match verified {
                 Some(user_id) => library
                     .send(GrantLogin { user_id })
@@ -281,7 +266,8 @@ mod tests {
         };
         actix::System::new().block_on(async move {
             let (library, _closed) = Library::start(&settings).unwrap();
-            let auth = Auth::new(&settings, library).start();
+            let passwords = PasswordWorkers::start(1).unwrap();
+            let auth = Auth::new(&settings, library, passwords).start();
             let peer = IpAddr::from([127, 0, 0, 1]);
             let signup = |username: &str, password: &str| Signup {
                 username: username.into(),
@@ -357,5 +343,24 @@ mod tests {
                 .unwrap();
             assert_eq!(revoked.unwrap_err().code, ErrorCode::InvalidCredentials);
         });
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_does_and_matches_nothing() {
+        use argon2::password_hash::PasswordHash;
+        let real = crate::crypto::hash_password("correct horse").unwrap();
+        let (dummy, real) = (
+            PasswordHash::new(DUMMY_HASH).unwrap(),
+            PasswordHash::new(&real).unwrap(),
+        );
+        assert_eq!(
+            (dummy.algorithm, dummy.version, dummy.params.to_string()),
+            (real.algorithm, real.version, real.params.to_string())
+        );
+        assert_eq!(dummy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+        assert!(!crate::crypto::verify_password(
+            "harmonic dummy",
+            DUMMY_HASH
+        ));
     }
 }

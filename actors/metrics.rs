@@ -59,13 +59,28 @@ impl StatsSource {
             audio_s_analysed: load.audio_s(),
             bytes_in: counters.bytes_in.load(Ordering::Relaxed),
             bytes_out: counters.bytes_out.load(Ordering::Relaxed),
+            resident_memory_bytes: resident_memory_bytes(),
         })
     }
 }
 
+/// The process's resident memory in bytes (`VmRSS` of `/proc/self/status`),
+/// or `None` where there is no such file (not Linux).
+pub fn resident_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    vm_rss_bytes(&status)
+}
+
+/// The `VmRSS:  1234 kB` line of a `/proc/PID/status` text, in bytes.
+fn vm_rss_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// The statistics in the Prometheus text format, each with HELP and TYPE.
 pub fn render_prometheus(stats: &StatsResult) -> String {
-    let metrics: [(&str, &str, &str, f64); 10] = [
+    let mut metrics: Vec<(&str, &str, &str, f64)> = vec![
         (
             "harmonic_uptime_seconds",
             "gauge",
@@ -127,6 +142,14 @@ pub fn render_prometheus(stats: &StatsResult) -> String {
             stats.bytes_out as f64,
         ),
     ];
+    if let Some(bytes) = stats.resident_memory_bytes {
+        metrics.push((
+            "harmonic_resident_memory_bytes",
+            "gauge",
+            "Resident memory of the server process (RSS).",
+            bytes as f64,
+        ));
+    }
     let mut text = String::new();
     for (name, kind, help, value) in metrics {
         let _ = writeln!(text, "# HELP {name} {help}");
@@ -232,14 +255,27 @@ mod tests {
             audio_s_analysed: 90.5,
             bytes_in: 1000,
             bytes_out: 2000,
+            resident_memory_bytes: Some(12 << 20),
         };
         let text = render_prometheus(&stats);
         assert!(text.contains("# TYPE harmonic_logins_total counter\nharmonic_logins_total 5\n"));
         assert!(text.contains("harmonic_audio_analysed_seconds_total 90.5\n"));
         assert!(text.contains("# HELP harmonic_sessions Open sessions.\n"));
         let samples: Vec<_> = text.lines().filter(|l| !l.starts_with('#')).collect();
-        assert_eq!(samples.len(), 10);
-        assert_eq!(text.lines().filter(|l| l.starts_with("# TYPE")).count(), 10);
+        assert_eq!(samples.len(), 11);
+        assert_eq!(text.lines().filter(|l| l.starts_with("# TYPE")).count(), 11);
+        assert!(text.contains("harmonic_resident_memory_bytes 12582912\n"));
         assert!(http("200 OK", METRICS_CONTENT_TYPE, "x", "HEAD").ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn resident_memory_is_read_from_proc() {
+        let status = "Name:\tharmonic\nVmHWM:\t   20000 kB\nVmRSS:\t   12345 kB\nThreads:\t9\n";
+        assert_eq!(vm_rss_bytes(status), Some(12345 * 1024));
+        assert_eq!(vm_rss_bytes("Name:\tx\n"), None);
+        if cfg!(target_os = "linux") {
+            let rss = resident_memory_bytes().unwrap();
+            assert!(rss > 1 << 20, "{rss}");
+        }
     }
 }

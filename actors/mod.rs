@@ -8,6 +8,7 @@
 //!   ([`listener::SessionThreads`], one actix arbiter per CPU by default);
 //!   the checks of §4 and every request.
 //! - [`auth`]: signup, login, resume, logout and the failed-login throttle.
+//! - [`hashing`]: the password workers (fixed argon2 memory, logins first).
 //! - [`library`]: the only owner of the store and the upload spool (one thread).
 //! - [`analysis`]: the pool of worker threads that count.
 //! - [`metrics`]: the statistics of `admin.stats`, also as a Prometheus page.
@@ -23,6 +24,7 @@
 
 pub mod analysis;
 pub mod auth;
+pub mod hashing;
 pub mod hub;
 pub mod library;
 pub mod listener;
@@ -180,7 +182,9 @@ impl Server {
             None => None,
         };
         let (library, library_closed) = Library::start(&settings)?;
-        let auth = Auth::new(&settings, library.clone()).start();
+        let passwords = hashing::PasswordWorkers::start(settings.password_workers)
+            .map_err(|err| ServerError::Thread(format!("cannot start a password worker: {err}")))?;
+        let auth = Auth::new(&settings, library.clone(), passwords).start();
         let pool = AnalysisPool::start(settings.analysis_workers, settings.analysis_queue);
         let housekeeping = library.clone();
         let period = settings

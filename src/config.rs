@@ -63,10 +63,11 @@ pub struct Settings {
     pub analysis_workers: usize,
     /// Counts that may wait for a worker; past it, `busy` (default 64).
     pub analysis_queue: usize,
-    /// Password hashes (argon2id, 19 MiB and ~15 ms of CPU each) computed at
-    /// once; more signups and logins wait their turn, so a burst of them
-    /// costs neither unbounded memory nor every core (default: the number
-    /// of CPUs).
+    /// Password workers: threads that hash and check passwords (argon2id,
+    /// ~15 ms of CPU each), each holding its 19 MiB of argon2 memory for
+    /// its life; more signups and logins wait their turn (logins first), so
+    /// a burst of them costs neither more memory nor every core (default:
+    /// the number of CPUs).
     pub password_workers: usize,
     /// Live streams one session may have open at once (default 8).
     pub max_streams_per_session: usize,
@@ -208,7 +209,7 @@ pub struct SettingsLayer {
     /// Counts that may wait for a worker before `busy` [default: 64].
     #[arg(long, env = "HARMONIC_ANALYSIS_QUEUE")]
     pub analysis_queue: Option<usize>,
-    /// Password hashes computed at once; more logins wait [default: number of CPUs].
+    /// Password workers (19 MiB each); more logins wait [default: number of CPUs].
     #[arg(long, env = "HARMONIC_PASSWORD_WORKERS")]
     pub password_workers: Option<usize>,
     /// Live streams open at once per session [default: 8].

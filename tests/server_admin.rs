@@ -535,6 +535,7 @@ async fn discovery_and_metrics_on_loopback() {
         "{page}"
     );
     assert!(page.contains("harmonic_bytes_in_total "));
+    assert!(page.contains("# TYPE harmonic_resident_memory_bytes gauge\n"));
 }
 
 /// Runs `harmonic` with `args`, `stdin` as its input; returns status and stdout.

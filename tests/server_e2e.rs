@@ -489,6 +489,7 @@ async fn admin_sessions_and_stats() {
     );
     assert_eq!(stats["logins"], 1);
     assert!(stats["bytes_in"].as_u64().unwrap() > 0 && stats["bytes_out"].as_u64().unwrap() > 0);
+    assert!(stats["resident_memory_bytes"].as_u64().unwrap() > 1 << 20);
     let users = admin.ok("admin.users", json!({}), &[]).await;
     assert_eq!(users["users"][0]["username"], "root");
 }

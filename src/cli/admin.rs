@@ -247,6 +247,12 @@ fn render(command: &AdminCommand, fields: &Map<String, Value>) -> Result<String,
                 ("audio analysed", format!("{:.1} s", stats.audio_s_analysed)),
                 ("bytes in", stats.bytes_in.to_string()),
                 ("bytes out", stats.bytes_out.to_string()),
+                (
+                    "resident memory",
+                    stats.resident_memory_bytes.map_or("unknown".into(), |b| {
+                        format!("{:.1} MiB", b as f64 / 1048576.0)
+                    }),
+                ),
             ]
             .into_iter()
             .map(|(k, v)| vec![k.to_owned(), v])

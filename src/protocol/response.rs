@@ -452,6 +452,11 @@ pub struct StatsResult {
     pub bytes_in: u64,
     /// Bytes sent since start.
     pub bytes_out: u64,
+    /// The server process's resident memory (RSS) in bytes, when the
+    /// system tells it (Linux); an addition to the contract's fields, so
+    /// absent from other servers' answers.
+    #[serde(default)]
+    pub resident_memory_bytes: Option<u64>,
 }
 
 /// Reads the result fields of an `ok` answer as a typed result

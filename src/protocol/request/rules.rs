@@ -1,6 +1,8 @@
 //! The naming and size rules of §5, as plain functions shared by the
 //! server and the client.
 
+#[cfg(doc)]
+use super::Request;
 use super::{MAX_PASSWORD_BYTES, MAX_SOUND_NAME_CHARS, MAX_USERNAME_LEN, MIN_PASSWORD_CHARS};
 use crate::protocol::RuleViolation;
 

@@ -5,6 +5,8 @@ use serde::Serialize;
 
 use super::fields::{hex_digest, pcm_format};
 #[cfg(doc)]
+use super::RequestKind;
+#[cfg(doc)]
 use super::{
     check_password_strength, login_could_be_valid, validate_username, MAX_PASSWORD_BYTES,
     MAX_UPLOAD_SIZE,

@@ -812,14 +812,13 @@ mod tests {
         }
     }
 
-    fn wav_bytes(dir: &Path, seconds: f32) -> Vec<u8> {
+    /// A sine of `seconds` at 8 kHz as 16-bit mono WAV.
+    fn wav_bytes(seconds: f32) -> Vec<u8> {
         let rate = 8_000;
         let samples: Vec<f32> = (0..(seconds * rate as f32) as usize)
             .map(|i| (i as f32 * 0.05).sin() * 0.5)
             .collect();
-        let path = dir.join(format!("gen-{seconds}.wav"));
-        crate::synth::write_wav(&path, &samples, rate, 1, SampleLayout::S16).unwrap();
-        std::fs::read(path).unwrap()
+        crate::synth::wav_bytes(&samples, rate, 1, SampleLayout::S16)
     }
 
     fn upload(lib: &mut Library, owner: i64, bytes: &[u8]) -> String {
@@ -836,7 +835,7 @@ mod tests {
         let mut lib = Library::open(&settings(dir.path())).unwrap();
         lib.create_user("Alice", "hash", Role::User).unwrap();
         let alice = lib.find_user("alice").unwrap().unwrap().id;
-        let wav = wav_bytes(dir.path(), 0.5);
+        let wav = wav_bytes(0.5);
         let saved = lib
             .save_sound(
                 alice,
@@ -905,7 +904,7 @@ mod tests {
             false,
         );
         assert_eq!(junk.unwrap_err().code, ErrorCode::UnsupportedAudio);
-        let long = wav_bytes(dir.path(), 61.0);
+        let long = wav_bytes(61.0);
         let id = upload(&mut lib, bob, &long);
         let err = lib
             .save_sound(bob, "x", AudioInput::Upload(id.clone()), false)
@@ -921,8 +920,8 @@ mod tests {
         let mut lib = Library::open(&settings(dir.path())).unwrap();
         lib.create_user("carol", "hash", Role::User).unwrap();
         let carol = lib.find_user("carol").unwrap().unwrap().id;
-        let template = upload(&mut lib, carol, &wav_bytes(dir.path(), 0.3));
-        let too_long = upload(&mut lib, carol, &wav_bytes(dir.path(), 31.0));
+        let template = upload(&mut lib, carol, &wav_bytes(0.3));
+        let too_long = upload(&mut lib, carol, &wav_bytes(31.0));
         let source = TemplateSource::Upload(template.clone());
         let err = lib
             .prepare_count(
@@ -938,7 +937,7 @@ mod tests {
             .prepare_count(
                 carol,
                 &source,
-                AudioInput::Inline(Bytes::from(wav_bytes(dir.path(), 2.0))),
+                AudioInput::Inline(Bytes::from(wav_bytes(2.0))),
                 Options::default(),
             )
             .unwrap();
@@ -962,7 +961,7 @@ mod tests {
         lib.create_user("frank", "hash", Role::Admin).unwrap();
         let erin = lib.find_user("erin").unwrap().unwrap().id;
         let frank = lib.find_user("frank").unwrap().unwrap().id;
-        let wav = wav_bytes(dir.path(), 0.2);
+        let wav = wav_bytes(0.2);
         lib.save_sound(
             erin,
             "a",

@@ -188,20 +188,21 @@ mod tests {
     use super::*;
     use std::io::Cursor;
 
+    /// `samples` as a WAV file of `spec`'s layout: frames of `spec.channels`
+    /// interleaved samples, so `samples.len()` is a multiple of it.
     fn wav_bytes(spec: hound::WavSpec, samples: &[f32]) -> Vec<u8> {
-        let mut cursor = Cursor::new(Vec::new());
-        let mut writer = hound::WavWriter::new(&mut cursor, spec).unwrap();
-        for &s in samples {
-            match (spec.sample_format, spec.bits_per_sample) {
-                (hound::SampleFormat::Float, _) => writer.write_sample(s).unwrap(),
-                (_, 8) => writer.write_sample((s * 127.0) as i8).unwrap(),
-                (_, 16) => writer.write_sample((s * 32_767.0) as i16).unwrap(),
-                (_, 24) => writer.write_sample((s * 8_388_607.0) as i32).unwrap(),
-                _ => writer.write_sample((s * 2_147_483_647.0) as i32).unwrap(),
-            }
-        }
-        writer.finalize().unwrap();
-        cursor.into_inner()
+        let layout = match (spec.sample_format, spec.bits_per_sample) {
+            (hound::SampleFormat::Float, _) => SampleLayout::F32,
+            (_, 8) => SampleLayout::U8,
+            (_, 16) => SampleLayout::S16,
+            (_, 24) => SampleLayout::S24,
+            _ => SampleLayout::S32,
+        };
+        let channels = usize::from(spec.channels);
+        // The one writer copies a mono signal to every channel: give it
+        // one sample per frame.
+        let frames: Vec<f32> = samples.iter().step_by(channels).copied().collect();
+        crate::synth::wav_bytes(&frames, spec.sample_rate, spec.channels, layout)
     }
 
     #[test]

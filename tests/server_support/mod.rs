@@ -285,10 +285,7 @@ pub fn recording(template: &[f32], rate: u32, seconds: f64, at: &[f64]) -> Vec<f
 
 /// Samples as WAV bytes (16-bit mono).
 pub fn wav(samples: &[f32], rate: u32) -> Vec<u8> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("a.wav");
-    synth::write_wav(&path, samples, rate, 1, SampleLayout::S16).unwrap();
-    std::fs::read(path).unwrap()
+    synth::wav_bytes(samples, rate, 1, SampleLayout::S16)
 }
 
 /// A typed client, signed up and logged in as `username`.

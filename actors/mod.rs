@@ -10,6 +10,9 @@
 //! - [`auth`]: signup, login, resume, logout and the failed-login throttle.
 //! - [`library`]: the only owner of the store and the upload spool (one thread).
 //! - [`analysis`]: the pool of worker threads that count.
+//! - [`audio_jobs`]: requests that bring audio, decoded on blocking
+//!   threads between a library step that locates it and one that stores or
+//!   consumes it.
 //! - [`metrics`]: the statistics of `admin.stats`, also as a Prometheus page.
 //!
 //! Beside the actors, two plain tokio tasks: LAN discovery
@@ -19,6 +22,7 @@
 //! [`ServerThread`] runs one on a thread of its own (tests, tools).
 
 pub mod analysis;
+pub mod audio_jobs;
 pub mod auth;
 pub mod library;
 pub mod listener;

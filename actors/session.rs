@@ -45,11 +45,11 @@ use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
 use super::analysis::{ProgressCell, RunCount};
+use super::audio_jobs::{self, blocking};
 use super::auth::{Login, Logout, Resume, Signup};
 use super::library::{
     AbortUpload, AudioInput, BeginUpload, ChunkUpload, DeleteSound, DeleteUser, FinishUpload,
-    GetSound, ListSounds, ListUsers, LoginGrant, PrepareCount, RenameSound, SaveSound, SetRole,
-    StreamTemplate,
+    GetSound, ListSounds, ListUsers, LoginGrant, RenameSound, SetRole,
 };
 use super::listener::{
     AccountRoleChanged, Broadcast, ConnectionPermit, EndAccountSessions, Kick, ListSessions,
@@ -604,12 +604,13 @@ impl Session {
                 self.track(
                     id,
                     async move {
-                        let sound = ask(library.send(SaveSound {
-                            owner: owner?,
-                            name: save.name,
-                            input: input?,
-                            overwrite: save.overwrite,
-                        }))
+                        let sound = audio_jobs::save_sound(
+                            library,
+                            owner?,
+                            save.name,
+                            input?,
+                            save.overwrite,
+                        )
                         .await?;
                         Ok(SoundResult { sound })
                     },
@@ -927,12 +928,13 @@ impl Session {
                 tail: None,
             },
         );
-        let prepare = ask(self.services.library.send(PrepareCount {
+        let prepare = audio_jobs::prepare_count(
+            self.services.library.clone(),
             owner,
-            template: count.template,
+            count.template,
             recording,
-            options: engine_options(&count.options),
-        }));
+            engine_options(&count.options),
+        );
         let origin = self.tag();
         ctx.spawn(prepare.into_actor(self).map(move |prepared, session, ctx| {
             let job = match prepared {
@@ -1005,10 +1007,8 @@ impl Session {
         }
         let format = open.format;
         let options = engine_options(&open.options);
-        let template = ask(self.services.library.send(StreamTemplate {
-            owner,
-            template: open.template,
-        }));
+        let template =
+            audio_jobs::stream_template(self.services.library.clone(), owner, open.template);
         let prepare = async move {
             let template = template.await?;
             blocking(move || -> Result<StreamEngine, WireError> {
@@ -1129,15 +1129,6 @@ async fn ask<T>(
     request
         .await
         .map_err(|err| WireError::internal(format!("actor unreachable: {err}")))?
-}
-
-/// Runs CPU-bound work on tokio's blocking threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, WireError> {
-    actix_rt::task::spawn_blocking(work)
-        .await
-        .map_err(|err| WireError::internal(format!("blocking task failed: {err}")))
 }
 
 /// Audio given either as an upload or as the payload, exactly one of them.

@@ -8,6 +8,7 @@ mod server_support;
 mod cli_analyze;
 mod cli_client;
 mod engine;
+mod formats;
 mod interop;
 mod server_admin;
 mod server_crash;

@@ -21,22 +21,21 @@ use crate::protocol::response::{SessionList, StatsResult, UserList};
 use crate::protocol::{AdminRequest, LogLevel, Priority, Push, Request, Role, UserRequest};
 
 /// Where to connect and as whom (shared by `admin` and `tail`).
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct AdminConnectArgs {
     /// The server, key pinning and `--json`, as for every client command.
-    #[command(flatten)]
+    #[arg(skip)]
     pub server: super::client::ConnectArgs,
-    /// The admin account to log in as with its password (asked for, or the
-    /// first line of stdin); without it, the login kept by `harmonic login`.
-    #[arg(long, short = 'u', env = "HARMONIC_USER", global = true)]
+    /// The admin account to log in as (`--user`, a global option).
+    #[arg(skip)]
     pub user: Option<String>,
 }
 
 /// Arguments of `harmonic admin`.
 #[derive(Debug, clap::Args)]
 pub struct AdminArgs {
-    /// Connection and account.
-    #[command(flatten)]
+    /// Connection and account, from the global options.
+    #[arg(skip)]
     pub connect: AdminConnectArgs,
     /// The request.
     #[command(subcommand)]

@@ -33,7 +33,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
 use tokio::net::TcpSocket;
 
-use crate::audio::{PcmEncoding, PcmFormat, WavSource};
+use crate::audio::{AudioReader, PcmEncoding, PcmFormat};
 use crate::client::{AudioSource, Client, ClientError, ConnectOptions};
 use crate::protocol::{CountOptions, ErrorCode, TemplateSource};
 use crate::synth;
@@ -102,9 +102,11 @@ impl Scenario {
 /// Arguments of `harmonic load`.
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
-    /// The server to load, HOST:PORT: the only address this command connects to.
-    #[arg(long, env = "HARMONIC_SERVER")]
-    server: String,
+    /// The server, `--json` and `--yes` (global options). The server must
+    /// be given (`--server` or `HARMONIC_SERVER`): it is the only address
+    /// this command connects to.
+    #[arg(skip)]
+    pub(crate) connect: super::client::ConnectArgs,
     /// Concurrent sessions.
     #[arg(long, default_value_t = 10)]
     sessions: usize,
@@ -133,9 +135,6 @@ pub struct LoadArgs {
     /// Threads of the load generator's runtime [default: the CPUs].
     #[arg(long)]
     threads: Option<usize>,
-    /// Print exactly one JSON object on stdout and nothing else.
-    #[arg(long)]
-    json: bool,
 }
 
 /// One account the sessions share.
@@ -637,7 +636,7 @@ fn audio(args: &LoadArgs) -> Result<(Bytes, Bytes, Bytes, PcmFormat, Option<u64>
             (args.template.is_none()).then_some(SYNTH_EVENTS.len() as u64),
         ),
     };
-    let mut source = WavSource::from_reader(std::io::Cursor::new(&recording))
+    let mut source = AudioReader::from_bytes(recording.clone())
         .map_err(|err| format!("the recording: {err}"))?;
     let rate = source.info().sample_rate;
     let samples = source
@@ -681,7 +680,7 @@ pub fn run(args: LoadArgs) -> Result<(), String> {
         .build()
         .map_err(|err| format!("cannot start the async runtime: {err}"))?;
     let report = runtime.block_on(load(&args))?;
-    let out = if args.json {
+    let out = if args.connect.json {
         format!("{report}\n")
     } else {
         text_report(&report)
@@ -690,11 +689,12 @@ pub fn run(args: LoadArgs) -> Result<(), String> {
 }
 
 async fn load(args: &LoadArgs) -> Result<Value, String> {
-    let server = tokio::net::lookup_host(args.server.as_str())
+    let named = args.connect.server.as_str();
+    let server = tokio::net::lookup_host(named)
         .await
-        .map_err(|err| format!("cannot resolve {}: {err}", args.server))?
+        .map_err(|err| format!("cannot resolve {named}: {err}"))?
         .next()
-        .ok_or_else(|| format!("{} resolves to no address", args.server))?;
+        .ok_or_else(|| format!("{named} resolves to no address"))?;
     if let Some(limit) = open_file_limit() {
         if (args.sessions as u64).saturating_add(64) > limit {
             eprintln!(
@@ -711,13 +711,14 @@ async fn load(args: &LoadArgs) -> Result<Value, String> {
         );
     }
     let (template, recording, pcm, pcm_format, expected_count) = audio(args)?;
-    // Trust on first use, for this run only: every session must meet the same key.
-    let first = Client::connect(server, ConnectOptions::default())
+    // The key is checked and pinned as by every client command (`--yes`
+    // where no terminal can ask); every session must then meet that key.
+    let first = super::client::connect(&args.connect)
         .await
-        .map_err(|err| format!("cannot connect to {server}: {err}"))?;
+        .map_err(|failure| failure.message)?;
     let fingerprint = first.server_fingerprint().to_owned();
     first.close().await;
-    if !args.json {
+    if !args.connect.json {
         eprintln!("{server}: key fingerprint {fingerprint}");
     }
     let run_id = format!("{:08x}", rand::random::<u32>());
@@ -945,7 +946,7 @@ mod tests {
     fn generated_wav_decodes_to_the_recording() {
         let (_, recording) = generated_audio();
         let wav = wav_bytes(&recording, SYNTH_RATE);
-        let mut source = WavSource::from_reader(std::io::Cursor::new(wav)).unwrap();
+        let mut source = AudioReader::from_bytes(wav).unwrap();
         assert_eq!(source.info().sample_rate, SYNTH_RATE);
         let decoded = source.read_all().unwrap();
         assert_eq!(decoded.len(), recording.len());

@@ -24,7 +24,7 @@ mod template;
 pub mod threshold;
 pub mod verify;
 
-pub use analyze::{analyze_file, load_template, Analysis, Progress, Trace};
+pub use analyze::{analyze_file, load_template, read_template, Analysis, Progress, Trace};
 pub use template::{PreparedTemplate, TemplateAudio};
 
 use crate::audio::{AudioError, Resampler, ANALYSIS_RATE};

@@ -111,9 +111,14 @@ impl From<StoreError> for WireError {
 impl From<AudioError> for WireError {
     fn from(err: AudioError) -> WireError {
         match err {
-            AudioError::Io { .. } | AudioError::Resample(_) => WireError::internal(err),
-            AudioError::NotWav(_)
+            AudioError::Io { .. } | AudioError::Read(_) | AudioError::Resample(_) => {
+                WireError::internal(err)
+            }
+            AudioError::NotAudio
+            | AudioError::NoAudioTrack
             | AudioError::Unsupported(_)
+            | AudioError::Malformed(_)
+            | AudioError::HeaderTruncated
             | AudioError::Truncated { .. }
             | AudioError::Empty
             | AudioError::BadSampleRate(_)
@@ -207,8 +212,9 @@ mod tests {
 
     #[test]
     fn audio_and_dsp_errors_map_to_their_codes() {
+        assert_eq!(code(AudioError::NotAudio), ErrorCode::UnsupportedAudio);
         assert_eq!(
-            code(AudioError::NotWav("x".into())),
+            code(AudioError::Unsupported("opus".into())),
             ErrorCode::UnsupportedAudio
         );
         assert_eq!(code(AudioError::Empty), ErrorCode::UnsupportedAudio);

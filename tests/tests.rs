@@ -10,6 +10,7 @@ mod cli_client;
 mod engine;
 mod interop;
 mod server_admin;
+mod server_auth;
 mod server_crash;
 mod server_e2e;
 mod server_lifecycle;

@@ -11,6 +11,7 @@ mod engine;
 mod formats;
 mod interop;
 mod server_admin;
+mod server_auth;
 mod server_crash;
 mod server_e2e;
 mod server_lifecycle;

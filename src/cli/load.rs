@@ -11,10 +11,13 @@
 //!   `resume` with the token the previous one got, the cheap path of a
 //!   reconnecting phone, so ten thousand sessions do not cost ten thousand
 //!   password hashes. The `login` scenario then logs in with the password
-//!   in a loop.
+//!   in a loop. Each signup is made on a connection of its own, from the
+//!   local address of account k / 10 (the server allows 10 signups per
+//!   address an hour).
 //! - Many sessions against a loopback server: the server allows 256
-//!   connections per source address, so the sessions are spread over local
-//!   addresses 127.0.0.2, 127.0.0.3, ... (200 each; Linux routes all of
+//!   connections and 20 logins being checked at once per source address, so
+//!   the sessions are spread over local addresses 127.0.0.2, 127.0.0.3, ...
+//!   (20 each; Linux routes all of
 //!   127/8 to `lo`). Each session needs a file descriptor: raise the limit
 //!   with `ulimit -n` when it is lower than the sessions.
 
@@ -38,8 +41,12 @@ use crate::client::{AudioSource, Client, ClientError, ConnectOptions};
 use crate::protocol::{CountOptions, ErrorCode, TemplateSource};
 use crate::synth;
 
-/// Sessions bound to one local loopback address (the server allows 256).
-const SESSIONS_PER_LOCAL_ADDRESS: usize = 200;
+/// Sessions bound to one local loopback address: the server allows 256
+/// connections, but only 20 logins being checked at once, per address.
+const SESSIONS_PER_LOCAL_ADDRESS: usize = 20;
+/// Accounts signed up from one local loopback address (the server allows
+/// 10 signups per address per hour).
+const SIGNUPS_PER_LOCAL_ADDRESS: usize = 10;
 /// The name of the template each account saves.
 const TEMPLATE_NAME: &str = "load-template";
 /// The password of the run's accounts.
@@ -139,6 +146,8 @@ pub struct LoadArgs {
 
 /// One account the sessions share.
 struct Account {
+    /// Its place among the run's accounts.
+    index: usize,
     username: String,
     state: tokio::sync::Mutex<AccountState>,
 }
@@ -339,14 +348,18 @@ async fn log_in(
 ) -> Result<(), ClientError> {
     let mut state = account.state.lock().await;
     if !state.signed_up {
-        match timed(
+        // From the local address of its signup slot, not the session's.
+        let slot = account.index / SIGNUPS_PER_LOCAL_ADDRESS * SESSIONS_PER_LOCAL_ADDRESS;
+        let signer = open(shared, slot).await?;
+        let signed = timed(
             shared,
             stats,
             "signup",
-            client.signup(&account.username, PASSWORD),
+            signer.signup(&account.username, PASSWORD),
         )
-        .await
-        {
+        .await;
+        signer.close().await;
+        match signed {
             Ok(()) => {}
             Err(err) if err.is_code(ErrorCode::UsernameTaken) => {}
             Err(err) => return Err(err),
@@ -710,6 +723,15 @@ async fn load(args: &LoadArgs) -> Result<Value, String> {
             args.sessions
         );
     }
+    let accounts = args
+        .accounts
+        .unwrap_or_else(|| args.sessions.div_ceil(100))
+        .clamp(1, args.sessions);
+    if local_address(server, 0).is_none() && accounts > SIGNUPS_PER_LOCAL_ADDRESS {
+        eprintln!(
+            "warning: the server allows 10 signups per address an hour by default; {accounts} accounts from one address will be refused past it"
+        );
+    }
     let (template, recording, pcm, pcm_format, expected_count) = audio(args)?;
     // The key is checked and pinned as by every client command (`--yes`
     // where no terminal can ask); every session must then meet that key.
@@ -722,10 +744,6 @@ async fn load(args: &LoadArgs) -> Result<Value, String> {
         eprintln!("{server}: key fingerprint {fingerprint}");
     }
     let run_id = format!("{:08x}", rand::random::<u32>());
-    let accounts = args
-        .accounts
-        .unwrap_or_else(|| args.sessions.div_ceil(100))
-        .clamp(1, args.sessions);
     let ramp = Duration::from_secs_f64(args.ramp);
     let started = Instant::now();
     let shared = Arc::new(Shared {
@@ -734,6 +752,7 @@ async fn load(args: &LoadArgs) -> Result<Value, String> {
         scenario: args.scenario,
         accounts: (0..accounts)
             .map(|k| Account {
+                index: k,
                 username: format!("ld-{run_id}-{k}"),
                 state: Default::default(),
             })
@@ -927,16 +946,16 @@ mod tests {
         let server: SocketAddr = "127.0.0.1:2525".parse().unwrap();
         assert_eq!(local_address(server, 0), Some("127.0.0.2".parse().unwrap()));
         assert_eq!(
-            local_address(server, 199),
+            local_address(server, 19),
             Some("127.0.0.2".parse().unwrap())
         );
         assert_eq!(
-            local_address(server, 200),
+            local_address(server, 20),
             Some("127.0.0.3".parse().unwrap())
         );
         assert_eq!(
             local_address(server, 10_000),
-            Some("127.0.0.52".parse().unwrap())
+            Some("127.0.1.246".parse().unwrap())
         );
         let remote: SocketAddr = "192.0.2.1:2525".parse().unwrap();
         assert_eq!(local_address(remote, 5000), None);

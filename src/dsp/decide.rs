@@ -18,6 +18,9 @@ pub struct Candidate {
     pub score: f32,
     /// The fine check's score ([`fine`](super::fine)), -1..1.
     pub fine: f32,
+    /// What a true repeat can be expected to keep of the fine score: the
+    /// template's [`steadiness`](super::fine::FineTemplate::steadiness).
+    pub fine_steadiness: f32,
     /// How loud it is on the template's terms
     /// ([`SpectralCheck::loudness`](super::verify::SpectralCheck::loudness)).
     pub loudness: Option<f32>,
@@ -99,8 +102,8 @@ pub enum Verdict {
 /// share to 0 turns the rule off.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tuning {
-    /// The fine score a candidate must reach whatever else holds
-    /// (default [`FINE_MIN`]).
+    /// The fine score a candidate must reach whatever else holds, as a
+    /// share of the template's steadiness (default [`FINE_MIN`]).
     pub fine_min: f32,
     /// How far under the median fine score of the events found a
     /// candidate may fall (off by default: infinite). Repeats of one
@@ -185,7 +188,7 @@ pub fn decide(candidate: &Candidate, threshold: &Threshold, tuning: &Tuning) -> 
     {
         return reject(Reason::QuietInShadow);
     }
-    if candidate.fine < tuning.fine_min {
+    if candidate.fine < tuning.fine_min * candidate.fine_steadiness {
         return reject(Reason::FineMismatch);
     }
     if threshold
@@ -245,6 +248,7 @@ mod tests {
             start_s: 0.0,
             score,
             fine,
+            fine_steadiness: 1.0,
             loudness: Some(1.0),
             separate: None,
             buried: false,

@@ -441,6 +441,7 @@ impl Counter {
             start_s: onset_s.max(0.0),
             score,
             fine,
+            fine_steadiness: self.fine.steadiness(),
             // The check keeps these frames too (see above), so the
             // loudness is always known; the threshold copes without it.
             loudness: self.check.loudness(p.frame),

@@ -60,9 +60,13 @@ fn an_exact_copy_in_silence_counts_once_and_scores_about_one() {
                 "{} after {lead_s} s: {found:?}",
                 kind.name()
             );
-            assert!(found[0].score > 0.95, "{}: {found:?}", kind.name());
+            // About 1: 0.93 for a 45 ms key click, whose onset falls
+            // between two 5 ms fine frames.
+            assert!(found[0].score > 0.9, "{}: {found:?}", kind.name());
             let onset = lead_s + 0.2;
-            assert!((found[0].start_s - onset).abs() < 0.01, "{found:?}");
+            // A whoosh swells in: its onset is where it comes within 30 dB
+            // of its peak, a few tens of milliseconds in.
+            assert!((found[0].start_s - onset).abs() < 0.05, "{found:?}");
         }
     }
 }

@@ -1,12 +1,15 @@
-//! The auth actor: signup, login, resume and logout, and the failed-login
-//! throttle of §5 ([`LoginThrottle`]), which it alone owns.
+//! The auth actor: signup, login, resume and logout, the failed-login
+//! throttle of §5 ([`LoginThrottle`]) and the signup limit
+//! ([`SignupLimit`]), which it alone owns.
 //!
 //! Password hashing and verification are slow on purpose (argon2id), so they
 //! run on the password workers ([`PasswordWorkers`]: fixed memory, logins
 //! before signups); the accounts and tokens themselves are
-//! the library actor's (it alone owns the database). A failed login is
-//! recorded when its answer is known, whatever made it fail (unknown user,
-//! wrong password, or a pair that could never be valid), and a login for an
+//! the library actor's (it alone owns the database). A login counts as a
+//! failure from the moment it is let through until its answer is known
+//! (so concurrent attempts cannot pass the limit); it stays one whatever
+//! made it fail (unknown user, wrong password, or a pair that could never
+//! be valid), and a login for an
 //! unknown user still verifies against a dummy hash, so that timing does not
 //! tell which usernames exist.
 
@@ -19,7 +22,7 @@ use super::hashing::{HashingError, PasswordWorkers};
 use super::library::{
     CreateUser, FindUser, GrantLogin, Library, LoginGrant, ResumeLogin, RevokeToken,
 };
-use crate::auth::{check_signup, LoginThrottle, ThrottleLimits};
+use crate::auth::{check_signup, AuthError, LoginThrottle, SignupLimit, ThrottleLimits};
 use crate::config::Settings;
 use crate::protocol::{login_could_be_valid, ErrorCode, Role, WireError};
 
@@ -29,6 +32,9 @@ const THROTTLE_PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// The auth actor.
 pub struct Auth {
     throttle: LoginThrottle,
+    signups: SignupLimit,
+    /// `Settings::public_signup`.
+    public_signup: bool,
     library: Addr<Library>,
     /// Where passwords are hashed and checked.
     passwords: PasswordWorkers,
@@ -44,6 +50,8 @@ impl Auth {
                 per_address: settings.login_failures_per_address,
                 window: settings.login_failure_window,
             }),
+            signups: SignupLimit::new(settings.signups_per_address, settings.signup_window),
+            public_signup: settings.public_signup,
             library,
             passwords,
         }
@@ -55,7 +63,9 @@ impl Actor for Auth {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(THROTTLE_PURGE_INTERVAL, |auth, _| {
-            auth.throttle.purge(Instant::now())
+            let now = Instant::now();
+            auth.throttle.purge(now);
+            auth.signups.purge(now);
         });
     }
 }
@@ -87,16 +97,31 @@ pub struct Signup {
     pub username: String,
     /// The password (never logged).
     pub password: String,
+    /// The session's peer address, for the signup limit.
+    pub peer: IpAddr,
 }
 
 impl Handler<Signup> for Auth {
     type Result = ResponseFuture<Result<(), WireError>>;
 
+    /// Closed signup, the fields, the password's strength, then the
+    /// address's signup count: all before any hashing.
     fn handle(&mut self, msg: Signup, _: &mut Context<Self>) -> Self::Result {
+        let admitted = if self.public_signup {
+            check_signup(&msg.username, &msg.password).and_then(|()| {
+                self.signups
+                    .admit(msg.peer, Instant::now())
+                    .map_err(|retry_after| AuthError::TooManySignups { retry_after })
+            })
+        } else {
+            Err(AuthError::SignupClosed)
+        };
+        if let Err(err) = admitted {
+            return Box::pin(std::future::ready(Err(err.into())));
+        }
         let library = self.library.clone();
         let passwords = self.passwords.clone();
         Box::pin(async move {
-            check_signup(&msg.username, &msg.password)?;
             let hash = passwords.hash(msg.password).await.map_err(hashing)?;
             library
                 .send(CreateUser {
@@ -134,9 +159,14 @@ impl Handler<Login> for Auth {
             peer,
             origin,
         } = msg;
-        if let Err(wait) = self.throttle.check(Some(&username), peer, Instant::now()) {
-            return Box::pin(fut::ready(Err(WireError::rate_limited(wait))));
-        }
+        let attempt_counted = match self.throttle.begin(Some(&username), peer, Instant::now()) {
+            Ok(attempt) => attempt,
+            Err(retry_after) => {
+                return Box::pin(fut::ready(Err(
+                    AuthError::LoginLocked { retry_after }.into()
+                )))
+            }
+        };
         let library = self.library.clone();
         let passwords = self.passwords.clone();
         let name = username.clone();
@@ -163,23 +193,22 @@ impl Handler<Login> for Auth {
                 None => Ok(None),
             }
         };
-        Box::pin(
-            attempt
-                .into_actor(self)
-                .map(move |result, auth, _| match result {
-                    Ok(Some(grant)) => {
-                        log::info!(target: "auth", "{origin}: {} logged in", grant.username);
-                        Ok(grant)
-                    }
-                    Ok(None) => {
-                        auth.throttle
-                            .record_failure(Some(&username), peer, Instant::now());
-                        log::info!(target: "auth", "{origin}: failed login");
-                        Err(invalid_credentials("username or password"))
-                    }
-                    Err(err) => Err(err),
-                }),
-        )
+        Box::pin(attempt.into_actor(self).map(move |result, auth, _| {
+            let failed = matches!(result, Ok(None));
+            auth.throttle
+                .finish(attempt_counted, failed, Instant::now());
+            match result {
+                Ok(Some(grant)) => {
+                    log::info!(target: "auth", "{origin}: {} logged in", grant.username);
+                    Ok(grant)
+                }
+                Ok(None) => {
+                    log::info!(target: "auth", "{origin}: failed login");
+                    Err(invalid_credentials("username or password"))
+                }
+                Err(err) => Err(err),
+            }
+        }))
     }
 }
 
@@ -204,27 +233,32 @@ impl Handler<Resume> for Auth {
             peer,
             origin,
         } = msg;
-        if let Err(wait) = self.throttle.check(None, peer, Instant::now()) {
-            return Box::pin(fut::ready(Err(WireError::rate_limited(wait))));
-        }
+        let attempt_counted = match self.throttle.begin(None, peer, Instant::now()) {
+            Ok(attempt) => attempt,
+            Err(retry_after) => {
+                return Box::pin(fut::ready(Err(
+                    AuthError::LoginLocked { retry_after }.into()
+                )))
+            }
+        };
         let library = self.library.clone();
         let attempt = async move { library.send(ResumeLogin { token }).await.map_err(mailbox)? };
-        Box::pin(
-            attempt
-                .into_actor(self)
-                .map(move |result, auth, _| match result {
-                    Ok(Some(grant)) => {
-                        log::info!(target: "auth", "{origin}: {} resumed", grant.username);
-                        Ok(grant)
-                    }
-                    Ok(None) => {
-                        auth.throttle.record_failure(None, peer, Instant::now());
-                        log::info!(target: "auth", "{origin}: failed resume");
-                        Err(invalid_credentials("resume token"))
-                    }
-                    Err(err) => Err(err),
-                }),
-        )
+        Box::pin(attempt.into_actor(self).map(move |result, auth, _| {
+            let failed = matches!(result, Ok(None));
+            auth.throttle
+                .finish(attempt_counted, failed, Instant::now());
+            match result {
+                Ok(Some(grant)) => {
+                    log::info!(target: "auth", "{origin}: {} resumed", grant.username);
+                    Ok(grant)
+                }
+                Ok(None) => {
+                    log::info!(target: "auth", "{origin}: failed resume");
+                    Err(invalid_credentials("resume token"))
+                }
+                Err(err) => Err(err),
+            }
+        }))
     }
 }
 
@@ -272,6 +306,7 @@ mod tests {
             let signup = |username: &str, password: &str| Signup {
                 username: username.into(),
                 password: password.into(),
+                peer,
             };
             let login = |username: &str, password: &str| Login {
                 username: username.into(),

@@ -5,23 +5,19 @@
 //!
 //! Everything the other actors need from disk goes through its messages:
 //! accounts and resume tokens for the auth actor, uploads and sounds for the
-//! sessions, and the audio of a count (template decoded, recording on disk)
-//! for the analysis pool. Each message is handled by a plain method of
+//! sessions, and where the audio of a request is. Decoding that audio is
+//! CPU work and never runs here ([`super::audio_jobs`]). Each message is handled by a plain method of
 //! [`Library`], so the logic is tested without actors.
 
-use std::fs::File;
-use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
-use crate::audio::WavSource;
 use crate::config::Settings;
 use crate::crypto::{new_resume_token, token_digest};
-use crate::dsp::{load_template, Options, TemplateAudio};
+use crate::dsp::{Options, TemplateAudio};
 use crate::protocol::response::{
     SoundChunk, SoundInfo, SoundList, SoundResult, UploadBegun, UploadFinished, UploadReceived,
     UserInfo,
@@ -29,7 +25,7 @@ use crate::protocol::response::{
 use crate::protocol::{
     rfc3339_millis, Empty, ErrorCode, LibraryRequest, Role, TemplateSource, WireError,
 };
-use crate::store::{hex_sha256, SoundMeta, SoundRow, Store, UploadSpool, UserRow};
+use crate::store::{SoundMeta, SoundRow, Store, UploadSpool, UserRow};
 
 /// Longest stretch of a sound that one `sound.get` answer carries (§5).
 pub const SOUND_GET_MAX_BYTES: usize = 1_000_000;
@@ -99,6 +95,30 @@ impl Drop for RecordingFile {
             if err.kind() != std::io::ErrorKind::NotFound {
                 log::warn!(target: "library", "cannot remove recording {}: {err}", self.0.display());
             }
+        }
+    }
+}
+
+/// A count's recording, located but not consumed yet.
+#[derive(Debug)]
+pub enum StagedRecording {
+    /// An inline recording, written to the uploads folder.
+    Inline(RecordingFile),
+    /// A finished upload, still the user's.
+    Upload {
+        /// The upload's id.
+        id: String,
+        /// Where its bytes are.
+        path: PathBuf,
+    },
+}
+
+impl StagedRecording {
+    /// Where the recording's bytes are.
+    pub fn path(&self) -> &Path {
+        match self {
+            StagedRecording::Inline(file) => file.path(),
+            StagedRecording::Upload { path, .. } => path,
         }
     }
 }
@@ -330,52 +350,39 @@ impl Library {
             .collect())
     }
 
-    /// `sound.save`: checks the audio (a WAV of at most 60 s), then saves it,
-    /// consuming the upload only on success.
-    pub fn save_sound(
+    /// `sound.save`, once the audio was checked off this thread
+    /// ([`super::audio_jobs::save_sound`]): stores it, consuming the upload.
+    pub fn store_sound(
         &mut self,
         owner: i64,
         name: &str,
         input: AudioInput,
+        meta: SoundMeta,
         overwrite: bool,
     ) -> LibraryResult<SoundInfo> {
         let row = match input {
-            AudioInput::Inline(bytes) => {
-                let info = WavSource::from_reader(Cursor::new(&bytes[..]))?.info();
-                check_template_length(info.duration_s())?;
-                let meta = SoundMeta {
-                    duration_ms: duration_ms(info.frames, info.sample_rate),
-                    sample_rate: info.sample_rate as i32,
-                    channels: i32::from(info.channels),
-                    size: bytes.len() as i64,
-                    sha256: hex_sha256(&bytes),
-                };
-                self.store
-                    .save_sound_bytes(owner, name, &bytes, meta, overwrite)?
-            }
+            AudioInput::Inline(bytes) => self
+                .store
+                .save_sound_bytes(owner, name, &bytes, meta, overwrite)?,
             AudioInput::Upload(id) => {
-                let upload = self.spool.peek(owner, &id)?;
-                let info = WavSource::open(&upload.path)?.info();
-                check_template_length(info.duration_s())?;
+                self.spool.peek(owner, &id)?;
                 if !overwrite && self.store.get_sound(owner, name)?.is_some() {
                     return Err(WireError::new(
                         ErrorCode::AlreadyExists,
                         "a sound with that name already exists",
                     ));
                 }
-                let meta = SoundMeta {
-                    duration_ms: duration_ms(info.frames, info.sample_rate),
-                    sample_rate: info.sample_rate as i32,
-                    channels: i32::from(info.channels),
-                    size: upload.size as i64,
-                    sha256: file_sha256(&upload.path)?,
-                };
                 let upload = self.spool.take(owner, &id)?;
                 self.store
                     .save_sound(owner, name, &upload.path, meta, overwrite)?
             }
         };
         Ok(sound_info(&row))
+    }
+
+    /// Where a finished upload's bytes are, without consuming it.
+    pub fn upload_path(&mut self, owner: i64, id: &str) -> LibraryResult<PathBuf> {
+        Ok(self.spool.peek(owner, id)?.path)
     }
 
     /// `sound.get`: the sound and up to [`SOUND_GET_MAX_BYTES`] from `offset`.
@@ -414,90 +421,68 @@ impl Library {
     }
 
     // ----- audio for counting -----
+    //
+    // Decoding is CPU work and runs off this thread (super::audio_jobs):
+    // the library only says where the audio is, then consumes what a
+    // request used once its audio has been checked.
 
-    /// Decodes a template (saved sound or finished upload) without consuming
-    /// anything; returns it with the upload to consume, if any.
-    fn peek_template(
-        &mut self,
-        owner: i64,
-        source: &TemplateSource,
-    ) -> LibraryResult<TemplateAudio> {
+    /// Where a template's bytes are (a saved sound or a finished upload),
+    /// without consuming anything.
+    pub fn template_path(&mut self, owner: i64, source: &TemplateSource) -> LibraryResult<PathBuf> {
         match source {
             TemplateSource::Sound(name) => {
                 let row = self.sound(owner, name)?;
-                Ok(load_template(&self.store.sound_path(&row))?)
+                Ok(self.store.sound_path(&row))
             }
-            TemplateSource::Upload(id) => {
-                let upload = self.spool.peek(owner, id)?;
-                Ok(load_template(&upload.path)?)
-            }
+            TemplateSource::Upload(id) => self.upload_path(owner, id),
         }
     }
 
-    /// Consumes a template upload once its request has succeeded.
-    fn consume_template(&mut self, owner: i64, source: &TemplateSource) -> LibraryResult<()> {
-        if let TemplateSource::Upload(id) = source {
-            let upload = self.spool.take(owner, id)?;
-            drop(RecordingFile(upload.path));
-        }
-        Ok(())
-    }
-
-    /// The template of a `stream.open`, decoded; a template upload is consumed.
-    pub fn stream_template(
+    /// Where a count's recording is: an inline one is written to the
+    /// uploads folder (removed with the returned file), an upload is only
+    /// located. Also the longest recording allowed, for the check.
+    pub fn stage_recording(
         &mut self,
         owner: i64,
-        source: &TemplateSource,
-    ) -> LibraryResult<TemplateAudio> {
-        let template = self.peek_template(owner, source)?;
-        self.consume_template(owner, source)?;
-        Ok(template)
+        recording: AudioInput,
+    ) -> LibraryResult<(StagedRecording, Duration)> {
+        let staged = match recording {
+            AudioInput::Inline(bytes) => {
+                StagedRecording::Inline(RecordingFile(self.write_inline(&bytes)?))
+            }
+            AudioInput::Upload(id) => {
+                let path = self.upload_path(owner, &id)?;
+                StagedRecording::Upload { id, path }
+            }
+        };
+        Ok((staged, self.max_audio))
     }
 
-    /// Everything a `count` needs: the template decoded and the recording
-    /// on disk (an inline recording is written to the uploads folder). The
-    /// audio is checked before any upload is consumed.
-    pub fn prepare_count(
+    /// Consumes what a checked request used: the template upload, if any,
+    /// and the recording's upload, if any (which becomes the returned file,
+    /// removed once counted). Nothing is consumed unless all of it is there.
+    pub fn consume(
         &mut self,
         owner: i64,
         template: &TemplateSource,
-        recording: AudioInput,
-        options: Options,
-    ) -> LibraryResult<CountJob> {
-        let template_audio = self.peek_template(owner, template)?;
-        let (recording, total_s) = match recording {
-            AudioInput::Inline(bytes) => {
-                let file = RecordingFile(self.write_inline(&bytes)?);
-                let total_s = self.recording_length(file.path())?;
-                (file, total_s)
-            }
-            AudioInput::Upload(id) => {
-                let total_s = self.recording_length(&self.spool.peek(owner, &id)?.path)?;
-                (RecordingFile(self.spool.take(owner, &id)?.path), total_s)
-            }
-        };
-        self.consume_template(owner, template)?;
-        Ok(CountJob {
-            template: template_audio,
-            recording,
-            total_s,
-            options,
-        })
-    }
-
-    /// The length of a recording in seconds, checked against the limit.
-    fn recording_length(&self, path: &Path) -> LibraryResult<f64> {
-        let total_s = WavSource::open(path)?.info().duration_s();
-        if total_s > self.max_audio.as_secs_f64() {
-            return Err(WireError::new(
-                ErrorCode::TooLarge,
-                format!(
-                    "the recording lasts {total_s:.0} s; recordings may last at most {} s",
-                    self.max_audio.as_secs()
-                ),
-            ));
+        recording: Option<StagedRecording>,
+    ) -> LibraryResult<Option<RecordingFile>> {
+        if let TemplateSource::Upload(id) = template {
+            self.spool.peek(owner, id)?;
         }
-        Ok(total_s)
+        if let Some(StagedRecording::Upload { id, .. }) = &recording {
+            self.spool.peek(owner, id)?;
+        }
+        if let TemplateSource::Upload(id) = template {
+            drop(RecordingFile(self.spool.take(owner, id)?.path));
+        }
+        Ok(match recording {
+            None => None,
+            Some(StagedRecording::Inline(file)) => Some(file),
+            Some(StagedRecording::Upload { id, .. }) => {
+                Some(RecordingFile(self.spool.take(owner, &id)?.path))
+            }
+        })
     }
 
     /// Writes an inline recording to a fresh `.part` file in the uploads
@@ -532,37 +517,6 @@ fn no_account(username: &str) -> WireError {
 
 fn at_millis(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-}
-
-fn check_template_length(duration_s: f64) -> LibraryResult<()> {
-    if duration_s > crate::dsp::MAX_TEMPLATE_SECONDS {
-        Err(WireError::new(
-            ErrorCode::TooLarge,
-            format!("the sound lasts {duration_s:.1} s; sounds may last at most 60 s"),
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-fn duration_ms(frames: u64, rate: u32) -> i64 {
-    let rate = u64::from(rate.max(1));
-    i64::try_from((frames * 1000 + rate / 2) / rate).unwrap_or(i64::MAX)
-}
-
-fn file_sha256(path: &Path) -> LibraryResult<String> {
-    let io = |err: std::io::Error| WireError::internal(format!("{}: {err}", path.display()));
-    let mut file = File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }
 
 fn now_ms() -> i64 {
@@ -651,14 +605,29 @@ library_message!(
     |lib, m| lib.revoke(&m.digest)
 );
 library_message!(
-    /// The template of a `stream.open`.
-    StreamTemplate { owner: i64, template: TemplateSource } -> TemplateAudio,
-    |lib, m| lib.stream_template(m.owner, &m.template)
+    /// `sound.save`, its audio checked.
+    StoreSound { owner: i64, name: String, input: AudioInput, meta: SoundMeta, overwrite: bool } -> SoundInfo,
+    |lib, m| lib.store_sound(m.owner, &m.name, m.input, m.meta, m.overwrite)
 );
 library_message!(
-    /// The audio of a `count`.
-    PrepareCount { owner: i64, template: TemplateSource, recording: AudioInput, options: Options } -> CountJob,
-    |lib, m| lib.prepare_count(m.owner, &m.template, m.recording, m.options)
+    /// Where a finished upload is (not consumed).
+    UploadPath { owner: i64, upload_id: String } -> PathBuf,
+    |lib, m| lib.upload_path(m.owner, &m.upload_id)
+);
+library_message!(
+    /// Where a template is (not consumed).
+    TemplatePath { owner: i64, template: TemplateSource } -> PathBuf,
+    |lib, m| lib.template_path(m.owner, &m.template)
+);
+library_message!(
+    /// Where a count's recording is, and the longest allowed.
+    StageRecording { owner: i64, recording: AudioInput } -> (StagedRecording, Duration),
+    |lib, m| lib.stage_recording(m.owner, m.recording)
+);
+library_message!(
+    /// Consumes the uploads a checked request used.
+    Consume { owner: i64, template: TemplateSource, recording: Option<StagedRecording> } -> Option<RecordingFile>,
+    |lib, m| lib.consume(m.owner, &m.template, m.recording)
 );
 library_message!(
     /// `admin.users`.
@@ -771,11 +740,12 @@ impl Library {
             LibraryRequest::SoundList => R::Sounds(SoundList {
                 sounds: self.list_sounds(owner)?,
             }),
-            LibraryRequest::SoundSave(save) => {
-                let input = AudioInput::of_request(save.upload_id, payload, "upload_id")?;
-                R::Sound(SoundResult {
-                    sound: self.save_sound(owner, &save.name, input, save.overwrite)?,
-                })
+            // Its audio is decoded off this thread first (`audio_jobs::save_sound`,
+            // then `StoreSound`): a save never reaches the library as an operation.
+            LibraryRequest::SoundSave(_) => {
+                return Err(WireError::internal(
+                    "sound.save goes through audio_jobs::save_sound",
+                ))
             }
             LibraryRequest::SoundGet(get) => {
                 let (sound, bytes) = self.get_sound(owner, &get.name, get.offset)?;
@@ -802,7 +772,48 @@ impl Library {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actors::audio_jobs::{decode_template, recording_length, sound_meta, AudioBytes};
     use crate::audio::SampleLayout;
+    use crate::store::hex_sha256;
+    use sha2::{Digest, Sha256};
+
+    /// `sound.save`'s steps, as [`super::super::audio_jobs::save_sound`]
+    /// runs them, without actors.
+    fn save(
+        lib: &mut Library,
+        owner: i64,
+        name: &str,
+        input: AudioInput,
+        overwrite: bool,
+    ) -> LibraryResult<SoundInfo> {
+        let bytes = match &input {
+            AudioInput::Inline(bytes) => AudioBytes::Memory(bytes.clone()),
+            AudioInput::Upload(id) => AudioBytes::File(lib.upload_path(owner, id)?),
+        };
+        let meta = sound_meta(&bytes)?;
+        lib.store_sound(owner, name, input, meta, overwrite)
+    }
+
+    /// `count`'s preparation, as [`super::super::audio_jobs::prepare_count`]
+    /// runs it, without actors.
+    fn prepare(
+        lib: &mut Library,
+        owner: i64,
+        template: &TemplateSource,
+        recording: AudioInput,
+    ) -> LibraryResult<CountJob> {
+        let path = lib.template_path(owner, template)?;
+        let (staged, max_audio) = lib.stage_recording(owner, recording)?;
+        let audio = decode_template(&path)?;
+        let total_s = recording_length(staged.path(), max_audio.as_secs_f64())?;
+        let recording = lib.consume(owner, template, Some(staged))?.unwrap();
+        Ok(CountJob {
+            template: audio,
+            recording,
+            total_s,
+            options: Options::default(),
+        })
+    }
 
     fn settings(dir: &Path) -> Settings {
         Settings {
@@ -812,14 +823,13 @@ mod tests {
         }
     }
 
-    fn wav_bytes(dir: &Path, seconds: f32) -> Vec<u8> {
+    /// A sine of `seconds` at 8 kHz as 16-bit mono WAV.
+    fn wav_bytes(seconds: f32) -> Vec<u8> {
         let rate = 8_000;
         let samples: Vec<f32> = (0..(seconds * rate as f32) as usize)
             .map(|i| (i as f32 * 0.05).sin() * 0.5)
             .collect();
-        let path = dir.join(format!("gen-{seconds}.wav"));
-        crate::synth::write_wav(&path, &samples, rate, 1, SampleLayout::S16).unwrap();
-        std::fs::read(path).unwrap()
+        crate::synth::wav_bytes(&samples, rate, 1, SampleLayout::S16)
     }
 
     fn upload(lib: &mut Library, owner: i64, bytes: &[u8]) -> String {
@@ -836,21 +846,22 @@ mod tests {
         let mut lib = Library::open(&settings(dir.path())).unwrap();
         lib.create_user("Alice", "hash", Role::User).unwrap();
         let alice = lib.find_user("alice").unwrap().unwrap().id;
-        let wav = wav_bytes(dir.path(), 0.5);
-        let saved = lib
-            .save_sound(
-                alice,
-                "bop",
-                AudioInput::Inline(Bytes::from(wav.clone())),
-                false,
-            )
-            .unwrap();
+        let wav = wav_bytes(0.5);
+        let saved = save(
+            &mut lib,
+            alice,
+            "bop",
+            AudioInput::Inline(Bytes::from(wav.clone())),
+            false,
+        )
+        .unwrap();
         assert_eq!(
             (saved.duration_ms, saved.sample_rate, saved.channels),
             (500, 8000, 1)
         );
         assert_eq!(saved.sha256, hex_sha256(&wav));
-        let again = lib.save_sound(
+        let again = save(
+            &mut lib,
             alice,
             "bop",
             AudioInput::Inline(Bytes::from(wav.clone())),
@@ -859,11 +870,23 @@ mod tests {
         assert_eq!(again.unwrap_err().code, ErrorCode::AlreadyExists);
         // From an upload: consumed on success only.
         let id = upload(&mut lib, alice, &wav);
-        let taken = lib.save_sound(alice, "bop", AudioInput::Upload(id.clone()), false);
+        let taken = save(
+            &mut lib,
+            alice,
+            "bop",
+            AudioInput::Upload(id.clone()),
+            false,
+        );
         assert_eq!(taken.unwrap_err().code, ErrorCode::AlreadyExists);
-        lib.save_sound(alice, "bop2", AudioInput::Upload(id.clone()), false)
-            .unwrap();
-        let gone = lib.save_sound(alice, "bop3", AudioInput::Upload(id), false);
+        save(
+            &mut lib,
+            alice,
+            "bop2",
+            AudioInput::Upload(id.clone()),
+            false,
+        )
+        .unwrap();
+        let gone = save(&mut lib, alice, "bop3", AudioInput::Upload(id), false);
         assert_eq!(gone.unwrap_err().code, ErrorCode::NotFound);
         let names: Vec<_> = lib
             .list_sounds(alice)
@@ -898,18 +921,17 @@ mod tests {
         let mut lib = Library::open(&settings(dir.path())).unwrap();
         lib.create_user("bob", "hash", Role::User).unwrap();
         let bob = lib.find_user("bob").unwrap().unwrap().id;
-        let junk = lib.save_sound(
+        let junk = save(
+            &mut lib,
             bob,
             "x",
             AudioInput::Inline(Bytes::from_static(b"not audio")),
             false,
         );
         assert_eq!(junk.unwrap_err().code, ErrorCode::UnsupportedAudio);
-        let long = wav_bytes(dir.path(), 61.0);
+        let long = wav_bytes(61.0);
         let id = upload(&mut lib, bob, &long);
-        let err = lib
-            .save_sound(bob, "x", AudioInput::Upload(id.clone()), false)
-            .unwrap_err();
+        let err = save(&mut lib, bob, "x", AudioInput::Upload(id.clone()), false).unwrap_err();
         assert_eq!(err.code, ErrorCode::TooLarge);
         // The failed request did not consume the upload.
         assert!(lib.spool.peek(bob, &id).is_ok());
@@ -921,27 +943,25 @@ mod tests {
         let mut lib = Library::open(&settings(dir.path())).unwrap();
         lib.create_user("carol", "hash", Role::User).unwrap();
         let carol = lib.find_user("carol").unwrap().unwrap().id;
-        let template = upload(&mut lib, carol, &wav_bytes(dir.path(), 0.3));
-        let too_long = upload(&mut lib, carol, &wav_bytes(dir.path(), 31.0));
+        let template = upload(&mut lib, carol, &wav_bytes(0.3));
+        let too_long = upload(&mut lib, carol, &wav_bytes(31.0));
         let source = TemplateSource::Upload(template.clone());
-        let err = lib
-            .prepare_count(
-                carol,
-                &source,
-                AudioInput::Upload(too_long.clone()),
-                Options::default(),
-            )
-            .unwrap_err();
+        let err = prepare(
+            &mut lib,
+            carol,
+            &source,
+            AudioInput::Upload(too_long.clone()),
+        )
+        .unwrap_err();
         assert_eq!(err.code, ErrorCode::TooLarge);
         assert!(lib.spool.peek(carol, &template).is_ok(), "template kept");
-        let job = lib
-            .prepare_count(
-                carol,
-                &source,
-                AudioInput::Inline(Bytes::from(wav_bytes(dir.path(), 2.0))),
-                Options::default(),
-            )
-            .unwrap();
+        let job = prepare(
+            &mut lib,
+            carol,
+            &source,
+            AudioInput::Inline(Bytes::from(wav_bytes(2.0))),
+        )
+        .unwrap();
         assert!((job.total_s - 2.0).abs() < 1e-9);
         assert_eq!(
             lib.spool.peek(carol, &template).unwrap_err().to_string(),
@@ -962,15 +982,17 @@ mod tests {
         lib.create_user("frank", "hash", Role::Admin).unwrap();
         let erin = lib.find_user("erin").unwrap().unwrap().id;
         let frank = lib.find_user("frank").unwrap().unwrap().id;
-        let wav = wav_bytes(dir.path(), 0.2);
-        lib.save_sound(
+        let wav = wav_bytes(0.2);
+        save(
+            &mut lib,
             erin,
             "a",
             AudioInput::Inline(Bytes::from(wav.clone())),
             false,
         )
         .unwrap();
-        lib.save_sound(
+        save(
+            &mut lib,
             frank,
             "b",
             AudioInput::Inline(Bytes::from(wav.clone())),

@@ -11,6 +11,9 @@
 //! - [`hashing`]: the password workers (fixed argon2 memory, logins first).
 //! - [`library`]: the only owner of the store and the upload spool (one thread).
 //! - [`analysis`]: the pool of worker threads that count.
+//! - [`audio_jobs`]: requests that bring audio, decoded on blocking
+//!   threads between a library step that locates it and one that stores or
+//!   consumes it.
 //! - [`metrics`]: the statistics of `admin.stats`, also as a Prometheus page.
 //! - [`hub`]: the messages between the listener and the sessions, which
 //!   reach each other through `Recipient`s (imports among actor files run
@@ -23,6 +26,7 @@
 //! [`ServerThread`] runs one on a thread of its own (tests, tools).
 
 pub mod analysis;
+pub mod audio_jobs;
 pub mod auth;
 pub mod hashing;
 pub mod hub;

@@ -270,10 +270,7 @@ fn audio() -> (Bytes, Bytes, u64) {
 }
 
 fn wav_bytes(samples: &[f32]) -> Bytes {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("a.wav");
-    synth::write_wav(&path, samples, RATE, 1, SampleLayout::S16).expect("write wav");
-    Bytes::from(std::fs::read(&path).expect("read wav"))
+    Bytes::from(synth::wav_bytes(samples, RATE, 1, SampleLayout::S16))
 }
 
 /// 100 logged-in connections of one user: the first logs in and saves the

@@ -57,6 +57,13 @@ pub struct Settings {
     pub login_failures_per_address: u32,
     /// The window of the failed-login counts, from the first failure (§5: 15 minutes).
     pub login_failure_window: Duration,
+    /// Whether anyone may `signup` (§5); when not, `signup` is `forbidden`
+    /// and accounts are made with `harmonic user add` (default: open).
+    pub public_signup: bool,
+    /// Signups from one address within [`Settings::signup_window`] (§5: 10).
+    pub signups_per_address: u32,
+    /// The window of the signup count, from the first signup (§5: one hour).
+    pub signup_window: Duration,
     /// Unfinished or unused uploads are removed after this long idle (§5: one hour).
     pub upload_max_idle: Duration,
     /// Analysis worker threads (default: the number of CPUs).
@@ -107,6 +114,9 @@ impl Default for Settings {
             login_failures_per_username: 5,
             login_failures_per_address: 20,
             login_failure_window: Duration::from_secs(15 * 60),
+            public_signup: true,
+            signups_per_address: 10,
+            signup_window: Duration::from_secs(3600),
             upload_max_idle: crate::store::UPLOAD_MAX_IDLE,
             analysis_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             analysis_queue: 64,
@@ -200,6 +210,16 @@ pub struct SettingsLayer {
     /// Seconds of the failed-login window [default: 900].
     #[arg(long, env = "HARMONIC_LOGIN_FAILURE_WINDOW_S")]
     pub login_failure_window_s: Option<f64>,
+    /// Refuse `signup` (`forbidden`): accounts are then made with `harmonic user add`.
+    #[arg(long)]
+    #[serde(default)]
+    pub no_public_signup: bool,
+    /// Signups from one address per signup window [default: 10].
+    #[arg(long, env = "HARMONIC_SIGNUPS_PER_ADDRESS")]
+    pub signups_per_address: Option<u32>,
+    /// Seconds of the signup window [default: 3600].
+    #[arg(long, env = "HARMONIC_SIGNUP_WINDOW_S")]
+    pub signup_window_s: Option<f64>,
     /// Seconds before an idle upload is removed [default: 3600].
     #[arg(long, env = "HARMONIC_UPLOAD_MAX_IDLE_S")]
     pub upload_max_idle_s: Option<f64>,
@@ -295,6 +315,9 @@ impl Settings {
             login_failures_per_address: pick!(login_failures_per_address)
                 .unwrap_or(d.login_failures_per_address),
             login_failure_window: secs!(login_failure_window_s, d.login_failure_window),
+            public_signup: !(flags.no_public_signup || file.no_public_signup),
+            signups_per_address: pick!(signups_per_address).unwrap_or(d.signups_per_address),
+            signup_window: secs!(signup_window_s, d.signup_window),
             upload_max_idle: secs!(upload_max_idle_s, d.upload_max_idle),
             analysis_workers: pick!(analysis_workers).unwrap_or(d.analysis_workers),
             analysis_queue: pick!(analysis_queue).unwrap_or(d.analysis_queue),
@@ -376,6 +399,12 @@ mod tests {
         assert_eq!(s.login_failures_per_username, 5);
         assert_eq!(s.login_failures_per_address, 20);
         assert_eq!(s.login_failure_window, Duration::from_secs(900));
+        assert!(s.public_signup);
+        assert_eq!(s.signups_per_address, 10);
+        assert_eq!(s.signup_window, Duration::from_secs(3600));
+        let closed: SettingsLayer = toml::from_str("no_public_signup = true\n").unwrap();
+        let closed = Settings::resolve(&SettingsLayer::default(), &closed).unwrap();
+        assert!(!closed.public_signup);
         assert_eq!(s.upload_max_idle, Duration::from_secs(3600));
         assert_eq!(s.analysis_queue, 64);
         assert_eq!(

@@ -117,15 +117,18 @@ fn every_bad_input_gets_one_clear_error() {
 
     assert_one_clear_error(&[&d.join("missing.wav"), &recording], "missing.wav");
     let text = write("notes.wav", b"these are my notes, not audio");
-    assert_one_clear_error(&[&template, &text], "not a WAV file");
-    assert_one_clear_error(&[&write("empty.wav", b""), &recording], "not a WAV file");
+    assert_one_clear_error(&[&template, &text], "notes.wav: not an audio file");
+    assert_one_clear_error(
+        &[&write("empty.wav", b""), &recording],
+        "empty.wav: not an audio file",
+    );
 
     let full = std::fs::read(&recording).unwrap();
     let truncated = write("truncated.wav", &full[..full.len() / 2]);
     assert_one_clear_error(&[&template, &truncated], "truncated");
     assert_one_clear_error(
         &[&template, &write("header-only.wav", &full[..30])],
-        "not a WAV file",
+        "header-only.wav: truncated",
     );
 
     let zero = d.join("zero.wav");

@@ -52,10 +52,16 @@ impl Fixture {
 
     /// Runs `harmonic ARGS --server ADDR` with `stdin`.
     fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let addr = self.addr();
+        let mut all = args.to_vec();
+        all.extend(["--server", addr.as_str()]);
+        self.run_exact(&all, stdin)
+    }
+
+    /// Runs `harmonic ARGS` with `stdin`, in this fixture's config dir.
+    fn run_exact(&self, args: &[&str], stdin: &[u8]) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_harmonic"))
             .args(args)
-            .arg("--server")
-            .arg(self.addr())
             .env("HARMONIC_CONFIG_DIR", self.config.path())
             .env_remove("HARMONIC_SERVER")
             .stdin(Stdio::piped())
@@ -294,6 +300,7 @@ fn load_reports_requests_and_no_errors_but_busy() {
     let report = fx.json(
         &[
             "load",
+            "--yes",
             "--sessions",
             "5",
             "--duration",
@@ -314,4 +321,74 @@ fn load_reports_requests_and_no_errors_but_busy() {
     let errors = report["errors"].as_object().unwrap();
     assert!(errors.keys().all(|code| code == "busy"), "{report}");
     assert_eq!(report["wrong_counts"], 0, "{report}");
+}
+
+/// `--server`, `--yes` and `--json` before the subcommand, as users of git,
+/// cargo and ssh write them, or after it, or both sides.
+#[test]
+fn shared_options_go_before_or_after_the_subcommand() {
+    let fx = Fixture::new();
+    let addr = fx.addr();
+    let password = format!("{PASSWORD}\n");
+    let out = fx.run_exact(
+        &["--server", &addr, "--yes", "signup", "early"],
+        password.as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for args in [
+        &["--json", "--server", &addr, "login", "early"][..],
+        &["login", "early", "--json", "--server", &addr],
+        &["--json", "login", "early", "--server", &addr],
+    ] {
+        let out = fx.run_exact(args, password.as_bytes());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let login: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(login["username"], "early", "{args:?}");
+    }
+    let out = fx.run_exact(&["--server", &addr, "--json", "sounds", "list"], b"");
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed["sounds"], Value::Array(vec![]));
+    // Bad usage exits with 2, a failed command with 1.
+    assert_eq!(
+        fx.run_exact(&["--no-such-option", "ping"], b"")
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        fx.run_exact(&["--server", "127.0.0.1:1", "ping"], b"")
+            .status
+            .code(),
+        Some(1)
+    );
+    // load takes them too, and needs a server named explicitly.
+    let out = fx.run_exact(&["load", "--sessions", "1", "--duration", "0"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --server"));
+}
+
+#[test]
+fn completions_for_each_shell() {
+    let fx = Fixture::new();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef harmonic"),
+        ("fish", "complete -c harmonic"),
+    ] {
+        let out = fx.run_exact(&["completions", shell], b"");
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            script.contains(marker) && script.contains("signup"),
+            "{shell}: {script:.200}"
+        );
+    }
 }

@@ -1,7 +1,13 @@
 //! Runs the Python client of `tests/interop/` (written from the protocol page
 //! alone) against an in-process server: the proof that a client in another
-//! language can be written from the spec. Python 3 with the `cryptography`
-//! package is required; without it this test fails and says how to install it.
+//! language can be written from the spec.
+//!
+//! It needs Python 3 and the `cryptography` package. Where the `python3` on
+//! PATH lacks it, the test makes its own virtual environment under the
+//! target directory (reused by later runs) and pip-installs
+//! `tests/interop/requirements.txt` there, saying so; so `cargo test` is all
+//! a fresh machine with Python 3 runs. Only when neither a virtual
+//! environment nor pip works does it fail, saying what to install.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -11,9 +17,6 @@ use std::time::{Duration, Instant};
 use harmonic::actors::ServerThread;
 use harmonic::config::Settings;
 
-/// How to install what the Python client needs.
-const PIP_COMMAND: &str = "python3 -m pip install --quiet -r tests/interop/requirements.txt";
-
 /// How long the whole scenario may take before it is killed.
 const SCENARIO_LIMIT: Duration = Duration::from_secs(180);
 
@@ -21,26 +24,174 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Fails the test unless `python3` runs and imports `cryptography`.
-fn require_python_cryptography() {
-    let probe = Command::new("python3")
-        .args(["-c", "import cryptography; print(cryptography.__version__)"])
-        .output();
-    match probe {
-        Err(err) => panic!(
-            "the interop test needs `python3` on PATH, and it could not be run ({err}).\n\
-             Install Python 3.11 or later, then run: {PIP_COMMAND}"
-        ),
-        Ok(output) if !output.status.success() => panic!(
-            "the interop test needs Python's `cryptography` package, and \
-             `python3 -c 'import cryptography'` failed:\n{}\nInstall it with: {PIP_COMMAND}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ),
-        Ok(output) => eprintln!(
-            "interop: python3 with cryptography {}",
-            String::from_utf8_lossy(&output.stdout).trim()
-        ),
+/// A Python interpreter and the `PYTHONPATH` it needs for `cryptography`.
+struct Python {
+    program: PathBuf,
+    python_path: Option<PathBuf>,
+}
+
+impl Python {
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        if let Some(path) = &self.python_path {
+            command.env("PYTHONPATH", path);
+        }
+        command
     }
+
+    /// The `cryptography` version this interpreter imports, if it does.
+    fn cryptography(&self) -> Option<String> {
+        let output = self
+            .command()
+            .args(["-c", "import cryptography; print(cryptography.__version__)"])
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+}
+
+/// Runs a set-up step; its output on failure.
+fn step(mut command: Command) -> Result<(), String> {
+    let shown = format!("{command:?}");
+    match command.output() {
+        Ok(output) if output.status.success() => Ok(()),
+        Ok(output) => Err(format!(
+            "`{shown}` failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )),
+        Err(err) => Err(format!("`{shown}` could not run: {err}")),
+    }
+}
+
+/// `python3` when it imports `cryptography`; else a virtual environment
+/// under the target directory with `tests/interop/requirements.txt`
+/// installed (made once, reused while the requirements are unchanged);
+/// else, where `venv` is missing, the requirements pip-installed into a
+/// folder there and put on `PYTHONPATH`.
+fn python_with_cryptography() -> Python {
+    let system = Python {
+        program: PathBuf::from("python3"),
+        python_path: None,
+    };
+    if let Some(version) = system.cryptography() {
+        eprintln!("interop: python3 with cryptography {version}");
+        return system;
+    }
+    let requirements = manifest_dir().join("tests/interop/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements).expect("tests/interop/requirements.txt");
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let venv = base.join("interop-venv");
+    let venv_python = Python {
+        program: venv.join("bin/python3"),
+        python_path: None,
+    };
+    let site = base.join("interop-site");
+    let site_python = Python {
+        program: PathBuf::from("python3"),
+        python_path: Some(site.clone()),
+    };
+    // A set-up that finished wrote the requirements it installed.
+    for (python, dir) in [(&venv_python, &venv), (&site_python, &site)] {
+        if std::fs::read_to_string(dir.join("installed-requirements.txt"))
+            .ok()
+            .as_deref()
+            == Some(wanted.as_str())
+        {
+            if let Some(version) = python.cryptography() {
+                eprintln!(
+                    "interop: cryptography {version} from {} (made by an earlier run)",
+                    dir.display()
+                );
+                return Python {
+                    program: python.program.clone(),
+                    python_path: python.python_path.clone(),
+                };
+            }
+        }
+    }
+    eprintln!(
+        "interop: python3 lacks the `cryptography` package; making a virtual environment in {} and installing {} there (once; later runs reuse it)",
+        venv.display(),
+        requirements.display()
+    );
+    let mut failures = Vec::new();
+    let _ = std::fs::remove_dir_all(&venv);
+    let mut make = Command::new("python3");
+    make.args(["-m", "venv"]).arg(&venv);
+    let mut install = venv_python.command();
+    install
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&requirements);
+    match step(make).and_then(|()| step(install)) {
+        Ok(()) => {
+            std::fs::write(venv.join("installed-requirements.txt"), &wanted).unwrap();
+            if let Some(version) = venv_python.cryptography() {
+                eprintln!(
+                    "interop: installed cryptography {version} in {}",
+                    venv.display()
+                );
+                return venv_python;
+            }
+            failures.push(format!(
+                "{} still cannot import cryptography",
+                venv.display()
+            ));
+        }
+        Err(err) => failures.push(err),
+    }
+    eprintln!(
+        "interop: no virtual environment ({}); installing into {} with pip --target instead",
+        failures[0],
+        site.display()
+    );
+    let _ = std::fs::remove_dir_all(&site);
+    let mut install = Command::new("python3");
+    install
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(&site)
+        .arg("-r")
+        .arg(&requirements);
+    match step(install) {
+        Ok(()) => {
+            std::fs::write(site.join("installed-requirements.txt"), &wanted).unwrap();
+            if let Some(version) = site_python.cryptography() {
+                eprintln!(
+                    "interop: installed cryptography {version} in {}",
+                    site.display()
+                );
+                return site_python;
+            }
+            failures.push(format!(
+                "{} still cannot import cryptography",
+                site.display()
+            ));
+        }
+        Err(err) => failures.push(err),
+    }
+    panic!(
+        "the interop test needs Python 3 with the `cryptography` package, and could not set it up:\n- {}\n\
+         Install Python 3.11 or later with its venv module (Debian: apt-get install python3-venv), \
+         or install the package yourself: python3 -m pip install -r tests/interop/requirements.txt",
+        failures.join("\n- ")
+    );
 }
 
 /// Runs `command` with its output in files under `dir`, killing it after
@@ -79,7 +230,7 @@ fn run_with_limit(mut command: Command, dir: &Path, limit: Duration) -> (bool, S
 
 #[test]
 fn python_client_written_from_the_spec_runs_the_scenario() {
-    require_python_cryptography();
+    let python = python_with_cryptography();
     let data = tempfile::tempdir().unwrap();
     let server = ServerThread::spawn(Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -90,7 +241,7 @@ fn python_client_written_from_the_spec_runs_the_scenario() {
     .expect("server starts");
 
     let root = manifest_dir();
-    let mut command = Command::new("python3");
+    let mut command = python.command();
     command
         .current_dir(&root)
         .env("PYTHONDONTWRITEBYTECODE", "1")

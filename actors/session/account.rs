@@ -30,6 +30,7 @@ impl Session {
                     ask(auth.send(Signup {
                         username: signup.username,
                         password: signup.password,
+                        peer,
                     }))
                     .await
                     .map(|()| Empty {})

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use bytes::Bytes;
 
-use super::{ask, LoggedIn, Pending, Session};
+use super::{LoggedIn, Pending, Session};
 use crate::actors::analysis::{ProgressCell, RunCount};
-use crate::actors::library::{AudioInput, PrepareCount};
+use crate::actors::audio_jobs;
+use crate::actors::library::AudioInput;
 use crate::dsp::{Event, Options};
 use crate::protocol::request::Count;
 use crate::protocol::response::CountResult;
@@ -53,12 +54,13 @@ impl Session {
                 progress: None,
             },
         );
-        let prepare = ask(self.services.library.send(PrepareCount {
-            owner: user.user_id,
-            template: count.template,
+        let prepare = audio_jobs::prepare_count(
+            self.services.library.clone(),
+            user.user_id,
+            count.template,
             recording,
-            options: engine_options(&count.options),
-        }));
+            engine_options(&count.options),
+        );
         let origin = self.log.to_string();
         ctx.spawn(prepare.into_actor(self).map(move |prepared, session, ctx| {
             let job = match prepared {

@@ -5,7 +5,9 @@ use actix::prelude::*;
 use bytes::Bytes;
 
 use super::{ask, LoggedIn, Pending, Session};
-use crate::actors::library::LibraryOp;
+use crate::actors::audio_jobs;
+use crate::actors::library::{AudioInput, LibraryOp};
+use crate::protocol::response::SoundResult;
 use crate::protocol::{Empty, ErrorCode, LibraryRequest, WireError};
 
 impl Session {
@@ -30,12 +32,24 @@ impl Session {
             }
         }
         let library = self.services.library.clone();
-        let work = ask(library.send(LibraryOp {
-            owner: user.user_id,
-            op,
-            payload,
-        }));
+        let owner = user.user_id;
         self.outstanding.wait(id, Pending::Plain);
+        if let LibraryRequest::SoundSave(save) = op {
+            // Decoded and hashed off the library's thread, then stored.
+            let work = async move {
+                let input = AudioInput::of_request(save.upload_id, payload, "upload_id")?;
+                let sound =
+                    audio_jobs::save_sound(library, owner, save.name, input, save.overwrite)
+                        .await?;
+                Ok(SoundResult { sound })
+            };
+            ctx.spawn(
+                work.into_actor(self)
+                    .map(move |result, session, ctx| session.answer(id, result, &[], ctx)),
+            );
+            return;
+        }
+        let work = ask(library.send(LibraryOp { owner, op, payload }));
         ctx.spawn(
             work.into_actor(self)
                 .map(move |result, session, ctx| match result {

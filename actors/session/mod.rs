@@ -46,6 +46,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
+use super::audio_jobs::{ask, blocking};
 use super::hub::ConnectionPermit;
 use super::Services;
 use crate::crypto::{SessionKeys, Side};
@@ -361,24 +362,6 @@ impl Session {
             }
         });
     }
-}
-
-/// Waits for an actor's answer; a lost mailbox is an internal error.
-async fn ask<T>(
-    request: impl std::future::Future<Output = Result<Result<T, WireError>, MailboxError>>,
-) -> Result<T, WireError> {
-    request
-        .await
-        .map_err(|err| WireError::internal(format!("actor unreachable: {err}")))?
-}
-
-/// Runs CPU-bound work on tokio's blocking threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, WireError> {
-    actix_rt::task::spawn_blocking(work)
-        .await
-        .map_err(|err| WireError::internal(format!("blocking task failed: {err}")))
 }
 
 impl Actor for Session {

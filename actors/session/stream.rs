@@ -7,8 +7,8 @@ use actix::prelude::*;
 use bytes::Bytes;
 
 use super::count::{engine_options, event_infos};
-use super::{ask, blocking, LoggedIn, Pending, Session};
-use crate::actors::library::StreamTemplate;
+use super::{blocking, LoggedIn, Pending, Session};
+use crate::actors::audio_jobs;
 use crate::audio::PcmDecoder;
 use crate::dsp::Counter;
 use crate::protocol::request::StreamOpen;
@@ -54,10 +54,8 @@ impl Session {
         }
         let format = open.format;
         let options = engine_options(&open.options);
-        let template = ask(self.services.library.send(StreamTemplate {
-            owner: user.user_id,
-            template: open.template,
-        }));
+        let template =
+            audio_jobs::stream_template(self.services.library.clone(), user.user_id, open.template);
         let prepare = async move {
             let template = template.await?;
             blocking(move || -> Result<StreamEngine, WireError> {

@@ -1,18 +1,21 @@
-//! Audio input: WAV files and raw PCM streams, mixed to mono and resampled to
-//! one analysis rate, always in bounded blocks.
+//! Audio input: files of every format phones and PCs record, and raw PCM
+//! streams, mixed to mono and resampled to one analysis rate, always in
+//! bounded blocks.
 //!
 //! Everything the counting engine sees passes through here, so a template and a
-//! recording at different rates, bit depths or channel counts are comparable.
-//! Nothing in this module holds a whole recording in memory: [`WavSource`]
-//! reads block by block, [`PcmDecoder`] and [`Resampler`] are push-based.
+//! recording at different rates, bit depths, channel counts or formats are
+//! comparable. Nothing in this module holds a whole recording in memory:
+//! [`AudioReader`] decodes packet by packet, [`PcmDecoder`] and
+//! [`Resampler`] are push-based. Writing WAV (seeded test audio) stays
+//! with hound.
 
+mod decode;
 pub mod pcm;
 mod resample;
-mod wav;
 
+pub use decode::{measure_duration, AudioInfo, AudioReader, READ_ALL_RESERVE_FRAMES};
 pub use pcm::{PcmDecoder, PcmEncoding, PcmFormat, SampleLayout};
 pub use resample::Resampler;
-pub use wav::{WavInfo, WavSource};
 
 use std::path::PathBuf;
 
@@ -26,9 +29,12 @@ pub const ANALYSIS_RATE: u32 = 16_000;
 pub const MIN_SAMPLE_RATE: u32 = 8_000;
 /// Highest sample rate accepted anywhere (PROTOCOL.md §5).
 pub const MAX_SAMPLE_RATE: u32 = 192_000;
-/// Most channels a WAV file may have (WAVE_FORMAT_EXTENSIBLE allows 18 speaker
-/// positions; anything beyond is not a recording a client makes).
-pub const MAX_WAV_CHANNELS: u16 = 32;
+/// Most channels an audio file may have (WAVE_FORMAT_EXTENSIBLE allows 18
+/// speaker positions; anything beyond is not a recording a client makes).
+pub const MAX_FILE_CHANNELS: u16 = 32;
+
+/// The formats [`AudioReader`] recognises, for messages and documentation.
+pub const READABLE_FORMATS: &str = "WAV, AIFF, FLAC, MP3, Ogg Vorbis, AAC or ALAC in MP4/M4A";
 
 /// Why audio could not be read. Each variant is a clear, user-facing sentence.
 #[derive(Debug, thiserror::Error)]
@@ -41,19 +47,32 @@ pub enum AudioError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The bytes are not a WAV file hound can parse.
-    #[error("not a WAV file: {0}")]
-    NotWav(String),
-    /// A WAV file in an encoding Harmonic does not read (ADPCM, A-law, ...).
-    #[error("unsupported WAV encoding: {0}")]
+    /// Reading failed midway (not an end of file: that is [`Self::Truncated`]).
+    #[error("cannot read the audio: {0}")]
+    Read(std::io::Error),
+    /// The bytes are none of the formats Harmonic reads.
+    #[error("not an audio file Harmonic reads (it reads {formats})", formats = READABLE_FORMATS)]
+    NotAudio,
+    /// A container Harmonic reads, holding nothing it can decode as audio
+    /// (a video-only MP4, a metadata-only file).
+    #[error("the file holds no audio track")]
+    NoAudioTrack,
+    /// A codec or layout Harmonic does not decode (Opus, a WAV in G.729...).
+    #[error("unsupported audio: {0}")]
     Unsupported(String),
-    /// The data chunk ends before its header says it does.
-    #[error("truncated WAV data: the header announces {expected} bytes of audio but only {actual} are present")]
+    /// The bytes claim a format but break its rules.
+    #[error("damaged audio: {0}")]
+    Malformed(String),
+    /// The file ends before its header is complete.
+    #[error("truncated: the file ends inside its header")]
+    HeaderTruncated,
+    /// The audio ends before the length its header announces.
+    #[error("truncated: the header announces {expected_s:.3} s of audio but the file ends after {actual_s:.3} s")]
     Truncated {
-        /// Bytes the data chunk header announces.
-        expected: u64,
-        /// Bytes actually present.
-        actual: u64,
+        /// Seconds the header announces.
+        expected_s: f64,
+        /// Seconds actually present.
+        actual_s: f64,
     },
     /// The file or stream has no audio samples at all.
     #[error("the audio contains no samples")]
@@ -62,7 +81,7 @@ pub enum AudioError {
     #[error("sample rate {0} Hz is outside the supported range 8000..=192000 Hz")]
     BadSampleRate(u32),
     /// A channel count of zero or beyond what is supported.
-    #[error("{0} channels is not supported (1..={max})", max = MAX_WAV_CHANNELS)]
+    #[error("{0} channels is not supported (1..={max})", max = MAX_FILE_CHANNELS)]
     BadChannels(u16),
     /// A float sample that is NaN or infinite.
     #[error("the audio contains a non-finite sample (NaN or infinity) at frame {frame}")]
@@ -95,5 +114,17 @@ pub fn check_sample_rate(rate: u32) -> Result<(), AudioError> {
         Ok(())
     } else {
         Err(AudioError::BadSampleRate(rate))
+    }
+}
+
+/// A mixed-down sample, checked: NaN, infinity and absurd magnitudes are
+/// errors naming the frame, whatever the input.
+pub(crate) fn checked_sample(value: f32, frame: u64) -> Result<f32, AudioError> {
+    if !value.is_finite() {
+        Err(AudioError::NonFinite { frame })
+    } else if value.abs() > MAX_SAMPLE_MAGNITUDE {
+        Err(AudioError::OutOfRange { frame })
+    } else {
+        Ok(value)
     }
 }

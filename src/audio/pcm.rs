@@ -54,15 +54,10 @@ impl SampleLayout {
             for sample in frame.chunks_exact(width) {
                 sum += self.decode(sample);
             }
-            let value = sum * gain;
-            let frame = first_frame + index as u64;
-            if !value.is_finite() {
-                return Err(AudioError::NonFinite { frame });
-            }
-            if value.abs() > super::MAX_SAMPLE_MAGNITUDE {
-                return Err(AudioError::OutOfRange { frame });
-            }
-            out.push(value);
+            out.push(super::checked_sample(
+                sum * gain,
+                first_frame + index as u64,
+            )?);
         }
         Ok(())
     }

@@ -14,26 +14,28 @@ use serde_json::{json, Map, Value};
 
 use super::client::{connect, log_in, read_password, runtime};
 use crate::client::{Client, ClientError};
+use crate::protocol::request::{
+    AdminBroadcast, AdminKick, AdminShutdown, AdminTail, AdminUserDelete, AdminUserRole, Cancel,
+};
 use crate::protocol::response::{SessionList, StatsResult, UserList};
-use crate::protocol::{LogLevel, Priority, Push, Role};
+use crate::protocol::{AdminRequest, LogLevel, Priority, Push, Request, Role, UserRequest};
 
 /// Where to connect and as whom (shared by `admin` and `tail`).
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct AdminConnectArgs {
     /// The server, key pinning and `--json`, as for every client command.
-    #[command(flatten)]
+    #[arg(skip)]
     pub server: super::client::ConnectArgs,
-    /// The admin account to log in as with its password (asked for, or the
-    /// first line of stdin); without it, the login kept by `harmonic login`.
-    #[arg(long, short = 'u', env = "HARMONIC_USER", global = true)]
+    /// The admin account to log in as (`--user`, a global option).
+    #[arg(skip)]
     pub user: Option<String>,
 }
 
 /// Arguments of `harmonic admin`.
 #[derive(Debug, clap::Args)]
 pub struct AdminArgs {
-    /// Connection and account.
-    #[command(flatten)]
+    /// Connection and account, from the global options.
+    #[arg(skip)]
     pub connect: AdminConnectArgs,
     /// The request.
     #[command(subcommand)]
@@ -120,9 +122,10 @@ pub fn run(args: AdminArgs) -> Result<(), String> {
                 tail(&client, level, printer).await
             }
             command => {
-                let (header, kind) = request_of(&command);
-                let reply = client.request(header, bytes::Bytes::new()).await;
-                let fields = reply.map_err(|err| describe(kind, &err))?.fields;
+                let request = request_of(&command);
+                let reply = client.call(&request, bytes::Bytes::new()).await;
+                let kind = request.kind();
+                let fields = reply.map_err(|err| describe(kind.as_str(), &err))?.fields;
                 let text = if json {
                     format!("{}\n", Value::Object(fields))
                 } else {
@@ -160,29 +163,29 @@ fn describe(kind: &str, err: &ClientError) -> String {
     format!("{kind}: {err}")
 }
 
-/// The request header of a command, and its type.
-fn request_of(command: &AdminCommand) -> (Value, &'static str) {
-    let (kind, fields) = match command {
-        AdminCommand::Sessions => ("admin.sessions", json!({})),
-        AdminCommand::Kick { id } => ("admin.kick", json!({ "session_id": id })),
-        AdminCommand::Users => ("admin.users", json!({})),
-        AdminCommand::UserDelete { name } => ("admin.user.delete", json!({ "username": name })),
-        AdminCommand::UserRole { name, role } => {
-            ("admin.user.role", json!({ "username": name, "role": role }))
+/// The request of a command.
+fn request_of(command: &AdminCommand) -> Request {
+    Request::Admin(match command {
+        AdminCommand::Sessions => AdminRequest::Sessions,
+        AdminCommand::Kick { id } => AdminRequest::Kick(AdminKick { session_id: *id }),
+        AdminCommand::Users => AdminRequest::Users,
+        AdminCommand::UserDelete { name } => AdminRequest::UserDelete(AdminUserDelete {
+            username: name.clone(),
+        }),
+        AdminCommand::UserRole { name, role } => AdminRequest::UserRole(AdminUserRole {
+            username: name.clone(),
+            role: *role,
+        }),
+        AdminCommand::Broadcast { message, priority } => AdminRequest::Broadcast(AdminBroadcast {
+            message: message.clone(),
+            priority: *priority,
+        }),
+        AdminCommand::Stats => AdminRequest::Stats,
+        AdminCommand::Tail { level } => AdminRequest::Tail(AdminTail { level: *level }),
+        AdminCommand::Shutdown { grace } => {
+            AdminRequest::Shutdown(AdminShutdown { grace_s: *grace })
         }
-        AdminCommand::Broadcast { message, priority } => (
-            "admin.broadcast",
-            json!({ "message": message, "priority": priority }),
-        ),
-        AdminCommand::Stats => ("admin.stats", json!({})),
-        AdminCommand::Tail { level } => ("admin.tail", json!({ "level": level })),
-        AdminCommand::Shutdown { grace } => ("admin.shutdown", json!({ "grace_s": grace })),
-    };
-    let mut header = fields;
-    if let Value::Object(map) = &mut header {
-        map.insert("type".into(), Value::from(kind));
-    }
-    (header, kind)
+    })
 }
 
 fn parse<T: serde::de::DeserializeOwned>(fields: &Map<String, Value>) -> Result<T, String> {
@@ -366,8 +369,8 @@ pub(crate) async fn tail(
     printer: LogPrinter,
 ) -> Result<(), String> {
     let mut pending = client
-        .send(
-            json!({"type": "admin.tail", "level": level}),
+        .start(
+            &Request::Admin(AdminRequest::Tail(AdminTail { level })),
             bytes::Bytes::new(),
         )
         .await
@@ -408,7 +411,8 @@ pub(crate) async fn tail(
     };
     if interrupted {
         // The cancel's own answer may race the tail's: wait for both.
-        let cancel = client.send(json!({"type": "cancel", "target": id}), bytes::Bytes::new());
+        let cancel = Request::User(UserRequest::Cancel(Cancel { target: id }));
+        let cancel = client.start(&cancel, bytes::Bytes::new());
         if let Ok(cancel) = cancel.await {
             let _ = tokio::time::timeout(Duration::from_secs(5), cancel.answer()).await;
         }
@@ -473,13 +477,13 @@ mod tests {
             .contains("\x1b[33mWARN"));
         let json: Value = serde_json::from_str(&LogPrinter::Json.line(&push).unwrap()).unwrap();
         assert_eq!(json["level"], "warn");
-        let (header, kind) = request_of(&AdminCommand::UserRole {
+        let request = request_of(&AdminCommand::UserRole {
             name: "bob".into(),
             role: Role::Admin,
         });
-        assert_eq!(kind, "admin.user.role");
+        assert_eq!(request.kind().as_str(), "admin.user.role");
         assert_eq!(
-            header,
+            Value::Object(request.header()),
             json!({"type": "admin.user.role", "username": "bob", "role": "admin"})
         );
         assert!(parse_priority("urgent").is_err());

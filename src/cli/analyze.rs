@@ -12,13 +12,14 @@ use crate::dsp::{self, Event};
 /// Arguments of `harmonic analyze`.
 #[derive(Debug, clap::Args)]
 pub struct AnalyzeArgs {
-    /// The short sound to look for (WAV).
+    /// The short sound to look for (WAV, AIFF, FLAC, MP3, Ogg Vorbis, M4A).
     template: PathBuf,
-    /// The recording to count it in (WAV).
+    /// The recording to count it in (any of the same formats).
     recording: PathBuf,
-    /// Print exactly one JSON object on stdout and nothing else.
-    #[arg(long)]
-    json: bool,
+    /// Print exactly one JSON object on stdout and nothing else (the
+    /// global `--json`).
+    #[arg(skip)]
+    pub(crate) json: bool,
     #[command(flatten)]
     engine: super::EngineArgs,
     /// Draw the envelope, score, threshold and events to FILE (.svg or .png).

@@ -22,7 +22,9 @@ use crate::protocol::{ErrorCode, LoginResult};
 /// The server used when neither `--server` nor `HARMONIC_SERVER` says otherwise.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:2525";
 
-/// Options of every command that talks to a server.
+/// Options of every command that talks to a server: global options of
+/// `harmonic`, accepted before or after the subcommand (as git, cargo and
+/// ssh users expect), and handed to each command by [`super::run`].
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectArgs {
     /// The server, HOST:PORT.
@@ -34,6 +36,16 @@ pub struct ConnectArgs {
     /// Trust the server's key if it is new or has changed, without asking.
     #[arg(long, global = true)]
     pub yes: bool,
+}
+
+impl Default for ConnectArgs {
+    fn default() -> Self {
+        ConnectArgs {
+            server: DEFAULT_SERVER.to_owned(),
+            json: false,
+            yes: false,
+        }
+    }
 }
 
 /// A failed client command: the server's code when it was a protocol error.
@@ -269,15 +281,17 @@ pub(crate) async fn log_in(
 pub struct AccountArgs {
     /// The username (letters, digits, `_`, `.`, `-`; up to 32).
     username: String,
-    #[command(flatten)]
-    connect: ConnectArgs,
+    /// Set from the global options (before or after the subcommand).
+    #[arg(skip)]
+    pub(crate) connect: ConnectArgs,
 }
 
 /// Arguments of the commands that need nothing but a server (`logout`, `ping`).
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
-    #[command(flatten)]
-    connect: ConnectArgs,
+    /// Set from the global options (before or after the subcommand).
+    #[arg(skip)]
+    pub(crate) connect: ConnectArgs,
 }
 
 /// `harmonic signup USERNAME`: creates an account (password asked twice on a

@@ -23,7 +23,7 @@ pub struct TemplateArgs {
     /// A sound saved on the server (`harmonic sounds save`).
     #[arg(long, value_name = "NAME")]
     pub sound: Option<String>,
-    /// A local WAV file, uploaded for this command only.
+    /// A local audio file, uploaded for this command only.
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
 }
@@ -48,11 +48,12 @@ impl TemplateArgs {
 /// Arguments of `harmonic count`.
 #[derive(Debug, clap::Args)]
 pub struct CountArgs {
-    #[command(flatten)]
-    connect: ConnectArgs,
+    /// Set from the global options (before or after the subcommand).
+    #[arg(skip)]
+    pub(crate) connect: ConnectArgs,
     #[command(flatten)]
     template: TemplateArgs,
-    /// The recording to count the sound in (WAV).
+    /// The recording to count the sound in (WAV, AIFF, FLAC, MP3, Ogg Vorbis, M4A).
     recording: PathBuf,
     #[command(flatten)]
     engine: super::EngineArgs,
@@ -226,14 +227,8 @@ async fn download_template(
     let mut bytes = Vec::new();
     client.sound_get(name, &mut bytes).await?;
     client.close().await;
-    let mut source = crate::audio::WavSource::from_reader(std::io::Cursor::new(bytes))
-        .map_err(|err| format!("sound {name}: {err}"))?;
-    let sample_rate = source.info().sample_rate;
-    let samples = source
-        .read_all()
-        .map_err(|err| format!("sound {name}: {err}"))?;
-    Ok(dsp::TemplateAudio {
-        samples,
-        sample_rate,
-    })
+    crate::audio::AudioReader::from_bytes(bytes)
+        .map_err(dsp::DspError::from)
+        .and_then(dsp::read_template)
+        .map_err(|err| format!("sound {name}: {err}").into())
 }

@@ -19,8 +19,8 @@ pub struct DiscoverArgs {
     /// Seconds to wait for answers.
     #[arg(long, default_value = "1", value_parser = super::seconds)]
     pub timeout: f64,
-    /// Print the servers as JSON.
-    #[arg(long)]
+    /// Print the servers as JSON (the global `--json`).
+    #[arg(skip)]
     pub json: bool,
     /// Also probe this UDP address (repeatable).
     #[arg(long, value_name = "ADDR")]

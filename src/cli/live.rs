@@ -1,11 +1,12 @@
 //! `harmonic live (--sound NAME | --template FILE) (FILE | -)`: live
-//! counting. Streams a WAV file, or raw PCM (`--raw`), from a file or stdin
+//! counting. Streams an audio file (WAV, AIFF, FLAC, MP3, Ogg Vorbis,
+//! AAC in M4A/MP4), or raw PCM (`--raw`), from a file or stdin
 //! in chunks of about 100 ms, in real time (paced by the audio's clock) or
 //! `--fast`; prints each new event and the running count as they change,
 //! and the total at the end.
 //!
-//! A WAV is decoded here (any format the engine reads, mixed to mono) and
-//! sent as mono `f32le` at its own rate; raw PCM is sent as it is.
+//! An audio file is decoded here (any format the engine reads, mixed to
+//! mono) and sent as mono `f32le` at its own rate; raw PCM is sent as it is.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ use tokio::sync::mpsc;
 
 use super::client::{connect, finish, log_in, runtime, ConnectArgs, Failure};
 use super::count::TemplateArgs;
-use crate::audio::{PcmEncoding, PcmFormat, WavSource};
+use crate::audio::{AudioReader, PcmEncoding, PcmFormat};
 
 /// Seconds of audio per `stream.data`.
 const CHUNK_S: f64 = 0.1;
@@ -49,13 +50,14 @@ impl From<EncodingArg> for PcmEncoding {
 /// Arguments of `harmonic live`.
 #[derive(Debug, clap::Args)]
 pub struct LiveArgs {
-    #[command(flatten)]
-    connect: ConnectArgs,
+    /// Set from the global options (before or after the subcommand).
+    #[arg(skip)]
+    pub(crate) connect: ConnectArgs,
     #[command(flatten)]
     template: TemplateArgs,
     /// The audio: a file, or `-` for stdin.
     input: String,
-    /// The input is raw PCM (give --rate, --channels, --encoding), not a WAV.
+    /// The input is raw PCM (give --rate, --channels, --encoding), not an audio file.
     #[arg(long, requires = "rate")]
     raw: bool,
     /// Frames per second of raw PCM.
@@ -79,17 +81,17 @@ type Chunk = Result<(Bytes, f64), String>;
 
 /// Opens the input and starts a thread that reads it in chunks.
 fn start_reader(args: &LiveArgs) -> Result<(PcmFormat, mpsc::Receiver<Chunk>), String> {
-    let input: Box<dyn Read + Send> = if args.input == "-" {
-        Box::new(std::io::stdin())
-    } else {
-        let path = PathBuf::from(&args.input);
-        Box::new(
-            std::fs::File::open(&path)
-                .map_err(|err| format!("cannot open {}: {err}", path.display()))?,
-        )
-    };
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     let format = if args.raw {
+        let input: Box<dyn Read + Send> = if args.input == "-" {
+            Box::new(std::io::stdin())
+        } else {
+            let path = PathBuf::from(&args.input);
+            Box::new(
+                std::fs::File::open(&path)
+                    .map_err(|err| format!("cannot open {}: {err}", path.display()))?,
+            )
+        };
         let format = PcmFormat {
             encoding: args.encoding.into(),
             sample_rate: args.rate.unwrap_or_default(),
@@ -101,10 +103,15 @@ fn start_reader(args: &LiveArgs) -> Result<(PcmFormat, mpsc::Receiver<Chunk>), S
         std::thread::spawn(move || read_raw(input, chunk_bytes, seconds_per_byte, tx));
         format
     } else {
-        let source = WavSource::from_reader(std::io::BufReader::new(input))
-            .map_err(|err| format!("{}: {err}", args.input))?;
+        let source = if args.input == "-" {
+            AudioReader::from_stream(std::io::stdin())
+        } else {
+            AudioReader::open(std::path::Path::new(&args.input))
+        }
+        .map_err(|err| format!("{}: {err}", args.input))?;
         let rate = source.info().sample_rate;
-        std::thread::spawn(move || read_wav(source, tx));
+        let name = args.input.clone();
+        std::thread::spawn(move || read_audio(source, &name, tx));
         PcmFormat {
             encoding: PcmEncoding::F32Le,
             sample_rate: rate,
@@ -149,7 +156,7 @@ fn read_raw(
     }
 }
 
-fn read_wav<R: Read>(mut source: WavSource<R>, tx: mpsc::Sender<Chunk>) {
+fn read_audio(mut source: AudioReader, name: &str, tx: mpsc::Sender<Chunk>) {
     let rate = source.info().sample_rate;
     let frames = frames_per_chunk(rate);
     let mut samples = Vec::with_capacity(frames);
@@ -165,7 +172,7 @@ fn read_wav<R: Read>(mut source: WavSource<R>, tx: mpsc::Sender<Chunk>) {
                 }
             }
             Err(err) => {
-                let _ = tx.blocking_send(Err(err.to_string()));
+                let _ = tx.blocking_send(Err(format!("{name}: {err}")));
                 return;
             }
         }

@@ -11,10 +11,13 @@
 //!   `resume` with the token the previous one got, the cheap path of a
 //!   reconnecting phone, so ten thousand sessions do not cost ten thousand
 //!   password hashes. The `login` scenario then logs in with the password
-//!   in a loop.
+//!   in a loop. Each signup is made on a connection of its own, from the
+//!   local address of account k / 10 (the server allows 10 signups per
+//!   address an hour).
 //! - Many sessions against a loopback server: the server allows 256
-//!   connections per source address, so the sessions are spread over local
-//!   addresses 127.0.0.2, 127.0.0.3, ... (200 each; Linux routes all of
+//!   connections and 20 logins being checked at once per source address, so
+//!   the sessions are spread over local addresses 127.0.0.2, 127.0.0.3, ...
+//!   (20 each; Linux routes all of
 //!   127/8 to `lo`). Each session needs a file descriptor: raise the limit
 //!   with `ulimit -n` when it is lower than the sessions.
 
@@ -33,13 +36,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
 use tokio::net::TcpSocket;
 
-use crate::audio::{PcmEncoding, PcmFormat, WavSource};
+use crate::audio::{AudioReader, PcmEncoding, PcmFormat};
 use crate::client::{AudioSource, Client, ClientError, ConnectOptions};
 use crate::protocol::{CountOptions, ErrorCode, TemplateSource};
 use crate::synth;
 
-/// Sessions bound to one local loopback address (the server allows 256).
-const SESSIONS_PER_LOCAL_ADDRESS: usize = 200;
+/// Sessions bound to one local loopback address: the server allows 256
+/// connections, but only 20 logins being checked at once, per address.
+const SESSIONS_PER_LOCAL_ADDRESS: usize = 20;
+/// Accounts signed up from one local loopback address (the server allows
+/// 10 signups per address per hour).
+const SIGNUPS_PER_LOCAL_ADDRESS: usize = 10;
 /// The name of the template each account saves.
 const TEMPLATE_NAME: &str = "load-template";
 /// The password of the run's accounts.
@@ -102,9 +109,11 @@ impl Scenario {
 /// Arguments of `harmonic load`.
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
-    /// The server to load, HOST:PORT: the only address this command connects to.
-    #[arg(long, env = "HARMONIC_SERVER")]
-    server: String,
+    /// The server, `--json` and `--yes` (global options). The server must
+    /// be given (`--server` or `HARMONIC_SERVER`): it is the only address
+    /// this command connects to.
+    #[arg(skip)]
+    pub(crate) connect: super::client::ConnectArgs,
     /// Concurrent sessions.
     #[arg(long, default_value_t = 10)]
     sessions: usize,
@@ -133,13 +142,12 @@ pub struct LoadArgs {
     /// Threads of the load generator's runtime [default: the CPUs].
     #[arg(long)]
     threads: Option<usize>,
-    /// Print exactly one JSON object on stdout and nothing else.
-    #[arg(long)]
-    json: bool,
 }
 
 /// One account the sessions share.
 struct Account {
+    /// Its place among the run's accounts.
+    index: usize,
     username: String,
     state: tokio::sync::Mutex<AccountState>,
 }
@@ -340,14 +348,18 @@ async fn log_in(
 ) -> Result<(), ClientError> {
     let mut state = account.state.lock().await;
     if !state.signed_up {
-        match timed(
+        // From the local address of its signup slot, not the session's.
+        let slot = account.index / SIGNUPS_PER_LOCAL_ADDRESS * SESSIONS_PER_LOCAL_ADDRESS;
+        let signer = open(shared, slot).await?;
+        let signed = timed(
             shared,
             stats,
             "signup",
-            client.signup(&account.username, PASSWORD),
+            signer.signup(&account.username, PASSWORD),
         )
-        .await
-        {
+        .await;
+        signer.close().await;
+        match signed {
             Ok(()) => {}
             Err(err) if err.is_code(ErrorCode::UsernameTaken) => {}
             Err(err) => return Err(err),
@@ -592,26 +604,10 @@ async fn session(shared: &Shared, index: usize, stats: &mut Stats) {
 
 /// A WAV file (16-bit mono) in memory.
 fn wav_bytes(samples: &[f32], rate: u32) -> Vec<u8> {
-    let data_len = (samples.len() * 2) as u32;
-    let mut out = Vec::with_capacity(44 + samples.len() * 2);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for sample in samples {
-        out.extend_from_slice(&s16(*sample).to_le_bytes());
-    }
-    out
+    synth::wav_bytes(samples, rate, 1, crate::audio::SampleLayout::S16)
 }
 
+/// A sample as 16-bit PCM, as [`wav_bytes`] writes it (live streams send raw PCM).
 fn s16(sample: f32) -> i16 {
     (sample.clamp(-1.0, 1.0) * 32_767.0).round() as i16
 }
@@ -653,7 +649,7 @@ fn audio(args: &LoadArgs) -> Result<(Bytes, Bytes, Bytes, PcmFormat, Option<u64>
             (args.template.is_none()).then_some(SYNTH_EVENTS.len() as u64),
         ),
     };
-    let mut source = WavSource::from_reader(std::io::Cursor::new(&recording))
+    let mut source = AudioReader::from_bytes(recording.clone())
         .map_err(|err| format!("the recording: {err}"))?;
     let rate = source.info().sample_rate;
     let samples = source
@@ -697,7 +693,7 @@ pub fn run(args: LoadArgs) -> Result<(), String> {
         .build()
         .map_err(|err| format!("cannot start the async runtime: {err}"))?;
     let report = runtime.block_on(load(&args))?;
-    let out = if args.json {
+    let out = if args.connect.json {
         format!("{report}\n")
     } else {
         text_report(&report)
@@ -706,11 +702,12 @@ pub fn run(args: LoadArgs) -> Result<(), String> {
 }
 
 async fn load(args: &LoadArgs) -> Result<Value, String> {
-    let server = tokio::net::lookup_host(args.server.as_str())
+    let named = args.connect.server.as_str();
+    let server = tokio::net::lookup_host(named)
         .await
-        .map_err(|err| format!("cannot resolve {}: {err}", args.server))?
+        .map_err(|err| format!("cannot resolve {named}: {err}"))?
         .next()
-        .ok_or_else(|| format!("{} resolves to no address", args.server))?;
+        .ok_or_else(|| format!("{named} resolves to no address"))?;
     if let Some(limit) = open_file_limit() {
         if (args.sessions as u64).saturating_add(64) > limit {
             eprintln!(
@@ -726,21 +723,27 @@ async fn load(args: &LoadArgs) -> Result<Value, String> {
             args.sessions
         );
     }
-    let (template, recording, pcm, pcm_format, expected_count) = audio(args)?;
-    // Trust on first use, for this run only: every session must meet the same key.
-    let first = Client::connect(server, ConnectOptions::default())
-        .await
-        .map_err(|err| format!("cannot connect to {server}: {err}"))?;
-    let fingerprint = first.server_fingerprint().to_owned();
-    first.close().await;
-    if !args.json {
-        eprintln!("{server}: key fingerprint {fingerprint}");
-    }
-    let run_id = format!("{:08x}", rand::random::<u32>());
     let accounts = args
         .accounts
         .unwrap_or_else(|| args.sessions.div_ceil(100))
         .clamp(1, args.sessions);
+    if local_address(server, 0).is_none() && accounts > SIGNUPS_PER_LOCAL_ADDRESS {
+        eprintln!(
+            "warning: the server allows 10 signups per address an hour by default; {accounts} accounts from one address will be refused past it"
+        );
+    }
+    let (template, recording, pcm, pcm_format, expected_count) = audio(args)?;
+    // The key is checked and pinned as by every client command (`--yes`
+    // where no terminal can ask); every session must then meet that key.
+    let first = super::client::connect(&args.connect)
+        .await
+        .map_err(|failure| failure.message)?;
+    let fingerprint = first.server_fingerprint().to_owned();
+    first.close().await;
+    if !args.connect.json {
+        eprintln!("{server}: key fingerprint {fingerprint}");
+    }
+    let run_id = format!("{:08x}", rand::random::<u32>());
     let ramp = Duration::from_secs_f64(args.ramp);
     let started = Instant::now();
     let shared = Arc::new(Shared {
@@ -749,6 +752,7 @@ async fn load(args: &LoadArgs) -> Result<Value, String> {
         scenario: args.scenario,
         accounts: (0..accounts)
             .map(|k| Account {
+                index: k,
                 username: format!("ld-{run_id}-{k}"),
                 state: Default::default(),
             })
@@ -942,16 +946,16 @@ mod tests {
         let server: SocketAddr = "127.0.0.1:2525".parse().unwrap();
         assert_eq!(local_address(server, 0), Some("127.0.0.2".parse().unwrap()));
         assert_eq!(
-            local_address(server, 199),
+            local_address(server, 19),
             Some("127.0.0.2".parse().unwrap())
         );
         assert_eq!(
-            local_address(server, 200),
+            local_address(server, 20),
             Some("127.0.0.3".parse().unwrap())
         );
         assert_eq!(
             local_address(server, 10_000),
-            Some("127.0.0.52".parse().unwrap())
+            Some("127.0.1.246".parse().unwrap())
         );
         let remote: SocketAddr = "192.0.2.1:2525".parse().unwrap();
         assert_eq!(local_address(remote, 5000), None);
@@ -961,7 +965,7 @@ mod tests {
     fn generated_wav_decodes_to_the_recording() {
         let (_, recording) = generated_audio();
         let wav = wav_bytes(&recording, SYNTH_RATE);
-        let mut source = WavSource::from_reader(std::io::Cursor::new(wav)).unwrap();
+        let mut source = AudioReader::from_bytes(wav).unwrap();
         assert_eq!(source.info().sample_rate, SYNTH_RATE);
         let decoded = source.read_all().unwrap();
         assert_eq!(decoded.len(), recording.len());

@@ -17,15 +17,50 @@ mod user;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+/// What `--help` says about exit statuses (also in README).
+const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  success
+  1  the command failed: one `error: ...` line on stderr (with --json, the
+     one object on stdout is {\"error\": {\"code\", \"message\"}})
+  2  bad usage: an unknown option, a missing or malformed argument
+
+Options shared by the client commands (--server, --json, --yes, --user)
+may come before or after the subcommand. NO_COLOR turns colours off.";
 
 /// Counts how many times a short sound occurs in a longer recording.
 #[derive(Debug, Parser)]
-#[command(name = "harmonic", version, about, propagate_version = true)]
+#[command(
+    name = "harmonic",
+    version,
+    about,
+    propagate_version = true,
+    after_help = EXIT_STATUS_HELP
+)]
 pub struct Cli {
+    /// Options of every client command, before or after the subcommand.
+    #[command(flatten)]
+    pub global: GlobalArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The options every client command shares. They are clap global options,
+/// defined once here: `harmonic --server H:P --yes signup alice` and
+/// `harmonic signup alice --server H:P --yes` are the same command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Server, `--json`, `--yes`.
+    #[command(flatten)]
+    pub connect: client::ConnectArgs,
+    /// The admin account `admin` and `tail` log in as with its password
+    /// (asked for, or the first line of stdin); without it, the login kept
+    /// by `harmonic login`.
+    #[arg(long, short = 'u', env = "HARMONIC_USER", global = true)]
+    pub user: Option<String>,
 }
 
 /// The subcommands.
@@ -49,7 +84,7 @@ pub enum Command {
     Sounds(sounds::SoundsArgs),
     /// Count a sound in a recording, on the server.
     Count(count::CountArgs),
-    /// Count a sound live in a WAV or raw PCM stream (a file or stdin).
+    /// Count a sound live in an audio file or raw PCM stream (a file or stdin).
     Live(live::LiveArgs),
     /// Load a server with N concurrent sessions and report throughput and latency.
     Load(Box<load::LoadArgs>),
@@ -59,27 +94,85 @@ pub enum Command {
     Tail(tail::TailArgs),
     /// Find Harmonic servers on the local network.
     Discover(discover::DiscoverArgs),
+    /// Print a shell completion script: `harmonic completions bash > ...`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Parses the command line, runs the command, and turns an error into one
 /// line on stderr and a non-zero exit status.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    let server_given =
+        matches.value_source("server") != Some(clap::parser::ValueSource::DefaultValue);
+    let connect = cli.global.connect;
+    let admin = admin::AdminConnectArgs {
+        server: connect.clone(),
+        user: cli.global.user,
+    };
     let result = match cli.command {
-        Command::Analyze(args) => analyze::run(args),
+        Command::Analyze(mut args) => {
+            args.json = connect.json;
+            analyze::run(args)
+        }
         Command::Serve(args) => serve::run(*args),
         Command::User(args) => user::run(args),
-        Command::Signup(args) => client::signup(args),
-        Command::Login(args) => client::login(args),
-        Command::Logout(args) => client::logout(args),
-        Command::Ping(args) => client::ping(args),
-        Command::Sounds(args) => sounds::run(args),
-        Command::Count(args) => count::run(args),
-        Command::Live(args) => live::run(args),
-        Command::Load(args) => load::run(*args),
-        Command::Admin(args) => admin::run(args),
-        Command::Tail(args) => tail::run(args),
-        Command::Discover(args) => discover::run(args),
+        Command::Signup(mut args) => {
+            args.connect = connect;
+            client::signup(args)
+        }
+        Command::Login(mut args) => {
+            args.connect = connect;
+            client::login(args)
+        }
+        Command::Logout(mut args) => {
+            args.connect = connect;
+            client::logout(args)
+        }
+        Command::Ping(mut args) => {
+            args.connect = connect;
+            client::ping(args)
+        }
+        Command::Sounds(mut args) => {
+            args.connect = connect;
+            sounds::run(args)
+        }
+        Command::Count(mut args) => {
+            args.connect = connect;
+            count::run(args)
+        }
+        Command::Live(mut args) => {
+            args.connect = connect;
+            live::run(args)
+        }
+        Command::Load(mut args) if server_given => {
+            args.connect = connect;
+            load::run(*args)
+        }
+        Command::Load(_) => Err("load needs --server HOST:PORT (or HARMONIC_SERVER): it connects only to the server it is given".into()),
+        Command::Admin(mut args) => {
+            args.connect = admin;
+            admin::run(args)
+        }
+        Command::Tail(mut args) => {
+            args.connect = admin;
+            tail::run(args)
+        }
+        Command::Discover(mut args) => {
+            args.json = connect.json;
+            discover::run(args)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "harmonic", &mut std::io::stdout());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -215,12 +308,90 @@ pub(crate) fn seconds(text: &str) -> Result<f64, String> {
 
 #[cfg(test)]
 mod command_line_tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
 
     /// clap checks a command tree (unique names, groups, flags) only when a
     /// command is run: check every subcommand at once.
     #[test]
     fn every_subcommand_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    fn globals(args: &[&str]) -> (String, bool, bool, Option<String>) {
+        let cli = super::Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let g = cli.global;
+        (g.connect.server, g.connect.json, g.connect.yes, g.user)
+    }
+
+    /// Shared options mean the same before the subcommand, after it, or
+    /// after a nested one, for every client command (`load` included).
+    #[test]
+    fn shared_options_work_before_or_after_the_subcommand() {
+        let expected = ("h:1".to_owned(), true, true, None);
+        for command in [
+            &["signup", "alice"][..],
+            &["login", "alice"],
+            &["ping"],
+            &["logout"],
+            &["sounds", "list"],
+            &["count", "--sound", "s", "r.wav"],
+            &["live", "--sound", "s", "-"],
+            &["load", "--sessions", "2"],
+            &["discover"],
+            &["analyze", "t.wav", "r.wav"],
+        ] {
+            let opts = ["--server", "h:1", "--json", "--yes"];
+            let before: Vec<&str> = ["harmonic"]
+                .iter()
+                .chain(&opts)
+                .chain(command)
+                .copied()
+                .collect();
+            let after: Vec<&str> = ["harmonic"]
+                .iter()
+                .chain(command)
+                .chain(&opts)
+                .copied()
+                .collect();
+            let mixed: Vec<&str> = ["harmonic", "--yes"]
+                .iter()
+                .chain(command)
+                .chain(&["--json", "--server", "h:1"])
+                .copied()
+                .collect();
+            for args in [before, after, mixed] {
+                assert_eq!(globals(&args), expected, "{args:?}");
+            }
+        }
+        let admin = (
+            "127.0.0.1:2525".to_owned(),
+            false,
+            false,
+            Some("root".to_owned()),
+        );
+        assert_eq!(
+            globals(&["harmonic", "--user", "root", "admin", "stats"]),
+            admin
+        );
+        assert_eq!(
+            globals(&["harmonic", "admin", "-u", "root", "stats"]),
+            admin
+        );
+        assert_eq!(
+            globals(&["harmonic", "admin", "stats", "--user", "root"]),
+            admin
+        );
+        assert_eq!(globals(&["harmonic", "tail", "--user", "root"]), admin);
+        super::Cli::try_parse_from(["harmonic", "completions", "fish"]).unwrap();
+    }
+
+    /// `--help` documents the exit statuses.
+    #[test]
+    fn help_documents_exit_statuses() {
+        let help = super::Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("Exit status:") && help.contains("2  bad usage"),
+            "{help}"
+        );
     }
 }

@@ -11,8 +11,9 @@ use crate::protocol::SoundInfo;
 /// Arguments of `harmonic sounds`.
 #[derive(Debug, clap::Args)]
 pub struct SoundsArgs {
-    #[command(flatten)]
-    connect: ConnectArgs,
+    /// Set from the global options (before or after the subcommand).
+    #[arg(skip)]
+    pub(crate) connect: ConnectArgs,
     /// What to do with the library.
     #[command(subcommand)]
     command: SoundsCommand,
@@ -23,11 +24,11 @@ pub struct SoundsArgs {
 enum SoundsCommand {
     /// List the saved sounds.
     List,
-    /// Save a WAV file under NAME (at most 60 s of audio).
+    /// Save an audio file under NAME (at most 60 s; WAV, AIFF, FLAC, MP3, Ogg Vorbis, M4A).
     Save {
         /// The name to save it under (1–64 characters, no `/` or `\`).
         name: String,
-        /// The WAV file.
+        /// The audio file.
         file: PathBuf,
         /// Replace a sound of the same name.
         #[arg(long)]
@@ -94,7 +95,16 @@ pub fn run(args: SoundsArgs) -> Result<(), String> {
                 if !file.is_file() {
                     return Err(Failure::from(format!("{} is not a file", file.display())));
                 }
-                let sound = client.sound_save(&name, file.as_path(), overwrite).await?;
+                let sound = client
+                    .sound_save(&name, file.as_path(), overwrite)
+                    .await
+                    .map_err(|err| {
+                        // The server's message says what is wrong; this
+                        // says which file.
+                        let mut failure = Failure::from(err);
+                        failure.message = format!("{}: {}", file.display(), failure.message);
+                        failure
+                    })?;
                 (
                     format!("saved {}", describe(&sound)),
                     json!({"sound": sound}),

@@ -11,8 +11,8 @@ use crate::protocol::LogLevel;
 /// Arguments of `harmonic tail`.
 #[derive(Debug, clap::Args)]
 pub struct TailArgs {
-    /// Connection and account.
-    #[command(flatten)]
+    /// Connection and account, from the global options.
+    #[arg(skip)]
     pub connect: AdminConnectArgs,
     /// Least severe level shown: error, warn, info, debug, trace.
     #[arg(long, default_value = "info", value_parser = parse_level)]

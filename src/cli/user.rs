@@ -56,7 +56,7 @@ pub fn run(args: UserArgs) -> Result<(), String> {
 
 /// Creates an account in the data directory `data_dir`.
 pub fn add_user(data_dir: &Path, name: &str, password: &str, role: Role) -> Result<(), String> {
-    check_signup(name, password).map_err(|err| err.message)?;
+    check_signup(name, password).map_err(|err| err.to_string())?;
     let hash = hash_password(password).map_err(|err| err.to_string())?;
     let mut store = Store::open(data_dir).map_err(|err| {
         format!(

@@ -1,92 +1,99 @@
-//! One typed method per request of PROTOCOL.md §5 (admin requests excepted:
-//! use [`Client::request`] for them).
+//! One typed method per request of PROTOCOL.md §5, each sending the
+//! protocol's own request type ([`Request`]); admin requests go through
+//! [`Client::call`] with an [`AdminRequest`](crate::protocol::AdminRequest).
 
 use bytes::Bytes;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::upload::inline_payload;
 use super::{AudioSource, Client, ClientError, PendingRequest};
+use crate::protocol::request::{
+    Cancel, Count, Login, Resume, Signup, SoundDelete, SoundGet, SoundRename, SoundSave,
+    StreamOpen, StreamRef,
+};
 use crate::protocol::response::{
     CountResult, PingResult, SoundChunk, SoundList, SoundResult, StreamClosed, StreamOpened,
     StreamProgress,
 };
-use crate::protocol::{CountOptions, LoginResult, PcmFormat, Push, SoundInfo, TemplateSource};
+use crate::protocol::{
+    CountOptions, LibraryRequest, LoginResult, OpenRequest, PcmFormat, Push, Request, SoundInfo,
+    StreamRequest, TemplateSource, UserRequest,
+};
 
-/// A header `{"type": kind}` to add fields to.
-fn header(kind: &str) -> Map<String, Value> {
-    let mut header = Map::new();
-    header.insert("type".to_owned(), Value::from(kind));
-    header
+/// A library operation as a request.
+fn library(op: LibraryRequest) -> Request {
+    Request::User(UserRequest::Library(op))
 }
 
-/// Adds `sound` or `template_upload`.
-fn add_template(header: &mut Map<String, Value>, template: &TemplateSource) {
-    let (field, value) = match template {
-        TemplateSource::Sound(name) => ("sound", name),
-        TemplateSource::Upload(upload_id) => ("template_upload", upload_id),
-    };
-    header.insert(field.to_owned(), Value::from(value.as_str()));
-}
-
-/// Adds `options` unless every option is the default.
-fn add_options(header: &mut Map<String, Value>, options: &CountOptions) {
-    let mut fields = Map::new();
-    if let Some(threshold) = options.threshold {
-        fields.insert("threshold".to_owned(), json!(threshold));
-    }
-    if let Some(min_gap_s) = options.min_gap_s {
-        fields.insert("min_gap_s".to_owned(), json!(min_gap_s));
-    }
-    if !fields.is_empty() {
-        header.insert("options".to_owned(), Value::Object(fields));
-    }
+/// A live-counting request.
+fn stream(request: StreamRequest) -> Request {
+    Request::User(UserRequest::Stream(request))
 }
 
 impl Client {
-    async fn call(
+    /// Sends `request` with `payload` and waits for its final answer.
+    pub async fn call(
         &self,
-        header: Map<String, Value>,
+        request: &Request,
         payload: Bytes,
     ) -> Result<super::Reply, ClientError> {
-        self.request(Value::Object(header), payload).await
+        self.request(Value::Object(request.header()), payload).await
+    }
+
+    /// Sends `request` with `payload` and returns at once (for requests
+    /// with pushes, or that one may `cancel`).
+    pub async fn start(
+        &self,
+        request: &Request,
+        payload: Bytes,
+    ) -> Result<PendingRequest, ClientError> {
+        self.send(Value::Object(request.header()), payload).await
     }
 
     /// `signup`: creates an account (does not log in).
     pub async fn signup(&self, username: &str, password: &str) -> Result<(), ClientError> {
-        let request = json!({"type": "signup", "username": username, "password": password});
-        self.request(request, Bytes::new()).await.map(drop)
+        let request = Request::Open(OpenRequest::Signup(Signup {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        }));
+        self.call(&request, Bytes::new()).await.map(drop)
     }
 
     /// `login`: logs this session in.
     pub async fn login(&self, username: &str, password: &str) -> Result<LoginResult, ClientError> {
-        let request = json!({"type": "login", "username": username, "password": password});
-        self.request(request, Bytes::new()).await?.parse()
+        let request = Request::Open(OpenRequest::Login(Login {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        }));
+        self.call(&request, Bytes::new()).await?.parse()
     }
 
     /// `resume`: logs in again with a resume token (single use; the answer
     /// carries a fresh one).
     pub async fn resume(&self, token: &str) -> Result<LoginResult, ClientError> {
-        let request = json!({"type": "resume", "token": token});
-        self.request(request, Bytes::new()).await?.parse()
+        let request = Request::Open(OpenRequest::Resume(Resume {
+            token: token.to_owned(),
+        }));
+        self.call(&request, Bytes::new()).await?.parse()
     }
 
     /// `logout`: the session stays open, logged out; its resume token is revoked.
     pub async fn logout(&self) -> Result<(), ClientError> {
-        self.call(header("logout"), Bytes::new()).await.map(drop)
+        let request = Request::User(UserRequest::Logout);
+        self.call(&request, Bytes::new()).await.map(drop)
     }
 
     /// `ping`: keeps the session alive; returns the server's clock.
     pub async fn ping(&self) -> Result<PingResult, ClientError> {
-        self.call(header("ping"), Bytes::new()).await?.parse()
+        let request = Request::Open(OpenRequest::Ping);
+        self.call(&request, Bytes::new()).await?.parse()
     }
 
     /// `sound.list`: the user's saved sounds.
     pub async fn sound_list(&self) -> Result<Vec<SoundInfo>, ClientError> {
-        let list: SoundList = self
-            .call(header("sound.list"), Bytes::new())
-            .await?
-            .parse()?;
+        let request = library(LibraryRequest::SoundList);
+        let list: SoundList = self.call(&request, Bytes::new()).await?.parse()?;
         Ok(list.sounds)
     }
 
@@ -99,18 +106,21 @@ impl Client {
         overwrite: bool,
     ) -> Result<SoundInfo, ClientError> {
         let audio = audio.into();
-        let mut request = header("sound.save");
-        request.insert("name".to_owned(), Value::from(name));
-        request.insert("overwrite".to_owned(), Value::from(overwrite));
-        let payload = match inline_payload(&request, &audio).await? {
+        let mut save = SoundSave {
+            name: name.to_owned(),
+            upload_id: None,
+            overwrite,
+        };
+        let inline = library(LibraryRequest::SoundSave(save.clone()));
+        let payload = match inline_payload(&inline.header(), &audio).await? {
             Some(payload) => payload,
             None => {
-                let upload = self.upload(audio, |_, _| {}).await?;
-                request.insert("upload_id".to_owned(), Value::from(upload.upload_id));
+                save.upload_id = Some(self.upload(audio, |_, _| {}).await?.upload_id);
                 Bytes::new()
             }
         };
-        let saved: SoundResult = self.call(request, payload).await?.parse()?;
+        let request = library(LibraryRequest::SoundSave(save));
+        let saved: SoundResult = self.call(&request, payload).await?.parse()?;
         Ok(saved.sound)
     }
 
@@ -122,8 +132,12 @@ impl Client {
         upload_id: &str,
         overwrite: bool,
     ) -> Result<SoundInfo, ClientError> {
-        let request = json!({"type": "sound.save", "name": name, "upload_id": upload_id, "overwrite": overwrite});
-        let saved: SoundResult = self.request(request, Bytes::new()).await?.parse()?;
+        let request = library(LibraryRequest::SoundSave(SoundSave {
+            name: name.to_owned(),
+            upload_id: Some(upload_id.to_owned()),
+            overwrite,
+        }));
+        let saved: SoundResult = self.call(&request, Bytes::new()).await?.parse()?;
         Ok(saved.sound)
     }
 
@@ -136,8 +150,11 @@ impl Client {
     ) -> Result<SoundInfo, ClientError> {
         let mut offset = 0u64;
         loop {
-            let request = json!({"type": "sound.get", "name": name, "offset": offset});
-            let reply = self.request(request, Bytes::new()).await?;
+            let request = library(LibraryRequest::SoundGet(SoundGet {
+                name: name.to_owned(),
+                offset,
+            }));
+            let reply = self.call(&request, Bytes::new()).await?;
             let chunk: SoundChunk = reply.parse()?;
             let size = chunk.sound.size;
             let got = reply.payload.len() as u64;
@@ -163,15 +180,20 @@ impl Client {
 
     /// `sound.rename`.
     pub async fn sound_rename(&self, name: &str, new_name: &str) -> Result<SoundInfo, ClientError> {
-        let request = json!({"type": "sound.rename", "name": name, "new_name": new_name});
-        let renamed: SoundResult = self.request(request, Bytes::new()).await?.parse()?;
+        let request = library(LibraryRequest::SoundRename(SoundRename {
+            name: name.to_owned(),
+            new_name: new_name.to_owned(),
+        }));
+        let renamed: SoundResult = self.call(&request, Bytes::new()).await?.parse()?;
         Ok(renamed.sound)
     }
 
     /// `sound.delete`.
     pub async fn sound_delete(&self, name: &str) -> Result<(), ClientError> {
-        let request = json!({"type": "sound.delete", "name": name});
-        self.request(request, Bytes::new()).await.map(drop)
+        let request = library(LibraryRequest::SoundDelete(SoundDelete {
+            name: name.to_owned(),
+        }));
+        self.call(&request, Bytes::new()).await.map(drop)
     }
 
     /// Sends a `count` and returns at once: read its `progress` pushes with
@@ -185,18 +207,21 @@ impl Client {
         options: &CountOptions,
     ) -> Result<PendingRequest, ClientError> {
         let recording = recording.into();
-        let mut request = header("count");
-        add_template(&mut request, template);
-        add_options(&mut request, options);
-        let payload = match inline_payload(&request, &recording).await? {
+        let mut count = Count {
+            template: template.clone(),
+            recording_upload: None,
+            options: *options,
+        };
+        let inline = Request::User(UserRequest::Count(count.clone()));
+        let payload = match inline_payload(&inline.header(), &recording).await? {
             Some(payload) => payload,
             None => {
-                let upload = self.upload(recording, |_, _| {}).await?;
-                request.insert("recording_upload".to_owned(), Value::from(upload.upload_id));
+                count.recording_upload = Some(self.upload(recording, |_, _| {}).await?.upload_id);
                 Bytes::new()
             }
         };
-        self.send(Value::Object(request), payload).await
+        self.start(&Request::User(UserRequest::Count(count)), payload)
+            .await
     }
 
     /// `count`: how many times the template occurs in the recording.
@@ -224,8 +249,8 @@ impl Client {
 
     /// `cancel`: ends the running `count` or `admin.tail` with id `target`.
     pub async fn cancel(&self, target: u32) -> Result<(), ClientError> {
-        let request = json!({"type": "cancel", "target": target});
-        self.request(request, Bytes::new()).await.map(drop)
+        let request = Request::User(UserRequest::Cancel(Cancel { target }));
+        self.call(&request, Bytes::new()).await.map(drop)
     }
 
     /// `stream.open`: starts a live count of raw PCM in `format`; returns the `stream_id`.
@@ -235,18 +260,12 @@ impl Client {
         format: &PcmFormat,
         options: &CountOptions,
     ) -> Result<String, ClientError> {
-        let mut request = header("stream.open");
-        add_template(&mut request, template);
-        request.insert(
-            "format".to_owned(),
-            json!({
-                "encoding": format.encoding.as_wire(),
-                "sample_rate": format.sample_rate,
-                "channels": format.channels,
-            }),
-        );
-        add_options(&mut request, options);
-        let opened: StreamOpened = self.call(request, Bytes::new()).await?.parse()?;
+        let request = stream(StreamRequest::Open(StreamOpen {
+            template: template.clone(),
+            format: *format,
+            options: *options,
+        }));
+        let opened: StreamOpened = self.call(&request, Bytes::new()).await?.parse()?;
         Ok(opened.stream_id)
     }
 
@@ -256,13 +275,17 @@ impl Client {
         stream_id: &str,
         pcm: Bytes,
     ) -> Result<StreamProgress, ClientError> {
-        let request = json!({"type": "stream.data", "stream_id": stream_id});
-        self.request(request, pcm).await?.parse()
+        let request = stream(StreamRequest::Data(StreamRef {
+            stream_id: stream_id.to_owned(),
+        }));
+        self.call(&request, pcm).await?.parse()
     }
 
     /// `stream.close`: ends the stream; returns every event.
     pub async fn stream_close(&self, stream_id: &str) -> Result<StreamClosed, ClientError> {
-        let request = json!({"type": "stream.close", "stream_id": stream_id});
-        self.request(request, Bytes::new()).await?.parse()
+        let request = stream(StreamRequest::Close(StreamRef {
+            stream_id: stream_id.to_owned(),
+        }));
+        self.call(&request, Bytes::new()).await?.parse()
     }
 }

@@ -7,13 +7,19 @@
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{Client, ClientError};
+use crate::protocol::request::{UploadBegin, UploadChunk, UploadRef};
 use crate::protocol::response::{UploadBegun, UploadFinished};
-use crate::protocol::{ErrorCode, MAX_MESSAGE_LEN};
+use crate::protocol::{ErrorCode, LibraryRequest, Request, UserRequest, MAX_MESSAGE_LEN};
+
+/// A library operation as a request.
+fn library(op: LibraryRequest) -> Request {
+    Request::User(UserRequest::Library(op))
+}
 
 /// Payload bytes of one `upload.chunk` (the same bound as `sound.get`'s), so
 /// the header and the AEAD tag fit in the 1 MiB frame beside them.
@@ -84,7 +90,7 @@ impl AudioSource {
     }
 
     /// Size and lower-case hex SHA-256, reading a file in bounded pieces.
-    async fn size_and_sha256(&self) -> Result<(u64, String), ClientError> {
+    async fn size_and_sha256(&self) -> Result<(u64, [u8; 32]), ClientError> {
         let mut hasher = Sha256::new();
         let size = match self {
             AudioSource::Bytes(bytes) => {
@@ -106,7 +112,7 @@ impl AudioSource {
                 size
             }
         };
-        Ok((size, hex::encode(hasher.finalize())))
+        Ok((size, hasher.finalize().into()))
     }
 
     /// A reader of its bytes from the start.
@@ -211,8 +217,8 @@ impl Client {
         on_progress: &mut impl FnMut(u64, u64),
     ) -> Result<UploadFinished, ClientError> {
         let (size, sha256) = audio.size_and_sha256().await?;
-        let begin = json!({"type": "upload.begin", "size": size, "sha256": sha256});
-        let begun: UploadBegun = self.request(begin, Bytes::new()).await?.parse()?;
+        let begin = library(LibraryRequest::UploadBegin(UploadBegin { size, sha256 }));
+        let begun: UploadBegun = self.call(&begin, Bytes::new()).await?.parse()?;
         let upload_id = begun.upload_id;
         let result = self.send_chunks(audio, &upload_id, size, on_progress).await;
         if let Err(err) = &result {
@@ -220,8 +226,10 @@ impl Client {
             // failure leaves one behind, which we abort if we still can.
             let discarded = err.is_code(ErrorCode::ChecksumMismatch);
             if !discarded && !matches!(err, ClientError::Closed { .. }) {
-                let abort = json!({"type": "upload.abort", "upload_id": upload_id});
-                if let Err(abort_err) = self.request(abort, Bytes::new()).await {
+                let abort = library(LibraryRequest::UploadAbort(UploadRef {
+                    upload_id: upload_id.clone(),
+                }));
+                if let Err(abort_err) = self.call(&abort, Bytes::new()).await {
                     log::debug!(target: "library", "upload.abort after a failed upload: {abort_err}");
                 }
             }
@@ -250,12 +258,17 @@ impl Client {
                 )));
             }
             let sent = chunk.len() as u64;
-            let header = json!({"type": "upload.chunk", "upload_id": upload_id, "offset": offset});
-            self.request(header, chunk).await?;
+            let request = library(LibraryRequest::UploadChunk(UploadChunk {
+                upload_id: upload_id.to_owned(),
+                offset,
+            }));
+            self.call(&request, chunk).await?;
             offset += sent;
             on_progress(offset, size);
         }
-        let finish = json!({"type": "upload.finish", "upload_id": upload_id});
-        self.request(finish, Bytes::new()).await?.parse()
+        let finish = library(LibraryRequest::UploadFinish(UploadRef {
+            upload_id: upload_id.to_owned(),
+        }));
+        self.call(&finish, Bytes::new()).await?.parse()
     }
 }

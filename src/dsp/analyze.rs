@@ -1,12 +1,12 @@
-//! Whole-file analysis: the streaming engine fed from a WAV file in blocks,
-//! with progress reports and cancellation.
+//! Whole-file analysis: the streaming engine fed from an audio file in
+//! blocks, with progress reports and cancellation.
 
 use std::path::Path;
 
 use super::decide::Tuning;
 use super::features::{frame_energy, BANDS};
-use super::{Counter, DspError, Event, Options};
-use crate::audio::WavSource;
+use super::{Counter, DspError, Event, Options, MAX_TEMPLATE_SECONDS};
+use crate::audio::{measure_duration, AudioReader, READ_ALL_RESERVE_FRAMES};
 
 use super::TemplateAudio;
 
@@ -82,18 +82,39 @@ impl Trace {
 
 /// Reads a template file whole (templates are short: at most 60 s).
 pub fn load_template(path: &Path) -> Result<TemplateAudio, DspError> {
-    let mut source = WavSource::open(path)?;
+    read_template(AudioReader::open(path)?)
+}
+
+/// Decodes a template whole. One longer than [`MAX_TEMPLATE_SECONDS`] is
+/// refused from its header where it says, else as soon as decoding passes
+/// the limit, so a hostile header cannot make it decode hours.
+pub fn read_template(mut source: AudioReader) -> Result<TemplateAudio, DspError> {
     let info = source.info();
-    if info.duration_s() > super::MAX_TEMPLATE_SECONDS {
-        return Err(DspError::TemplateTooLong(info.duration_s()));
+    let rate = f64::from(info.sample_rate);
+    if let Some(duration_s) = info.duration_s() {
+        if duration_s > MAX_TEMPLATE_SECONDS {
+            return Err(DspError::TemplateTooLong(duration_s));
+        }
+    }
+    let limit_frames = (MAX_TEMPLATE_SECONDS * rate).ceil() as usize;
+    let mut samples = Vec::with_capacity(
+        info.frames
+            .unwrap_or(0)
+            .min(READ_ALL_RESERVE_FRAMES)
+            .min(limit_frames as u64) as usize,
+    );
+    while source.read_block(1 << 16, &mut samples)? > 0 {
+        if samples.len() > limit_frames {
+            return Err(DspError::TemplateTooLong(samples.len() as f64 / rate));
+        }
     }
     Ok(TemplateAudio {
-        samples: source.read_all()?,
+        samples,
         sample_rate: info.sample_rate,
     })
 }
 
-/// Counts `template` in the WAV file at `recording`, reading it in blocks so
+/// Counts `template` in the audio file at `recording`, reading it in blocks so
 /// memory stays bounded. `progress` is called after every block; returning
 /// `false` cancels. With `trace`, the returned [`Trace`] is filled.
 pub fn analyze_file(
@@ -123,9 +144,14 @@ pub fn analyze_file_with(
     trace: bool,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<(Analysis, Option<Trace>), DspError> {
-    let mut source = WavSource::open(recording)?;
+    let mut source = AudioReader::open(recording)?;
     let info = source.info();
-    let total_s = info.duration_s();
+    let total_s = match info.duration_s() {
+        Some(total_s) => total_s,
+        // A container that does not announce its length: a first pass
+        // measures it (rare: files written live).
+        None => measure_duration(recording, f64::INFINITY)?,
+    };
     if template.duration_s() > total_s {
         return Err(DspError::TemplateLongerThanRecording {
             template_s: template.duration_s(),
@@ -151,7 +177,7 @@ pub fn analyze_file_with(
     counter.finish()?;
     let analysis = Analysis {
         events: counter.events().to_vec(),
-        duration_s: total_s,
+        duration_s: source.frames_read() as f64 / f64::from(info.sample_rate),
         verdicts: counter.verdicts().clone(),
     };
     Ok((analysis, counter.take_trace()))

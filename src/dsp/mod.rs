@@ -30,7 +30,9 @@ mod template;
 pub mod threshold;
 pub mod verify;
 
-pub use analyze::{analyze_file, analyze_file_with, load_template, Analysis, Progress, Trace};
+pub use analyze::{
+    analyze_file, analyze_file_with, load_template, read_template, Analysis, Progress, Trace,
+};
 pub use template::{PreparedTemplate, TemplateAudio};
 
 use crate::audio::{AudioError, Resampler, ANALYSIS_RATE};

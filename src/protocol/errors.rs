@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::{ErrorCode, ErrorResponse, FieldError, RuleViolation};
 use crate::audio::AudioError;
+use crate::auth::AuthError;
 use crate::crypto::CryptoError;
 use crate::dsp::DspError;
 use crate::store::StoreError;
@@ -50,13 +51,9 @@ impl WireError {
     }
 
     /// `rate_limited` with `retry_after_s` (whole seconds, rounded up).
-    pub fn rate_limited(wait: Duration) -> WireError {
+    pub fn rate_limited(message: impl Into<String>, wait: Duration) -> WireError {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        WireError::new(
-            ErrorCode::RateLimited,
-            "too many failed logins; try again later",
-        )
-        .with_field("retry_after_s", secs)
+        WireError::new(ErrorCode::RateLimited, message).with_field("retry_after_s", secs)
     }
 
     /// Adds an extra field.
@@ -111,9 +108,14 @@ impl From<StoreError> for WireError {
 impl From<AudioError> for WireError {
     fn from(err: AudioError) -> WireError {
         match err {
-            AudioError::Io { .. } | AudioError::Resample(_) => WireError::internal(err),
-            AudioError::NotWav(_)
+            AudioError::Io { .. } | AudioError::Read(_) | AudioError::Resample(_) => {
+                WireError::internal(err)
+            }
+            AudioError::NotAudio
+            | AudioError::NoAudioTrack
             | AudioError::Unsupported(_)
+            | AudioError::Malformed(_)
+            | AudioError::HeaderTruncated
             | AudioError::Truncated { .. }
             | AudioError::Empty
             | AudioError::BadSampleRate(_)
@@ -139,6 +141,21 @@ impl From<DspError> for WireError {
             | DspError::TemplateTooShort
             | DspError::TemplateLongerThanRecording { .. }
             | DspError::InvalidOption(_) => WireError::bad_request(err.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for WireError {
+    fn from(err: AuthError) -> WireError {
+        match err {
+            AuthError::BadUsername(_) | AuthError::BadPassword(_) => {
+                WireError::bad_request(err.to_string())
+            }
+            AuthError::WeakPassword(_) => WireError::new(ErrorCode::WeakPassword, err.to_string()),
+            AuthError::SignupClosed => WireError::new(ErrorCode::Forbidden, err.to_string()),
+            AuthError::TooManySignups { retry_after } | AuthError::LoginLocked { retry_after } => {
+                WireError::rate_limited(err.to_string(), retry_after)
+            }
         }
     }
 }
@@ -207,8 +224,9 @@ mod tests {
 
     #[test]
     fn audio_and_dsp_errors_map_to_their_codes() {
+        assert_eq!(code(AudioError::NotAudio), ErrorCode::UnsupportedAudio);
         assert_eq!(
-            code(AudioError::NotWav("x".into())),
+            code(AudioError::Unsupported("opus".into())),
             ErrorCode::UnsupportedAudio
         );
         assert_eq!(code(AudioError::Empty), ErrorCode::UnsupportedAudio);
@@ -234,8 +252,21 @@ mod tests {
             code: ErrorCode::TooLarge,
         };
         assert_eq!(code(field), ErrorCode::TooLarge);
-        let limited = WireError::rate_limited(Duration::from_millis(1500));
+        let limited: WireError = AuthError::LoginLocked {
+            retry_after: Duration::from_millis(1500),
+        }
+        .into();
         assert_eq!(limited.extra["retry_after_s"], json!(2));
         assert_eq!(limited.code, ErrorCode::RateLimited);
+        let signups: WireError = AuthError::TooManySignups {
+            retry_after: Duration::from_secs(3599),
+        }
+        .into();
+        assert_eq!(signups.extra["retry_after_s"], json!(3599));
+        assert!(signups.message.contains("signups"), "{}", signups.message);
+        assert_eq!(code(AuthError::SignupClosed), ErrorCode::Forbidden);
+        let weak = crate::protocol::RuleViolation("is short");
+        assert_eq!(code(AuthError::WeakPassword(weak)), ErrorCode::WeakPassword);
+        assert_eq!(code(AuthError::BadUsername(weak)), ErrorCode::BadRequest);
     }
 }

@@ -415,6 +415,34 @@ pub fn write_wav(
     channels: u16,
     layout: crate::audio::SampleLayout,
 ) -> Result<(), hound::Error> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    write_wav_to(file, samples, rate, channels, layout)
+}
+
+/// Mono samples as the bytes of a WAV file, as [`write_wav`] writes it:
+/// the one WAV writer of the tests, tools and benchmarks.
+pub fn wav_bytes(
+    samples: &[f32],
+    rate: u32,
+    channels: u16,
+    layout: crate::audio::SampleLayout,
+) -> Vec<u8> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    // Writing to memory fails only on a sample count past the 4 GiB a
+    // WAV header can hold.
+    write_wav_to(&mut bytes, samples, rate, channels, layout)
+        .unwrap_or_else(|err| panic!("cannot write {} samples as WAV: {err}", samples.len()));
+    bytes.into_inner()
+}
+
+/// Writes a WAV file into `out` with hound.
+fn write_wav_to<W: std::io::Write + std::io::Seek>(
+    out: W,
+    samples: &[f32],
+    rate: u32,
+    channels: u16,
+    layout: crate::audio::SampleLayout,
+) -> Result<(), hound::Error> {
     use crate::audio::SampleLayout;
     let (bits, format) = match layout {
         SampleLayout::U8 => (8, hound::SampleFormat::Int),
@@ -429,7 +457,7 @@ pub fn write_wav(
         bits_per_sample: bits,
         sample_format: format,
     };
-    let mut writer = hound::WavWriter::create(path, spec)?;
+    let mut writer = hound::WavWriter::new(out, spec)?;
     for &s in samples {
         let s = s.clamp(-1.0, 1.0);
         for _ in 0..channels {

@@ -142,13 +142,13 @@ pub fn default_dir() -> PathBuf {
         .map_or_else(|| PathBuf::from(DEFAULT_DIR), PathBuf::from)
 }
 
-/// Reads a mono or multichannel WAV file as mono samples and its rate.
+/// Reads an audio file (any channel count) as mono samples and its rate.
 fn read_wav(path: &Path) -> Result<(Vec<f32>, u32), LibraryError> {
     let unreadable = |e: crate::audio::AudioError| LibraryError::Unreadable {
         path: path.to_path_buf(),
         error: e.to_string(),
     };
-    let mut source = crate::audio::WavSource::open(path).map_err(unreadable)?;
+    let mut source = crate::audio::AudioReader::open(path).map_err(unreadable)?;
     let rate = source.info().sample_rate;
     Ok((source.read_all().map_err(unreadable)?, rate))
 }

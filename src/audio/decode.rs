@@ -1,0 +1,574 @@
+//! Audio files of every format phones and PCs record, read block by block.
+//!
+//! symphonia recognises the container from its bytes (never from a name):
+//! WAV in any valid RIFF layout (odd-sized chunks and their pad byte, `fact`,
+//! `LIST`, `bext` or `junk` chunks anywhere, WAVE_FORMAT_EXTENSIBLE), AIFF,
+//! FLAC, MP3, Ogg Vorbis and AAC or ALAC in MP4/M4A. One packet at a time is
+//! decoded, mixed to mono and handed out in blocks of the caller's size, so
+//! memory stays bounded however long the recording is.
+//!
+//! Encoder delay and padding are trimmed (gapless decoding), so the same
+//! sound saved as WAV and as MP3 or AAC starts at the same instant.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{
+    CodecType, Decoder, DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_PCM_ALAW, CODEC_TYPE_PCM_F32BE,
+    CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_F64BE, CODEC_TYPE_PCM_F64LE, CODEC_TYPE_PCM_MULAW,
+    CODEC_TYPE_PCM_S16BE, CODEC_TYPE_PCM_S16LE, CODEC_TYPE_PCM_S24BE, CODEC_TYPE_PCM_S24LE,
+    CODEC_TYPE_PCM_S32BE, CODEC_TYPE_PCM_S32LE, CODEC_TYPE_PCM_S8, CODEC_TYPE_PCM_U8,
+};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::io::{MediaSource, MediaSourceStream, ReadOnlySource};
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use super::{check_sample_rate, checked_sample, AudioError, MAX_FILE_CHANNELS};
+
+/// The facts of an audio file that matter to analysis and to the sound library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AudioInfo {
+    /// Frames per second.
+    pub sample_rate: u32,
+    /// Channels per frame (mixed to mono on reading).
+    pub channels: u16,
+    /// Frames the container announces, when it says (WAV, AIFF, FLAC, MP4,
+    /// Ogg and MP3 with a Xing/LAME header do; an MP3 without one is
+    /// estimated from its size; a stream written live may not say at all).
+    pub frames: Option<u64>,
+    /// The codec, for messages and `sounds list` (e.g. "aac", "pcm_s16le").
+    pub codec: &'static str,
+}
+
+impl AudioInfo {
+    /// Length of the audio in seconds, when the container announces it.
+    pub fn duration_s(&self) -> Option<f64> {
+        self.frames
+            .map(|frames| frames as f64 / f64::from(self.sample_rate))
+    }
+}
+
+/// Most samples [`AudioReader::read_all`] reserves room for before it has
+/// read them (4 MiB of `f32`); longer audio grows the buffer as it arrives.
+pub const READ_ALL_RESERVE_FRAMES: u64 = 1 << 20;
+
+/// Packets in a row that may fail to decode before the file is called
+/// damaged. A lossy stream with one corrupt frame (a bad sector, a glitch
+/// in a phone's writer) still counts, with silence where that frame was;
+/// a run this long is no longer a glitch but a file that is not what its
+/// header says.
+const MAX_BAD_PACKETS_IN_A_ROW: u32 = 16;
+
+/// A file's audio, decoded packet by packet and delivered as mono `f32`
+/// blocks at the file's own rate.
+pub struct AudioReader {
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn Decoder>,
+    track_id: u32,
+    info: AudioInfo,
+    /// How many frames may be missing at the end before the file counts as
+    /// truncated; `None` where the container's length is only an estimate.
+    truncation_slack: Option<u64>,
+    /// Decoded mono samples not handed out yet, from `pending_start`.
+    pending: Vec<f32>,
+    pending_start: usize,
+    /// Interleaved samples of the last packet (reused).
+    interleaved: Option<SampleBuffer<f32>>,
+    frames_decoded: u64,
+    frames_read: u64,
+    finished: bool,
+}
+
+impl std::fmt::Debug for AudioReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AudioReader")
+            .field("info", &self.info)
+            .field("frames_read", &self.frames_read)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AudioReader {
+    /// Opens an audio file and reads its header and first packet.
+    pub fn open(path: &Path) -> Result<Self, AudioError> {
+        let file = File::open(path).map_err(|source| AudioError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        AudioReader::from_source(Box::new(OddListFix::new(file)))
+    }
+
+    /// Reads audio held in memory (an inline payload, a downloaded sound).
+    pub fn from_bytes<B>(bytes: B) -> Result<Self, AudioError>
+    where
+        B: AsRef<[u8]> + Send + Sync + 'static,
+    {
+        AudioReader::from_source(Box::new(OddListFix::new(std::io::Cursor::new(bytes))))
+    }
+
+    /// Reads audio from a stream that cannot seek (stdin, a pipe). WAV,
+    /// AIFF, FLAC, MP3 and Ogg read fine this way; an MP4 whose index comes
+    /// after its audio cannot be read without seeking.
+    pub fn from_stream<R>(reader: R) -> Result<Self, AudioError>
+    where
+        R: Read + Send + Sync + 'static,
+    {
+        AudioReader::from_source(Box::new(ReadOnlySource::new(reader)))
+    }
+
+    fn from_source(source: Box<dyn MediaSource>) -> Result<Self, AudioError> {
+        let stream = MediaSourceStream::new(source, Default::default());
+        let format_options = FormatOptions {
+            enable_gapless: true,
+            ..Default::default()
+        };
+        let probed = symphonia::default::get_probe()
+            .format(
+                &Hint::new(),
+                stream,
+                &format_options,
+                &MetadataOptions::default(),
+            )
+            .map_err(header_error)?;
+        let format = probed.format;
+        let track = format
+            .tracks()
+            .iter()
+            .find(|track| track.codec_params.codec != CODEC_TYPE_NULL)
+            .ok_or(AudioError::NoAudioTrack)?;
+        let params = track.codec_params.clone();
+        let track_id = track.id;
+        let codec = codec_name(params.codec);
+        let decoder = symphonia::default::get_codecs()
+            .make(&params, &DecoderOptions::default())
+            .map_err(|err| match err {
+                SymphoniaError::Unsupported(_) => AudioError::Unsupported(format!(
+                    "the audio is in a codec Harmonic does not decode ({codec})"
+                )),
+                other => header_error(other),
+            })?;
+        if let Some(rate) = params.sample_rate {
+            check_sample_rate(rate)?;
+        }
+        if let Some(channels) = params.channels {
+            check_channels(channels.count())?;
+        }
+        let frames = params
+            .n_frames
+            .filter(|&frames| !is_unknown_pcm_length(&params, frames));
+        let mut reader = AudioReader {
+            format,
+            decoder,
+            track_id,
+            info: AudioInfo {
+                sample_rate: params.sample_rate.unwrap_or(0),
+                channels: params.channels.map_or(0, |c| c.count() as u16),
+                frames,
+                codec,
+            },
+            truncation_slack: truncation_slack(params.codec, params.max_frames_per_packet),
+            pending: Vec::new(),
+            pending_start: 0,
+            interleaved: None,
+            frames_decoded: 0,
+            frames_read: 0,
+            finished: false,
+        };
+        if reader.info.frames == Some(0) {
+            return Err(AudioError::Empty);
+        }
+        // The first packet tells the rate and channels for certain (some
+        // containers leave them to the codec) and shows at once whether the
+        // audio decodes at all.
+        reader.decode_more()?;
+        if reader.pending.is_empty() {
+            return Err(AudioError::Empty);
+        }
+        Ok(reader)
+    }
+
+    /// The file's format and length.
+    pub fn info(&self) -> AudioInfo {
+        self.info
+    }
+
+    /// Frames delivered so far.
+    pub fn frames_read(&self) -> u64 {
+        self.frames_read
+    }
+
+    /// Appends up to `max_frames` mono samples to `out`; returns how many,
+    /// 0 once the audio is exhausted.
+    pub fn read_block(
+        &mut self,
+        max_frames: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<usize, AudioError> {
+        let mut delivered = 0;
+        while delivered < max_frames {
+            if self.pending_start == self.pending.len() {
+                if self.finished {
+                    break;
+                }
+                self.pending.clear();
+                self.pending_start = 0;
+                self.decode_more()?;
+                continue;
+            }
+            let take = (max_frames - delivered).min(self.pending.len() - self.pending_start);
+            out.extend_from_slice(&self.pending[self.pending_start..self.pending_start + take]);
+            self.pending_start += take;
+            delivered += take;
+        }
+        self.frames_read += delivered as u64;
+        Ok(delivered)
+    }
+
+    /// Reads everything that is left (for short files such as templates).
+    ///
+    /// Room is reserved for at most [`READ_ALL_RESERVE_FRAMES`] up front:
+    /// the length comes from the header, which a damaged or hostile file
+    /// can set to 4 GiB over a few bytes of audio (found by `fuzz/`).
+    pub fn read_all(&mut self) -> Result<Vec<f32>, AudioError> {
+        let remaining = self
+            .info
+            .frames
+            .unwrap_or(0)
+            .saturating_sub(self.frames_read);
+        let mut out = Vec::with_capacity(remaining.min(READ_ALL_RESERVE_FRAMES) as usize);
+        while self.read_block(1 << 16, &mut out)? > 0 {}
+        Ok(out)
+    }
+
+    /// Decodes what is left, only to count it, and stops once past
+    /// `stop_after` frames: the length of a file whose container does not
+    /// announce it, at most one packet beyond the limit.
+    pub fn count_remaining(mut self, stop_after: u64) -> Result<u64, AudioError> {
+        let mut frames = self.frames_read;
+        loop {
+            frames += (self.pending.len() - self.pending_start) as u64;
+            self.pending.clear();
+            self.pending_start = 0;
+            if self.finished || frames > stop_after {
+                return Ok(frames);
+            }
+            self.decode_more()?;
+        }
+    }
+
+    /// Decodes packets until one gives samples or the stream ends, appending
+    /// them to `pending`.
+    fn decode_more(&mut self) -> Result<(), AudioError> {
+        let mut bad_packets = 0;
+        while !self.finished && self.pending.len() == self.pending_start {
+            let packet = match self.format.next_packet() {
+                Ok(packet) => packet,
+                Err(SymphoniaError::IoError(err))
+                    if err.kind() == std::io::ErrorKind::UnexpectedEof =>
+                {
+                    // symphonia's end of stream (also a file cut short).
+                    self.finish()?;
+                    break;
+                }
+                Err(SymphoniaError::ResetRequired) => {
+                    return Err(AudioError::Unsupported(
+                        "the audio changes its format midway (a chained stream)".into(),
+                    ))
+                }
+                Err(err) => return Err(body_error(err, self.frames_decoded)),
+            };
+            if packet.track_id() != self.track_id {
+                continue;
+            }
+            match self.decoder.decode(&packet) {
+                Ok(decoded) => {
+                    bad_packets = 0;
+                    let spec = *decoded.spec();
+                    if decoded.frames() == 0 {
+                        continue;
+                    }
+                    let channels = spec.channels.count();
+                    adopt_spec(&mut self.info, spec.rate, channels)?;
+                    let needed = decoded.frames() * channels;
+                    let buffer = match &mut self.interleaved {
+                        Some(buffer) if buffer.capacity() >= needed => buffer,
+                        slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
+                    };
+                    buffer.copy_interleaved_ref(decoded);
+                    let before = self.pending.len();
+                    mix_interleaved(
+                        buffer.samples(),
+                        channels,
+                        self.frames_decoded,
+                        &mut self.pending,
+                    )?;
+                    self.frames_decoded += (self.pending.len() - before) as u64;
+                }
+                Err(SymphoniaError::DecodeError(what)) => {
+                    bad_packets += 1;
+                    if bad_packets > MAX_BAD_PACKETS_IN_A_ROW {
+                        return Err(AudioError::Malformed(format!(
+                            "{bad_packets} packets in a row do not decode after {} ({what})",
+                            at_time(self.frames_decoded, self.info.sample_rate)
+                        )));
+                    }
+                    // Silence where the damaged packet was keeps every
+                    // later event at its true time.
+                    let silent = packet.dur().min(u64::from(self.info.sample_rate));
+                    self.pending
+                        .extend(std::iter::repeat_n(0.0, silent as usize));
+                    self.frames_decoded += silent;
+                }
+                Err(err) => return Err(body_error(err, self.frames_decoded)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The stream has ended: a file that holds fewer frames than its header
+    /// announces was cut short.
+    fn finish(&mut self) -> Result<(), AudioError> {
+        self.finished = true;
+        if let (Some(expected), Some(slack)) = (self.info.frames, self.truncation_slack) {
+            if self.frames_decoded + slack < expected {
+                return Err(AudioError::Truncated {
+                    expected_s: expected as f64 / f64::from(self.info.sample_rate.max(1)),
+                    actual_s: self.frames_decoded as f64 / f64::from(self.info.sample_rate.max(1)),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a PCM length is a writer's "unknown" marker: a WAV written to
+/// a pipe (ffmpeg, sox, arecord) cannot go back to fill in its `data`
+/// size and leaves it at 0xFFFFFFFF; its audio runs to the end of the file.
+fn is_unknown_pcm_length(params: &symphonia::core::codecs::CodecParameters, frames: u64) -> bool {
+    let (Some(bits), Some(channels)) = (params.bits_per_coded_sample, params.channels) else {
+        return false;
+    };
+    let frame_bytes = u64::from(bits.div_ceil(8)) * channels.count() as u64;
+    is_pcm(params.codec)
+        && frame_bytes > 0
+        && frames * frame_bytes > u64::from(u32::MAX) - frame_bytes
+}
+
+/// Takes the rate and channel count of decoded audio: the header's, or the
+/// first packet's where the header did not say.
+fn adopt_spec(info: &mut AudioInfo, rate: u32, channels: usize) -> Result<(), AudioError> {
+    if info.sample_rate == 0 {
+        check_sample_rate(rate)?;
+        info.sample_rate = rate;
+    } else if rate != info.sample_rate {
+        return Err(AudioError::Unsupported(format!(
+            "the sample rate changes midway, from {} Hz to {rate} Hz",
+            info.sample_rate
+        )));
+    }
+    check_channels(channels)?;
+    if info.channels == 0 {
+        info.channels = channels as u16;
+    }
+    Ok(())
+}
+
+/// Averages interleaved channels into `out`, one checked sample per frame.
+fn mix_interleaved(
+    samples: &[f32],
+    channels: usize,
+    first_frame: u64,
+    out: &mut Vec<f32>,
+) -> Result<(), AudioError> {
+    let gain = 1.0 / channels as f32;
+    out.reserve(samples.len() / channels);
+    for (index, frame) in samples.chunks_exact(channels).enumerate() {
+        let sum: f32 = frame.iter().sum();
+        out.push(checked_sample(sum * gain, first_frame + index as u64)?);
+    }
+    Ok(())
+}
+
+fn check_channels(channels: usize) -> Result<(), AudioError> {
+    match u16::try_from(channels) {
+        Ok(count) if (1..=MAX_FILE_CHANNELS).contains(&count) => Ok(()),
+        _ => Err(AudioError::BadChannels(
+            u16::try_from(channels).unwrap_or(u16::MAX),
+        )),
+    }
+}
+
+/// How many frames short of the container's announced length the decoded
+/// audio may end before it is called truncated: two packets (a reader may
+/// drop a last, partial one; AAC and Vorbis lengths are given up to the
+/// codec's priming), and `None` for MP3, whose length may be an estimate
+/// from the file size.
+fn truncation_slack(codec: CodecType, max_frames_per_packet: Option<u64>) -> Option<u64> {
+    (codec_name(codec) != "mp3").then(|| 2 * max_frames_per_packet.unwrap_or(4096))
+}
+
+fn is_pcm(codec: CodecType) -> bool {
+    [
+        CODEC_TYPE_PCM_U8,
+        CODEC_TYPE_PCM_S8,
+        CODEC_TYPE_PCM_S16LE,
+        CODEC_TYPE_PCM_S16BE,
+        CODEC_TYPE_PCM_S24LE,
+        CODEC_TYPE_PCM_S24BE,
+        CODEC_TYPE_PCM_S32LE,
+        CODEC_TYPE_PCM_S32BE,
+        CODEC_TYPE_PCM_F32LE,
+        CODEC_TYPE_PCM_F32BE,
+        CODEC_TYPE_PCM_F64LE,
+        CODEC_TYPE_PCM_F64BE,
+        CODEC_TYPE_PCM_ALAW,
+        CODEC_TYPE_PCM_MULAW,
+    ]
+    .contains(&codec)
+}
+
+/// The codec's short name, or "an unknown codec".
+fn codec_name(codec: CodecType) -> &'static str {
+    symphonia::default::get_codecs()
+        .get_codec(codec)
+        .map_or("an unknown codec", |descriptor| descriptor.short_name)
+}
+
+/// "12.345 s", for messages about where in the audio something happened.
+fn at_time(frames: u64, rate: u32) -> String {
+    format!("{:.3} s", frames as f64 / f64::from(rate.max(1)))
+}
+
+/// An error while recognising the format and reading the header.
+fn header_error(err: SymphoniaError) -> AudioError {
+    match err {
+        SymphoniaError::Unsupported(_) => AudioError::NotAudio,
+        SymphoniaError::IoError(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+            AudioError::HeaderTruncated
+        }
+        SymphoniaError::IoError(err) => AudioError::Read(err),
+        SymphoniaError::DecodeError(what) | SymphoniaError::LimitError(what) => {
+            AudioError::Malformed(format!("its header is damaged ({what})"))
+        }
+        other => AudioError::Malformed(other.to_string()),
+    }
+}
+
+/// An error while reading the audio itself.
+fn body_error(err: SymphoniaError, frames: u64) -> AudioError {
+    match err {
+        SymphoniaError::IoError(err) => AudioError::Read(err),
+        SymphoniaError::Unsupported(what) => {
+            AudioError::Unsupported(format!("{what} (after {frames} frames)"))
+        }
+        other => AudioError::Malformed(format!("{other} (after {frames} frames)")),
+    }
+}
+
+/// The length in seconds of the audio file at `path`: the container's
+/// figure, or where it gives none, the decoded length. Decoding stops once
+/// past `stop_after_s`, so a caller with a limit learns "too long" without
+/// decoding the rest.
+pub fn measure_duration(path: &Path, stop_after_s: f64) -> Result<f64, AudioError> {
+    let reader = AudioReader::open(path)?;
+    let info = reader.info();
+    if let Some(duration_s) = info.duration_s() {
+        return Ok(duration_s);
+    }
+    let rate = f64::from(info.sample_rate);
+    let stop_after = (stop_after_s * rate).min(u64::MAX as f64) as u64;
+    Ok(reader.count_remaining(stop_after)? as f64 / rate)
+}
+
+/// Works around symphonia 0.5 reading the pad byte of an odd-sized `LIST`
+/// chunk twice (once as the list's, once as its parent's), which shifts it
+/// into the next chunk and fails a valid WAV that recorders and taggers
+/// write. Such chunks (found by walking the chunk headers up to `data`)
+/// are shown to symphonia renamed `JUNK`, a chunk it skips correctly; an
+/// even-sized `LIST` keeps its name. Anything that is not a seekable RIFF
+/// WAVE passes through untouched.
+struct OddListFix<S> {
+    inner: S,
+    /// Offsets of the ids to rename.
+    renamed: Vec<u64>,
+    position: u64,
+}
+
+/// Chunks walked before `data` at most: a WAV has a handful.
+const MAX_HEADER_CHUNKS: usize = 256;
+
+impl<S: Read + Seek> OddListFix<S> {
+    fn new(mut inner: S) -> Self {
+        let renamed = odd_lists(&mut inner).unwrap_or_default();
+        let position = inner.seek(SeekFrom::Start(0)).unwrap_or(0);
+        OddListFix {
+            inner,
+            renamed,
+            position,
+        }
+    }
+}
+
+/// Offsets of the odd-sized `LIST` chunks before `data` of a RIFF WAVE.
+fn odd_lists(source: &mut impl Read) -> std::io::Result<Vec<u64>> {
+    let mut header = [0u8; 12];
+    source.read_exact(&mut header)?;
+    if &header[..4] != b"RIFF" || &header[8..] != b"WAVE" {
+        return Ok(Vec::new());
+    }
+    let mut found = Vec::new();
+    let mut offset = 12u64;
+    for _ in 0..MAX_HEADER_CHUNKS {
+        let mut chunk = [0u8; 8];
+        source.read_exact(&mut chunk)?;
+        let size = u64::from(u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]));
+        if &chunk[..4] == b"data" {
+            break;
+        }
+        if &chunk[..4] == b"LIST" && size % 2 == 1 {
+            found.push(offset);
+        }
+        let skip = size + size % 2;
+        std::io::copy(&mut source.take(skip), &mut std::io::sink())?;
+        offset += 8 + skip;
+    }
+    Ok(found)
+}
+
+impl<S: Read> Read for OddListFix<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let start = self.position;
+        for &id in &self.renamed {
+            for (k, &byte) in b"JUNK".iter().enumerate() {
+                let at = id + k as u64;
+                if at >= start && at < start + n as u64 {
+                    buf[(at - start) as usize] = byte;
+                }
+            }
+        }
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl<S: Seek> Seek for OddListFix<S> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.position = self.inner.seek(to)?;
+        Ok(self.position)
+    }
+}
+
+impl<S: MediaSource> MediaSource for OddListFix<S> {
+    fn is_seekable(&self) -> bool {
+        self.inner.is_seekable()
+    }
+
+    fn byte_len(&self) -> Option<u64> {
+        self.inner.byte_len()
+    }
+}

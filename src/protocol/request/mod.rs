@@ -1,0 +1,485 @@
+//! Client requests (§5), parsed in the order of the checks of §4:
+//!
+//! 1. the header and a known `type` ([`Envelope::parse`], `bad_request`);
+//! 2. a shutdown under way (`shutting_down`), login (`unauthenticated`,
+//!    [`RequestKind::needs_login`]) and role (`forbidden`,
+//!    [`RequestKind::needs_admin`]): the server's, with the [`Envelope`];
+//! 3. the request's fields ([`Request::parse`], `bad_request`, and
+//!    `too_large` for an upload `size`, see [`FieldError`]);
+//! 4. the request itself: the server's.
+//!
+//! The naming and size rules of §5 are plain functions
+//! ([`validate_username`], [`validate_sound_name`], [`check_password_size`],
+//! [`check_password_strength`], ...) so the server and the client share them.
+//!
+//! Conventions for every field (where §5 is silent):
+//! - unknown fields are ignored;
+//! - an optional field given as JSON `null` counts as absent (many client
+//!   libraries write `None` as `null`); a required one given as `null` is
+//!   missing;
+//! - integers must be JSON integers (`5`, not `5.0` or `"5"`); seconds and
+//!   scores (`grace_s`, `threshold`, `min_gap_s`) may be any JSON number;
+//! - strings are compared and stored exactly as given (no trimming, no
+//!   Unicode normalisation).
+
+mod fields;
+mod rules;
+mod types;
+
+pub use rules::{
+    check_password_size, check_password_strength, login_could_be_valid, parse_sha256_hex,
+    username_key, validate_sound_name, validate_username,
+};
+pub use types::*;
+
+use serde_json::{Map, Value};
+
+use super::codes::{wire_enum, ErrorCode, LogLevel, Priority, Role};
+use super::message::{parse_id, request_id};
+use super::{EnvelopeError, EnvelopeProblem, FieldError, IdError};
+use fields::{fields_of, Fields};
+
+/// Longest password accepted at signup, in bytes of UTF-8 (§5).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Shortest password accepted at signup, in Unicode code points (§5).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest username (§5: one character then up to 31 more).
+pub const MAX_USERNAME_LEN: usize = 32;
+/// Longest sound name, in Unicode code points (§5).
+pub const MAX_SOUND_NAME_CHARS: usize = 64;
+/// Largest upload `size` that §5 allows (512 MiB). A server configured lower
+/// checks its own setting after [`Request::parse`].
+pub const MAX_UPLOAD_SIZE: u64 = 512 * 1024 * 1024;
+pub use crate::audio::pcm::MAX_STREAM_CHANNELS as MAX_CHANNELS;
+pub use crate::audio::{PcmEncoding, PcmFormat, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
+/// How much of an unknown `type` an error message repeats.
+const MAX_ECHOED_TYPE_CHARS: usize = 64;
+
+wire_enum! {
+    /// Every request `type` of §5.
+    pub enum RequestKind {
+        /// Create an account.
+        Signup => "signup",
+        /// Log in with username and password.
+        Login => "login",
+        /// Log in again with a resume token.
+        Resume => "resume",
+        /// Keep the session alive and read the server's clock.
+        Ping => "ping",
+        /// Log out (the session stays open).
+        Logout => "logout",
+        /// Start an upload.
+        UploadBegin => "upload.begin",
+        /// Send the next bytes of an upload.
+        UploadChunk => "upload.chunk",
+        /// Finish an upload and check its hash.
+        UploadFinish => "upload.finish",
+        /// Drop an upload.
+        UploadAbort => "upload.abort",
+        /// List the user's saved sounds.
+        SoundList => "sound.list",
+        /// Save a sound (inline or from an upload).
+        SoundSave => "sound.save",
+        /// Download a saved sound, a piece at a time.
+        SoundGet => "sound.get",
+        /// Rename a saved sound.
+        SoundRename => "sound.rename",
+        /// Delete a saved sound.
+        SoundDelete => "sound.delete",
+        /// Count a template in a recording.
+        Count => "count",
+        /// End a running `count` or `admin.tail` of this session.
+        Cancel => "cancel",
+        /// Open a live-counting stream.
+        StreamOpen => "stream.open",
+        /// Send raw PCM to a stream.
+        StreamData => "stream.data",
+        /// Close a stream and get all its events.
+        StreamClose => "stream.close",
+        /// List the sessions (admin).
+        AdminSessions => "admin.sessions",
+        /// Close a session (admin).
+        AdminKick => "admin.kick",
+        /// List the accounts (admin).
+        AdminUsers => "admin.users",
+        /// Delete an account and its sounds (admin).
+        AdminUserDelete => "admin.user.delete",
+        /// Change an account's role (admin).
+        AdminUserRole => "admin.user.role",
+        /// Send a notice to every logged-in session (admin).
+        AdminBroadcast => "admin.broadcast",
+        /// Server counters (admin).
+        AdminStats => "admin.stats",
+        /// Follow the server's log (admin).
+        AdminTail => "admin.tail",
+        /// Stop the server gracefully (admin).
+        AdminShutdown => "admin.shutdown",
+    }
+}
+
+/// Who may send a request (§4's login and role checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, before login too.
+    Open,
+    /// A logged-in session (else `unauthenticated`).
+    User,
+    /// A session logged in with the `admin` role (else `forbidden`).
+    Admin,
+}
+
+impl RequestKind {
+    /// Who may send this request: the group of its [`Request`].
+    pub const fn access(self) -> Access {
+        if self.needs_admin() {
+            Access::Admin
+        } else if self.needs_login() {
+            Access::User
+        } else {
+            Access::Open
+        }
+    }
+
+    /// Whether the request needs a logged-in session (else `unauthenticated`).
+    ///
+    /// False only for `signup`, `login`, `resume` and `ping`. `ping` is
+    /// allowed before login because §7 makes it the way to keep a session
+    /// alive and it reveals nothing but the clock (a client may also use it to
+    /// check the server before asking for a password). `logout` needs a login:
+    /// §5's "any other request before login" covers it and there is no token
+    /// to revoke, so a second `logout` is `unauthenticated`.
+    pub const fn needs_login(self) -> bool {
+        !matches!(
+            self,
+            RequestKind::Signup | RequestKind::Login | RequestKind::Resume | RequestKind::Ping
+        )
+    }
+
+    /// Whether the request needs the `admin` role (else `forbidden`): every
+    /// `admin.*` request.
+    pub const fn needs_admin(self) -> bool {
+        matches!(
+            self,
+            RequestKind::AdminSessions
+                | RequestKind::AdminKick
+                | RequestKind::AdminUsers
+                | RequestKind::AdminUserDelete
+                | RequestKind::AdminUserRole
+                | RequestKind::AdminBroadcast
+                | RequestKind::AdminStats
+                | RequestKind::AdminTail
+                | RequestKind::AdminShutdown
+        )
+    }
+}
+
+/// The first phase of a request: its id and a known type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope {
+    /// The request id (1..=2^32-1), carried by every answer and push.
+    pub id: u32,
+    /// The request type.
+    pub kind: RequestKind,
+}
+
+impl Envelope {
+    /// Reads `id` and `type` from a request header.
+    ///
+    /// The id is read first: when it is missing or invalid the error has no
+    /// id, whatever the type; when it is valid and the type is missing, not a
+    /// string or unknown, the error carries it.
+    pub fn parse(header: &Map<String, Value>) -> Result<Self, EnvelopeError> {
+        let id = request_id(header).map_err(|err| EnvelopeError {
+            id: None,
+            problem: EnvelopeProblem::Id(err),
+        })?;
+        let fail = |problem| EnvelopeError {
+            id: Some(id),
+            problem,
+        };
+        let kind = match header.get("type") {
+            None | Some(Value::Null) => return Err(fail(EnvelopeProblem::MissingType)),
+            Some(Value::String(kind)) => kind,
+            Some(_) => return Err(fail(EnvelopeProblem::TypeNotString)),
+        };
+        match RequestKind::from_wire(kind) {
+            Some(kind) => Ok(Envelope { id, kind }),
+            None => Err(fail(EnvelopeProblem::UnknownType(
+                kind.chars().take(MAX_ECHOED_TYPE_CHARS).collect(),
+            ))),
+        }
+    }
+}
+
+impl Request {
+    /// Reads and checks the fields of a request of type `kind` (the second
+    /// phase, after the envelope, shutdown, login and role checks).
+    ///
+    /// Every failure is `bad_request` except an `upload.begin` `size` over
+    /// [`MAX_UPLOAD_SIZE`], which is `too_large` ([`FieldError::code`]); it is
+    /// checked after every other field of that request, so a request with
+    /// both kinds of fault is `bad_request`, as the order of §4 wants.
+    /// Payload presence (inline audio vs. an upload) is the server's check.
+    pub fn parse(kind: RequestKind, header: &Map<String, Value>) -> Result<Request, FieldError> {
+        let fields = Fields(header);
+        Ok(match kind {
+            RequestKind::Signup => {
+                let username = fields.string("username")?;
+                validate_username(&username).map_err(|rule| FieldError::bad("username", rule.0))?;
+                let password = fields.string("password")?;
+                check_password_size(&password)
+                    .map_err(|rule| FieldError::bad("password", rule.0))?;
+                Request::Open(OpenRequest::Signup(Signup { username, password }))
+            }
+            RequestKind::Login => Request::Open(OpenRequest::Login(Login {
+                username: fields.string("username")?,
+                password: fields.string("password")?,
+            })),
+            RequestKind::Resume => Request::Open(OpenRequest::Resume(Resume {
+                token: fields.string("token")?,
+            })),
+            RequestKind::Ping => Request::Open(OpenRequest::Ping),
+            RequestKind::Logout => Request::User(UserRequest::Logout),
+            RequestKind::UploadBegin => {
+                let size = fields.u64("size")?;
+                if size == 0 {
+                    return Err(FieldError::bad("size", "must be at least 1"));
+                }
+                let sha256 = parse_sha256_hex(&fields.string("sha256")?)
+                    .map_err(|rule| FieldError::bad("sha256", rule.0))?;
+                if size > MAX_UPLOAD_SIZE {
+                    return Err(FieldError {
+                        field: "size",
+                        reason: format!("must be at most {MAX_UPLOAD_SIZE} bytes"),
+                        code: ErrorCode::TooLarge,
+                    });
+                }
+                Request::User(UserRequest::Library(LibraryRequest::UploadBegin(
+                    UploadBegin { size, sha256 },
+                )))
+            }
+            RequestKind::UploadChunk => Request::User(UserRequest::Library(
+                LibraryRequest::UploadChunk(UploadChunk {
+                    upload_id: fields.string("upload_id")?,
+                    offset: fields.u64("offset")?,
+                }),
+            )),
+            RequestKind::UploadFinish => Request::User(UserRequest::Library(
+                LibraryRequest::UploadFinish(UploadRef {
+                    upload_id: fields.string("upload_id")?,
+                }),
+            )),
+            RequestKind::UploadAbort => Request::User(UserRequest::Library(
+                LibraryRequest::UploadAbort(UploadRef {
+                    upload_id: fields.string("upload_id")?,
+                }),
+            )),
+            RequestKind::SoundList => {
+                Request::User(UserRequest::Library(LibraryRequest::SoundList))
+            }
+            RequestKind::SoundSave => {
+                Request::User(UserRequest::Library(LibraryRequest::SoundSave(SoundSave {
+                    name: fields.sound_name("name")?,
+                    upload_id: fields.opt_string("upload_id")?,
+                    overwrite: fields.opt_bool("overwrite")?.unwrap_or(false),
+                })))
+            }
+            RequestKind::SoundGet => {
+                Request::User(UserRequest::Library(LibraryRequest::SoundGet(SoundGet {
+                    name: fields.sound_name("name")?,
+                    offset: fields.opt_u64("offset")?.unwrap_or(0),
+                })))
+            }
+            RequestKind::SoundRename => Request::User(UserRequest::Library(
+                LibraryRequest::SoundRename(SoundRename {
+                    name: fields.sound_name("name")?,
+                    new_name: fields.sound_name("new_name")?,
+                }),
+            )),
+            RequestKind::SoundDelete => Request::User(UserRequest::Library(
+                LibraryRequest::SoundDelete(SoundDelete {
+                    name: fields.sound_name("name")?,
+                }),
+            )),
+            RequestKind::Count => Request::User(UserRequest::Count(Count {
+                template: fields.template()?,
+                recording_upload: fields.opt_string("recording_upload")?,
+                options: fields.options()?,
+            })),
+            RequestKind::Cancel => Request::User(UserRequest::Cancel(Cancel {
+                target: parse_id(fields.get("target")).map_err(|err| match err {
+                    IdError::Missing => FieldError::bad("target", "is missing"),
+                    _ => FieldError::bad(
+                        "target",
+                        "must be a request id (an integer in 1..=4294967295)",
+                    ),
+                })?,
+            })),
+            RequestKind::StreamOpen => {
+                Request::User(UserRequest::Stream(StreamRequest::Open(StreamOpen {
+                    template: fields.template()?,
+                    format: fields.format()?,
+                    options: fields.options()?,
+                })))
+            }
+            RequestKind::StreamData => {
+                Request::User(UserRequest::Stream(StreamRequest::Data(StreamRef {
+                    stream_id: fields.string("stream_id")?,
+                })))
+            }
+            RequestKind::StreamClose => {
+                Request::User(UserRequest::Stream(StreamRequest::Close(StreamRef {
+                    stream_id: fields.string("stream_id")?,
+                })))
+            }
+            RequestKind::AdminSessions => Request::Admin(AdminRequest::Sessions),
+            RequestKind::AdminKick => Request::Admin(AdminRequest::Kick(AdminKick {
+                session_id: fields.u64("session_id")?,
+            })),
+            RequestKind::AdminUsers => Request::Admin(AdminRequest::Users),
+            RequestKind::AdminUserDelete => {
+                Request::Admin(AdminRequest::UserDelete(AdminUserDelete {
+                    username: fields.string("username")?,
+                }))
+            }
+            RequestKind::AdminUserRole => Request::Admin(AdminRequest::UserRole(AdminUserRole {
+                username: fields.string("username")?,
+                role: fields.wire("role", Role::from_wire, "must be \"user\" or \"admin\"")?,
+            })),
+            RequestKind::AdminBroadcast => {
+                Request::Admin(AdminRequest::Broadcast(AdminBroadcast {
+                    message: fields.string("message")?,
+                    priority: fields.wire(
+                        "priority",
+                        Priority::from_wire,
+                        "must be \"low\", \"medium\" or \"high\"",
+                    )?,
+                }))
+            }
+            RequestKind::AdminStats => Request::Admin(AdminRequest::Stats),
+            RequestKind::AdminTail => Request::Admin(AdminRequest::Tail(AdminTail {
+                level: match fields.get("level") {
+                    None => LogLevel::Info,
+                    Some(_) => fields.wire(
+                        "level",
+                        LogLevel::from_wire,
+                        "must be \"error\", \"warn\", \"info\", \"debug\" or \"trace\"",
+                    )?,
+                },
+            })),
+            RequestKind::AdminShutdown => {
+                let grace_s = fields.f64("grace_s")?;
+                if grace_s < 0.0 {
+                    return Err(FieldError::bad("grace_s", "must be at least 0"));
+                }
+                Request::Admin(AdminRequest::Shutdown(AdminShutdown { grace_s }))
+            }
+        })
+    }
+
+    /// The request as a client sends it: its header without the `id`
+    /// (which the client's connection adds). [`Request::parse`] reads it
+    /// back as this request.
+    pub fn header(&self) -> Map<String, Value> {
+        let mut header = self.fields();
+        header.insert("type".to_owned(), Value::from(self.kind().as_str()));
+        header
+    }
+
+    /// The request's fields, serialised from its type.
+    fn fields(&self) -> Map<String, Value> {
+        match self {
+            Request::Open(request) => match request {
+                OpenRequest::Signup(signup) => fields_of(signup),
+                OpenRequest::Login(login) => fields_of(login),
+                OpenRequest::Resume(resume) => fields_of(resume),
+                OpenRequest::Ping => Map::new(),
+            },
+            Request::User(request) => match request {
+                UserRequest::Logout => Map::new(),
+                UserRequest::Library(op) => match op {
+                    LibraryRequest::UploadBegin(begin) => fields_of(begin),
+                    LibraryRequest::UploadChunk(chunk) => fields_of(chunk),
+                    LibraryRequest::UploadFinish(upload) | LibraryRequest::UploadAbort(upload) => {
+                        fields_of(upload)
+                    }
+                    LibraryRequest::SoundList => Map::new(),
+                    LibraryRequest::SoundSave(save) => fields_of(save),
+                    LibraryRequest::SoundGet(get) => fields_of(get),
+                    LibraryRequest::SoundRename(rename) => fields_of(rename),
+                    LibraryRequest::SoundDelete(delete) => fields_of(delete),
+                },
+                UserRequest::Count(count) => fields_of(count),
+                UserRequest::Cancel(cancel) => fields_of(cancel),
+                UserRequest::Stream(request) => match request {
+                    StreamRequest::Open(open) => fields_of(open),
+                    StreamRequest::Data(stream) | StreamRequest::Close(stream) => fields_of(stream),
+                },
+            },
+            Request::Admin(request) => match request {
+                AdminRequest::Sessions | AdminRequest::Users | AdminRequest::Stats => Map::new(),
+                AdminRequest::Kick(kick) => fields_of(kick),
+                AdminRequest::UserDelete(delete) => fields_of(delete),
+                AdminRequest::UserRole(change) => fields_of(change),
+                AdminRequest::Broadcast(broadcast) => fields_of(broadcast),
+                AdminRequest::Tail(tail) => fields_of(tail),
+                AdminRequest::Shutdown(shutdown) => fields_of(shutdown),
+            },
+        }
+    }
+
+    /// The type of this request.
+    pub fn kind(&self) -> RequestKind {
+        match self {
+            Request::Open(OpenRequest::Signup(_)) => RequestKind::Signup,
+            Request::Open(OpenRequest::Login(_)) => RequestKind::Login,
+            Request::Open(OpenRequest::Resume(_)) => RequestKind::Resume,
+            Request::Open(OpenRequest::Ping) => RequestKind::Ping,
+            Request::User(UserRequest::Logout) => RequestKind::Logout,
+            Request::User(UserRequest::Library(LibraryRequest::UploadBegin(_))) => {
+                RequestKind::UploadBegin
+            }
+            Request::User(UserRequest::Library(LibraryRequest::UploadChunk(_))) => {
+                RequestKind::UploadChunk
+            }
+            Request::User(UserRequest::Library(LibraryRequest::UploadFinish(_))) => {
+                RequestKind::UploadFinish
+            }
+            Request::User(UserRequest::Library(LibraryRequest::UploadAbort(_))) => {
+                RequestKind::UploadAbort
+            }
+            Request::User(UserRequest::Library(LibraryRequest::SoundList)) => {
+                RequestKind::SoundList
+            }
+            Request::User(UserRequest::Library(LibraryRequest::SoundSave(_))) => {
+                RequestKind::SoundSave
+            }
+            Request::User(UserRequest::Library(LibraryRequest::SoundGet(_))) => {
+                RequestKind::SoundGet
+            }
+            Request::User(UserRequest::Library(LibraryRequest::SoundRename(_))) => {
+                RequestKind::SoundRename
+            }
+            Request::User(UserRequest::Library(LibraryRequest::SoundDelete(_))) => {
+                RequestKind::SoundDelete
+            }
+            Request::User(UserRequest::Count(_)) => RequestKind::Count,
+            Request::User(UserRequest::Cancel(_)) => RequestKind::Cancel,
+            Request::User(UserRequest::Stream(StreamRequest::Open(_))) => RequestKind::StreamOpen,
+            Request::User(UserRequest::Stream(StreamRequest::Data(_))) => RequestKind::StreamData,
+            Request::User(UserRequest::Stream(StreamRequest::Close(_))) => RequestKind::StreamClose,
+            Request::Admin(AdminRequest::Sessions) => RequestKind::AdminSessions,
+            Request::Admin(AdminRequest::Kick(_)) => RequestKind::AdminKick,
+            Request::Admin(AdminRequest::Users) => RequestKind::AdminUsers,
+            Request::Admin(AdminRequest::UserDelete(_)) => RequestKind::AdminUserDelete,
+            Request::Admin(AdminRequest::UserRole(_)) => RequestKind::AdminUserRole,
+            Request::Admin(AdminRequest::Broadcast(_)) => RequestKind::AdminBroadcast,
+            Request::Admin(AdminRequest::Stats) => RequestKind::AdminStats,
+            Request::Admin(AdminRequest::Tail(_)) => RequestKind::AdminTail,
+            Request::Admin(AdminRequest::Shutdown(_)) => RequestKind::AdminShutdown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

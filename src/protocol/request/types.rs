@@ -1,0 +1,330 @@
+//! The request types of §5, one per `type`, grouped by who may send them.
+//! They serialise to the fields a client writes ([`Request::header`]).
+
+use serde::Serialize;
+
+use super::fields::{hex_digest, pcm_format};
+#[cfg(doc)]
+use super::RequestKind;
+#[cfg(doc)]
+use super::{
+    check_password_strength, login_could_be_valid, validate_username, MAX_PASSWORD_BYTES,
+    MAX_UPLOAD_SIZE,
+};
+use super::{LogLevel, PcmFormat, Priority, Role};
+
+/// Where a count or a stream takes its template from: exactly one of `sound`
+/// and `template_upload`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum TemplateSource {
+    /// A saved sound of the user (`sound`), a valid name.
+    #[serde(rename = "sound")]
+    Sound(String),
+    /// A finished upload (`template_upload`).
+    #[serde(rename = "template_upload")]
+    Upload(String),
+}
+
+/// The optional `options` of `count` and `stream.open`. `None` means "use
+/// the default" (the engine's, which must work without tuning).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct CountOptions {
+    /// Detection threshold, a finite number in 0..=1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// Shortest gap between two events in seconds, finite and >= 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_gap_s: Option<f64>,
+}
+
+impl CountOptions {
+    /// Whether every option is the default (a client then leaves `options` out).
+    pub fn is_default(&self) -> bool {
+        *self == CountOptions::default()
+    }
+}
+
+/// `signup`: create an account (does not log in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Signup {
+    /// A valid username ([`validate_username`]), as first written.
+    pub username: String,
+    /// At most [`MAX_PASSWORD_BYTES`]; its strength is NOT checked here: the
+    /// server answers `weak_password` after [`check_password_strength`].
+    pub password: String,
+}
+
+/// `login`. Any strings: one that could never be valid is answered
+/// `invalid_credentials` like a wrong pair (§5), see [`login_could_be_valid`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Login {
+    /// The username as typed (any case).
+    pub username: String,
+    /// The password as typed.
+    pub password: String,
+}
+
+/// `resume`: log in again with a resume token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resume {
+    /// The token from the last `login`/`resume` answer.
+    pub token: String,
+}
+
+/// `upload.begin`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadBegin {
+    /// Size of the whole file in bytes, 1..=[`MAX_UPLOAD_SIZE`].
+    pub size: u64,
+    /// SHA-256 of the whole file (64 hex digits on the wire).
+    #[serde(serialize_with = "hex_digest")]
+    pub sha256: [u8; 32],
+}
+
+/// `upload.chunk` (+ payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadChunk {
+    /// The id from `upload.begin`.
+    pub upload_id: String,
+    /// Where the payload goes in the file; must equal the bytes received.
+    pub offset: u64,
+}
+
+/// `upload.finish` and `upload.abort`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadRef {
+    /// The id from `upload.begin`.
+    pub upload_id: String,
+}
+
+/// `sound.save` (+ payload if inline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SoundSave {
+    /// A valid sound name.
+    pub name: String,
+    /// A finished upload to save; `None` means the payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
+    /// Replace an existing sound of that name (default false).
+    pub overwrite: bool,
+}
+
+/// `sound.get`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SoundGet {
+    /// A valid sound name.
+    pub name: String,
+    /// First byte wanted (default 0).
+    pub offset: u64,
+}
+
+/// `sound.rename`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SoundRename {
+    /// The current name (valid).
+    pub name: String,
+    /// The new name (valid).
+    pub new_name: String,
+}
+
+/// `sound.delete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SoundDelete {
+    /// A valid sound name.
+    pub name: String,
+}
+
+/// `count`: the recording is the payload or `recording_upload` (whether one
+/// is there is the server's check, as is "both given").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Count {
+    /// The template.
+    #[serde(flatten)]
+    pub template: TemplateSource,
+    /// A finished upload holding the recording; `None` means the payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording_upload: Option<String>,
+    /// Tuning, defaults if absent.
+    #[serde(skip_serializing_if = "CountOptions::is_default")]
+    pub options: CountOptions,
+}
+
+/// `cancel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Cancel {
+    /// The id of a running `count` or `admin.tail` of this session.
+    pub target: u32,
+}
+
+/// `stream.open`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamOpen {
+    /// The template.
+    #[serde(flatten)]
+    pub template: TemplateSource,
+    /// The PCM format of every `stream.data` payload.
+    #[serde(serialize_with = "pcm_format")]
+    pub format: PcmFormat,
+    /// Tuning, defaults if absent.
+    #[serde(skip_serializing_if = "CountOptions::is_default")]
+    pub options: CountOptions,
+}
+
+/// `stream.data` (+ payload) and `stream.close`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamRef {
+    /// The id from `stream.open`: an opaque string, like `upload_id`.
+    pub stream_id: String,
+}
+
+/// `admin.kick`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AdminKick {
+    /// A `session_id` from `admin.sessions`.
+    pub session_id: u64,
+}
+
+/// `admin.user.delete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdminUserDelete {
+    /// The account, any case. Not checked against the username rule: a name
+    /// that cannot exist is simply `not_found`.
+    pub username: String,
+}
+
+/// `admin.user.role`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdminUserRole {
+    /// The account, any case (unchecked, as in [`AdminUserDelete`]).
+    pub username: String,
+    /// The new role.
+    pub role: Role,
+}
+
+/// `admin.broadcast`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdminBroadcast {
+    /// The text of the notice (any string, empty included).
+    pub message: String,
+    /// Its priority (required).
+    pub priority: Priority,
+}
+
+/// `admin.tail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AdminTail {
+    /// Least severe level pushed (default `info`).
+    pub level: LogLevel,
+}
+
+/// `admin.shutdown`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AdminShutdown {
+    /// Seconds running requests may take to finish: finite, >= 0.
+    pub grace_s: f64,
+}
+
+impl AdminShutdown {
+    /// `grace_s` as a duration (saturating at `Duration::MAX`).
+    pub fn grace(&self) -> std::time::Duration {
+        std::time::Duration::try_from_secs_f64(self.grace_s).unwrap_or(std::time::Duration::MAX)
+    }
+}
+
+/// A request whose fields passed the checks of §5, grouped by who may send
+/// it (the login and role checks of §4, [`RequestKind::access`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Allowed before login.
+    Open(OpenRequest),
+    /// Needs a logged-in session.
+    User(UserRequest),
+    /// Needs the `admin` role.
+    Admin(AdminRequest),
+}
+
+/// The requests allowed before login.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpenRequest {
+    /// `signup`.
+    Signup(Signup),
+    /// `login`.
+    Login(Login),
+    /// `resume`.
+    Resume(Resume),
+    /// `ping`.
+    Ping,
+}
+
+/// The requests of a logged-in user.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UserRequest {
+    /// `logout`.
+    Logout,
+    /// `upload.*` and `sound.*`.
+    Library(LibraryRequest),
+    /// `count`.
+    Count(Count),
+    /// `cancel`.
+    Cancel(Cancel),
+    /// `stream.*`.
+    Stream(StreamRequest),
+}
+
+/// The operations on a user's uploads and saved sounds, carried as they are
+/// to the sound library.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LibraryRequest {
+    /// `upload.begin`.
+    UploadBegin(UploadBegin),
+    /// `upload.chunk`.
+    UploadChunk(UploadChunk),
+    /// `upload.finish`.
+    UploadFinish(UploadRef),
+    /// `upload.abort`.
+    UploadAbort(UploadRef),
+    /// `sound.list`.
+    SoundList,
+    /// `sound.save`.
+    SoundSave(SoundSave),
+    /// `sound.get`.
+    SoundGet(SoundGet),
+    /// `sound.rename`.
+    SoundRename(SoundRename),
+    /// `sound.delete`.
+    SoundDelete(SoundDelete),
+}
+
+/// The requests of live counting.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamRequest {
+    /// `stream.open`.
+    Open(StreamOpen),
+    /// `stream.data`.
+    Data(StreamRef),
+    /// `stream.close`.
+    Close(StreamRef),
+}
+
+/// The administration requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AdminRequest {
+    /// `admin.sessions`.
+    Sessions,
+    /// `admin.kick`.
+    Kick(AdminKick),
+    /// `admin.users`.
+    Users,
+    /// `admin.user.delete`.
+    UserDelete(AdminUserDelete),
+    /// `admin.user.role`.
+    UserRole(AdminUserRole),
+    /// `admin.broadcast`.
+    Broadcast(AdminBroadcast),
+    /// `admin.stats`.
+    Stats,
+    /// `admin.tail`.
+    Tail(AdminTail),
+    /// `admin.shutdown`.
+    Shutdown(AdminShutdown),
+}

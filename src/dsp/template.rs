@@ -285,6 +285,12 @@ fn active_span(features: &[f32], resolution: Resolution) -> Option<(usize, usize
     {
         last = later;
     }
+    if last + 1 - first < resolution.frames(MIN_SOUND_S) {
+        // The loudest frame is a spike on its own (a pop in a long capture):
+        // it is no sound to trim around, so every frame above the gate is.
+        first = (0..energies_db.len()).find(|&i| active(i))?;
+        last = (0..energies_db.len()).rfind(|&i| active(i))?;
+    }
     Some((first, last))
 }
 

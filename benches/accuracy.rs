@@ -55,8 +55,7 @@ fn main() {
         write_case(&case, ".".as_ref()).unwrap();
         println!(
             "wrote template.wav and recording.wav ({}); true onsets: {:?}",
-            case.kind.name(),
-            case.truth
+            case.sound, case.truth
         );
         return;
     }
@@ -154,7 +153,7 @@ fn main() {
         if args.iter().any(|a| a == "--misses") {
             for (name, outcome) in &report.misses {
                 let case = generated.iter().find(|(c, _)| &c.name == name);
-                let kind = case.map_or("?", |(c, _)| c.kind.name());
+                let kind = case.map_or("?", |(c, _)| c.sound.as_str());
                 let noise = case.and_then(|(c, _)| c.noise).unwrap_or("no noise");
                 println!("  miss {name} ({kind}, {noise}): {outcome:?}");
             }
@@ -203,13 +202,19 @@ fn explain(name: &str) {
     // The same path as the measurement (cases that test decoding go
     // through their WAV files).
     let scratch = tempfile::tempdir().expect("a scratch directory");
-    let (events, trace) =
-        run_case(&case, &Options::default(), scratch.path(), true).expect("a valid case");
-    let trace = trace.expect("a trace");
+    let run = run_case(
+        &case,
+        &Options::default(),
+        &Default::default(),
+        scratch.path(),
+        true,
+    )
+    .expect("a valid case");
+    let (events, trace) = (run.events, run.trace.expect("a trace"));
     let tolerance = case.tolerance_s();
     println!(
         "{name} ({}), sound {:.3} s, tolerance {tolerance:.3} s, noise {}",
-        case.kind.name(),
+        case.sound,
         case.sound_s,
         case.noise.unwrap_or("none")
     );

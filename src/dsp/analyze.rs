@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::decide::Tuning;
 use super::features::{frame_energy, BANDS};
 use super::{Counter, DspError, Event, Options, MAX_TEMPLATE_SECONDS};
 use crate::audio::{measure_duration, AudioReader, READ_ALL_RESERVE_FRAMES};
@@ -20,6 +21,8 @@ pub struct Analysis {
     pub events: Vec<Event>,
     /// Length of the recording in seconds.
     pub duration_s: f64,
+    /// How many candidates each verdict took (which rule rejected what).
+    pub verdicts: super::decide::VerdictCounts,
 }
 
 impl Analysis {
@@ -52,6 +55,8 @@ pub struct Trace {
     /// The threshold a peak at each frame had to reach (it adapts to the
     /// recording unless the caller set one).
     pub thresholds: Vec<f32>,
+    /// Every candidate the engine measured, with its verdict.
+    pub candidates: Vec<(super::decide::Candidate, super::decide::Verdict)>,
 }
 
 impl Trace {
@@ -62,6 +67,7 @@ impl Trace {
             energy_db: Vec::new(),
             scores: Vec::new(),
             thresholds: Vec::new(),
+            candidates: Vec::new(),
         }
     }
 
@@ -118,6 +124,26 @@ pub fn analyze_file(
     trace: bool,
     progress: &mut dyn FnMut(Progress) -> bool,
 ) -> Result<(Analysis, Option<Trace>), DspError> {
+    analyze_file_with(
+        template,
+        recording,
+        options,
+        &Tuning::default(),
+        trace,
+        progress,
+    )
+}
+
+/// [`analyze_file`] with the decision's parameters set (benches sweep
+/// them).
+pub fn analyze_file_with(
+    template: &TemplateAudio,
+    recording: &Path,
+    options: &Options,
+    tuning: &Tuning,
+    trace: bool,
+    progress: &mut dyn FnMut(Progress) -> bool,
+) -> Result<(Analysis, Option<Trace>), DspError> {
     let mut source = AudioReader::open(recording)?;
     let info = source.info();
     let total_s = match info.duration_s() {
@@ -132,7 +158,7 @@ pub fn analyze_file(
             recording_s: total_s,
         });
     }
-    let mut counter = Counter::new(template, info.sample_rate, options)?;
+    let mut counter = Counter::new(template, info.sample_rate, options)?.with_tuning(*tuning);
     if trace {
         counter = counter.with_trace();
     }
@@ -152,6 +178,7 @@ pub fn analyze_file(
     let analysis = Analysis {
         events: counter.events().to_vec(),
         duration_s: source.frames_read() as f64 / f64::from(info.sample_rate),
+        verdicts: counter.verdicts().clone(),
     };
     Ok((analysis, counter.take_trace()))
 }

@@ -77,7 +77,7 @@ pub const BANDS: usize = 40;
 /// Lowest band edge (Hz): below it there is mostly hum and handling noise.
 const MIN_FREQUENCY: f32 = 60.0;
 /// Highest band edge (Hz) at the analysis rate.
-const MAX_FREQUENCY: f32 = 7_600.0;
+pub const MAX_FREQUENCY_HZ: f32 = 7_600.0;
 /// Power added before compression so digital silence stays finite: far below
 /// the quietest recording, -100 dB relative to a full-scale sine per band.
 const POWER_FLOOR: f32 = 1e-10;
@@ -94,8 +94,17 @@ impl BandLayout {
     /// 45 % of the lower of the two original rates (90 % of its Nyquist),
     /// capped at 7.6 kHz, for frames of `resolution`.
     pub fn for_rates(rate_a: u32, rate_b: u32, resolution: Resolution) -> BandLayout {
-        let top = (0.45 * rate_a.min(rate_b) as f32).min(MAX_FREQUENCY);
-        BandLayout::new(MIN_FREQUENCY, top, resolution)
+        BandLayout::new(
+            MIN_FREQUENCY,
+            BandLayout::top_hz(rate_a, rate_b),
+            resolution,
+        )
+    }
+
+    /// The highest frequency signals at `rate_a` and `rate_b` both carry:
+    /// 45 % of the lower rate (90 % of its Nyquist), at most 7.6 kHz.
+    pub fn top_hz(rate_a: u32, rate_b: u32) -> f32 {
+        (0.45 * rate_a.min(rate_b) as f32).min(MAX_FREQUENCY_HZ)
     }
 
     /// The resolution of the frames these bands are made from.

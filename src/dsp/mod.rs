@@ -6,9 +6,13 @@
 //! and onset strengths ([`features`]), are correlated with the prepared
 //! template ([`correlate`]), and the scores become candidates ([`peaks`]);
 //! one in the shadow of a higher one must show that the audio holds two
-//! occurrences ([`separate`]); all must pass a spectral check ([`verify`])
+//! occurrences ([`separate`]); all must pass a spectral check ([`verify`]),
+//! a comparison of their fine spectrogram with the template's ([`fine`]),
 //! and a threshold that adapts to the recording ([`threshold`]); the
-//! first events wait until later ones can overrule them ([`probation`]). A whole
+//! first events wait until later ones can overrule them ([`probation`]).
+//! Each candidate is measured into a [`decide::Candidate`] and judged by
+//! one function ([`decide::decide`]), whose verdict names the rule that
+//! rejected it; its parameters live in one [`decide::Tuning`]. A whole
 //! file is that pipeline fed block by block ([`analyze_file`]); a live
 //! stream is the same pipeline fed as data arrives ([`Counter`]). Every
 //! stage is chunk-invariant, so both give the same events for the same
@@ -16,7 +20,9 @@
 
 mod analyze;
 pub mod correlate;
+pub mod decide;
 pub mod features;
+pub mod fine;
 pub mod peaks;
 pub mod probation;
 pub mod separate;
@@ -24,12 +30,15 @@ mod template;
 pub mod threshold;
 pub mod verify;
 
-pub use analyze::{analyze_file, load_template, read_template, Analysis, Progress, Trace};
+pub use analyze::{
+    analyze_file, analyze_file_with, load_template, read_template, Analysis, Progress, Trace,
+};
 pub use template::{PreparedTemplate, TemplateAudio};
 
 use crate::audio::{AudioError, Resampler, ANALYSIS_RATE};
 use correlate::Scorer;
-use features::{FeatureExtractor, RunningFloor};
+use decide::{Candidate, Tuning, Verdict, VerdictCounts};
+use features::{FeatureExtractor, Resolution, RunningFloor};
 use peaks::{Peak, PeakPicker};
 
 /// When the caller sets no threshold, a score this high always counts; the
@@ -94,7 +103,9 @@ fn median(values: impl IntoIterator<Item = f32>) -> Option<f32> {
 pub struct Event {
     /// Seconds from the start of the recording to the sound's onset.
     pub start_s: f64,
-    /// How closely it matched, 0..1.
+    /// How closely it matched, 0..1: the fine check's score
+    /// ([`fine`]), about 1 for an exact copy; an occurrence found hidden
+    /// in rapid repeats gives its correlation score.
     pub score: f32,
 }
 
@@ -165,6 +176,11 @@ pub struct Counter {
     template_frames: u64,
     /// The first events, held until later ones can overrule them.
     probation: probation::Probation<Event>,
+    /// The fine check of every candidate.
+    fine: fine::FineCheck,
+    resolution: Resolution,
+    tuning: Tuning,
+    verdicts: VerdictCounts,
 }
 
 impl Counter {
@@ -229,6 +245,13 @@ impl Counter {
                 (probation::PROBATION_S / frame_seconds).round() as u64,
                 options.threshold.is_none(),
             ),
+            fine: fine::FineCheck::new(
+                fine::FineTemplate::new(&prepared.sound, prepared.top_hz)
+                    .ok_or(DspError::SilentTemplate)?,
+            ),
+            resolution,
+            tuning: Tuning::default(),
+            verdicts: VerdictCounts::default(),
         })
     }
 
@@ -244,6 +267,7 @@ impl Counter {
         self.samples_in += samples.len() as u64;
         self.resampled.clear();
         self.resampler.push(samples, &mut self.resampled)?;
+        self.fine.push(&self.resampled);
         self.features.push(&self.resampled, &mut self.frames);
         Ok(self.advance(false))
     }
@@ -253,6 +277,7 @@ impl Counter {
     pub fn finish(&mut self) -> Result<Vec<Event>, DspError> {
         self.resampled.clear();
         self.resampler.finish(&mut self.resampled)?;
+        self.fine.push(&self.resampled);
         self.features.push(&self.resampled, &mut self.frames);
         self.features.finish(&mut self.frames);
         Ok(self.advance(true))
@@ -293,66 +318,40 @@ impl Counter {
             if self.probation.ends_by(p.frame) {
                 self.close_probation(&mut new);
             }
-            // A peak beside a higher one counts only if the audio holds
-            // two occurrences: clearly so where it could be the higher
-            // one's side lobe, at least as plainly as one otherwise. The
-            // separation keeps every frame a neighbour within reach needs,
-            // so `None` would be a bug: then the peak is dropped, as a
-            // side lobe was before separation existed.
-            let neighbour = match (p.rival, p.higher) {
-                (Some(rival), _) => Some((rival, separate::SEPARATION_MARGIN)),
-                (None, Some(higher)) => Some((higher, separate::NEIGHBOUR_MARGIN)),
-                (None, None) => None,
-            };
-            if let Some((other, margin)) = neighbour {
-                if self.separation.both(p.frame, other, margin) != Some(true) {
-                    continue;
-                }
+            let candidate = self.measure(p);
+            let verdict = decide::decide(&candidate, &self.threshold, &self.tuning);
+            self.verdicts.add(verdict);
+            if let Some(trace) = self.trace.as_mut() {
+                trace.candidates.push((candidate, verdict));
             }
-            // The check keeps the frames of every undecided window, so it
-            // always has the answer; a missing one would be a bug, and
-            // keeping the score is the harmless way out.
-            let score = p.score * self.check.factor(p.frame).unwrap_or(1.0);
-            // An occurrence buried between two stronger ones scores low
-            // (they overlap it); it counts when the audio shows it, unless
-            // the caller set the threshold, which then stands alone.
-            let adaptive = self.threshold.is_adaptive();
-            let buried = || {
-                adaptive
-                    && score >= separate::BURIED_MIN_SCORE
-                    && match (p.higher_before, p.higher_after) {
-                        (Some(before), Some(after)) => {
-                            self.separation.buried(p.frame, before, after) == Some(true)
-                        }
-                        _ => false,
-                    }
-            };
-            // The check keeps these frames too (see above), so the
-            // loudness is always known; the threshold copes without it.
-            let loudness = self.check.loudness(p.frame);
-            // Beside a higher peak, a candidate far quieter than the
-            // events found is that peak's partial match, however well two
-            // occurrences fit the audio; buried or not.
-            if p.higher.is_some() && self.threshold.too_quiet_in_shadow(loudness) {
+            let Verdict::Event { peer } = verdict else {
                 continue;
+            };
+            if peer {
+                self.threshold.remember(
+                    candidate.frame,
+                    candidate.score,
+                    candidate.loudness,
+                    candidate.fine,
+                );
             }
-            if self.threshold.accepts(p.frame, score, loudness) || buried() {
-                if adaptive {
-                    for frame in self.hidden_before(p.frame) {
-                        let hidden = Event {
-                            start_s: (frame as f64 * self.frame_seconds + onset).max(0.0),
-                            score: self.recent_score(frame),
-                        };
-                        new.extend(self.probation.hold(frame, None, hidden));
-                    }
+            if self.threshold.is_adaptive() {
+                for frame in self.hidden_before(p.frame) {
+                    let hidden = Event {
+                        start_s: (frame as f64 * self.frame_seconds + onset).max(0.0),
+                        score: self.recent_score(frame),
+                    };
+                    new.extend(self.probation.hold(frame, None, hidden));
                 }
-                self.accepted.push_back(p.frame);
-                let event = Event {
-                    start_s: ((p.frame as f64 + p.offset) * self.frame_seconds + onset).max(0.0),
-                    score,
-                };
-                new.extend(self.probation.hold(p.frame, loudness, event));
             }
+            self.accepted.push_back(p.frame);
+            // The score a user sees is the fine one: about 1 for an exact
+            // copy, whatever the coarse frames' alignment.
+            let event = Event {
+                start_s: candidate.start_s,
+                score: candidate.fine.clamp(0.0, 1.0),
+            };
+            new.extend(self.probation.hold(p.frame, candidate.loudness, event));
         }
         if end || self.probation.ends_by(self.picker.undecided()) {
             self.close_probation(&mut new);
@@ -392,8 +391,77 @@ impl Counter {
                 .undecided()
                 .saturating_sub(self.check.context_frames() as u64),
         );
+        // A candidate's onset lies at least a window before its frame.
+        self.fine.forget_before(
+            (self.picker.undecided() * self.resolution.hop as u64)
+                .saturating_sub(fine::FineCheck::look_back() + self.resolution.window as u64),
+        );
         self.events.extend_from_slice(&new);
         new
+    }
+
+    /// Measures a peak into a [`Candidate`]: everything [`decide::decide`]
+    /// needs to know about it.
+    fn measure(&mut self, p: &Peak) -> Candidate {
+        // A peak beside a higher one counts only if the audio holds
+        // two occurrences: clearly so where it could be the higher
+        // one's side lobe, at least as plainly as one otherwise. The
+        // separation keeps every frame a neighbour within reach needs,
+        // so `None` would be a bug: then the peak is dropped, as a
+        // side lobe was before separation existed.
+        let neighbour = match (p.rival, p.higher) {
+            (Some(rival), _) => Some((rival, separate::SEPARATION_MARGIN)),
+            (None, Some(higher)) => Some((higher, separate::NEIGHBOUR_MARGIN)),
+            (None, None) => None,
+        };
+        let separate = neighbour
+            .map(|(other, margin)| self.separation.both(p.frame, other, margin) == Some(true));
+        // The check keeps the frames of every undecided window, so it
+        // always has the answer; a missing one would be a bug, and
+        // keeping the score is the harmless way out.
+        let score = p.score * self.check.factor(p.frame).unwrap_or(1.0);
+        // An occurrence buried between two stronger ones scores low
+        // (they overlap it); the audio must show it, and the caller's
+        // threshold, when set, stands alone.
+        let buried = self.threshold.is_adaptive()
+            && score >= separate::BURIED_MIN_SCORE
+            && match (p.higher_before, p.higher_after) {
+                (Some(before), Some(after)) => {
+                    self.separation.buried(p.frame, before, after) == Some(true)
+                }
+                _ => false,
+            };
+        let onset_s = (p.frame as f64 + p.offset) * self.frame_seconds + self.onset_offset_s;
+        // The fine check reads no sample a stream may not have when this
+        // peak is decided: those of the frames its score was made of.
+        let resolution = self.resolution;
+        let limit = (p.frame + self.template_frames).saturating_sub(1) * resolution.hop as u64
+            + resolution.window as u64;
+        let fine = self.fine.score(onset_s * f64::from(ANALYSIS_RATE), limit);
+        Candidate {
+            frame: p.frame,
+            start_s: onset_s.max(0.0),
+            score,
+            fine,
+            fine_steadiness: self.fine.steadiness(),
+            // The check keeps these frames too (see above), so the
+            // loudness is always known; the threshold copes without it.
+            loudness: self.check.loudness(p.frame),
+            separate,
+            buried,
+        }
+    }
+
+    /// Every candidate's verdict so far, counted by reason.
+    pub fn verdicts(&self) -> &VerdictCounts {
+        &self.verdicts
+    }
+
+    /// Uses `tuning` for the decisions instead of [`Tuning::default`]
+    /// (benches sweep it).
+    pub fn with_tuning(mut self, tuning: Tuning) -> Counter {
+        self.tuning = tuning;
+        self
     }
 
     /// Ends the probation: the held events that stand join `new`, and
@@ -460,3 +528,6 @@ impl Counter {
         self.trace.take()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,12 +7,18 @@
 
 use super::features::{
     frame_energy, BandLayout, FeatureExtractor, FixedFloor, OnsetChannels, Resolution, BANDS,
+    MAX_FREQUENCY_HZ,
 };
 use super::DspError;
 use crate::audio::{Resampler, ANALYSIS_RATE};
 
 /// Frames quieter than the loudest by more than this are not the sound (dB).
 const ACTIVE_BELOW_PEAK_DB: f32 = 30.0;
+/// The longest stretch under the gate inside one sound (seconds): a
+/// double click's two clicks and a spoken word's stop consonants (up to
+/// about 100 ms) stay one sound; a handling thump or a word of chatter
+/// further from the sound does not join it.
+const MAX_DIP_S: f64 = 0.15;
 /// Frames must stand this far above the capture's own noise floor (dB).
 const ACTIVE_ABOVE_FLOOR_DB: f32 = 6.0;
 /// A template whose RMS is below this (−80 dBFS) is silence.
@@ -65,6 +71,11 @@ pub struct PreparedTemplate {
     pub(crate) frames: usize,
     /// Seconds from the start of the trimmed patch to the sound's onset.
     pub(crate) onset_offset_s: f64,
+    /// The sound at 16 kHz from its onset to the end of its last active
+    /// frame, for the fine check ([`FineTemplate`](super::fine::FineTemplate)).
+    pub(crate) sound: Vec<f32>,
+    /// The highest frequency template and recording share (Hz).
+    pub(crate) top_hz: f32,
 }
 
 impl PreparedTemplate {
@@ -87,10 +98,13 @@ impl PreparedTemplate {
             |resolution| BandLayout::for_rates(audio.sample_rate, recording_rate, resolution);
         let standard = PreparedTemplate::at(&resampled, layout(Resolution::STANDARD))?;
         let resolution = Resolution::for_sound_s(standard.sound_s());
-        if resolution == Resolution::STANDARD {
-            return Ok(standard);
-        }
-        PreparedTemplate::at(&resampled, layout(resolution))
+        let mut prepared = if resolution == Resolution::STANDARD {
+            standard
+        } else {
+            PreparedTemplate::at(&resampled, layout(resolution))?
+        };
+        prepared.top_hz = BandLayout::top_hz(audio.sample_rate, recording_rate);
+        Ok(prepared)
     }
 
     /// The template in 16 kHz samples, prepared with `layout`.
@@ -108,7 +122,7 @@ impl PreparedTemplate {
 
         // The capture was loud enough (checked above), so nothing above
         // its own level means it is steady throughout, not silent.
-        let (first, last) = active_span(&features).ok_or(DspError::NoDistinctSound)?;
+        let (first, last) = active_span(&features, resolution).ok_or(DspError::NoDistinctSound)?;
         let floor = FixedFloor::from_powers(&features);
         let power: Vec<f32> = features[first * BANDS..(last + 1) * BANDS]
             .chunks_exact(BANDS)
@@ -147,7 +161,16 @@ impl PreparedTemplate {
             super::correlate::standardise(&onsets[cut.clone()]).ok_or(DspError::SilentTemplate)?;
         let reach = ((end - start) as f64 * super::peaks::DOMINANCE_REACH) as usize;
         let side_lobes = side_lobes(&level, &onset, &features[cut.clone()], reach);
+        let onset_padded = onset_sample(resampled, first, resolution);
+        let sound_start = onset_padded.saturating_sub(resolution.window);
+        let sound_end = ((last + 1) * resolution.hop).min(resampled.len());
+        let sound = resampled
+            .get(sound_start..sound_end.max(sound_start))
+            .unwrap_or_default()
+            .to_vec();
         Ok(PreparedTemplate {
+            sound,
+            top_hz: MAX_FREQUENCY_HZ,
             layout,
             level,
             onset,
@@ -157,8 +180,7 @@ impl PreparedTemplate {
             side_lobes,
             active: first - start..last + 1 - start,
             frames: end - start,
-            onset_offset_s: (onset_sample(resampled, first, resolution) as f64
-                - (start * resolution.hop) as f64)
+            onset_offset_s: (onset_padded as f64 - (start * resolution.hop) as f64)
                 / f64::from(ANALYSIS_RATE),
         })
     }
@@ -228,22 +250,47 @@ fn onset_sample(resampled: &[f32], first_frame: usize, resolution: Resolution) -
         .map_or(first_frame * hop + window / 2, |i| window + from + i)
 }
 
-/// First and last frame that belong to the sound, by energy (from band powers).
-fn active_span(features: &[f32]) -> Option<(usize, usize)> {
+/// First and last frame that belong to the sound, by energy (from band
+/// powers): the frames above the gate around the loudest one, across dips
+/// under it of at most [`MAX_DIP_S`]. A phone capture holds more than the
+/// sound: a handling thump when recording starts, a word of chatter, a
+/// cough; separated from the sound by more than a dip, they are not part
+/// of it.
+fn active_span(features: &[f32], resolution: Resolution) -> Option<(usize, usize)> {
     let energies_db: Vec<f32> = features
         .chunks_exact(BANDS)
         .map(|frame| 10.0 * frame_energy(frame).max(1e-30).log10())
         .collect();
-    let peak = energies_db
+    let (loudest, &peak) = energies_db
         .iter()
-        .copied()
-        .fold(f32::NEG_INFINITY, f32::max);
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))?;
     let mut sorted = energies_db.clone();
     sorted.sort_by(f32::total_cmp);
     let floor = sorted[sorted.len() / 5];
     let gate = (peak - ACTIVE_BELOW_PEAK_DB).max(floor + ACTIVE_ABOVE_FLOOR_DB);
-    let first = energies_db.iter().position(|&e| e > gate)?;
-    let last = energies_db.iter().rposition(|&e| e > gate)?;
+    if peak <= gate {
+        return None;
+    }
+    let bridge = resolution.frames(MAX_DIP_S) + 1;
+    let active = |i: usize| energies_db[i] > gate;
+    let mut first = loudest;
+    while let Some(earlier) = (first.saturating_sub(bridge)..first).find(|&i| active(i)) {
+        first = earlier;
+    }
+    let mut last = loudest;
+    while let Some(later) = (last + 1..(last + 1 + bridge).min(energies_db.len()))
+        .rev()
+        .find(|&i| active(i))
+    {
+        last = later;
+    }
+    if last + 1 - first < resolution.frames(MIN_SOUND_S) {
+        // The loudest frame is a spike on its own (a pop in a long capture):
+        // it is no sound to trim around, so every frame above the gate is.
+        first = (0..energies_db.len()).find(|&i| active(i))?;
+        last = (0..energies_db.len()).rfind(|&i| active(i))?;
+    }
     Some((first, last))
 }
 

@@ -35,6 +35,7 @@
 
 use std::collections::VecDeque;
 
+use super::decide::{Reason, Tuning};
 use super::features::Resolution;
 use super::median;
 use super::DEFAULT_THRESHOLD;
@@ -101,6 +102,15 @@ pub const QUIETEST_PEER_LOUDNESS: f32 = 0.15;
 /// little about how far repeats vary.
 pub const QUIETEST_PEERS_NEEDED: usize = 5;
 
+/// An event as the candidates after it are compared with it.
+#[derive(Debug, Clone, Copy)]
+struct Peer {
+    frame: u64,
+    score: f32,
+    loudness: Option<f32>,
+    fine: f32,
+}
+
 /// The threshold in force at each frame.
 #[derive(Debug)]
 pub struct Threshold {
@@ -113,8 +123,8 @@ pub struct Threshold {
     background_frames: usize,
     /// How many it takes at least ([`MIN_BACKGROUND_S`]).
     min_background_frames: usize,
-    /// Frames, scores and loudness of the last [`PEERS`] events.
-    accepted: VecDeque<(u64, f32, Option<f32>)>,
+    /// The last [`PEERS`] events.
+    accepted: VecDeque<Peer>,
     /// Frames of the events whose lobes may still fall in a background,
     /// in order.
     event_frames: VecDeque<u64>,
@@ -199,62 +209,106 @@ impl Threshold {
 
     /// Whether a candidate at `frame` with `score` and `loudness`
     /// ([`SpectralCheck::loudness`](super::verify::SpectralCheck::loudness);
-    /// `None` when unknown, which skips that comparison) is an event;
-    /// remembers it if so.
-    pub fn accepts(&mut self, frame: u64, score: f32, loudness: Option<f32>) -> bool {
+    /// `None` when unknown, which skips that comparison) passes the
+    /// threshold and looks like the events found so far (with the shares
+    /// of `tuning`); the reason if not.
+    pub fn check(
+        &self,
+        frame: u64,
+        score: f32,
+        loudness: Option<f32>,
+        tuning: &Tuning,
+    ) -> Result<(), Reason> {
         if score < self.at(frame) {
-            return false;
+            return Err(Reason::BelowThreshold);
         }
-        if self.fixed.is_none() {
-            let scores = self.accepted.iter().map(|p| p.1);
-            if median(scores).is_some_and(|m| score < PEER_SHARE * m)
-                || self.quieter_than_peers(loudness, PEER_LOUDNESS)
-                || self.quieter_than_quietest_peer(loudness)
-            {
-                return false;
-            }
-            self.accepted.push_back((frame, score, loudness));
-            self.event_frames.push_back(frame);
-            if self.accepted.len() > PEERS {
-                self.accepted.pop_front();
-            }
+        if self.fixed.is_some() {
+            return Ok(());
         }
-        true
+        let scores = self.accepted.iter().map(|p| p.score);
+        if median(scores).is_some_and(|m| score < tuning.peer_share * m) {
+            return Err(Reason::UnderPeerScores);
+        }
+        if self.quieter_than_peers(loudness, tuning.peer_loudness)
+            || self.quieter_than_quietest_peer(loudness, tuning.quietest_peer_loudness)
+        {
+            return Err(Reason::QuieterThanPeers);
+        }
+        Ok(())
+    }
+
+    /// Remembers an event at `frame` with `score`, `loudness` and `fine`
+    /// score as a peer of the candidates after it (with the adaptive
+    /// threshold only).
+    pub fn remember(&mut self, frame: u64, score: f32, loudness: Option<f32>, fine: f32) {
+        if self.fixed.is_some() {
+            return;
+        }
+        self.accepted.push_back(Peer {
+            frame,
+            score,
+            loudness,
+            fine,
+        });
+        self.event_frames.push_back(frame);
+        if self.accepted.len() > PEERS {
+            self.accepted.pop_front();
+        }
+    }
+
+    /// [`Threshold::check`] with the default tuning, then
+    /// [`Threshold::remember`] if it passes: whether the candidate is an
+    /// event.
+    pub fn accepts(&mut self, frame: u64, score: f32, loudness: Option<f32>) -> bool {
+        let passes = self
+            .check(frame, score, loudness, &Tuning::default())
+            .is_ok();
+        if passes {
+            self.remember(frame, score, loudness, 1.0);
+        }
+        passes
+    }
+
+    /// The median fine score of the last [`PEERS`] events; `None` before
+    /// the first or with a caller's threshold.
+    pub fn peer_fine(&self) -> Option<f32> {
+        median(self.accepted.iter().map(|p| p.fine))
     }
 
     /// Whether a candidate beside a higher peak, with `loudness`, is too
-    /// quiet to be one of the events ([`SHADOWED_LOUDNESS`]). Never with a
-    /// caller's threshold, an unknown loudness or no events yet.
-    pub fn too_quiet_in_shadow(&self, loudness: Option<f32>) -> bool {
-        self.fixed.is_none() && self.quieter_than_peers(loudness, SHADOWED_LOUDNESS)
+    /// quiet to be one of the events: under `share` of their median
+    /// loudness ([`SHADOWED_LOUDNESS`] by default). Never with a caller's
+    /// threshold, an unknown loudness or no events yet.
+    pub fn too_quiet_in_shadow(&self, loudness: Option<f32>, share: f32) -> bool {
+        self.fixed.is_none() && self.quieter_than_peers(loudness, share)
     }
 
     /// Whether `loudness` is under `share` of the median loudness of the
     /// last [`PEERS`] events; false when either is unknown.
     fn quieter_than_peers(&self, loudness: Option<f32>, share: f32) -> bool {
-        median(self.accepted.iter().filter_map(|p| p.2))
+        median(self.accepted.iter().filter_map(|p| p.loudness))
             .zip(loudness)
             .is_some_and(|(m, l)| l < share * m)
     }
 
-    /// Whether `loudness` is under [`QUIETEST_PEER_LOUDNESS`] of the
-    /// quietest of the last [`PEERS`] events; false when it is unknown or
-    /// fewer than [`QUIETEST_PEERS_NEEDED`] of them have a loudness.
-    fn quieter_than_quietest_peer(&self, loudness: Option<f32>) -> bool {
+    /// Whether `loudness` is under `share` ([`QUIETEST_PEER_LOUDNESS`] by
+    /// default) of the quietest of the last [`PEERS`] events; false when
+    /// it is unknown or fewer than [`QUIETEST_PEERS_NEEDED`] of them have
+    /// a loudness.
+    fn quieter_than_quietest_peer(&self, loudness: Option<f32>, share: f32) -> bool {
         let (known, quietest) = self
             .accepted
             .iter()
-            .filter_map(|p| p.2)
+            .filter_map(|p| p.loudness)
             .fold((0, f32::INFINITY), |(n, q), l| (n + 1, q.min(l)));
-        known >= QUIETEST_PEERS_NEEDED
-            && loudness.is_some_and(|l| l < QUIETEST_PEER_LOUDNESS * quietest)
+        known >= QUIETEST_PEERS_NEEDED && loudness.is_some_and(|l| l < share * quietest)
     }
 
     /// Forgets the events at `frames`, which turned out to be none
     /// ([`probation`](super::probation)): they are no peers, and the
     /// scores around them are background again.
     pub fn withdraw(&mut self, frames: &[u64]) {
-        self.accepted.retain(|p| !frames.contains(&p.0));
+        self.accepted.retain(|p| !frames.contains(&p.frame));
         self.event_frames.retain(|f| !frames.contains(f));
     }
 
@@ -277,6 +331,12 @@ impl Threshold {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Threshold {
+        fn too_quiet_in_shadow_default(&self, loudness: Option<f32>) -> bool {
+            self.too_quiet_in_shadow(loudness, SHADOWED_LOUDNESS)
+        }
+    }
 
     /// 10 ms frames: 300 make the background.
     const FRAME: Resolution = Resolution::STANDARD;
@@ -398,21 +458,27 @@ mod tests {
     fn beside_a_higher_peak_a_candidate_must_be_nearly_as_loud_as_its_peers() {
         let mut threshold = Threshold::new(None, FRAME, 20);
         assert!(
-            !threshold.too_quiet_in_shadow(Some(1e-6)),
+            !threshold.too_quiet_in_shadow_default(Some(1e-6)),
             "no events yet: nothing to compare with"
         );
         assert!(threshold.accepts(100, 0.8, Some(1.0)));
         assert!(threshold.accepts(200, 0.8, Some(2.0)));
         assert!(threshold.accepts(300, 0.8, Some(0.5)));
-        assert!(!threshold.too_quiet_in_shadow(Some(0.15)), "8 dB under 1");
-        assert!(threshold.too_quiet_in_shadow(Some(0.05)), "13 dB under 1");
-        assert!(!threshold.too_quiet_in_shadow(None));
+        assert!(
+            !threshold.too_quiet_in_shadow_default(Some(0.15)),
+            "8 dB under 1"
+        );
+        assert!(
+            threshold.too_quiet_in_shadow_default(Some(0.05)),
+            "13 dB under 1"
+        );
+        assert!(!threshold.too_quiet_in_shadow_default(None));
         // The same candidate away from any higher peak is one of them.
         assert!(threshold.accepts(400, 0.8, Some(0.05)));
         let mut fixed = Threshold::new(Some(0.2), FRAME, 20);
         assert!(fixed.accepts(100, 0.9, Some(1.0)));
         assert!(
-            !fixed.too_quiet_in_shadow(Some(1e-6)),
+            !fixed.too_quiet_in_shadow_default(Some(1e-6)),
             "a caller's threshold is all"
         );
     }

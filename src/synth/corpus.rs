@@ -34,12 +34,15 @@ pub enum Tier {
     /// Template and recording at different rates, bit depths and channel
     /// counts, through real WAV files.
     Formats,
-    /// Ten-minute recordings.
+    /// Ten-minute recordings (five in the real-sound corpus).
     Long,
+    /// A template captured as a phone does: room noise, a handling thump
+    /// before the sound and chatter around it (real-sound corpus only).
+    Phone,
 }
 
 impl Tier {
-    /// Every tier, in table order.
+    /// Every tier of the synthetic corpus, in table order.
     pub const ALL: [Tier; 10] = [
         Tier::Clean,
         Tier::Varied,
@@ -50,6 +53,21 @@ impl Tier {
         Tier::Distractors,
         Tier::Rapid,
         Tier::Formats,
+        Tier::Long,
+    ];
+
+    /// Every tier of the real-sound corpus ([`super::real`]), in table order.
+    pub const REAL: [Tier; 11] = [
+        Tier::Clean,
+        Tier::Varied,
+        Tier::Snr20,
+        Tier::Snr10,
+        Tier::Snr5,
+        Tier::Snr0,
+        Tier::Distractors,
+        Tier::Rapid,
+        Tier::Formats,
+        Tier::Phone,
         Tier::Long,
     ];
 
@@ -66,10 +84,11 @@ impl Tier {
             Tier::Rapid => "rapid",
             Tier::Formats => "formats",
             Tier::Long => "long",
+            Tier::Phone => "phone",
         }
     }
 
-    fn snr_db(self) -> Option<f32> {
+    pub(crate) fn snr_db(self) -> Option<f32> {
         match self {
             Tier::Snr20 => Some(20.0),
             Tier::Snr10 => Some(10.0),
@@ -98,8 +117,9 @@ pub struct Case {
     pub tier: Tier,
     /// A name that says how to regenerate it (`tier/seed`).
     pub name: String,
-    /// The kind of sound sought.
-    pub kind: SoundKind,
+    /// The sound sought: a [`SoundKind`]'s name, or a real source's
+    /// `family/name`.
+    pub sound: String,
     /// The template capture, mono, at `template_format.rate`.
     pub template: Vec<f32>,
     /// The template's file format.
@@ -232,7 +252,7 @@ pub fn case(tier: Tier, index: u64) -> Case {
     Case {
         tier,
         name: format!("{}/{index}", tier.name()),
-        kind,
+        sound: kind.name().to_string(),
         template,
         template_format,
         recording,
@@ -281,7 +301,7 @@ fn vary(base: &[f32], tier: Tier, rng: &mut SynthRng) -> Vec<f32> {
     instance
 }
 
-fn random_format(rng: &mut SynthRng, template: bool) -> FileFormat {
+pub(crate) fn random_format(rng: &mut SynthRng, template: bool) -> FileFormat {
     let rates: &[u32] = if template {
         &[8_000, 16_000, 22_050, 44_100, 48_000]
     } else {
@@ -306,7 +326,12 @@ fn silence(seconds: f64) -> Vec<f32> {
 }
 
 fn add_at(target: &mut [f32], signal: &[f32], at_s: f64) {
-    let start = ((at_s * f64::from(SOURCE_RATE)) as usize).min(target.len());
+    add_at_rate(target, signal, at_s, SOURCE_RATE);
+}
+
+/// Adds `signal` into `target` (both at `rate`) from `at_s` seconds on.
+pub(crate) fn add_at_rate(target: &mut [f32], signal: &[f32], at_s: f64, rate: u32) {
+    let start = ((at_s * f64::from(rate)) as usize).min(target.len());
     for (t, s) in target[start..].iter_mut().zip(signal) {
         *t += s;
     }
@@ -314,9 +339,18 @@ fn add_at(target: &mut [f32], signal: &[f32], at_s: f64) {
 
 /// Converts from the synthesis rate with the project's own resampler.
 fn convert(signal: &[f32], rate: u32) -> Vec<f32> {
-    let mut out = Vec::with_capacity(signal.len() * rate as usize / SOURCE_RATE as usize + 1);
+    resample(signal, SOURCE_RATE, rate)
+}
+
+/// Converts `signal` from rate `from` to rate `to` with the project's own
+/// resampler (both rates in its range).
+pub(crate) fn resample(signal: &[f32], from: u32, to: u32) -> Vec<f32> {
+    if from == to {
+        return signal.to_vec();
+    }
+    let mut out = Vec::with_capacity(signal.len() * to as usize / from as usize + 1);
     // Both rates are in range, so building the resampler cannot fail.
-    if let Ok(mut resampler) = Resampler::new(SOURCE_RATE, rate) {
+    if let Ok(mut resampler) = Resampler::new(from, to) {
         let _ = resampler.push(signal, &mut out);
         let _ = resampler.finish(&mut out);
     }

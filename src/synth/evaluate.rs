@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::corpus::{Case, Tier};
+use crate::dsp::decide::{Tuning, VerdictCounts};
 use crate::dsp::{Counter, DspError, Event, Options, TemplateAudio, Trace};
 
 /// How one case went.
@@ -61,38 +62,65 @@ pub fn detect(
     options: &Options,
     scratch: &std::path::Path,
 ) -> Result<Vec<f64>, DspError> {
-    let (events, _) = run_case(case, options, scratch, false)?;
-    Ok(events.iter().map(|e| e.start_s).collect())
+    let run = run_case(case, options, &Tuning::default(), scratch, false)?;
+    Ok(run.events.iter().map(|e| e.start_s).collect())
 }
 
-/// Runs the engine on a case as the measurement does (through WAV files in
-/// `scratch` when the case tests decoding, whose formats change what the
-/// engine sees) and returns its events, with the per-frame trace when
+/// What the engine made of one case.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Its events.
+    pub events: Vec<Event>,
+    /// The per-frame trace, when asked for.
+    pub trace: Option<Trace>,
+    /// How many candidates each verdict took.
+    pub verdicts: VerdictCounts,
+}
+
+/// Runs the engine with `tuning` on a case as the measurement does
+/// (through WAV files in `scratch` when the case tests decoding, whose
+/// formats change what the engine sees), with the per-frame trace when
 /// `trace` asks for it.
 pub fn run_case(
     case: &Case,
     options: &Options,
+    tuning: &Tuning,
     scratch: &std::path::Path,
     trace: bool,
-) -> Result<(Vec<Event>, Option<Trace>), DspError> {
+) -> Result<Run, DspError> {
     if case.through_files {
         let (template_path, recording_path) = write_case(case, scratch)?;
         let template = crate::dsp::load_template(&template_path)?;
-        let (analysis, trace) =
-            crate::dsp::analyze_file(&template, &recording_path, options, trace, &mut |_| true)?;
-        Ok((analysis.events, trace))
+        let (analysis, trace) = crate::dsp::analyze_file_with(
+            &template,
+            &recording_path,
+            options,
+            tuning,
+            trace,
+            &mut |_| true,
+        )?;
+        Ok(Run {
+            events: analysis.events,
+            trace,
+            verdicts: analysis.verdicts,
+        })
     } else {
         let template = TemplateAudio {
             samples: case.template.clone(),
             sample_rate: case.template_format.rate,
         };
-        let mut counter = Counter::new(&template, case.recording_format.rate, options)?;
+        let mut counter =
+            Counter::new(&template, case.recording_format.rate, options)?.with_tuning(*tuning);
         if trace {
             counter = counter.with_trace();
         }
         counter.push(&case.recording)?;
         counter.finish()?;
-        Ok((counter.events().to_vec(), counter.take_trace()))
+        Ok(Run {
+            events: counter.events().to_vec(),
+            trace: counter.take_trace(),
+            verdicts: counter.verdicts().clone(),
+        })
     }
 }
 

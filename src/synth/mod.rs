@@ -5,6 +5,7 @@
 
 pub mod corpus;
 pub mod evaluate;
+pub mod real;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -291,6 +292,17 @@ pub fn tilt(signal: &mut [f32], amount: f32, rate: u32) {
     for (s, l) in signal.iter_mut().zip(&low) {
         let high = *s - l;
         *s = l * (1.0 - amount * 0.5) + high * (1.0 + amount * 0.5);
+    }
+}
+
+/// Limits a signal to a telephone's band, about 300-3,400 Hz (two one-pole
+/// high-passes and two low-passes): a repeat heard through a phone or a
+/// small loudspeaker.
+pub fn phone_band(signal: &mut [f32], rate: u32) {
+    let r = rate as f32;
+    for _ in 0..2 {
+        one_pole_highpass(signal, 300.0, r);
+        one_pole_lowpass(signal, 3_400.0, r);
     }
 }
 

@@ -1,0 +1,326 @@
+//! Accuracy of the counting engine on real recorded sounds
+//! (src/synth/real.rs; install them first with
+//! `sudo scripts/install-real-sounds.sh`).
+//!
+//! `cargo bench --bench real -- [--split held-out|tuning|both] [--cases N]
+//! [--first K] [--tiers clean,snr0,...] [--misses]`
+//! `cargo bench --bench real -- --explain held-out/TIER/INDEX` prints each
+//! true onset with the best score near it, and each false event.
+//! `cargo bench --bench real -- --dump held-out/TIER/INDEX` writes one case
+//! as WAV files.
+//!
+//! Prints, per split of the source sounds (held-out first: the one a
+//! change is judged by) and per tier, the exact-count rate and event F1
+//! (one-to-one matching of onsets within max(0.1 s, 25 % of the
+//! template's sound)), how many zero-count cases counted 0, and how many
+//! candidates each rule rejected. `--tune` sets parameters of the
+//! decision ([`Tuning`]); `--candidates` prints the spread of the fine
+//! and correlation scores of candidates at a true onset and elsewhere.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use harmonic::dsp::decide::{Reason, Tuning, VerdictCounts};
+use harmonic::dsp::Options;
+use harmonic::synth::corpus::{Case, Tier};
+use harmonic::synth::evaluate::{match_events, run_case, write_case, Outcome, Report};
+use harmonic::synth::real::{self, Library, Split};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let dir = real::default_dir();
+    let library = match Library::load(&dir) {
+        Ok(library) => library,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let mut tuning = Tuning::default();
+    if let Some(settings) = value("--tune") {
+        if let Err(e) = tuning.apply(&settings) {
+            eprintln!("--tune: {e}");
+            std::process::exit(2);
+        }
+    }
+    let candidates = args.iter().any(|a| a == "--candidates");
+    if let Some(name) = value("--explain") {
+        explain(&library, &name, &tuning);
+        return;
+    }
+    if let Some(name) = value("--dump") {
+        let case = named_case(&library, &name);
+        write_case(&case, ".".as_ref()).expect("write the case");
+        println!(
+            "wrote template.wav and recording.wav ({}); true onsets: {:?}",
+            case.sound, case.truth
+        );
+        return;
+    }
+    let cases: u64 = value("--cases").and_then(|v| v.parse().ok()).unwrap_or(12);
+    let first: u64 = value("--first").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let splits: Vec<Split> = match value("--split").as_deref() {
+        Some("tuning") => vec![Split::Tuning],
+        Some("held-out") => vec![Split::HeldOut],
+        _ => Split::ALL.to_vec(),
+    };
+    let tiers: Vec<Tier> = match value("--tiers") {
+        Some(list) => Tier::REAL
+            .into_iter()
+            .filter(|t| list.split(',').any(|n| n == t.name()))
+            .collect(),
+        None => Tier::REAL.to_vec(),
+    };
+    let started = Instant::now();
+    let jobs: Vec<(Split, Tier, u64)> = splits
+        .iter()
+        .flat_map(|&split| {
+            tiers.iter().flat_map(move |&tier| {
+                // Five-minute cases are costly: a quarter as many.
+                let n = if tier == Tier::Long {
+                    cases.div_ceil(4)
+                } else {
+                    cases
+                };
+                (first..first + n).map(move |i| (split, tier, i))
+            })
+        })
+        .collect();
+    let next = Mutex::new(0usize);
+    let results = Mutex::new(Vec::<(Split, Case, Outcome, VerdictCounts)>::new());
+    // (at a true onset, fine score, score) of every candidate.
+    let measured = Mutex::new(Vec::<(bool, f32, f32)>::new());
+    let failed = Mutex::new(Vec::<String>::new());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let scratch = tempfile::tempdir().expect("a scratch directory");
+                loop {
+                    let job = {
+                        let mut n = next.lock().unwrap();
+                        let job = jobs.get(*n).copied();
+                        *n += 1;
+                        job
+                    };
+                    let Some((split, tier, index)) = job else {
+                        break;
+                    };
+                    let Some(case) = real::case(&library, split, tier, index) else {
+                        continue;
+                    };
+                    let run = run_case(
+                        &case,
+                        &Options::default(),
+                        &tuning,
+                        scratch.path(),
+                        candidates,
+                    );
+                    let (detected, verdicts) = match run {
+                        Ok(run) => {
+                            if let Some(trace) = &run.trace {
+                                let mut measured = measured.lock().unwrap();
+                                for (c, _) in &trace.candidates {
+                                    let near = case
+                                        .truth
+                                        .iter()
+                                        .any(|t| (c.start_s - t).abs() <= case.tolerance_s());
+                                    measured.push((near, c.fine, c.score));
+                                }
+                            }
+                            let onsets = run.events.iter().map(|e| e.start_s).collect();
+                            (onsets, run.verdicts)
+                        }
+                        Err(e) => {
+                            eprintln!("{}: {e}", case.name);
+                            failed.lock().unwrap().push(case.name.clone());
+                            (Vec::new(), VerdictCounts::default())
+                        }
+                    };
+                    let outcome = match_events(&case.truth, &detected, case.tolerance_s());
+                    results
+                        .lock()
+                        .unwrap()
+                        .push((split, case, outcome, verdicts));
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by(|a, b| (a.0, a.1.tier, &a.1.name).cmp(&(b.0, b.1.tier, &b.1.name)));
+    for split in &splits {
+        let mut report = Report::default();
+        let (mut zero_cases, mut zero_right) = (0, 0);
+        let mut verdicts = VerdictCounts::default();
+        for (_, case, outcome, counts) in results.iter().filter(|r| r.0 == *split) {
+            verdicts.merge(counts);
+            report.add(case, *outcome);
+            if case.truth.is_empty() {
+                zero_cases += 1;
+                zero_right += usize::from(outcome.false_positives == 0);
+            }
+        }
+        println!(
+            "\n{} sources ({} of {}):",
+            split.name(),
+            library.split(*split).count(),
+            library.sources.len()
+        );
+        print!("{}", report.markdown());
+        println!("zero-count cases counted 0: {zero_right} of {zero_cases}");
+        let rejected: Vec<String> = Reason::ALL
+            .iter()
+            .zip(&verdicts.rejected)
+            .map(|(r, n)| format!("{} {n}", r.name()))
+            .collect();
+        println!(
+            "candidates: {} events; rejected: {}",
+            verdicts.events,
+            rejected.join(", ")
+        );
+        if args.iter().any(|a| a == "--misses") {
+            for (name, outcome) in &report.misses {
+                let case = results.iter().find(|r| &r.1.name == name).map(|r| &r.1);
+                let sound = case.map_or("?", |c| c.sound.as_str());
+                let noise = case.and_then(|c| c.noise).unwrap_or("no noise");
+                println!("  miss {name} ({sound}, {noise}): {outcome:?}");
+            }
+        }
+    }
+    if candidates {
+        let mut measured = measured.into_inner().unwrap();
+        for near in [true, false] {
+            for (what, pick) in [
+                (
+                    "fine",
+                    (|m: &(bool, f32, f32)| m.1) as fn(&(bool, f32, f32)) -> f32,
+                ),
+                ("score", |m| m.2),
+            ] {
+                let mut values: Vec<f32> =
+                    measured.iter().filter(|m| m.0 == near).map(pick).collect();
+                values.sort_by(f32::total_cmp);
+                let q = |p: f64| {
+                    values
+                        .get(((values.len().max(1) - 1) as f64 * p) as usize)
+                        .copied()
+                        .unwrap_or(f32::NAN)
+                };
+                println!(
+                    "{} candidates {}: {what} p1 {:.2} p5 {:.2} p10 {:.2} p50 {:.2} p90 {:.2} p95 {:.2} p99 {:.2}",
+                    if near { "at a true onset" } else { "elsewhere" },
+                    values.len(),
+                    q(0.01), q(0.05), q(0.1), q(0.5), q(0.9), q(0.95), q(0.99)
+                );
+            }
+        }
+        measured.clear();
+    }
+    let mut failed = failed.into_inner().unwrap();
+    if !failed.is_empty() {
+        failed.sort();
+        println!(
+            "\n{} cases FAILED with an error (scored as no events): {}",
+            failed.len(),
+            failed.join(", ")
+        );
+    }
+    println!(
+        "\n{} cases ({cases} per tier and split from {first}, a quarter as many long ones) from {}, generated and scored in {:.1} s on {threads} threads",
+        results.len(),
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The case named `split/tier/index`.
+fn named_case(library: &Library, name: &str) -> Case {
+    let mut parts = name.split('/');
+    let (Some(split), Some(tier), Some(index)) = (parts.next(), parts.next(), parts.next()) else {
+        panic!("a case is named SPLIT/TIER/INDEX, as in held-out/varied/3");
+    };
+    let split = Split::ALL
+        .into_iter()
+        .find(|s| s.name() == split)
+        .expect("split is held-out or tuning");
+    let tier = Tier::REAL
+        .into_iter()
+        .find(|t| t.name() == tier)
+        .expect("a known tier");
+    real::case(library, split, tier, index.parse().expect("a case number"))
+        .expect("the split has sources")
+}
+
+/// Prints, for one case, every true onset with the best score near it and
+/// every detection with its score, in time order.
+fn explain(library: &Library, name: &str, tuning: &Tuning) {
+    let case = named_case(library, name);
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let run =
+        run_case(&case, &Options::default(), tuning, scratch.path(), true).expect("a valid case");
+    let (events, trace) = (run.events, run.trace.expect("a trace"));
+    let tolerance = case.tolerance_s();
+    println!(
+        "{name} ({}), sound {:.3} s, tolerance {tolerance:.3} s, noise {}",
+        case.sound,
+        case.sound_s,
+        case.noise.unwrap_or("none")
+    );
+    let frame = |s: f64| (s / trace.frame_seconds).round().max(0.0) as usize;
+    let best = |from: f64, to: f64| {
+        (frame(from)..=frame(to).min(trace.scores.len().saturating_sub(1)))
+            .map(|f| (f, trace.scores[f]))
+            .fold((0, 0.0f32), |a, b| if b.1 > a.1 { b } else { a })
+    };
+    let mut lines: Vec<(f64, String)> = case
+        .truth
+        .iter()
+        .map(|&t| {
+            let (f, s) = best(t - 0.06, t + 0.02);
+            (
+                t,
+                format!(
+                    "  truth {t:8.3}                  best score {s:.3} at {:8.3}",
+                    f as f64 * trace.frame_seconds
+                ),
+            )
+        })
+        .collect();
+    for e in &events {
+        let near = case
+            .truth
+            .iter()
+            .any(|t| (e.start_s - t).abs() <= tolerance);
+        lines.push((
+            e.start_s,
+            format!(
+                "  {}   {:8.3}  score {:.3}",
+                if near { "event" } else { "FALSE" },
+                e.start_s,
+                e.score
+            ),
+        ));
+    }
+    for (c, verdict) in &trace.candidates {
+        lines.push((
+            c.start_s,
+            format!(
+                "    candidate {:8.3}  score {:.3} fine {:.3} loudness {:.2e} -> {verdict:?}",
+                c.start_s,
+                c.score,
+                c.fine,
+                c.loudness.unwrap_or(f32::NAN)
+            ),
+        ));
+    }
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (_, line) in lines {
+        println!("{line}");
+    }
+}

@@ -1,0 +1,330 @@
+//! Decisions as data: every candidate the peak picker proposes is measured
+//! into a [`Candidate`], and one function, [`decide`], turns it into a
+//! [`Verdict`] with its reason. The bench counts the verdicts (which rule
+//! rejected what) and `--explain` lists them; every parameter of the rules
+//! lives in one [`Tuning`] value that a bench can sweep without editing
+//! code.
+
+use super::threshold::Threshold;
+
+/// What the engine measured about one candidate event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    /// Frame of the correlation peak.
+    pub frame: u64,
+    /// Seconds from the recording's start to the onset it stands for.
+    pub start_s: f64,
+    /// The correlation score times the spectral check's factor, 0..1.
+    pub score: f32,
+    /// The fine check's score ([`fine`](super::fine)), -1..1.
+    pub fine: f32,
+    /// What a true repeat can be expected to keep of the fine score: the
+    /// template's [`steadiness`](super::fine::FineTemplate::steadiness).
+    pub fine_steadiness: f32,
+    /// How loud it is on the template's terms
+    /// ([`SpectralCheck::loudness`](super::verify::SpectralCheck::loudness)).
+    pub loudness: Option<f32>,
+    /// Beside a higher peak within the picker's reach: whether the audio
+    /// holds two occurrences there ([`separate`](super::separate)).
+    /// `None` for a peak that has no higher neighbour.
+    pub separate: Option<bool>,
+    /// Whether it sits between two stronger matches that the audio says
+    /// are three occurrences with it (an occurrence buried in rapid
+    /// repeats); false when the threshold is the caller's.
+    pub buried: bool,
+}
+
+/// Why a candidate is not an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// Beside a higher peak, the audio is explained as well by that one
+    /// occurrence alone.
+    NotSeparate,
+    /// Beside a higher peak, far quieter than the events found: that
+    /// peak's partial match.
+    QuietInShadow,
+    /// Its fine structure is not the template's: a different sound of
+    /// the same kind ([`Tuning::fine_min`]).
+    FineMismatch,
+    /// Its fine score falls well under the events found
+    /// ([`Tuning::fine_peer_margin`]).
+    FineUnderPeers,
+    /// Its score is under the threshold in force.
+    BelowThreshold,
+    /// Its score is far under the events found ([`Tuning::peer_share`]).
+    UnderPeerScores,
+    /// It is far quieter than the events found
+    /// ([`Tuning::peer_loudness`], [`Tuning::quietest_peer_loudness`]).
+    QuieterThanPeers,
+}
+
+impl Reason {
+    /// Every reason, in the order [`decide`] asks.
+    pub const ALL: [Reason; 7] = [
+        Reason::NotSeparate,
+        Reason::QuietInShadow,
+        Reason::FineMismatch,
+        Reason::FineUnderPeers,
+        Reason::BelowThreshold,
+        Reason::UnderPeerScores,
+        Reason::QuieterThanPeers,
+    ];
+
+    /// A short name for tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::NotSeparate => "not-separate",
+            Reason::QuietInShadow => "quiet-in-shadow",
+            Reason::FineMismatch => "fine-mismatch",
+            Reason::FineUnderPeers => "fine-under-peers",
+            Reason::BelowThreshold => "below-threshold",
+            Reason::UnderPeerScores => "under-peer-scores",
+            Reason::QuieterThanPeers => "quieter-than-peers",
+        }
+    }
+}
+
+/// What [`decide`] made of a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// An occurrence; `peer` when the events after it are compared with
+    /// it (a buried occurrence counts, but is no measure of the others).
+    Event {
+        /// Whether it joins the peers.
+        peer: bool,
+    },
+    /// Not an occurrence, and why.
+    Rejected(Reason),
+}
+
+/// The parameters of the decision, with the values the engine uses by
+/// default. A bench sweeps them (`--tune name=value`); setting a rule's
+/// share to 0 turns the rule off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tuning {
+    /// The fine score a candidate must reach whatever else holds, as a
+    /// share of the template's steadiness (default [`FINE_MIN`]).
+    pub fine_min: f32,
+    /// How far under the median fine score of the events found a
+    /// candidate may fall (off by default: infinite). Repeats of one
+    /// sound in one recording score alike, a sibling sound about 0.15
+    /// under them; but rapid, noisy and reverberant repeats spread more:
+    /// 0.1-0.2 lost more true repeats than it removed siblings on the
+    /// tuning sources (docs/BENCHMARKS.md).
+    pub fine_peer_margin: f32,
+    /// [`threshold::PEER_SHARE`](super::threshold::PEER_SHARE).
+    pub peer_share: f32,
+    /// [`threshold::PEER_LOUDNESS`](super::threshold::PEER_LOUDNESS).
+    pub peer_loudness: f32,
+    /// [`threshold::SHADOWED_LOUDNESS`](super::threshold::SHADOWED_LOUDNESS).
+    pub shadowed_loudness: f32,
+    /// [`threshold::QUIETEST_PEER_LOUDNESS`](super::threshold::QUIETEST_PEER_LOUDNESS).
+    pub quietest_peer_loudness: f32,
+}
+
+/// The fine score under which a candidate is another sound. On the
+/// real-sound corpus's tuning sources, candidates elsewhere than a true
+/// onset score a median 0.18 (90th percentile 0.5), those at one a median
+/// 0.85 (10th percentile 0.49, mostly repeats in noise at 0 dB, rapid
+/// overlaps and phone-bandwidth copies). Swept on the tuning sources: 0.3
+/// gave F1 0.896, 0.45 0.915, 0.6 0.882 (more misses than false events
+/// saved).
+pub const FINE_MIN: f32 = 0.45;
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            fine_min: FINE_MIN,
+            fine_peer_margin: f32::INFINITY,
+            peer_share: super::threshold::PEER_SHARE,
+            peer_loudness: super::threshold::PEER_LOUDNESS,
+            shadowed_loudness: super::threshold::SHADOWED_LOUDNESS,
+            quietest_peer_loudness: super::threshold::QUIETEST_PEER_LOUDNESS,
+        }
+    }
+}
+
+impl Tuning {
+    /// Sets the parameter `name` (a field's name) to `value`.
+    pub fn set(&mut self, name: &str, value: f32) -> Result<(), String> {
+        let field = match name {
+            "fine_min" => &mut self.fine_min,
+            "fine_peer_margin" => &mut self.fine_peer_margin,
+            "peer_share" => &mut self.peer_share,
+            "peer_loudness" => &mut self.peer_loudness,
+            "shadowed_loudness" => &mut self.shadowed_loudness,
+            "quietest_peer_loudness" => &mut self.quietest_peer_loudness,
+            _ => return Err(format!("no tuning parameter {name}")),
+        };
+        *field = value;
+        Ok(())
+    }
+
+    /// Applies `name=value,name=value...`.
+    pub fn apply(&mut self, settings: &str) -> Result<(), String> {
+        for setting in settings.split(',').filter(|s| !s.is_empty()) {
+            let (name, value) = setting
+                .split_once('=')
+                .ok_or_else(|| format!("{setting}: expected name=value"))?;
+            let value = value
+                .parse()
+                .map_err(|_| format!("{setting}: {value} is not a number"))?;
+            self.set(name, value)?;
+        }
+        Ok(())
+    }
+}
+
+/// The verdict on `candidate`, given the events found so far (kept by
+/// `threshold`) and `tuning`. Rules are asked in the order of
+/// [`Reason::ALL`]; the first that rejects gives the reason.
+pub fn decide(candidate: &Candidate, threshold: &Threshold, tuning: &Tuning) -> Verdict {
+    let reject = Verdict::Rejected;
+    if candidate.separate == Some(false) {
+        return reject(Reason::NotSeparate);
+    }
+    if candidate.separate.is_some()
+        && threshold.too_quiet_in_shadow(candidate.loudness, tuning.shadowed_loudness)
+    {
+        return reject(Reason::QuietInShadow);
+    }
+    if candidate.fine < tuning.fine_min * candidate.fine_steadiness {
+        return reject(Reason::FineMismatch);
+    }
+    if threshold
+        .peer_fine()
+        .is_some_and(|median| candidate.fine < median - tuning.fine_peer_margin)
+    {
+        return reject(Reason::FineUnderPeers);
+    }
+    match threshold.check(candidate.frame, candidate.score, candidate.loudness, tuning) {
+        Ok(()) => Verdict::Event { peer: true },
+        // An occurrence buried between two stronger ones scores low (they
+        // overlap it); it counts when the audio shows it.
+        Err(_) if candidate.buried => Verdict::Event { peer: false },
+        Err(reason) => reject(reason),
+    }
+}
+
+/// How many candidates each verdict took: for the bench and `--explain`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerdictCounts {
+    /// Candidates that became events.
+    pub events: usize,
+    /// Candidates rejected, per reason (in [`Reason::ALL`]'s order).
+    pub rejected: [usize; Reason::ALL.len()],
+}
+
+impl VerdictCounts {
+    /// Counts one verdict.
+    pub fn add(&mut self, verdict: Verdict) {
+        match verdict {
+            Verdict::Event { .. } => self.events += 1,
+            Verdict::Rejected(reason) => {
+                if let Some(i) = Reason::ALL.iter().position(|&r| r == reason) {
+                    self.rejected[i] += 1;
+                }
+            }
+        }
+    }
+
+    /// Adds another count to this one.
+    pub fn merge(&mut self, other: &VerdictCounts) {
+        self.events += other.events;
+        for (a, b) in self.rejected.iter_mut().zip(&other.rejected) {
+            *a += b;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsp::features::Resolution;
+
+    fn candidate(frame: u64, score: f32, fine: f32) -> Candidate {
+        Candidate {
+            frame,
+            start_s: 0.0,
+            score,
+            fine,
+            fine_steadiness: 1.0,
+            loudness: Some(1.0),
+            separate: None,
+            buried: false,
+        }
+    }
+
+    fn quiet_background() -> Threshold {
+        let mut threshold = Threshold::new(None, Resolution::STANDARD, 20);
+        threshold.push(&[0.0; 400]);
+        threshold
+    }
+
+    #[test]
+    fn each_rule_gives_its_own_reason() {
+        let threshold = quiet_background();
+        let tuning = Tuning {
+            fine_min: 0.6,
+            ..Tuning::default()
+        };
+        let decided = |c: Candidate| decide(&c, &threshold, &tuning);
+        assert_eq!(
+            decided(candidate(100, 0.8, 0.9)),
+            Verdict::Event { peer: true }
+        );
+        assert_eq!(
+            decided(Candidate {
+                separate: Some(false),
+                ..candidate(100, 0.8, 0.9)
+            }),
+            Verdict::Rejected(Reason::NotSeparate)
+        );
+        assert_eq!(
+            decided(candidate(100, 0.8, 0.5)),
+            Verdict::Rejected(Reason::FineMismatch)
+        );
+        assert_eq!(
+            decided(candidate(100, 0.1, 0.9)),
+            Verdict::Rejected(Reason::BelowThreshold)
+        );
+        assert_eq!(
+            decided(Candidate {
+                buried: true,
+                ..candidate(100, 0.1, 0.9)
+            }),
+            Verdict::Event { peer: false },
+            "a buried occurrence counts, but is no peer"
+        );
+    }
+
+    #[test]
+    fn a_fine_score_well_under_the_events_found_is_another_sound() {
+        let mut threshold = quiet_background();
+        for frame in [100, 150, 200] {
+            threshold.remember(frame, 0.8, Some(1.0), 0.9);
+        }
+        let tuning = Tuning {
+            fine_peer_margin: 0.1,
+            ..Tuning::default()
+        };
+        assert_eq!(
+            decide(&candidate(300, 0.8, 0.75), &threshold, &tuning),
+            Verdict::Rejected(Reason::FineUnderPeers)
+        );
+        assert_eq!(
+            decide(&candidate(300, 0.8, 0.85), &threshold, &tuning),
+            Verdict::Event { peer: true }
+        );
+    }
+
+    #[test]
+    fn tuning_is_set_by_name() {
+        let mut tuning = Tuning::default();
+        tuning.apply("fine_min=0.5,peer_share=0").unwrap();
+        assert_eq!(tuning.fine_min, 0.5);
+        assert_eq!(tuning.peer_share, 0.0);
+        assert!(tuning.apply("no_such=1").is_err());
+        assert!(tuning.apply("fine_min").is_err());
+    }
+}

@@ -1,0 +1,405 @@
+//! A look at each candidate at fine resolution: does the window's
+//! spectrogram, 512-point frames every 5 ms on the 16 kHz audio, have the
+//! template's fine structure?
+//!
+//! The correlation score works on 40 mel bands in 10 ms frames (2.5 ms
+//! for short sounds), where the envelope carries most of the variance:
+//! sounds of one family (the 'log in' chime and the 'log out' one, two
+//! spoken digits, two impacts) share their envelope and broad spectrum and
+//! score 0.5-0.85 there. Their partials, formants and resonances differ in
+//! 31 Hz bins. The fine score is the Pearson correlation of log power
+//! between the template's spectrogram and the window's, over the cells
+//! where the template has its sound (within [`CELL_RANGE_DB`] of its
+//! loudest), the best over the speeds a repeat may take (±4 %, which moves
+//! time and frequency alike, [`SPEEDS`]) and a few 5 ms shifts of the
+//! onset. Log power and a correlation leave gain and most of a room's or
+//! an EQ's colour aside; what is left is whether the sound's detail is
+//! there.
+
+use std::sync::Arc;
+
+use realfft::{RealFftPlanner, RealToComplex};
+use rustfft::num_complex::Complex;
+
+use crate::audio::ANALYSIS_RATE;
+
+/// Samples per fine frame (32 ms at 16 kHz: 31 Hz bins, enough to tell
+/// partials and formants apart).
+pub const FINE_WINDOW: usize = 512;
+/// Samples between fine frames (5 ms): onsets of clicks and syllables
+/// fall within a frame.
+pub const FINE_HOP: usize = 80;
+/// Cells of the template's spectrogram more than this far under its
+/// loudest cell (dB) hold no sound of its own; the comparison leaves them
+/// out, and floors both spectrograms there, so noise and silence add no
+/// shape of their own.
+pub const CELL_RANGE_DB: f32 = 40.0;
+/// The speeds a repeat may take against the template: ±4 % in 2 % steps
+/// (a faster repeat is shorter and higher alike). A 2 % step leaves at
+/// most 1 % of misfit, a bin at 3 kHz.
+pub const SPEEDS: [f32; 5] = [0.96, 0.98, 1.0, 1.02, 1.04];
+/// How far (fine frames either way) the onset may lie from where the
+/// correlation put it: the coarse frames are up to 10 ms wide and a
+/// varied repeat's peak may sit a frame off.
+pub const ONSET_SEARCH_FRAMES: usize = 4;
+/// The fine check looks at no more than this much of a long template
+/// (seconds): past it the mel correlation has detail enough, and memory
+/// and time stay bounded whatever the template's length.
+pub const MAX_FINE_S: f64 = 1.5;
+
+/// A Hann window of `len` samples.
+fn hann(len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / len as f32).cos())
+        .collect()
+}
+
+/// Power spectra of 512-sample frames centred every [`FINE_HOP`] samples,
+/// `bins` bins each.
+struct Spectrogram {
+    fft: Arc<dyn RealToComplex<f32>>,
+    window: Vec<f32>,
+    input: Vec<f32>,
+    output: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+    bins: usize,
+}
+
+impl Spectrogram {
+    fn new(bins: usize) -> Spectrogram {
+        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(FINE_WINDOW);
+        Spectrogram {
+            window: hann(FINE_WINDOW),
+            input: fft.make_input_vec(),
+            output: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            fft,
+            bins,
+        }
+    }
+
+    /// Appends the power spectrum of the frame centred on sample `centre`
+    /// of a signal whose sample `i` is `sample(i)`.
+    fn frame(&mut self, centre: i64, sample: impl Fn(i64) -> f32, out: &mut Vec<f32>) {
+        let first = centre - (FINE_WINDOW / 2) as i64;
+        for (i, (x, w)) in self.input.iter_mut().zip(&self.window).enumerate() {
+            *x = sample(first + i as i64) * w;
+        }
+        // Buffers come from the plan itself, so this cannot fail.
+        let _ = self
+            .fft
+            .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch);
+        out.extend(self.output[..self.bins].iter().map(|c| c.norm_sqr()));
+    }
+}
+
+/// `powers` (`bins` per frame) as log power floored [`CELL_RANGE_DB`]
+/// under their loudest cell.
+fn floored_log(powers: &mut [f32]) {
+    let peak = powers.iter().copied().fold(0.0f32, f32::max);
+    let floor = peak * 10f32.powf(-CELL_RANGE_DB / 10.0) + 1e-20;
+    powers.iter_mut().for_each(|p| *p = (*p + floor).ln());
+}
+
+/// The template at one speed: its cells (frame, bin) with a sound, and
+/// their standardised log power (zero mean, unit norm).
+#[derive(Debug, Clone)]
+struct Variant {
+    frames: usize,
+    cells: Vec<(u32, u32)>,
+    values: Vec<f32>,
+}
+
+/// The template's fine spectrogram at every speed of [`SPEEDS`].
+#[derive(Debug, Clone)]
+pub struct FineTemplate {
+    variants: Vec<Variant>,
+    bins: usize,
+    /// What the template scores against itself played [`SELF_SPEED`]
+    /// faster ([`FineTemplate::steadiness`]).
+    steadiness: f32,
+}
+
+/// The speed at which the template is compared with itself to tell how
+/// steady its fine structure is: half way between two of [`SPEEDS`], the
+/// worst misfit a true repeat meets.
+pub const SELF_SPEED: f32 = 1.01;
+
+impl FineTemplate {
+    /// The fine template of `sound` (16 kHz samples from the onset on),
+    /// compared up to `top_hz` (the bandwidth template and recording
+    /// share). `None` if the sound is silent.
+    pub fn new(sound: &[f32], top_hz: f32) -> Option<FineTemplate> {
+        let bin_hz = ANALYSIS_RATE as f32 / FINE_WINDOW as f32;
+        let bins = ((top_hz / bin_hz) as usize + 1).min(FINE_WINDOW / 2 + 1);
+        let length = sound
+            .len()
+            .min((MAX_FINE_S * f64::from(ANALYSIS_RATE)) as usize);
+        let sound = &sound[..length];
+        let frames = length.div_ceil(FINE_HOP).max(1);
+        let mut spectrogram = Spectrogram::new(bins);
+        let mut powers = Vec::with_capacity(frames * bins);
+        for j in 0..frames {
+            spectrogram.frame(
+                (j * FINE_HOP) as i64,
+                |i| {
+                    usize::try_from(i)
+                        .ok()
+                        .and_then(|i| sound.get(i))
+                        .copied()
+                        .unwrap_or(0.0)
+                },
+                &mut powers,
+            );
+        }
+        let peak = powers.iter().copied().fold(0.0f32, f32::max);
+        if peak <= 0.0 || !peak.is_finite() {
+            return None;
+        }
+        let gate = peak * 10f32.powf(-CELL_RANGE_DB / 10.0);
+        let loud: Vec<bool> = powers.iter().map(|&p| p > gate).collect();
+        let mut logs = powers;
+        floored_log(&mut logs);
+        let variants = SPEEDS
+            .iter()
+            .filter_map(|&speed| {
+                // A repeat `speed` times faster: frame j of it is frame
+                // j·speed of the template, bin k its bin k/speed.
+                let n = ((frames as f32 / speed).round() as usize).max(1);
+                let mut cells = Vec::new();
+                let mut values = Vec::new();
+                for j in 0..n {
+                    let t = j as f32 * speed;
+                    for k in 0..bins {
+                        let f = k as f32 / speed;
+                        let Some((value, on)) = bilinear(&logs, &loud, frames, bins, t, f) else {
+                            continue;
+                        };
+                        if on {
+                            cells.push((j as u32, k as u32));
+                            values.push(value);
+                        }
+                    }
+                }
+                let values = super::correlate::standardise(&values)?;
+                Some(Variant {
+                    frames: n,
+                    cells,
+                    values,
+                })
+            })
+            .collect::<Vec<_>>();
+        if variants.is_empty() {
+            return None;
+        }
+        let mut template = FineTemplate {
+            variants,
+            bins,
+            steadiness: 1.0,
+        };
+        let faster = crate::synth::speed(sound, SELF_SPEED);
+        let mut check = FineCheck::new(template.clone());
+        check.push(&faster);
+        template.steadiness = check.score(0.0, faster.len() as u64).clamp(0.0, 1.0);
+        Some(template)
+    }
+
+    /// How much of the template's fine structure survives a repeat's
+    /// change of speed: its fine score against itself played
+    /// [`SELF_SPEED`] faster, 0..1. Tones, chimes and voices keep their
+    /// partials and formants (0.9 and more); a burst of noise (a slap, a
+    /// whoosh) has a fine structure of its own in every repeat, and
+    /// scores far lower. The fine check's floor scales with it.
+    pub fn steadiness(&self) -> f32 {
+        self.steadiness
+    }
+
+    /// Fine frames of the longest variant.
+    pub fn max_frames(&self) -> usize {
+        self.variants.iter().map(|v| v.frames).max().unwrap_or(0)
+    }
+}
+
+/// `values` (`frames × bins`) at fractional (t, f) by bilinear
+/// interpolation, with whether the nearest cell is loud; `None` outside.
+fn bilinear(
+    values: &[f32],
+    loud: &[bool],
+    frames: usize,
+    bins: usize,
+    t: f32,
+    f: f32,
+) -> Option<(f32, bool)> {
+    if t > (frames - 1) as f32 || f > (bins - 1) as f32 {
+        return None;
+    }
+    let (t0, f0) = (t.floor() as usize, f.floor() as usize);
+    let (t1, f1) = ((t0 + 1).min(frames - 1), (f0 + 1).min(bins - 1));
+    let (wt, wf) = (t - t0 as f32, f - f0 as f32);
+    let at = |a: usize, b: usize| values[a * bins + b];
+    let value = (1.0 - wt) * ((1.0 - wf) * at(t0, f0) + wf * at(t0, f1))
+        + wt * ((1.0 - wf) * at(t1, f0) + wf * at(t1, f1));
+    let nearest = (t.round() as usize).min(frames - 1) * bins + (f.round() as usize).min(bins - 1);
+    Some((value, loud[nearest]))
+}
+
+/// Keeps the recent 16 kHz audio and scores candidates against the fine
+/// template.
+pub struct FineCheck {
+    template: FineTemplate,
+    spectrogram: Spectrogram,
+    samples: std::collections::VecDeque<f32>,
+    /// Absolute index of `samples[0]`.
+    start: u64,
+    /// Reused: the window's log power spectra.
+    powers: Vec<f32>,
+}
+
+impl FineCheck {
+    /// A check against `template`.
+    pub fn new(template: FineTemplate) -> FineCheck {
+        FineCheck {
+            spectrogram: Spectrogram::new(template.bins),
+            template,
+            samples: std::collections::VecDeque::new(),
+            start: 0,
+            powers: Vec::new(),
+        }
+    }
+
+    /// Adds 16 kHz samples.
+    pub fn push(&mut self, samples: &[f32]) {
+        self.samples.extend(samples.iter().copied());
+    }
+
+    /// Samples before the window of an onset at `sample` that the check
+    /// reads.
+    pub fn look_back() -> u64 {
+        (ONSET_SEARCH_FRAMES * FINE_HOP + FINE_WINDOW) as u64
+    }
+
+    /// The template's [`FineTemplate::steadiness`].
+    pub fn steadiness(&self) -> f32 {
+        self.template.steadiness
+    }
+
+    /// Forgets the samples before `sample`.
+    pub fn forget_before(&mut self, sample: u64) {
+        while self.start < sample && self.samples.pop_front().is_some() {
+            self.start += 1;
+        }
+    }
+
+    /// The fine score, in -1..=1, of a candidate whose sound starts at
+    /// sample `onset`, reading no sample at or after `limit` (samples a
+    /// stream may not have yet: beyond it the template's cells are left
+    /// out, so the answer never depends on how the audio arrived).
+    /// Samples before the recording's start are silence; samples already
+    /// forgotten too (the caller keeps [`FineCheck::look_back`]).
+    pub fn score(&mut self, onset: f64, limit: u64) -> f32 {
+        let search = ONSET_SEARCH_FRAMES as i64;
+        let frames = self.template.max_frames() + 2 * ONSET_SEARCH_FRAMES;
+        let first_centre = onset.round() as i64 - search * FINE_HOP as i64;
+        let bins = self.template.bins;
+        // Frames whose window reads no sample at or past `limit`.
+        let usable = (0..frames)
+            .take_while(|&j| first_centre + (j * FINE_HOP + FINE_WINDOW / 2) as i64 <= limit as i64)
+            .count();
+        self.powers.clear();
+        let (samples, start) = (&self.samples, self.start as i64);
+        for j in 0..usable {
+            self.spectrogram.frame(
+                first_centre + (j * FINE_HOP) as i64,
+                |i| {
+                    usize::try_from(i - start)
+                        .ok()
+                        .and_then(|i| samples.get(i))
+                        .copied()
+                        .unwrap_or(0.0)
+                },
+                &mut self.powers,
+            );
+        }
+        floored_log(&mut self.powers);
+        let mut best = -1.0f32;
+        for variant in &self.template.variants {
+            for shift in 0..=2 * ONSET_SEARCH_FRAMES {
+                let (mut dot, mut sum, mut squares, mut n) = (0.0f32, 0.0f32, 0.0f32, 0usize);
+                for (&(j, k), &a) in variant.cells.iter().zip(&variant.values) {
+                    let frame = shift + j as usize;
+                    if frame >= usable {
+                        continue;
+                    }
+                    let b = self.powers[frame * bins + k as usize];
+                    dot += a * b;
+                    sum += b;
+                    squares += b * b;
+                    n += 1;
+                }
+                // Too few cells left to say anything: a candidate at the
+                // very end of a recording.
+                if n < variant.cells.len() / 2 {
+                    continue;
+                }
+                let variance = squares - sum * sum / n as f32;
+                if variance > 1e-9 {
+                    best = best.max(dot / variance.sqrt());
+                }
+            }
+        }
+        best
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(freqs: &[f32], seconds: f32) -> Vec<f32> {
+        let n = (seconds * ANALYSIS_RATE as f32) as usize;
+        (0..n)
+            .map(|i| {
+                let t = i as f32 / ANALYSIS_RATE as f32;
+                let envelope = (-t * 8.0).exp() * (t * 400.0).min(1.0);
+                freqs
+                    .iter()
+                    .map(|f| (std::f32::consts::TAU * f * t).sin())
+                    .sum::<f32>()
+                    * envelope
+                    * 0.2
+            })
+            .collect()
+    }
+
+    fn scored(template: &[f32], recording: &[f32], onset: usize) -> f32 {
+        let mut check = FineCheck::new(FineTemplate::new(template, 7_600.0).unwrap());
+        check.push(recording);
+        check.score(onset as f64, recording.len() as u64)
+    }
+
+    #[test]
+    fn an_exact_copy_scores_one_and_a_sibling_far_less() {
+        let login = tone(&[660.0, 880.0, 1_320.0], 0.4);
+        let logout = tone(&[620.0, 930.0, 1_240.0], 0.4);
+        let mut recording = vec![0.0f32; 4_000];
+        recording.extend(&login);
+        recording.extend(vec![0.0f32; 4_000]);
+        assert!(scored(&login, &recording, 4_000) > 0.99);
+        let mut other = vec![0.0f32; 4_000];
+        other.extend(&logout);
+        other.extend(vec![0.0f32; 4_000]);
+        let sibling = scored(&login, &other, 4_000);
+        assert!(sibling < 0.8, "{sibling}");
+    }
+
+    #[test]
+    fn a_repeat_three_percent_faster_still_scores_high() {
+        let login = tone(&[660.0, 880.0, 1_320.0], 0.4);
+        let faster = crate::synth::speed(&login, 1.03);
+        let mut recording = vec![0.0f32; 4_000];
+        recording.extend(&faster);
+        recording.extend(vec![0.0f32; 4_000]);
+        let score = scored(&login, &recording, 4_000);
+        assert!(score > 0.9, "{score}");
+    }
+}

@@ -1,0 +1,72 @@
+//! What a user expects of the scores and counts in the plainest cases.
+
+use super::{Counter, Options, TemplateAudio};
+use crate::synth::{self, SoundKind};
+
+const RATE: u32 = 44_100;
+
+/// A capture as a user makes it: a little silence, the sound, a little
+/// silence.
+fn capture(kind: SoundKind, seed: u64) -> Vec<f32> {
+    let mut samples = vec![0.0f32; RATE as usize / 5];
+    samples.extend(synth::sound(kind, RATE, &mut synth::rng(seed)));
+    samples.extend(vec![0.0f32; RATE as usize / 5]);
+    samples
+}
+
+fn events(template: &[f32], recording: &[f32]) -> Vec<super::Event> {
+    let template = TemplateAudio {
+        samples: template.to_vec(),
+        sample_rate: RATE,
+    };
+    let mut counter = Counter::new(&template, RATE, &Options::default()).unwrap();
+    counter.push(recording).unwrap();
+    counter.finish().unwrap();
+    counter.events().to_vec()
+}
+
+#[test]
+fn a_template_counted_in_its_own_file_counts_once() {
+    for (kind, seed) in [
+        (SoundKind::Ring, 1),
+        (SoundKind::Chirp, 2),
+        (SoundKind::Thump, 3),
+        (SoundKind::KeyClick, 4),
+    ] {
+        let template = capture(kind, seed);
+        let found = events(&template, &template);
+        assert_eq!(found.len(), 1, "{}: {found:?}", kind.name());
+    }
+}
+
+#[test]
+fn an_exact_copy_in_silence_counts_once_and_scores_about_one() {
+    for (kind, seed) in [
+        (SoundKind::Ring, 1),
+        (SoundKind::Chirp, 2),
+        (SoundKind::Thump, 3),
+        (SoundKind::KeyClick, 4),
+        (SoundKind::Whoosh, 5),
+    ] {
+        let template = capture(kind, seed);
+        for lead_s in [0.0, 1.0] {
+            let mut recording = vec![0.0f32; (lead_s * f64::from(RATE)) as usize];
+            recording.extend(&template);
+            recording.extend(vec![0.0f32; 3 * RATE as usize]);
+            let found = events(&template, &recording);
+            assert_eq!(
+                found.len(),
+                1,
+                "{} after {lead_s} s: {found:?}",
+                kind.name()
+            );
+            // About 1: 0.93 for a 45 ms key click, whose onset falls
+            // between two 5 ms fine frames.
+            assert!(found[0].score > 0.9, "{}: {found:?}", kind.name());
+            let onset = lead_s + 0.2;
+            // A whoosh swells in: its onset is where it comes within 30 dB
+            // of its peak, a few tens of milliseconds in.
+            assert!((found[0].start_s - onset).abs() < 0.05, "{found:?}");
+        }
+    }
+}

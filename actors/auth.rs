@@ -22,7 +22,9 @@ use super::hashing::{HashingError, PasswordWorkers};
 use super::library::{
     CreateUser, FindUser, GrantLogin, Library, LoginGrant, ResumeLogin, RevokeToken,
 };
-use crate::auth::{check_signup, AuthError, LoginThrottle, SignupLimit, ThrottleLimits};
+use crate::auth::{
+    check_signup, AuthError, LoginAttempt, LoginThrottle, SignupLimit, ThrottleLimits,
+};
 use crate::config::Settings;
 use crate::protocol::{login_could_be_valid, ErrorCode, Role, WireError};
 
@@ -194,21 +196,57 @@ impl Handler<Login> for Auth {
             }
         };
         Box::pin(attempt.into_actor(self).map(move |result, auth, _| {
-            let failed = matches!(result, Ok(None));
-            auth.throttle
-                .finish(attempt_counted, failed, Instant::now());
-            match result {
-                Ok(Some(grant)) => {
-                    log::info!(target: "auth", "{origin}: {} logged in", grant.username);
-                    Ok(grant)
-                }
-                Ok(None) => {
-                    log::info!(target: "auth", "{origin}: failed login");
-                    Err(invalid_credentials("username or password"))
-                }
-                Err(err) => Err(err),
-            }
+            auth.settle(attempt_counted, result, &origin, Outcome::LOGIN)
         }))
+    }
+}
+
+/// How a login or a resume is logged and refused.
+struct Outcome {
+    /// Logged after the username on success (`logged in`, `resumed`).
+    success: &'static str,
+    /// Logged on failure (`failed login`, `failed resume`).
+    failure: &'static str,
+    /// What `invalid_credentials` names.
+    credentials: &'static str,
+}
+
+impl Outcome {
+    const LOGIN: Outcome = Outcome {
+        success: "logged in",
+        failure: "failed login",
+        credentials: "username or password",
+    };
+    const RESUME: Outcome = Outcome {
+        success: "resumed",
+        failure: "failed resume",
+        credentials: "resume token",
+    };
+}
+
+impl Auth {
+    /// Ends a counted login or resume attempt: the throttle learns whether
+    /// it failed, and the answer is the grant or `invalid_credentials`.
+    fn settle(
+        &mut self,
+        attempt: LoginAttempt,
+        result: Result<Option<LoginGrant>, WireError>,
+        origin: &str,
+        outcome: Outcome,
+    ) -> Result<LoginGrant, WireError> {
+        let failed = matches!(result, Ok(None));
+        self.throttle.finish(attempt, failed, Instant::now());
+        match result {
+            Ok(Some(grant)) => {
+                log::info!(target: "auth", "{origin}: {} {}", grant.username, outcome.success);
+                Ok(grant)
+            }
+            Ok(None) => {
+                log::info!(target: "auth", "{origin}: {}", outcome.failure);
+                Err(invalid_credentials(outcome.credentials))
+            }
+            Err(err) => Err(err),
+        }
     }
 }
 
@@ -244,20 +282,7 @@ impl Handler<Resume> for Auth {
         let library = self.library.clone();
         let attempt = async move { library.send(ResumeLogin { token }).await.map_err(mailbox)? };
         Box::pin(attempt.into_actor(self).map(move |result, auth, _| {
-            let failed = matches!(result, Ok(None));
-            auth.throttle
-                .finish(attempt_counted, failed, Instant::now());
-            match result {
-                Ok(Some(grant)) => {
-                    log::info!(target: "auth", "{origin}: {} resumed", grant.username);
-                    Ok(grant)
-                }
-                Ok(None) => {
-                    log::info!(target: "auth", "{origin}: failed resume");
-                    Err(invalid_credentials("resume token"))
-                }
-                Err(err) => Err(err),
-            }
+            auth.settle(attempt_counted, result, &origin, Outcome::RESUME)
         }))
     }
 }

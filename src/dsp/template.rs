@@ -19,8 +19,13 @@ const ACTIVE_BELOW_PEAK_DB: f32 = 30.0;
 /// about 100 ms) stay one sound; a handling thump or a word of chatter
 /// further from the sound does not join it.
 const MAX_DIP_S: f64 = 0.15;
-/// Frames must stand this far above the capture's own noise floor (dB).
+/// Frames must stand this far above the capture's own noise floor, and
+/// above the level the sound rose from (dB).
 const ACTIVE_ABOVE_FLOOR_DB: f32 = 6.0;
+/// The sound's core: the frames around the loudest within this much of it
+/// (dB), a click's attack and a chime's first bloom. What comes right
+/// before the core is the level the sound rose from.
+const CORE_BELOW_PEAK_DB: f32 = 20.0;
 /// A template whose RMS is below this (−80 dBFS) is silence.
 const SILENT_RMS: f32 = 1e-4;
 /// Shortest template the engine accepts after trimming, in seconds.
@@ -265,14 +270,26 @@ fn active_span(features: &[f32], resolution: Resolution) -> Option<(usize, usize
         .iter()
         .enumerate()
         .max_by(|a, b| a.1.total_cmp(b.1))?;
-    let mut sorted = energies_db.clone();
-    sorted.sort_by(f32::total_cmp);
-    let floor = sorted[sorted.len() / 5];
-    let gate = (peak - ACTIVE_BELOW_PEAK_DB).max(floor + ACTIVE_ABOVE_FLOOR_DB);
+    let floor = floor_db(&energies_db);
+    let bridge = resolution.frames(MAX_DIP_S) + 1;
+    // The level the sound rose from: the floor of the frames just before
+    // its core (a dip's length of them). Over a quiet room it is the
+    // room's; a phone's chatter or a hum going on under the sound is not
+    // the sound, however far above the capture's quietest frames it
+    // stands. A gap between two notes of one sound, or a pause inside
+    // chatter, is no floor: taken as a low quantile, not the minimum.
+    let core_start = (0..=loudest)
+        .rev()
+        .take_while(|&i| energies_db[i] > peak - CORE_BELOW_PEAK_DB)
+        .last()
+        .unwrap_or(loudest);
+    let lead_floor = floor_db(&energies_db[core_start.saturating_sub(bridge)..core_start]);
+    let gate = (peak - ACTIVE_BELOW_PEAK_DB)
+        .max(floor + ACTIVE_ABOVE_FLOOR_DB)
+        .max(lead_floor + ACTIVE_ABOVE_FLOOR_DB);
     if peak <= gate {
         return None;
     }
-    let bridge = resolution.frames(MAX_DIP_S) + 1;
     let active = |i: usize| energies_db[i] > gate;
     let mut first = loudest;
     while let Some(earlier) = (first.saturating_sub(bridge)..first).find(|&i| active(i)) {
@@ -292,6 +309,19 @@ fn active_span(features: &[f32], resolution: Resolution) -> Option<(usize, usize
         last = (0..energies_db.len()).rfind(|&i| active(i))?;
     }
     Some((first, last))
+}
+
+/// The noise floor of a stretch of frame energies (dB): the level a fifth
+/// of them stay under, so that a few quiet frames (a pause, a gap between
+/// notes) do not pass for the floor, and the sound itself, loud in the rest,
+/// does not raise it. Minus infinity for no frames.
+fn floor_db(energies_db: &[f32]) -> f32 {
+    let mut sorted = energies_db.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    sorted
+        .get(sorted.len() / 5)
+        .copied()
+        .unwrap_or(f32::NEG_INFINITY)
 }
 
 #[cfg(test)]
@@ -337,6 +367,28 @@ mod tests {
         );
         let norm: f32 = template.level.iter().map(|v| v * v).sum();
         assert!((norm - 1.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn chatter_going_on_under_the_sound_is_not_the_sound() {
+        // A phone's capture: a word of chatter (noise 25 dB under the
+        // sound's peak, for a second) starts before the sound and goes on
+        // after it; the template is the sound alone.
+        let rate = 16_000;
+        let mut capture = burst(rate, 0.8, 0.1, 0.7);
+        let mut state = 0x9e37_79b9_u32;
+        for sample in &mut capture.samples[(0.3 * rate as f32) as usize..] {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            *sample += (state as f32 / u32::MAX as f32 - 0.5) * 0.1;
+        }
+        let template = PreparedTemplate::new(&capture, rate).unwrap();
+        assert!(
+            template.duration_s() < 0.2,
+            "kept {} s",
+            template.duration_s()
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use super::EventInfo;
 use crate::protocol::codes::{ByeReason, LogLevel, Priority};
 use crate::protocol::time::rfc3339_millis;
 
@@ -21,6 +22,10 @@ pub enum Push {
         done_s: f64,
         /// The recording's length in seconds.
         total_s: f64,
+        /// The events found since the previous push, in time order (since
+        /// 1.2; empty from a 1.1 server).
+        #[serde(default)]
+        new_events: Vec<EventInfo>,
     },
     /// A log record for a running `admin.tail`.
     Log {

@@ -6,6 +6,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::codes::Role;
 
+/// The most events a `count` or `stream.close` answer lists (§5, 1.2): past
+/// it the list is empty and `events_truncated` is set, so the answer always
+/// fits in one frame (10,000 events are about 600 KB of JSON).
+pub const MAX_LISTED_EVENTS: usize = 10_000;
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
 /// A saved sound, as in `sound.list`, `sound.save`, `sound.get`, `sound.rename`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SoundInfo {
@@ -105,14 +114,19 @@ pub struct SoundChunk {
 /// The result of `count`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CountResult {
-    /// How many events.
+    /// How many events (always the full count).
     pub count: u64,
-    /// The events, in time order.
+    /// The events, in time order; empty when `events_truncated`.
     pub events: Vec<EventInfo>,
     /// Length of the recording in seconds.
     pub duration_s: f64,
     /// Server time spent, in milliseconds.
     pub elapsed_ms: u64,
+    /// More than [`MAX_LISTED_EVENTS`] events: `events` is empty and every
+    /// event came in the `progress` pushes' `new_events` (since 1.2; written
+    /// only when true).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub events_truncated: bool,
 }
 
 /// The result of `stream.open`.
@@ -138,10 +152,15 @@ pub struct StreamProgress {
 pub struct StreamClosed {
     /// How many events.
     pub total: u64,
-    /// All the events, in time order.
+    /// All the events, in time order; empty when `events_truncated`.
     pub events: Vec<EventInfo>,
     /// Length of the stream in seconds.
     pub duration_s: f64,
+    /// More than [`MAX_LISTED_EVENTS`] events: `events` is empty, the client
+    /// has had each in a `stream.data` answer (since 1.2; written only when
+    /// true).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub events_truncated: bool,
 }
 
 /// The final answer of `admin.tail` (after `cancel` or at shutdown).
@@ -178,8 +197,12 @@ pub struct SessionInfo {
 /// The result of `admin.sessions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionList {
-    /// Every open session.
+    /// The open sessions of the page asked for, by `session_id`.
     pub sessions: Vec<SessionInfo>,
+    /// How many sessions are open in all (since 1.2; 0 from a 1.1 server,
+    /// whose one page is the whole list).
+    #[serde(default)]
+    pub total: u64,
 }
 
 /// One account in `admin.users`.
@@ -200,8 +223,12 @@ pub struct UserInfo {
 /// The result of `admin.users`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserList {
-    /// Every account.
+    /// The accounts of the page asked for, by username.
     pub users: Vec<UserInfo>,
+    /// How many accounts there are in all (since 1.2; 0 from a 1.1
+    /// server, whose one page is the whole list).
+    #[serde(default)]
+    pub total: u64,
 }
 
 /// The result of `admin.stats`.

@@ -135,9 +135,27 @@ fn push_headers() {
         to_json(&Push::Progress {
             id: 4,
             done_s: 1.5,
-            total_s: 10.0
+            total_s: 10.0,
+            new_events: vec![EventInfo {
+                start_s: 0.5,
+                score: 0.75
+            }],
         }),
-        json!({"type": "progress", "id": 4, "done_s": 1.5, "total_s": 10.0})
+        json!({"type": "progress", "id": 4, "done_s": 1.5, "total_s": 10.0,
+               "new_events": [{"start_s": 0.5, "score": 0.75}]})
+    );
+    assert_eq!(
+        round_trip(
+            &json!({"type": "progress", "id": 4, "done_s": 1.5, "total_s": 10.0}),
+            &[]
+        ),
+        ServerMessage::Push(Push::Progress {
+            id: 4,
+            done_s: 1.5,
+            total_s: 10.0,
+            new_events: Vec::new(),
+        }),
+        "a 1.1 server's push reads as one without events"
     );
     let at = UNIX_EPOCH + Duration::from_millis(1_795_237_200_123);
     assert_eq!(
@@ -222,6 +240,41 @@ fn shared_result_structs_use_spec_field_names() {
 }
 
 #[test]
+fn event_lists_past_the_cap_are_marked_truncated_and_only_then() {
+    let count = CountResult {
+        count: 2,
+        events: vec![],
+        duration_s: 1.0,
+        elapsed_ms: 3,
+        events_truncated: false,
+    };
+    assert!(
+        to_json(&count).get("events_truncated").is_none(),
+        "a 1.1 answer's shape"
+    );
+    let truncated = CountResult {
+        count: 30_000,
+        events_truncated: true,
+        ..count
+    };
+    assert_eq!(to_json(&truncated)["events_truncated"], true);
+    let read: CountResult = result_as(
+        to_json(&OkResponse::new(1, truncated.clone()))
+            .as_object()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(read, truncated);
+    let closed: StreamClosed = result_as(
+        json!({"total": 1, "events": [], "duration_s": 2.0})
+            .as_object()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(!closed.events_truncated);
+}
+
+#[test]
 fn client_parses_every_server_message() {
     match round_trip(
         &OkResponse::new(
@@ -274,6 +327,7 @@ fn client_parses_every_server_message() {
             id: 3,
             done_s: 0.0,
             total_s: 2.0,
+            new_events: Vec::new(),
         },
         Push::log(4, UNIX_EPOCH, LogLevel::Info, "admin", "m"),
         Push::notice("n", Priority::Low, UNIX_EPOCH),

@@ -530,10 +530,7 @@ mod tests {
 
     #[test]
     fn only_requests_with_large_answers_promise_room() {
-        assert_eq!(
-            answer_promise(RequestKind::SoundGet),
-            MAX_MESSAGE_LEN as u64
-        );
+        assert!(answer_promise(RequestKind::SoundGet) > MAX_MESSAGE_LEN as u64);
         assert_eq!(answer_promise(RequestKind::Ping), 0);
         assert_eq!(
             answer_promise(RequestKind::Count),

@@ -15,5 +15,6 @@ mod server_auth;
 mod server_crash;
 mod server_e2e;
 mod server_lifecycle;
+mod server_output;
 mod server_tail_slow;
 mod server_threads;

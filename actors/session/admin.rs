@@ -37,7 +37,7 @@ impl Session {
         let library = self.services.library.clone();
         let listener = self.permit.listener().clone();
         match request {
-            AdminRequest::Sessions => self.track(
+            AdminRequest::Sessions(page) => self.track(
                 id,
                 async move {
                     let sessions = listener
@@ -45,7 +45,9 @@ impl Session {
                         .send(ListSessions)
                         .await
                         .map_err(listener_gone)?;
-                    Ok(SessionList { sessions })
+                    let total = sessions.len() as u64;
+                    let sessions = page.of(sessions);
+                    Ok(SessionList { sessions, total })
                 },
                 ctx,
             ),
@@ -73,11 +75,13 @@ impl Session {
                     ctx,
                 )
             }
-            AdminRequest::Users => self.track(
+            AdminRequest::Users(page) => self.track(
                 id,
                 async move {
                     let users = ask(library.send(ListUsers {})).await?;
-                    Ok(UserList { users })
+                    let total = users.len() as u64;
+                    let users = page.of(users);
+                    Ok(UserList { users, total })
                 },
                 ctx,
             ),

@@ -15,11 +15,17 @@ use crate::actors::audio_jobs;
 use crate::actors::library::AudioInput;
 use crate::dsp::{Event, Options};
 use crate::protocol::request::Count;
-use crate::protocol::response::CountResult;
+use crate::protocol::response::{CountResult, MAX_LISTED_EVENTS};
 use crate::protocol::{CountOptions, Empty, ErrorCode, EventInfo, Push, WireError};
 
 /// How often a running count pushes its progress (§5: at least 1/s, at most 10/s).
 const PROGRESS_PERIOD: Duration = Duration::from_millis(500);
+
+/// Events one `progress` push carries at most: an event is at most about
+/// 60 bytes of JSON (`{"start_s":14399.123456789012,"score":0.123...},`), so
+/// a push stays under 600 KB, well under a frame (§1), and an hour of
+/// 30,000 events takes 3 pushes (§5 allows ten a second).
+const EVENTS_PER_PUSH: usize = 10_000;
 
 impl Session {
     /// `count`: reserve a place in the pool (else `busy`), prepare the audio
@@ -80,6 +86,7 @@ impl Session {
                     id,
                     done_s: 0.0,
                     total_s,
+                    new_events: Vec::new(),
                 },
                 &[],
             );
@@ -90,6 +97,7 @@ impl Session {
                         id,
                         done_s,
                         total_s,
+                        new_events: Vec::new(),
                     },
                     &[],
                 );
@@ -107,15 +115,43 @@ impl Session {
                 .await
             };
             ctx.spawn(run.into_actor(session).map(move |outcome, session, ctx| {
-                let result = outcome.map(|outcome| CountResult {
-                    count: outcome.events.len() as u64,
-                    events: event_infos(&outcome.events),
-                    duration_s: outcome.duration_s,
-                    elapsed_ms: u64::try_from(received.elapsed().as_millis()).unwrap_or(u64::MAX),
+                if !session.outstanding.is_waiting(id) {
+                    return; // cancelled: nothing carries its id any more
+                }
+                let result = outcome.map(|outcome| {
+                    let events = event_infos(&outcome.events);
+                    session.push_events(id, total_s, &events);
+                    let events_truncated = events.len() > MAX_LISTED_EVENTS;
+                    CountResult {
+                        count: events.len() as u64,
+                        events: if events_truncated { Vec::new() } else { events },
+                        duration_s: outcome.duration_s,
+                        elapsed_ms: u64::try_from(received.elapsed().as_millis())
+                            .unwrap_or(u64::MAX),
+                        events_truncated,
+                    }
                 });
                 session.answer(id, result, &[], ctx);
             }));
         }));
+    }
+
+    /// Delivers the events of count `id` in `progress` pushes' `new_events`
+    /// (1.2), [`EVENTS_PER_PUSH`] at a time, before its answer. The engine
+    /// hands the worker its events when the analysis ends, so the pushes
+    /// while it runs carry none and these carry them all.
+    fn push_events(&mut self, id: u32, total_s: f64, events: &[EventInfo]) {
+        for batch in events.chunks(EVENTS_PER_PUSH) {
+            self.send(
+                &Push::Progress {
+                    id,
+                    done_s: total_s,
+                    total_s,
+                    new_events: batch.to_vec(),
+                },
+                &[],
+            );
+        }
     }
 
     /// `cancel`: ends the running count or tail `target` of this session.

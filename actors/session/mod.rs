@@ -52,7 +52,7 @@ use super::Services;
 use crate::crypto::{SessionKeys, Side};
 use crate::protocol::{
     Access, ByeReason, Envelope, ErrorCode, ErrorResponse, OkResponse, Push, RawMessage, Request,
-    RequestKind, Role, UserRequest, WireError,
+    RequestKind, Role, UserRequest, WireError, MAX_FRAME_LEN,
 };
 use crate::transport::{
     split_codecs, CountingEncoder, CountingReader, CountingWriter, Incoming, Outbox,
@@ -64,6 +64,14 @@ use stream::LiveStream;
 
 /// How long a closing session waits for its last frames to leave.
 const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(2);
+
+/// Bytes of answers a session lets wait for its peer (encoded and not yet
+/// taken by the socket, plus those promised to requests under way, see
+/// [`answer_promise`]) before it stops reading the peer's requests
+/// (PROTOCOL.md §7, 1.2: 2 MiB). A peer that pipelines requests without
+/// reading the answers is then held by TCP flow control, and the session's
+/// memory stays bounded (docs/PROTOCOL.md, "Memory bound").
+pub const ANSWER_BACKLOG_LIMIT: u64 = 2 * 1024 * 1024;
 
 /// The account a session is logged in as: what every request of a user
 /// is handed.
@@ -114,8 +122,8 @@ impl Session {
         let (read, write) = stream.into_split();
         let read = CountingReader::new(read, Arc::clone(&services.counters.bytes_in));
         let (encrypt, decrypt) = split_codecs(keys, Side::Server);
-        ctx.add_stream(FramedRead::new(read, decrypt));
-        let outbox = Outbox::default();
+        let outbox = Outbox::new(ANSWER_BACKLOG_LIMIT);
+        ctx.add_stream(outbox.gate(FramedRead::new(read, decrypt)));
         let encrypt = outbox.encoder(encrypt, Arc::clone(&services.counters.bytes_out));
         let writer = FramedWrite::new(outbox.writer(write), encrypt, &mut ctx);
         ctx.run(Session {
@@ -139,9 +147,11 @@ impl Session {
         })
     }
 
-    /// Logs the end of request `id` (once): type, outcome, duration.
+    /// Logs the end of request `id` (once): type, outcome, duration; and
+    /// releases what its answer had been promised in the outbox.
     fn log_outcome(&mut self, id: u32, outcome: &str) {
         if let Some((kind, started)) = self.outstanding.answered(id) {
+            self.outbox.release(answer_promise(kind));
             log_request(&self.log, id, kind, outcome, started);
         }
     }
@@ -154,32 +164,54 @@ impl Session {
     }
 
     /// Sends one message; `trace` dumps it at trace level (never for `log`
-    /// pushes, whose dumps would feed the tail that carries them).
+    /// pushes, whose dumps would feed the tail that carries them). A message
+    /// that cannot be encoded is logged and not sent: only pushes and
+    /// id-less answers come here, whose headers are small and fixed in
+    /// shape; final answers go through [`Session::send_answer`].
     fn send_message<H: Serialize>(&mut self, header: &H, payload: &[u8], trace: bool) {
+        match OutgoingMessage::new(header, payload) {
+            Ok(message) => self.write(message, header, trace),
+            Err(err) => {
+                log::error!(target: "connection", "{}: cannot encode a message: {err}", self.log)
+            }
+        }
+    }
+
+    /// Hands an encoded message to the writer.
+    fn write<H: Serialize>(&mut self, message: OutgoingMessage, header: &H, trace: bool) {
         if self.writer.closed() {
             return;
         }
-        match OutgoingMessage::new(header, payload) {
+        if trace && log::log_enabled!(target: "connection", log::Level::Trace) {
+            log::trace!(target: "connection", "{} -> {}", self.log, dump(header));
+        }
+        self.writer.write(message)
+    }
+
+    /// The final answer to request `id`, logged with `outcome`. An answer
+    /// that does not fit in one frame is never dropped (§4, 1.2): the
+    /// request gets an error with its id instead, `too_large` where it could
+    /// have asked for less, else `internal`, and is logged as failed.
+    fn send_answer<H: Serialize>(&mut self, id: u32, header: &H, payload: &[u8], outcome: &str) {
+        match answer_message(self.outstanding.kind(id), header, payload) {
             Ok(message) => {
-                if trace && log::log_enabled!(target: "connection", log::Level::Trace) {
-                    log::trace!(target: "connection", "{} -> {}", self.log, dump(header));
-                }
-                self.writer.write(message)
+                self.log_outcome(id, outcome);
+                self.write(message, header, true);
             }
             Err(err) => {
-                log::error!(target: "connection", "{}: cannot encode an answer: {err}", self.log)
+                log::error!(target: "connection", "{}: request {id}: its answer cannot be sent; answered {}: {}", self.log, err.code, err.message);
+                self.log_outcome(id, err.code.as_str());
+                self.send(&err.to_response(id), &[]);
             }
         }
     }
 
     fn send_error(&mut self, id: u32, err: &WireError) {
-        self.log_outcome(id, err.code.as_str());
-        self.send(&err.to_response(id), &[]);
+        self.send_answer(id, &err.to_response(id), &[], err.code.as_str());
     }
 
     fn send_ok<T: Serialize>(&mut self, id: u32, result: T) {
-        self.log_outcome(id, "ok");
-        self.send(&OkResponse::new(id, result), &[]);
+        self.send_answer(id, &OkResponse::new(id, result), &[], "ok");
     }
 
     /// Sends `bye` and closes once it has left (§6: before every server-side close).
@@ -236,10 +268,7 @@ impl Session {
             return;
         }
         match result {
-            Ok(value) => {
-                self.log_outcome(id, "ok");
-                self.send(&OkResponse::new(id, value), payload)
-            }
+            Ok(value) => self.send_answer(id, &OkResponse::new(id, value), payload, "ok"),
             Err(err) => {
                 log::debug!(target: "connection", "{}: request {id}: {err}", self.log);
                 self.send_error(id, &err)
@@ -282,7 +311,10 @@ impl Session {
             Err(err) => return self.send(&ErrorResponse::from_envelope(&err), &[]),
         };
         self.requests += 1;
-        if !self.outstanding.receive(id, kind) {
+        if self.outstanding.receive(id, kind) {
+            // Released with its answer, in `log_outcome`.
+            self.outbox.promise(answer_promise(kind));
+        } else {
             // Not `send_error`: the log entry of `id` is the first request's.
             let outcome = "bad_request (id in use)";
             log_request(&self.log, id, kind, outcome, Instant::now());
@@ -311,8 +343,8 @@ impl Session {
         let request = match Request::parse(kind, &raw.header) {
             Ok(request) => request,
             Err(err) => {
-                self.log_outcome(id, ErrorCode::BadRequest.as_str());
-                return self.send(&ErrorResponse::from_field(id, &err), &[]);
+                let answer = ErrorResponse::from_field(id, &err);
+                return self.send_answer(id, &answer, &[], answer.code.as_str());
             }
         };
         if kind != RequestKind::Cancel
@@ -361,6 +393,57 @@ impl Session {
                 session.arm_idle_timer(idle, ctx);
             }
         });
+    }
+}
+
+/// Bytes set aside in the outbox for the answer of a request of `kind`
+/// while it is under way, so that requests whose answers are large cannot
+/// pile up behind the backlog limit before their answers exist: the most
+/// their answer can take. Requests with small answers (a few hundred
+/// bytes: `ping`, uploads, errors) and those that run for long (`count`,
+/// whose answer lists at most 10,000 events, about 600 KB, and which the
+/// analysis pool's capacity bounds server-wide) set nothing aside: a
+/// promise held for minutes would keep the session from reading its
+/// `cancel`.
+fn answer_promise(kind: RequestKind) -> u64 {
+    /// The largest frame with its length prefix, as the backlog counts it.
+    const FRAME_ON_WIRE: u64 = MAX_FRAME_LEN as u64 + 4;
+    match kind {
+        // A chunk of 1,000,000 bytes and its header: at most a whole frame.
+        RequestKind::SoundGet => FRAME_ON_WIRE,
+        // 1,000 sounds of up to ~450 bytes of JSON each.
+        RequestKind::SoundList => 512 * 1024,
+        // 10,000 events of up to ~60 bytes of JSON each.
+        RequestKind::StreamClose => 640 * 1024,
+        // A page of up to 1,000 entries of ~200 bytes each.
+        RequestKind::AdminSessions | RequestKind::AdminUsers => 256 * 1024,
+        _ => 0,
+    }
+}
+
+/// The message of a final answer to a request of type `kind`, or the
+/// error that replaces it when it does not fit in one frame (§4).
+fn answer_message<H: Serialize>(
+    kind: Option<RequestKind>,
+    header: &H,
+    payload: &[u8],
+) -> Result<OutgoingMessage, WireError> {
+    OutgoingMessage::new(header, payload).map_err(|err| {
+        let code = kind.map_or(ErrorCode::Internal, too_large_answer_code);
+        WireError::new(code, format!("the answer does not fit in one frame: {err}"))
+    })
+}
+
+/// The code of an answer too large for a frame (§4): `too_large` for the
+/// requests that could have asked for less (a smaller page, a shorter
+/// chunk of a stream), `internal` for the others, whose answers the server
+/// keeps under a frame by design.
+fn too_large_answer_code(kind: RequestKind) -> ErrorCode {
+    match kind {
+        RequestKind::AdminSessions | RequestKind::AdminUsers | RequestKind::StreamData => {
+            ErrorCode::TooLarge
+        }
+        _ => ErrorCode::Internal,
     }
 }
 
@@ -418,5 +501,45 @@ impl WriteHandler<TransportError> for Session {
     fn error(&mut self, err: TransportError, _: &mut Context<Self>) -> Running {
         log::info!(target: "connection", "{}: write failed: {err}", self.log);
         Running::Stop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::MAX_MESSAGE_LEN;
+    use serde_json::json;
+
+    #[test]
+    fn an_answer_too_large_for_a_frame_becomes_an_error_with_its_id() {
+        let huge = OkResponse::new(7, json!({"sounds": "x".repeat(MAX_MESSAGE_LEN)}));
+        let err = answer_message(Some(RequestKind::SoundList), &huge, &[]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Internal);
+        let answer = err.to_response(7);
+        assert_eq!(answer.id, Some(7));
+        assert!(OutgoingMessage::new(&answer, &[]).is_ok(), "the error fits");
+        for kind in [RequestKind::AdminUsers, RequestKind::AdminSessions] {
+            let err = answer_message(Some(kind), &huge, &[]).unwrap_err();
+            assert_eq!(err.code, ErrorCode::TooLarge, "{kind:?} could ask for less");
+        }
+        let payload = vec![0u8; MAX_MESSAGE_LEN];
+        let small = OkResponse::new(7, json!({}));
+        assert!(answer_message(Some(RequestKind::SoundGet), &small, &payload).is_err());
+        assert!(answer_message(Some(RequestKind::SoundGet), &small, &payload[..1_000_000]).is_ok());
+    }
+
+    #[test]
+    fn only_requests_with_large_answers_promise_room() {
+        assert!(answer_promise(RequestKind::SoundGet) > MAX_MESSAGE_LEN as u64);
+        assert_eq!(answer_promise(RequestKind::Ping), 0);
+        assert_eq!(
+            answer_promise(RequestKind::Count),
+            0,
+            "would hold `cancel` back"
+        );
+        assert!(
+            answer_promise(RequestKind::SoundGet) * 2 > ANSWER_BACKLOG_LIMIT,
+            "two chunks under way close the gate"
+        );
     }
 }

@@ -81,6 +81,11 @@ impl Outstanding {
         true
     }
 
+    /// The type of unanswered request `id`.
+    pub fn kind(&self, id: u32) -> Option<RequestKind> {
+        self.requests.get(&id).map(|request| request.kind)
+    }
+
     /// Request `id` now waits, holding `pending`.
     pub fn wait(&mut self, id: u32, pending: Pending) {
         if let Some(request) = self.requests.get_mut(&id) {

@@ -12,7 +12,7 @@ use crate::actors::audio_jobs;
 use crate::audio::PcmDecoder;
 use crate::dsp::Counter;
 use crate::protocol::request::StreamOpen;
-use crate::protocol::response::{StreamClosed, StreamOpened, StreamProgress};
+use crate::protocol::response::{StreamClosed, StreamOpened, StreamProgress, MAX_LISTED_EVENTS};
 use crate::protocol::{ErrorCode, StreamRequest, WireError};
 
 /// A live-counting stream (`stream.open` .. `stream.close`).
@@ -155,10 +155,21 @@ impl Session {
         self.outstanding.wait(id, Pending::Plain);
         let work = blocking(move || {
             let finished = engine.counter.finish();
-            finished.map_err(WireError::from).map(|_| StreamClosed {
-                total: engine.counter.events().len() as u64,
-                events: event_infos(engine.counter.events()),
-                duration_s: engine.counter.processed_s(),
+            finished.map_err(WireError::from).map(|_| {
+                let events = engine.counter.events();
+                // Past the cap the client has had every event already, in
+                // the `new_events` of its `stream.data` answers (1.2).
+                let events_truncated = events.len() > MAX_LISTED_EVENTS;
+                StreamClosed {
+                    total: events.len() as u64,
+                    events: if events_truncated {
+                        Vec::new()
+                    } else {
+                        event_infos(events)
+                    },
+                    duration_s: engine.counter.processed_s(),
+                    events_truncated,
+                }
             })
         });
         ctx.wait(work.into_actor(self).map(move |done, session, ctx| {

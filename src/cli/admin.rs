@@ -16,6 +16,7 @@ use super::client::{connect, log_in, read_password, runtime};
 use crate::client::{Client, ClientError};
 use crate::protocol::request::{
     AdminBroadcast, AdminKick, AdminShutdown, AdminTail, AdminUserDelete, AdminUserRole, Cancel,
+    Page, MAX_PAGE_LIMIT,
 };
 use crate::protocol::response::{SessionList, StatsResult, UserList};
 use crate::protocol::{AdminRequest, LogLevel, Priority, Push, Request, Role, UserRequest};
@@ -45,14 +46,14 @@ pub struct AdminArgs {
 /// The `admin` subcommands, one per request.
 #[derive(Debug, clap::Subcommand)]
 pub enum AdminCommand {
-    /// List the open sessions.
+    /// List the open sessions (every page of them).
     Sessions,
     /// Close a session (it gets `bye kicked`).
     Kick {
         /// A session id from `harmonic admin sessions`.
         id: u64,
     },
-    /// List the accounts.
+    /// List the accounts (every page of them).
     Users,
     /// Delete an account with its sounds and files, and end its sessions.
     UserDelete {
@@ -122,10 +123,15 @@ pub fn run(args: AdminArgs) -> Result<(), String> {
                 tail(&client, level, printer).await
             }
             command => {
-                let request = request_of(&command);
-                let reply = client.call(&request, bytes::Bytes::new()).await;
-                let kind = request.kind();
-                let fields = reply.map_err(|err| describe(kind.as_str(), &err))?.fields;
+                let fields = match list_key(&command) {
+                    Some(key) => every_page(&client, &command, key).await?,
+                    None => {
+                        let request = request_of(&command, Page::default());
+                        let reply = client.call(&request, bytes::Bytes::new()).await;
+                        let kind = request.kind();
+                        reply.map_err(|err| describe(kind.as_str(), &err))?.fields
+                    }
+                };
                 let text = if json {
                     format!("{}\n", Value::Object(fields))
                 } else {
@@ -158,17 +164,69 @@ pub(crate) async fn connect_and_login(args: &AdminConnectArgs) -> Result<Client,
     Ok(client)
 }
 
+/// The list field of a paged command (`admin.sessions`, `admin.users`).
+fn list_key(command: &AdminCommand) -> Option<&'static str> {
+    match command {
+        AdminCommand::Sessions => Some("sessions"),
+        AdminCommand::Users => Some("users"),
+        _ => None,
+    }
+}
+
+/// Every page of a paged list, joined into one answer (`key` holding every
+/// entry, `total` the server's last count). Pages are read until one comes
+/// back empty or `total` entries have come; a server that gives no `total`
+/// (PROTOCOL 1.1) sends its whole list in the first page. Entries that come
+/// and go between two pages may be missed or seen twice, as with any
+/// offset paging; the page size is the largest the protocol allows, so a
+/// list of up to 1,000 is read at once.
+async fn every_page(
+    client: &Client,
+    command: &AdminCommand,
+    key: &str,
+) -> Result<Map<String, Value>, String> {
+    let mut entries = Vec::new();
+    let mut offset = 0u64;
+    loop {
+        let page = Page {
+            offset,
+            limit: MAX_PAGE_LIMIT,
+        };
+        let request = request_of(command, page);
+        let reply = client.call(&request, bytes::Bytes::new()).await;
+        let mut fields = reply
+            .map_err(|err| describe(request.kind().as_str(), &err))?
+            .fields;
+        let page_entries = match fields.remove(key) {
+            Some(Value::Array(page_entries)) => page_entries,
+            _ => {
+                return Err(format!(
+                    "unexpected answer from the server: no `{key}` list"
+                ))
+            }
+        };
+        let total = fields.get("total").and_then(Value::as_u64).unwrap_or(0);
+        offset += page_entries.len() as u64;
+        let last = page_entries.is_empty() || offset >= total;
+        entries.extend(page_entries);
+        if last {
+            fields.insert(key.to_owned(), Value::Array(entries));
+            return Ok(fields);
+        }
+    }
+}
+
 /// One line about a failed request.
 fn describe(kind: &str, err: &ClientError) -> String {
     format!("{kind}: {err}")
 }
 
-/// The request of a command.
-fn request_of(command: &AdminCommand) -> Request {
+/// The request of a command (`page` for the paged lists).
+fn request_of(command: &AdminCommand, page: Page) -> Request {
     Request::Admin(match command {
-        AdminCommand::Sessions => AdminRequest::Sessions,
+        AdminCommand::Sessions => AdminRequest::Sessions(page),
         AdminCommand::Kick { id } => AdminRequest::Kick(AdminKick { session_id: *id }),
-        AdminCommand::Users => AdminRequest::Users,
+        AdminCommand::Users => AdminRequest::Users(page),
         AdminCommand::UserDelete { name } => AdminRequest::UserDelete(AdminUserDelete {
             username: name.clone(),
         }),
@@ -477,10 +535,13 @@ mod tests {
             .contains("\x1b[33mWARN"));
         let json: Value = serde_json::from_str(&LogPrinter::Json.line(&push).unwrap()).unwrap();
         assert_eq!(json["level"], "warn");
-        let request = request_of(&AdminCommand::UserRole {
-            name: "bob".into(),
-            role: Role::Admin,
-        });
+        let request = request_of(
+            &AdminCommand::UserRole {
+                name: "bob".into(),
+                role: Role::Admin,
+            },
+            Page::default(),
+        );
         assert_eq!(request.kind().as_str(), "admin.user.role");
         assert_eq!(
             Value::Object(request.header()),

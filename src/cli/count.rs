@@ -150,7 +150,7 @@ async fn count(args: &CountArgs) -> Result<CountResult, Failure> {
     if let Some(bar) = &analysis_bar {
         bar.finish_and_clear();
     }
-    let result: CountResult = answer?.parse()?;
+    let result = answer?.count_result()?;
     client.close().await;
     Ok(result)
 }

@@ -195,6 +195,8 @@ async fn live(args: &LiveArgs) -> Result<(String, serde_json::Value), Failure> {
     let started = Instant::now();
     let mut sent_s = 0.0;
     let mut total = 0;
+    // Every event as it came: past 10,000 `stream.close` lists none (1.2).
+    let mut events = Vec::new();
     while let Some(chunk) = chunks.recv().await {
         let (pcm, seconds) = chunk?;
         sent_s += seconds;
@@ -203,6 +205,7 @@ async fn live(args: &LiveArgs) -> Result<(String, serde_json::Value), Failure> {
             tokio::time::sleep_until((started + Duration::from_secs_f64(sent_s)).into()).await;
         }
         let progress = client.stream_data(&stream_id, pcm).await?;
+        events.extend_from_slice(&progress.new_events);
         if !args.connect.json {
             let mut lines = String::new();
             for event in &progress.new_events {
@@ -221,8 +224,11 @@ async fn live(args: &LiveArgs) -> Result<(String, serde_json::Value), Failure> {
             }
         }
     }
-    let closed = client.stream_close(&stream_id).await?;
+    let mut closed = client.stream_close(&stream_id).await?;
     client.close().await;
+    if closed.events_truncated {
+        closed.events = events;
+    }
     let text = format!(
         "total: {} occurrence{} in {:.2} s of audio\n",
         closed.total,

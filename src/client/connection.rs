@@ -24,7 +24,8 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use super::ClientError;
 use crate::crypto::{HandshakeError, Side};
-use crate::protocol::{result_as, MessageError, Push, ServerMessage};
+use crate::protocol::response::CountResult;
+use crate::protocol::{result_as, EventInfo, MessageError, Push, ServerMessage};
 use crate::transport::{
     client_handshake, split_codecs, DecryptingCodec, EncryptingCodec, Incoming, OutgoingMessage,
     TransportError, HANDSHAKE_TIMEOUT,
@@ -65,6 +66,11 @@ pub struct Reply {
     pub fields: Map<String, Value>,
     /// The payload (the bytes of `sound.get`), usually empty.
     pub payload: Bytes,
+    /// Every event the request's `progress` pushes carried in `new_events`
+    /// (a `count`), in order: the reader gathers them whether or not the
+    /// caller reads the pushes, since past 10,000 events they are the only
+    /// copy (PROTOCOL 1.2).
+    pub pushed_events: Vec<EventInfo>,
 }
 
 impl Reply {
@@ -72,6 +78,25 @@ impl Reply {
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ClientError> {
         result_as(&self.fields)
             .map_err(|err| ClientError::Protocol(format!("unexpected answer fields: {err}")))
+    }
+
+    /// Reads a `count` answer with every event: when the server listed
+    /// none (`events_truncated`), the events its pushes carried. The result
+    /// is whole, so its `events_truncated` is false.
+    pub fn count_result(self) -> Result<CountResult, ClientError> {
+        let mut result: CountResult = self.parse()?;
+        if result.events_truncated {
+            if self.pushed_events.len() as u64 != result.count {
+                return Err(ClientError::Protocol(format!(
+                    "the server counted {} events but its pushes carried {}",
+                    result.count,
+                    self.pushed_events.len()
+                )));
+            }
+            result.events = self.pushed_events;
+            result.events_truncated = false;
+        }
+        Ok(result)
     }
 }
 
@@ -122,6 +147,8 @@ impl PendingRequest {
 struct Waiter {
     answer: oneshot::Sender<Result<Reply, ClientError>>,
     pushes: mpsc::Sender<Push>,
+    /// The `new_events` of its `progress` pushes so far.
+    events: Vec<EventInfo>,
 }
 
 /// What the client and its reader task share.
@@ -169,6 +196,7 @@ impl Shared {
             Waiter {
                 answer: answer_tx,
                 pushes: push_tx,
+                events: Vec::new(),
             },
         );
         Ok(PendingRequest {
@@ -186,8 +214,16 @@ impl Shared {
         let waiter = self.lock().pending.remove(&id);
         match waiter {
             Some(waiter) => {
-                let Waiter { answer: tx, pushes } = waiter;
+                let Waiter {
+                    answer: tx,
+                    pushes,
+                    events,
+                } = waiter;
                 drop(pushes);
+                let answer = answer.map(|reply| Reply {
+                    pushed_events: events,
+                    ..reply
+                });
                 // The caller may have stopped waiting; nothing to do then.
                 let _ = tx.send(answer);
             }
@@ -198,9 +234,12 @@ impl Shared {
     }
 
     fn push_to_request(&self, id: u32, push: Push) {
-        let state = self.lock();
-        match state.pending.get(&id) {
+        let mut state = self.lock();
+        match state.pending.get_mut(&id) {
             Some(waiter) => {
+                if let Push::Progress { new_events, .. } = &push {
+                    waiter.events.extend_from_slice(new_events);
+                }
                 if waiter.pushes.try_send(push).is_err() {
                     log::debug!(target: "connection", "push for request {id} dropped: nobody reads them");
                 }
@@ -427,7 +466,14 @@ fn route(
             id,
             fields,
             payload,
-        } => shared.answer(id, Ok(Reply { fields, payload })),
+        } => shared.answer(
+            id,
+            Ok(Reply {
+                fields,
+                payload,
+                pushed_events: Vec::new(),
+            }),
+        ),
         ServerMessage::Error {
             id: Some(id),
             code,

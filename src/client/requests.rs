@@ -224,7 +224,8 @@ impl Client {
             .await
     }
 
-    /// `count`: how many times the template occurs in the recording.
+    /// `count`: how many times the template occurs in the recording, with
+    /// every event (gathered from the pushes when the answer lists none).
     /// `on_progress(done_s, total_s)` is called for each `progress` push.
     pub async fn count(
         &self,
@@ -244,7 +245,7 @@ impl Client {
                 }
             })
             .await?;
-        reply.parse()
+        reply.count_result()
     }
 
     /// `cancel`: ends the running `count` or `admin.tail` with id `target`.

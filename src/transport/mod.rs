@@ -21,7 +21,7 @@ pub mod handshake;
 pub use codec::{
     split_codecs, DecryptingCodec, EncryptedCodec, EncryptingCodec, Incoming, OutgoingMessage,
 };
-pub use counting::{CountingEncoder, CountingReader, CountingWriter, Outbox};
+pub use counting::{CountingEncoder, CountingReader, CountingWriter, Gated, Outbox};
 pub use handshake::{client_handshake, server_handshake, HANDSHAKE_TIMEOUT};
 
 use std::time::Duration;

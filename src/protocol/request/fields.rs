@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 
 use super::rules::validate_sound_name;
 use super::{
-    CountOptions, PcmEncoding, PcmFormat, TemplateSource, MAX_CHANNELS, MAX_SAMPLE_RATE,
-    MIN_SAMPLE_RATE,
+    CountOptions, Page, PcmEncoding, PcmFormat, TemplateSource, MAX_CHANNELS, MAX_PAGE_LIMIT,
+    MAX_SAMPLE_RATE, MIN_SAMPLE_RATE,
 };
 use crate::protocol::FieldError;
 
@@ -84,6 +84,19 @@ impl<'a> Fields<'a> {
                 .ok_or_else(|| FieldError::bad(field, "must not be negative")),
             Some(_) => Err(FieldError::bad(field, "must be a non-negative integer")),
         }
+    }
+
+    /// `offset` and `limit` of a paged list (1.2), with their defaults.
+    pub(super) fn page(&self) -> Result<Page, FieldError> {
+        let default = Page::default();
+        let limit = self.opt_u64("limit")?.unwrap_or(default.limit);
+        if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
+            return Err(FieldError::bad("limit", "must be from 1 to 1000"));
+        }
+        Ok(Page {
+            offset: self.opt_u64("offset")?.unwrap_or(default.offset),
+            limit,
+        })
     }
 
     pub(super) fn opt_bool(&self, field: &'static str) -> Result<Option<bool>, FieldError> {

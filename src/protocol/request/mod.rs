@@ -332,11 +332,11 @@ impl Request {
                     stream_id: fields.string("stream_id")?,
                 })))
             }
-            RequestKind::AdminSessions => Request::Admin(AdminRequest::Sessions),
+            RequestKind::AdminSessions => Request::Admin(AdminRequest::Sessions(fields.page()?)),
             RequestKind::AdminKick => Request::Admin(AdminRequest::Kick(AdminKick {
                 session_id: fields.u64("session_id")?,
             })),
-            RequestKind::AdminUsers => Request::Admin(AdminRequest::Users),
+            RequestKind::AdminUsers => Request::Admin(AdminRequest::Users(fields.page()?)),
             RequestKind::AdminUserDelete => {
                 Request::Admin(AdminRequest::UserDelete(AdminUserDelete {
                     username: fields.string("username")?,
@@ -417,7 +417,8 @@ impl Request {
                 },
             },
             Request::Admin(request) => match request {
-                AdminRequest::Sessions | AdminRequest::Users | AdminRequest::Stats => Map::new(),
+                AdminRequest::Sessions(page) | AdminRequest::Users(page) => fields_of(page),
+                AdminRequest::Stats => Map::new(),
                 AdminRequest::Kick(kick) => fields_of(kick),
                 AdminRequest::UserDelete(delete) => fields_of(delete),
                 AdminRequest::UserRole(change) => fields_of(change),
@@ -468,9 +469,9 @@ impl Request {
             Request::User(UserRequest::Stream(StreamRequest::Open(_))) => RequestKind::StreamOpen,
             Request::User(UserRequest::Stream(StreamRequest::Data(_))) => RequestKind::StreamData,
             Request::User(UserRequest::Stream(StreamRequest::Close(_))) => RequestKind::StreamClose,
-            Request::Admin(AdminRequest::Sessions) => RequestKind::AdminSessions,
+            Request::Admin(AdminRequest::Sessions(_)) => RequestKind::AdminSessions,
             Request::Admin(AdminRequest::Kick(_)) => RequestKind::AdminKick,
-            Request::Admin(AdminRequest::Users) => RequestKind::AdminUsers,
+            Request::Admin(AdminRequest::Users(_)) => RequestKind::AdminUsers,
             Request::Admin(AdminRequest::UserDelete(_)) => RequestKind::AdminUserDelete,
             Request::Admin(AdminRequest::UserRole(_)) => RequestKind::AdminUserRole,
             Request::Admin(AdminRequest::Broadcast(_)) => RequestKind::AdminBroadcast,

@@ -794,6 +794,46 @@ fn admin_fields() {
 }
 
 #[test]
+fn admin_lists_page_with_offset_and_limit() {
+    assert_eq!(
+        parse(RequestKind::AdminUsers, json!({})),
+        Ok(Request::Admin(AdminRequest::Users(Page {
+            offset: 0,
+            limit: 1_000
+        })))
+    );
+    assert_eq!(
+        parse(
+            RequestKind::AdminSessions,
+            json!({"offset": 20, "limit": 1})
+        ),
+        Ok(Request::Admin(AdminRequest::Sessions(Page {
+            offset: 20,
+            limit: 1
+        })))
+    );
+    for limit in [json!(0), json!(1_001), json!(-1), json!(2.5)] {
+        assert_eq!(
+            field_of(parse(RequestKind::AdminUsers, json!({ "limit": limit }))),
+            "limit"
+        );
+    }
+    assert_eq!(
+        field_of(parse(RequestKind::AdminSessions, json!({"offset": -3}))),
+        "offset"
+    );
+    let page = Page {
+        offset: 2,
+        limit: 2,
+    };
+    assert_eq!(page.of(vec![1, 2, 3, 4, 5]), [3, 4]);
+    assert!(
+        page.of(vec![1]).is_empty(),
+        "an offset past the end is an empty page"
+    );
+}
+
+#[test]
 fn parsed_requests_know_their_kind() {
     let samples = [
         (RequestKind::Ping, json!({})),
@@ -900,9 +940,12 @@ fn every_request_reads_back_from_the_header_a_client_writes() {
         }))),
         Request::User(UserRequest::Stream(StreamRequest::Data(stream()))),
         Request::User(UserRequest::Stream(StreamRequest::Close(stream()))),
-        Request::Admin(AdminRequest::Sessions),
+        Request::Admin(AdminRequest::Sessions(Page::default())),
         Request::Admin(AdminRequest::Kick(AdminKick { session_id: 12 })),
-        Request::Admin(AdminRequest::Users),
+        Request::Admin(AdminRequest::Users(Page {
+            offset: 5,
+            limit: 10,
+        })),
         Request::Admin(AdminRequest::UserDelete(AdminUserDelete {
             username: "bob".into(),
         })),

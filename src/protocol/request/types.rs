@@ -177,6 +177,37 @@ pub struct StreamRef {
     pub stream_id: String,
 }
 
+/// The most entries one `admin.sessions` or `admin.users` page holds (§5,
+/// 1.2): a page of 1,000 stays far under a frame (about 200 KB).
+pub const MAX_PAGE_LIMIT: u64 = 1_000;
+
+/// `offset` and `limit` of `admin.sessions` and `admin.users` (since 1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Page {
+    /// Entries to skip (default 0).
+    pub offset: u64,
+    /// Entries to return at most, 1..=[`MAX_PAGE_LIMIT`] (default 1,000).
+    pub limit: u64,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page {
+            offset: 0,
+            limit: MAX_PAGE_LIMIT,
+        }
+    }
+}
+
+impl Page {
+    /// This page of `entries` (already in order).
+    pub fn of<T>(&self, entries: Vec<T>) -> Vec<T> {
+        let offset = usize::try_from(self.offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
+        entries.into_iter().skip(offset).take(limit).collect()
+    }
+}
+
 /// `admin.kick`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct AdminKick {
@@ -310,11 +341,11 @@ pub enum StreamRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AdminRequest {
     /// `admin.sessions`.
-    Sessions,
+    Sessions(Page),
     /// `admin.kick`.
     Kick(AdminKick),
     /// `admin.users`.
-    Users,
+    Users(Page),
     /// `admin.user.delete`.
     UserDelete(AdminUserDelete),
     /// `admin.user.role`.

@@ -694,7 +694,7 @@ mod tests {
         };
         assert_eq!(ErrorResponse::from_envelope(&envelope).id, None);
         let field = FieldError {
-            field: "size",
+            field: "size".into(),
             reason: "too big".into(),
             code: ErrorCode::TooLarge,
         };

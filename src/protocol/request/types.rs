@@ -11,12 +11,12 @@ use super::fields::{
     request_id, seconds,
 };
 use super::rules::{NewPassword, SoundName, Username};
+#[cfg(doc)]
+use super::RequestKind;
 use super::MAX_UPLOAD_SIZE;
 #[cfg(doc)]
 use super::{check_password_strength, login_could_be_valid, validate_username, MAX_PASSWORD_BYTES};
 use super::{LogLevel, PcmFormat, Priority, Role};
-#[cfg(doc)]
-use super::{Request, RequestKind};
 use crate::protocol::{ErrorCode, FieldError};
 
 /// Where a count or a stream takes its template from: exactly one of `sound`
@@ -113,7 +113,7 @@ pub struct Resume {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadBegin {
     /// Size of the whole file in bytes, 1..=[`MAX_UPLOAD_SIZE`]
-    /// ([`UploadBegin::check_size`]).
+    /// (`too_large` above it, checked after every other field).
     pub size: u64,
     /// SHA-256 of the whole file (64 hex digits on the wire).
     #[serde(with = "hex_digest")]

@@ -16,6 +16,7 @@ use actix::prelude::*;
 
 use super::library::CountJob;
 use crate::dsp::{analyze_file, DspError, Event};
+use crate::logging::SessionLog;
 use crate::protocol::WireError;
 
 /// The pool's counters, shared by every handle and slot.
@@ -152,8 +153,8 @@ pub struct RunCount {
     pub progress: Arc<ProgressCell>,
     /// Set to stop the count (`cancel`, shutdown, session gone).
     pub cancel: Arc<AtomicBool>,
-    /// Who asked, for the log (`session id, peer`).
-    pub origin: String,
+    /// The asking session's log context, which starts the lines of the count.
+    pub log: SessionLog,
 }
 
 /// One worker thread.
@@ -174,14 +175,14 @@ impl Handler<RunCount> for AnalysisWorker {
             slot,
             progress,
             cancel,
-            origin,
+            log,
         } = count;
         if cancel.load(Ordering::Relaxed) {
             return Err(DspError::Cancelled.into());
         }
         self.load.running.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let result = without_panics(&origin, || {
+        let result = without_panics(&log, || {
             analyze_file(
                 &job.template,
                 job.recording.path(),
@@ -203,7 +204,7 @@ impl Handler<RunCount> for AnalysisWorker {
                 self.load
                     .audio_ms
                     .fetch_add((analysis.duration_s * 1000.0) as u64, Ordering::Relaxed);
-                log::info!(target: "analysis", "{origin}: counted {} in {:.1} s of audio in {} ms",
+                log::info!(target: "analysis", "{log}: counted {} in {:.1} s of audio in {} ms",
                     analysis.count(), analysis.duration_s, elapsed.as_millis());
                 Ok(CountOutcome {
                     events: analysis.events,
@@ -211,7 +212,7 @@ impl Handler<RunCount> for AnalysisWorker {
                 })
             }
             Err(err) => {
-                log::info!(target: "analysis", "{origin}: count ended: {}", err.message);
+                log::info!(target: "analysis", "{log}: count ended: {}", err.message);
                 Err(err)
             }
         }

@@ -26,6 +26,7 @@ use crate::auth::{
     check_signup, AuthError, LoginAttempt, LoginThrottle, SignupLimit, ThrottleLimits,
 };
 use crate::config::Settings;
+use crate::logging::SessionLog;
 use crate::protocol::{login_could_be_valid, ErrorCode, Role, WireError};
 
 /// How often ended failure windows are forgotten.
@@ -147,8 +148,8 @@ pub struct Login {
     pub password: String,
     /// The session's peer address, for the throttle.
     pub peer: IpAddr,
-    /// `session <id> <peer>`, for the log.
-    pub origin: String,
+    /// The session's log context, which starts the line of the outcome.
+    pub log: SessionLog,
 }
 
 impl Handler<Login> for Auth {
@@ -159,7 +160,7 @@ impl Handler<Login> for Auth {
             username,
             password,
             peer,
-            origin,
+            log,
         } = msg;
         let attempt_counted = match self.throttle.begin(Some(&username), peer, Instant::now()) {
             Ok(attempt) => attempt,
@@ -195,9 +196,11 @@ impl Handler<Login> for Auth {
                 None => Ok(None),
             }
         };
-        Box::pin(attempt.into_actor(self).map(move |result, auth, _| {
-            auth.settle(attempt_counted, result, &origin, Outcome::LOGIN)
-        }))
+        Box::pin(
+            attempt.into_actor(self).map(move |result, auth, _| {
+                auth.settle(attempt_counted, result, &log, Outcome::LOGIN)
+            }),
+        )
     }
 }
 
@@ -231,18 +234,18 @@ impl Auth {
         &mut self,
         attempt: LoginAttempt,
         result: Result<Option<LoginGrant>, WireError>,
-        origin: &str,
+        log: &SessionLog,
         outcome: Outcome,
     ) -> Result<LoginGrant, WireError> {
         let failed = matches!(result, Ok(None));
         self.throttle.finish(attempt, failed, Instant::now());
         match result {
             Ok(Some(grant)) => {
-                log::info!(target: "auth", "{origin}: {} {}", grant.username, outcome.success);
+                log::info!(target: "auth", "{log}: {} {}", grant.username, outcome.success);
                 Ok(grant)
             }
             Ok(None) => {
-                log::info!(target: "auth", "{origin}: {}", outcome.failure);
+                log::info!(target: "auth", "{log}: {}", outcome.failure);
                 Err(invalid_credentials(outcome.credentials))
             }
             Err(err) => Err(err),
@@ -258,19 +261,15 @@ pub struct Resume {
     pub token: String,
     /// The session's peer address, for the throttle.
     pub peer: IpAddr,
-    /// `session <id> <peer>`, for the log.
-    pub origin: String,
+    /// The session's log context, which starts the line of the outcome.
+    pub log: SessionLog,
 }
 
 impl Handler<Resume> for Auth {
     type Result = ResponseActFuture<Self, Result<LoginGrant, WireError>>;
 
     fn handle(&mut self, msg: Resume, _: &mut Context<Self>) -> Self::Result {
-        let Resume {
-            token,
-            peer,
-            origin,
-        } = msg;
+        let Resume { token, peer, log } = msg;
         let attempt_counted = match self.throttle.begin(None, peer, Instant::now()) {
             Ok(attempt) => attempt,
             Err(retry_after) => {
@@ -282,7 +281,7 @@ impl Handler<Resume> for Auth {
         let library = self.library.clone();
         let attempt = async move { library.send(ResumeLogin { token }).await.map_err(mailbox)? };
         Box::pin(attempt.into_actor(self).map(move |result, auth, _| {
-            auth.settle(attempt_counted, result, &origin, Outcome::RESUME)
+            auth.settle(attempt_counted, result, &log, Outcome::RESUME)
         }))
     }
 }
@@ -315,6 +314,10 @@ impl Handler<Logout> for Auth {
 mod tests {
     use super::*;
 
+    fn test_log() -> SessionLog {
+        SessionLog::new(1, ([127, 0, 0, 1], 40_000).into())
+    }
+
     #[test]
     fn signup_login_throttle_and_resume() {
         let dir = tempfile::tempdir().unwrap();
@@ -337,7 +340,7 @@ mod tests {
                 username: username.into(),
                 password: password.into(),
                 peer,
-                origin: "test".into(),
+                log: test_log(),
             };
             auth.send(signup("Alice", "correct horse"))
                 .await
@@ -358,7 +361,7 @@ mod tests {
                 .send(Resume {
                     token: grant.token.clone(),
                     peer,
-                    origin: "test".into(),
+                    log: test_log(),
                 })
                 .await
                 .unwrap()
@@ -367,7 +370,7 @@ mod tests {
                 .send(Resume {
                     token: grant.token,
                     peer,
-                    origin: "test".into(),
+                    log: test_log(),
                 })
                 .await
                 .unwrap();
@@ -397,7 +400,7 @@ mod tests {
                 .send(Resume {
                     token: resumed.token,
                     peer,
-                    origin: "test".into(),
+                    log: test_log(),
                 })
                 .await
                 .unwrap();

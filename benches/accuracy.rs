@@ -14,7 +14,10 @@ use std::time::Instant;
 
 use harmonic::dsp::Options;
 use harmonic::synth::corpus::{case, Tier};
-use harmonic::synth::evaluate::{detect, match_events, run_case, write_case, Report};
+use harmonic::synth::evaluate::{
+    detect, explain_heading, explain_timeline, job_threads, match_events, print_timeline, run_case,
+    run_jobs, write_case, Report,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -77,62 +80,46 @@ fn main() {
         })
         .collect();
     // Generate once, score at every threshold.
-    let next = Mutex::new(0usize);
     let generated = Mutex::new(Vec::new());
     let timing = Mutex::new(Vec::<f64>::new());
     // Cases the engine refused with an error: scored as no events, and
     // named after the tables, as they point at a bug rather than a miss.
     let failed = Mutex::new(Vec::<String>::new());
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let scratch = tempfile::tempdir().expect("a scratch directory");
-                loop {
-                    let job = {
-                        let mut n = next.lock().unwrap();
-                        let job = jobs.get(*n).copied();
-                        *n += 1;
-                        job
-                    };
-                    let Some((tier, index)) = job else { break };
-                    let case = case(tier, index);
-                    let detections: Vec<_> = thresholds
-                        .iter()
-                        .map(|&threshold| {
-                            let options = Options {
-                                threshold,
-                                min_gap_s: None,
-                            };
-                            detect(&case, &options, scratch.path()).unwrap_or_else(|e| {
-                                eprintln!("{}: {e}", case.name);
-                                failed.lock().unwrap().push(case.name.clone());
-                                Vec::new()
-                            })
-                        })
-                        .collect();
-                    let outcomes: Vec<_> = detections
-                        .iter()
-                        .map(|d| match_events(&case.truth, d, case.tolerance_s()))
-                        .collect();
-                    // Timing: each detection against the nearest true onset
-                    // within tolerance (first threshold only).
-                    let mut errors = timing.lock().unwrap();
-                    for &d in detections.first().into_iter().flatten() {
-                        let nearest = case
-                            .truth
-                            .iter()
-                            .map(|t| d - t)
-                            .min_by(|a, b| a.abs().total_cmp(&b.abs()));
-                        if let Some(e) = nearest.filter(|e| e.abs() <= case.tolerance_s()) {
-                            errors.push(e);
-                        }
-                    }
-                    drop(errors);
-                    generated.lock().unwrap().push((case, outcomes));
-                }
-            });
+    run_jobs(&jobs, scratch_dir, |scratch, &(tier, index)| {
+        let case = case(tier, index);
+        let detections: Vec<_> = thresholds
+            .iter()
+            .map(|&threshold| {
+                let options = Options {
+                    threshold,
+                    min_gap_s: None,
+                };
+                detect(&case, &options, scratch.path()).unwrap_or_else(|e| {
+                    eprintln!("{}: {e}", case.name);
+                    failed.lock().unwrap().push(case.name.clone());
+                    Vec::new()
+                })
+            })
+            .collect();
+        let outcomes: Vec<_> = detections
+            .iter()
+            .map(|d| match_events(&case.truth, d, case.tolerance_s()))
+            .collect();
+        // Timing: each detection against the nearest true onset
+        // within tolerance (first threshold only).
+        let mut errors = timing.lock().unwrap();
+        for &d in detections.first().into_iter().flatten() {
+            let nearest = case
+                .truth
+                .iter()
+                .map(|t| d - t)
+                .min_by(|a, b| a.abs().total_cmp(&b.abs()));
+            if let Some(e) = nearest.filter(|e| e.abs() <= case.tolerance_s()) {
+                errors.push(e);
+            }
         }
+        drop(errors);
+        generated.lock().unwrap().push((case, outcomes));
     });
     let mut generated = generated.into_inner().unwrap();
     generated.sort_by(|a, b| (a.0.tier, &a.0.name).cmp(&(b.0.tier, &b.0.name)));
@@ -182,11 +169,12 @@ fn main() {
         );
     }
     println!(
-        "\n{} cases, {} per tier ({} for long), generated and scored in {:.1} s on {threads} threads",
+        "\n{} cases, {} per tier ({} for long), generated and scored in {:.1} s on {} threads",
         generated.len(),
         cases,
         cases.div_ceil(4),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        job_threads()
     );
 }
 
@@ -211,19 +199,7 @@ fn explain(name: &str) {
     )
     .expect("a valid case");
     let (events, trace) = (run.events, run.trace.expect("a trace"));
-    let tolerance = case.tolerance_s();
-    println!(
-        "{name} ({}), sound {:.3} s, tolerance {tolerance:.3} s, noise {}",
-        case.sound,
-        case.sound_s,
-        case.noise.unwrap_or("none")
-    );
-    let frame = |s: f64| (s / trace.frame_seconds).round().max(0.0) as usize;
-    let best = |from: f64, to: f64| {
-        (frame(from)..=frame(to).min(trace.scores.len().saturating_sub(1)))
-            .map(|f| (f, trace.scores[f]))
-            .fold((0, 0.0f32), |a, b| if b.1 > a.1 { b } else { a })
-    };
+    println!("{}", explain_heading(name, &case));
     let mut sorted = trace.scores.clone();
     sorted.sort_by(f32::total_cmp);
     let q = |p: f64| sorted[((sorted.len() - 1) as f64 * p) as usize];
@@ -234,40 +210,11 @@ fn explain(name: &str) {
         q(0.99),
         q(1.0)
     );
-    // One timeline, truth and events merged in time order: an event
-    // standing for two onsets, or an onset with no event of its own,
-    // shows as two lines of one kind in a row.
-    let mut lines: Vec<(f64, String)> = case
-        .truth
-        .iter()
-        .map(|&t| {
-            let (f, s) = best(t - 0.06, t + 0.02);
-            (
-                t,
-                format!(
-                    "  truth {t:8.3}                  best score {s:.3} at {:8.3}",
-                    f as f64 * trace.frame_seconds
-                ),
-            )
-        })
-        .collect();
-    for e in &events {
-        let near = case
-            .truth
-            .iter()
-            .any(|t| (e.start_s - t).abs() <= tolerance);
-        lines.push((
-            e.start_s,
-            format!(
-                "  {}   {:8.3}  score {:.3}",
-                if near { "event" } else { "FALSE" },
-                e.start_s,
-                e.score
-            ),
-        ));
-    }
-    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
-    for (_, line) in lines {
-        println!("{line}");
-    }
+    print_timeline(explain_timeline(&case, &events, &trace));
+}
+
+/// Each worker thread's scratch directory (cases that test decoding go
+/// through WAV files).
+fn scratch_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a scratch directory")
 }

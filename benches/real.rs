@@ -23,7 +23,10 @@ use std::time::Instant;
 use harmonic::dsp::decide::{Reason, Tuning, VerdictCounts};
 use harmonic::dsp::Options;
 use harmonic::synth::corpus::{Case, Tier};
-use harmonic::synth::evaluate::{match_events, run_case, write_case, Outcome, Report};
+use harmonic::synth::evaluate::{
+    explain_heading, explain_timeline, job_threads, match_events, print_timeline, run_case,
+    run_jobs, write_case, Outcome, Report,
+};
 use harmonic::synth::real::{self, Library, Split};
 
 fn main() {
@@ -92,65 +95,47 @@ fn main() {
             })
         })
         .collect();
-    let next = Mutex::new(0usize);
     let results = Mutex::new(Vec::<(Split, Case, Outcome, VerdictCounts)>::new());
     // (at a true onset, fine score, score) of every candidate.
     let measured = Mutex::new(Vec::<(bool, f32, f32)>::new());
     let failed = Mutex::new(Vec::<String>::new());
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let scratch = tempfile::tempdir().expect("a scratch directory");
-                loop {
-                    let job = {
-                        let mut n = next.lock().unwrap();
-                        let job = jobs.get(*n).copied();
-                        *n += 1;
-                        job
-                    };
-                    let Some((split, tier, index)) = job else {
-                        break;
-                    };
-                    let Some(case) = real::case(&library, split, tier, index) else {
-                        continue;
-                    };
-                    let run = run_case(
-                        &case,
-                        &Options::default(),
-                        &tuning,
-                        scratch.path(),
-                        candidates,
-                    );
-                    let (detected, verdicts) = match run {
-                        Ok(run) => {
-                            if let Some(trace) = &run.trace {
-                                let mut measured = measured.lock().unwrap();
-                                for (c, _) in &trace.candidates {
-                                    let near = case
-                                        .truth
-                                        .iter()
-                                        .any(|t| (c.start_s - t).abs() <= case.tolerance_s());
-                                    measured.push((near, c.fine, c.score));
-                                }
-                            }
-                            let onsets = run.events.iter().map(|e| e.start_s).collect();
-                            (onsets, run.verdicts)
-                        }
-                        Err(e) => {
-                            eprintln!("{}: {e}", case.name);
-                            failed.lock().unwrap().push(case.name.clone());
-                            (Vec::new(), VerdictCounts::default())
-                        }
-                    };
-                    let outcome = match_events(&case.truth, &detected, case.tolerance_s());
-                    results
-                        .lock()
-                        .unwrap()
-                        .push((split, case, outcome, verdicts));
+    run_jobs(&jobs, scratch_dir, |scratch, &(split, tier, index)| {
+        let Some(case) = real::case(&library, split, tier, index) else {
+            return;
+        };
+        let run = run_case(
+            &case,
+            &Options::default(),
+            &tuning,
+            scratch.path(),
+            candidates,
+        );
+        let (detected, verdicts) = match run {
+            Ok(run) => {
+                if let Some(trace) = &run.trace {
+                    let mut measured = measured.lock().unwrap();
+                    for (c, _) in &trace.candidates {
+                        let near = case
+                            .truth
+                            .iter()
+                            .any(|t| (c.start_s - t).abs() <= case.tolerance_s());
+                        measured.push((near, c.fine, c.score));
+                    }
                 }
-            });
-        }
+                let onsets = run.events.iter().map(|e| e.start_s).collect();
+                (onsets, run.verdicts)
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", case.name);
+                failed.lock().unwrap().push(case.name.clone());
+                (Vec::new(), VerdictCounts::default())
+            }
+        };
+        let outcome = match_events(&case.truth, &detected, case.tolerance_s());
+        results
+            .lock()
+            .unwrap()
+            .push((split, case, outcome, verdicts));
     });
     let mut results = results.into_inner().unwrap();
     results.sort_by(|a, b| (a.0, a.1.tier, &a.1.name).cmp(&(b.0, b.1.tier, &b.1.name)));
@@ -232,10 +217,11 @@ fn main() {
         );
     }
     println!(
-        "\n{} cases ({cases} per tier and split from {first}, a quarter as many long ones) from {}, generated and scored in {:.1} s on {threads} threads",
+        "\n{} cases ({cases} per tier and split from {first}, a quarter as many long ones) from {}, generated and scored in {:.1} s on {} threads",
         results.len(),
         dir.display(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        job_threads()
     );
 }
 
@@ -265,48 +251,8 @@ fn explain(library: &Library, name: &str, tuning: &Tuning) {
     let run =
         run_case(&case, &Options::default(), tuning, scratch.path(), true).expect("a valid case");
     let (events, trace) = (run.events, run.trace.expect("a trace"));
-    let tolerance = case.tolerance_s();
-    println!(
-        "{name} ({}), sound {:.3} s, tolerance {tolerance:.3} s, noise {}",
-        case.sound,
-        case.sound_s,
-        case.noise.unwrap_or("none")
-    );
-    let frame = |s: f64| (s / trace.frame_seconds).round().max(0.0) as usize;
-    let best = |from: f64, to: f64| {
-        (frame(from)..=frame(to).min(trace.scores.len().saturating_sub(1)))
-            .map(|f| (f, trace.scores[f]))
-            .fold((0, 0.0f32), |a, b| if b.1 > a.1 { b } else { a })
-    };
-    let mut lines: Vec<(f64, String)> = case
-        .truth
-        .iter()
-        .map(|&t| {
-            let (f, s) = best(t - 0.06, t + 0.02);
-            (
-                t,
-                format!(
-                    "  truth {t:8.3}                  best score {s:.3} at {:8.3}",
-                    f as f64 * trace.frame_seconds
-                ),
-            )
-        })
-        .collect();
-    for e in &events {
-        let near = case
-            .truth
-            .iter()
-            .any(|t| (e.start_s - t).abs() <= tolerance);
-        lines.push((
-            e.start_s,
-            format!(
-                "  {}   {:8.3}  score {:.3}",
-                if near { "event" } else { "FALSE" },
-                e.start_s,
-                e.score
-            ),
-        ));
-    }
+    println!("{}", explain_heading(name, &case));
+    let mut lines = explain_timeline(&case, &events, &trace);
     for (c, verdict) in &trace.candidates {
         lines.push((
             c.start_s,
@@ -319,8 +265,10 @@ fn explain(library: &Library, name: &str, tuning: &Tuning) {
             ),
         ));
     }
-    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
-    for (_, line) in lines {
-        println!("{line}");
-    }
+    print_timeline(lines);
+}
+
+/// Each worker thread's scratch directory (cases go through WAV files).
+fn scratch_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a scratch directory")
 }

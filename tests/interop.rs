@@ -67,6 +67,43 @@ fn step(mut command: Command) -> Result<(), String> {
     }
 }
 
+/// `pip install` as the set-up runs it.
+const PIP_INSTALL: [&str; 5] = [
+    "-m",
+    "pip",
+    "install",
+    "--quiet",
+    "--disable-pip-version-check",
+];
+
+/// Runs the `steps` that install the requirements into `dir`, then checks
+/// that `python` imports `cryptography`; a set-up that finished writes the
+/// requirements it installed into `dir`, for later runs to reuse it.
+fn set_up<const N: usize>(
+    steps: [Command; N],
+    dir: &Path,
+    python: Python,
+    wanted: &str,
+) -> Result<Python, String> {
+    for command in steps {
+        step(command)?;
+    }
+    std::fs::write(dir.join("installed-requirements.txt"), wanted).unwrap();
+    match python.cryptography() {
+        Some(version) => {
+            eprintln!(
+                "interop: installed cryptography {version} in {}",
+                dir.display()
+            );
+            Ok(python)
+        }
+        None => Err(format!(
+            "{} still cannot import cryptography",
+            dir.display()
+        )),
+    }
+}
+
 /// `python3` when it imports `cryptography`; else a virtual environment
 /// under the target directory with `tests/interop/requirements.txt`
 /// installed (made once, reused while the requirements are unchanged);
@@ -123,31 +160,9 @@ fn python_with_cryptography() -> Python {
     let mut make = Command::new("python3");
     make.args(["-m", "venv"]).arg(&venv);
     let mut install = venv_python.command();
-    install
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(&requirements);
-    match step(make).and_then(|()| step(install)) {
-        Ok(()) => {
-            std::fs::write(venv.join("installed-requirements.txt"), &wanted).unwrap();
-            if let Some(version) = venv_python.cryptography() {
-                eprintln!(
-                    "interop: installed cryptography {version} in {}",
-                    venv.display()
-                );
-                return venv_python;
-            }
-            failures.push(format!(
-                "{} still cannot import cryptography",
-                venv.display()
-            ));
-        }
+    install.args(PIP_INSTALL).arg("-r").arg(&requirements);
+    match set_up([make, install], &venv, venv_python, &wanted) {
+        Ok(python) => return python,
         Err(err) => failures.push(err),
     }
     eprintln!(
@@ -158,32 +173,13 @@ fn python_with_cryptography() -> Python {
     let _ = std::fs::remove_dir_all(&site);
     let mut install = Command::new("python3");
     install
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-        ])
+        .args(PIP_INSTALL)
+        .arg("--target")
         .arg(&site)
         .arg("-r")
         .arg(&requirements);
-    match step(install) {
-        Ok(()) => {
-            std::fs::write(site.join("installed-requirements.txt"), &wanted).unwrap();
-            if let Some(version) = site_python.cryptography() {
-                eprintln!(
-                    "interop: installed cryptography {version} in {}",
-                    site.display()
-                );
-                return site_python;
-            }
-            failures.push(format!(
-                "{} still cannot import cryptography",
-                site.display()
-            ));
-        }
+    match set_up([install], &site, site_python, &wanted) {
+        Ok(python) => return python,
         Err(err) => failures.push(err),
     }
     panic!(

@@ -42,7 +42,7 @@ impl Session {
                     username: login.username,
                     password: login.password,
                     peer,
-                    origin: self.log.to_string(),
+                    log: self.log.clone(),
                 }));
                 self.track_login(id, attempt, ctx)
             }
@@ -50,7 +50,7 @@ impl Session {
                 let attempt = ask(auth.send(Resume {
                     token: resume.token,
                     peer,
-                    origin: self.log.to_string(),
+                    log: self.log.clone(),
                 }));
                 self.track_login(id, attempt, ctx)
             }

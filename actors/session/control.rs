@@ -20,7 +20,7 @@ impl Handler<Describe> for Session {
             username: self.login.as_ref().map(|login| login.username.clone()),
             peer: self.peer.to_string(),
             connected_s: self.connected.elapsed().as_secs(),
-            idle_s: self.last_frame.elapsed().as_secs(),
+            idle_s: self.idle.quiet_for().as_secs(),
             requests: self.requests,
         })
     }

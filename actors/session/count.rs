@@ -67,7 +67,6 @@ impl Session {
             recording,
             engine_options(&count.options),
         );
-        let origin = self.log.to_string();
         ctx.spawn(prepare.into_actor(self).map(move |prepared, session, ctx| {
             let job = match prepared {
                 Ok(job) => job,
@@ -104,13 +103,14 @@ impl Session {
             });
             session.outstanding.set_progress(id, timer);
             let pool = session.services.pool.clone();
+            let log = session.log.clone();
             let run = async move {
                 pool.run(RunCount {
                     job,
                     slot,
                     progress,
                     cancel,
-                    origin,
+                    log,
                 })
                 .await
             };

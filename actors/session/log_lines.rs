@@ -1,56 +1,18 @@
-//! What a session writes to the log: its context (`session=… peer=…
-//! user=…`, the prefix admins grep), the one line of each request under the
+//! What a session writes to the log besides its context ([`SessionLog`],
+//! `session=… peer=… user=…`, the prefix admins grep): the one line of each request under the
 //! target of its concern, and the `--debug` dumps of headers with their
 //! secrets redacted.
 
-use std::fmt;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+pub use crate::logging::SessionLog;
 use crate::protocol::RequestKind;
 
 /// Header fields never written to the log, not even in trace dumps.
 const SECRET_FIELDS: [&str; 3] = ["password", "token", "resume_token"];
-
-/// The context of every log line about one session, written as
-/// `session=<id> peer=<ip:port>` and ` user=<name>` once logged in. One
-/// value per session, kept up to date at login and logout, and formatted
-/// straight into each line.
-#[derive(Debug, Clone)]
-pub struct SessionLog {
-    id: u64,
-    peer: SocketAddr,
-    user: Option<String>,
-}
-
-impl SessionLog {
-    /// The context of session `id` with `peer`, not logged in.
-    pub fn new(id: u64, peer: SocketAddr) -> Self {
-        SessionLog {
-            id,
-            peer,
-            user: None,
-        }
-    }
-
-    /// The session is logged in as `username` (or no longer logged in).
-    pub fn set_user(&mut self, username: Option<String>) {
-        self.user = username;
-    }
-}
-
-impl fmt::Display for SessionLog {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "session={} peer={}", self.id, self.peer)?;
-        if let Some(user) = &self.user {
-            write!(f, " user={user}")?;
-        }
-        Ok(())
-    }
-}
 
 /// The log target of a request's line: its concern.
 pub fn request_target(kind: RequestKind) -> &'static str {

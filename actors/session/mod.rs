@@ -30,6 +30,7 @@ mod library;
 pub mod log_lines;
 mod outstanding;
 mod stream;
+mod timers;
 
 pub use admin::TAIL_BACKLOG_LIMIT;
 
@@ -61,6 +62,7 @@ use crate::transport::{
 use log_lines::{dump, log_request, SessionLog};
 use outstanding::{Outstanding, Pending};
 use stream::LiveStream;
+use timers::IdleDeadline;
 
 /// How long a closing session waits for its last frames to leave.
 const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(2);
@@ -99,7 +101,7 @@ pub struct Session {
     next_stream: u64,
     shutting_down: bool,
     closing: bool,
-    last_frame: Instant,
+    idle: IdleDeadline,
     connected: Instant,
     requests: u64,
     permit: ConnectionPermit,
@@ -126,6 +128,7 @@ impl Session {
         ctx.add_stream(outbox.gate(FramedRead::new(read, decrypt)));
         let encrypt = outbox.encoder(encrypt, Arc::clone(&services.counters.bytes_out));
         let writer = FramedWrite::new(outbox.writer(write), encrypt, &mut ctx);
+        let idle = IdleDeadline::new(services.settings.idle_timeout);
         ctx.run(Session {
             id,
             peer,
@@ -140,7 +143,7 @@ impl Session {
             next_stream: 1,
             shutting_down: false,
             closing: false,
-            last_frame: Instant::now(),
+            idle,
             connected: Instant::now(),
             requests: 0,
             permit,
@@ -383,16 +386,15 @@ impl Session {
         }
     }
 
-    /// Closes the session `idle` after its last frame.
-    fn arm_idle_timer(&mut self, idle: Duration, ctx: &mut Context<Self>) {
-        let due = (self.last_frame + idle).saturating_duration_since(Instant::now());
-        ctx.run_later(due, move |session, ctx| {
-            if session.last_frame.elapsed() >= idle {
-                session.bye(ByeReason::IdleTimeout, ctx);
-            } else {
-                session.arm_idle_timer(idle, ctx);
+    /// Closes the session `idle_timeout` after its last frame: a timer for
+    /// what is left, which looks again when it fires.
+    fn arm_idle_timer(&mut self, ctx: &mut Context<Self>) {
+        match self.idle.left() {
+            Some(left) => {
+                ctx.run_later(left, |session, ctx| session.arm_idle_timer(ctx));
             }
-        });
+            None => self.bye(ByeReason::IdleTimeout, ctx),
+        }
     }
 }
 
@@ -458,7 +460,7 @@ impl Actor for Session {
                 session.bye(ByeReason::LoginTimeout, ctx);
             }
         });
-        self.arm_idle_timer(settings.idle_timeout, ctx);
+        self.arm_idle_timer(ctx);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
@@ -473,7 +475,7 @@ impl StreamHandler<Result<Incoming, TransportError>> for Session {
         if self.closing {
             return;
         }
-        self.last_frame = Instant::now();
+        self.idle.frame();
         match item {
             Ok(Incoming::Message(raw)) => self.on_message(raw, ctx),
             Ok(Incoming::Unreadable(err)) => self.send(&ErrorResponse::unreadable(&err), &[]),

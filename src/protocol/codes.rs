@@ -157,6 +157,13 @@ wire_enum! {
     }
 }
 
+/// `admin.tail`'s level when it gives none (§5).
+impl Default for LogLevel {
+    fn default() -> Self {
+        LogLevel::Info
+    }
+}
+
 impl LogLevel {
     /// Whether a record at `record` passes a tail asked at `self`: "that level
     /// and the more severe ones" (§5 `admin.tail`).

@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn field_errors_keep_their_code_and_rate_limit_rounds_up() {
         let field = FieldError {
-            field: "size",
+            field: "size".into(),
             reason: "too big".into(),
             code: ErrorCode::TooLarge,
         };

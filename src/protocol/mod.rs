@@ -161,7 +161,7 @@ pub enum EnvelopeProblem {
 #[error("`{field}` {reason}")]
 pub struct FieldError {
     /// The field's name as on the wire (`format.sample_rate` for nested ones).
-    pub field: &'static str,
+    pub field: String,
     /// A human-readable reason, for the `message` of the answer.
     pub reason: String,
     /// The code to answer with.
@@ -170,9 +170,9 @@ pub struct FieldError {
 
 impl FieldError {
     /// A `bad_request` about `field`.
-    pub fn bad(field: &'static str, reason: impl Into<String>) -> Self {
+    pub fn bad(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self {
-            field,
+            field: field.into(),
             reason: reason.into(),
             code: ErrorCode::BadRequest,
         }

@@ -227,26 +227,18 @@ pub fn case(tier: Tier, index: u64) -> Case {
         }
     }
 
-    // Background: a quiet room everywhere, plus the tier's noise.
-    let room_db = if tier == Tier::Clean { -60.0 } else { -50.0 };
-    let mut room = pink(total, &mut rng);
-    normalise_rms(&mut room, base_rms * 10f32.powf(room_db / 20.0));
-    let snr = tier
-        .snr_db()
-        .or(if tier == Tier::Long { Some(20.0) } else { None });
-    let noise = snr.map(|snr_db| {
-        let (name, mut noise) = match rng.random_range(0..4) {
-            0 => ("white", white(total, &mut rng)),
-            1 => ("pink", pink(total, &mut rng)),
-            2 => ("music", music(total, SOURCE_RATE, &mut rng)),
-            _ => ("babble", babble(total, SOURCE_RATE, &mut rng)),
-        };
-        normalise_rms(&mut noise, base_rms * 10f32.powf(-snr_db / 20.0));
-        (name, noise)
-    });
-    for (i, r) in recording.iter_mut().enumerate() {
-        *r += room[i] + noise.as_ref().map_or(0.0, |(_, n)| n[i]);
-    }
+    let noise = add_background(
+        &mut recording,
+        tier,
+        base_rms,
+        &mut rng,
+        |_| {
+            tier.snr_db()
+                .or(if tier == Tier::Long { Some(20.0) } else { None })
+        },
+        |rng| music(total, SOURCE_RATE, rng),
+        |rng| babble(total, SOURCE_RATE, rng),
+    );
     let recording = convert(&recording, recording_format.rate);
 
     Case {
@@ -260,8 +252,43 @@ pub fn case(tier: Tier, index: u64) -> Case {
         truth,
         sound_s,
         through_files: tier == Tier::Formats,
-        noise: noise.map(|(name, _)| name),
+        noise,
     }
+}
+
+/// Adds the background every case has to `recording`: a quiet room
+/// everywhere (pink noise 60 dB under the sound in the clean tier, 50 dB in
+/// the others) and, where `snr_db` gives a ratio, white, pink, music or
+/// babble noise at that ratio. Returns the noise's name. The random
+/// draws keep their order (room, ratio, kind, noise), so a seed makes the
+/// same case.
+pub(crate) fn add_background(
+    recording: &mut [f32],
+    tier: Tier,
+    base_rms: f32,
+    rng: &mut SynthRng,
+    snr_db: impl FnOnce(&mut SynthRng) -> Option<f32>,
+    music: impl FnOnce(&mut SynthRng) -> Vec<f32>,
+    babble: impl FnOnce(&mut SynthRng) -> Vec<f32>,
+) -> Option<&'static str> {
+    let total = recording.len();
+    let room_db = if tier == Tier::Clean { -60.0 } else { -50.0 };
+    let mut room = pink(total, rng);
+    normalise_rms(&mut room, base_rms * 10f32.powf(room_db / 20.0));
+    let noise = snr_db(rng).map(|snr_db| {
+        let (name, mut noise) = match rng.random_range(0..4) {
+            0 => ("white", white(total, rng)),
+            1 => ("pink", pink(total, rng)),
+            2 => ("music", music(rng)),
+            _ => ("babble", babble(rng)),
+        };
+        normalise_rms(&mut noise, base_rms * 10f32.powf(-snr_db / 20.0));
+        (name, noise)
+    });
+    for (i, r) in recording.iter_mut().enumerate() {
+        *r += room[i] + noise.as_ref().map_or(0.0, |(_, n)| n[i]);
+    }
+    noise.map(|(name, _)| name)
 }
 
 /// A single click and a double click share their first half: a fair

@@ -232,6 +232,90 @@ impl Report {
     }
 }
 
+/// The threads [`run_jobs`] uses: one per core.
+pub fn job_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs `work` on every job on as many threads as the machine has cores,
+/// each thread with the state `per_thread` makes (a scratch directory for
+/// the benches). Threads take the next job in order, one at a time, so long
+/// cases spread over the threads.
+pub fn run_jobs<J: Sync, S>(
+    jobs: &[J],
+    per_thread: impl Fn() -> S + Sync,
+    work: impl Fn(&S, &J) + Sync,
+) {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..job_threads() {
+            scope.spawn(|| {
+                let state = per_thread();
+                while let Some(job) =
+                    jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    work(&state, job);
+                }
+            });
+        }
+    });
+}
+
+/// The start of a bench's `--explain` of one case: its name, sound,
+/// tolerance and noise.
+pub fn explain_heading(name: &str, case: &Case) -> String {
+    format!(
+        "{name} ({}), sound {:.3} s, tolerance {:.3} s, noise {}",
+        case.sound,
+        case.sound_s,
+        case.tolerance_s(),
+        case.noise.unwrap_or("none")
+    )
+}
+
+/// The timeline of a bench's `--explain` of one case, as `(time, line)` to
+/// sort once the caller has added its own: every true onset with the best
+/// score near it, and every event, `event` near an onset or `FALSE`. An
+/// event standing for two onsets, or an onset with no event of its own,
+/// shows as two lines of one kind in a row.
+pub fn explain_timeline(case: &Case, events: &[Event], trace: &Trace) -> Vec<(f64, String)> {
+    let frame = |s: f64| (s / trace.frame_seconds).round().max(0.0) as usize;
+    let best = |from: f64, to: f64| {
+        (frame(from)..=frame(to).min(trace.scores.len().saturating_sub(1)))
+            .map(|f| (f, trace.scores[f]))
+            .fold((0, 0.0f32), |a, b| if b.1 > a.1 { b } else { a })
+    };
+    let tolerance = case.tolerance_s();
+    let mut lines: Vec<(f64, String)> = case
+        .truth
+        .iter()
+        .map(|&t| {
+            let (f, s) = best(t - 0.06, t + 0.02);
+            let at = f as f64 * trace.frame_seconds;
+            let line = format!("  truth {t:8.3}                  best score {s:.3} at {at:8.3}");
+            (t, line)
+        })
+        .collect();
+    for e in events {
+        let near = case
+            .truth
+            .iter()
+            .any(|t| (e.start_s - t).abs() <= tolerance);
+        let kind = if near { "event" } else { "FALSE" };
+        let line = format!("  {kind}   {:8.3}  score {:.3}", e.start_s, e.score);
+        lines.push((e.start_s, line));
+    }
+    lines
+}
+
+/// Prints an `--explain` timeline in time order.
+pub fn print_timeline(mut lines: Vec<(f64, String)>) {
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (_, line) in lines {
+        println!("{line}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

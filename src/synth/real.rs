@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use rand::Rng;
 
-use super::corpus::{add_at_rate, random_format, resample, Case, FileFormat, Tier};
-use super::{normalise_rms, phone_band, pink, reverb, rms, speed, tilt, white, SynthRng};
+use super::corpus::{add_at_rate, add_background, random_format, resample, Case, FileFormat, Tier};
+use super::{normalise_rms, phone_band, pink, reverb, rms, speed, tilt, SynthRng};
 use crate::audio::SampleLayout;
 
 /// Rate every source is converted to before a case is mixed: above twice
@@ -440,31 +440,24 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
         };
     }
 
-    let room_db = if tier == Tier::Clean { -60.0 } else { -50.0 };
-    let mut room = pink(total, &mut rng);
-    normalise_rms(&mut room, base_rms * 10f32.powf(room_db / 20.0));
-    let snr = tier.snr_db().or(match tier {
-        Tier::Long => Some(rng.random_range(10.0..20.0)),
-        _ => None,
-    });
-    let noise = snr.map(|snr_db| {
-        let (name, mut noise) = match rng.random_range(0..4) {
-            0 => ("white", white(total, &mut rng)),
-            1 => ("pink", pink(total, &mut rng)),
-            2 => (
-                "music",
-                library
-                    .music(duration_s, &mut rng)
-                    .unwrap_or_else(|| pink(total, &mut rng)),
-            ),
-            _ => ("babble", library.babble(total, &mut rng)),
-        };
-        normalise_rms(&mut noise, base_rms * 10f32.powf(-snr_db / 20.0));
-        (name, noise)
-    });
-    for (i, r) in recording.iter_mut().enumerate() {
-        *r += room[i] + noise.as_ref().map_or(0.0, |(_, n)| n[i]);
-    }
+    let noise = add_background(
+        &mut recording,
+        tier,
+        base_rms,
+        &mut rng,
+        |rng| {
+            tier.snr_db().or(match tier {
+                Tier::Long => Some(rng.random_range(10.0..20.0)),
+                _ => None,
+            })
+        },
+        |rng| {
+            library
+                .music(duration_s, rng)
+                .unwrap_or_else(|| pink(total, rng))
+        },
+        |rng| library.babble(total, rng),
+    );
     let recording = resample(&recording, MIX_RATE, recording_format.rate);
     Some(Case {
         tier,
@@ -477,7 +470,7 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
         truth,
         sound_s,
         through_files: tier == Tier::Formats,
-        noise: noise.map(|(name, _)| name),
+        noise,
     })
 }
 

@@ -1,18 +1,21 @@
-//! Reading a header's fields with the conventions of the module (typed
-//! reads that name the failing field), and writing them from the request
-//! types.
+//! Reading a request's fields from its header with serde ([`read`]), and
+//! what the derives need to follow the conventions of the module: every
+//! failure names its field in the module's words, `null` counts as absent
+//! where a field has a default ([`null_is_default`]), and the wire forms of
+//! a digest, a PCM format, a request id and the numeric options.
 
-use serde::{Serialize, Serializer};
+use serde::de::{Deserializer, Error as _, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
+use serde_path_to_error::Segment;
 
-use super::rules::validate_sound_name;
-use super::{
-    CountOptions, Page, PcmEncoding, PcmFormat, TemplateSource, MAX_CHANNELS, MAX_PAGE_LIMIT,
-    MAX_SAMPLE_RATE, MIN_SAMPLE_RATE,
-};
-use crate::protocol::FieldError;
+use super::rules::parse_sha256_hex;
+use super::{PcmEncoding, PcmFormat, MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
+use crate::protocol::message::parse_id;
+use crate::protocol::{FieldError, IdError};
 
-/// The fields of a request type as a JSON object (they always are one).
+/// The fields of a request as a JSON object (one without fields, which
+/// serialises to `null`, has none).
 pub(super) fn fields_of<T: Serialize>(request: &T) -> Map<String, Value> {
     match serde_json::to_value(request) {
         Ok(Value::Object(fields)) => fields,
@@ -20,205 +23,303 @@ pub(super) fn fields_of<T: Serialize>(request: &T) -> Map<String, Value> {
     }
 }
 
-/// A SHA-256 as 64 lower-case hex digits.
-pub(super) fn hex_digest<S: Serializer>(
-    digest: &[u8; 32],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&hex::encode(digest))
-}
-
-/// A PCM format as `stream.open` writes it.
-pub(super) fn pcm_format<S: Serializer>(
-    format: &PcmFormat,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Wire {
-        encoding: &'static str,
-        sample_rate: u32,
-        channels: u16,
-    }
-    Wire {
-        encoding: format.encoding.as_wire(),
-        sample_rate: format.sample_rate,
-        channels: format.channels,
-    }
-    .serialize(serializer)
-}
-
-/// Typed reads of header fields, each failing with a [`FieldError`] that
-/// names the field.
-pub(super) struct Fields<'a>(pub(super) &'a Map<String, Value>);
-
-impl<'a> Fields<'a> {
-    /// The field's value; `null` counts as absent.
-    pub(super) fn get(&self, field: &str) -> Option<&'a Value> {
-        self.0.get(field).filter(|value| !value.is_null())
-    }
-
-    pub(super) fn string(&self, field: &'static str) -> Result<String, FieldError> {
-        self.opt_string(field)?
-            .ok_or_else(|| FieldError::bad(field, "is missing"))
-    }
-
-    pub(super) fn opt_string(&self, field: &'static str) -> Result<Option<String>, FieldError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text.clone())),
-            Some(_) => Err(FieldError::bad(field, "must be a string")),
-        }
-    }
-
-    pub(super) fn u64(&self, field: &'static str) -> Result<u64, FieldError> {
-        self.opt_u64(field)?
-            .ok_or_else(|| FieldError::bad(field, "is missing"))
-    }
-
-    pub(super) fn opt_u64(&self, field: &'static str) -> Result<Option<u64>, FieldError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Number(number)) if !number.is_f64() => number
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| FieldError::bad(field, "must not be negative")),
-            Some(_) => Err(FieldError::bad(field, "must be a non-negative integer")),
-        }
-    }
-
-    /// `offset` and `limit` of a paged list (1.2), with their defaults.
-    pub(super) fn page(&self) -> Result<Page, FieldError> {
-        let default = Page::default();
-        let limit = self.opt_u64("limit")?.unwrap_or(default.limit);
-        if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
-            return Err(FieldError::bad("limit", "must be from 1 to 1000"));
-        }
-        Ok(Page {
-            offset: self.opt_u64("offset")?.unwrap_or(default.offset),
-            limit,
-        })
-    }
-
-    pub(super) fn opt_bool(&self, field: &'static str) -> Result<Option<bool>, FieldError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Bool(flag)) => Ok(Some(*flag)),
-            Some(_) => Err(FieldError::bad(field, "must be true or false")),
-        }
-    }
-
-    pub(super) fn f64(&self, field: &'static str) -> Result<f64, FieldError> {
-        number_in(field, self.get(field))?.ok_or_else(|| FieldError::bad(field, "is missing"))
-    }
-
-    pub(super) fn sound_name(&self, field: &'static str) -> Result<String, FieldError> {
-        let name = self.string(field)?;
-        validate_sound_name(&name).map_err(|rule| FieldError::bad(field, rule.0))?;
-        Ok(name)
-    }
-
-    /// A string field that must be one of a wire enum's values.
-    pub(super) fn wire<T>(
-        &self,
-        field: &'static str,
-        from_wire: fn(&str) -> Option<T>,
-        expected: &'static str,
-    ) -> Result<T, FieldError> {
-        from_wire(&self.string(field)?).ok_or_else(|| FieldError::bad(field, expected))
-    }
-
-    pub(super) fn template(&self) -> Result<TemplateSource, FieldError> {
-        let sound = self.opt_string("sound")?;
-        let upload = self.opt_string("template_upload")?;
-        match (sound, upload) {
-            (Some(name), None) => {
-                validate_sound_name(&name).map_err(|rule| FieldError::bad("sound", rule.0))?;
-                Ok(TemplateSource::Sound(name))
+/// Reads the fields of one request type from its header (unknown fields,
+/// `type` and `id` included, are ignored). A failure names the field, with
+/// its parent for nested ones (`format.sample_rate`).
+pub(super) fn read<'a, T: Deserialize<'a>>(
+    header: &'a Map<String, Value>,
+) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(header).map_err(|err| {
+        let mut field: Vec<&str> = err
+            .path()
+            .iter()
+            .filter_map(|segment| match segment {
+                Segment::Map { key } => Some(key.as_str()),
+                _ => None,
+            })
+            .collect();
+        let message = err.inner().to_string();
+        let reason = match missing_field(&message) {
+            Some(name) => {
+                field.push(name);
+                "is missing".to_owned()
             }
-            (None, Some(upload_id)) => Ok(TemplateSource::Upload(upload_id)),
-            (None, None) => Err(FieldError::bad(
-                "sound",
-                "is missing: give `sound` or `template_upload`",
-            )),
-            (Some(_), Some(_)) => Err(FieldError::bad(
-                "sound",
-                "and `template_upload` are both given: give exactly one",
-            )),
+            None => reason(&message),
+        };
+        FieldError::bad(field.join("."), reason)
+    })
+}
+
+/// The field a "missing field `x`" error of serde names.
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.strip_suffix('`')
+}
+
+/// The module's wording for one of serde's errors. serde words the failures
+/// its derives and primitive types detect in a fixed form
+/// (`serde::de::Error`'s provided methods: "invalid type: U, expected E",
+/// "invalid value: U, expected E", "unknown variant `x`, expected E"); the
+/// checks of this module's own types already speak its words and pass
+/// through. The client's value is never repeated.
+fn reason(message: &str) -> String {
+    let typed = ["invalid type: ", "invalid value: "]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.rsplit_once(", expected "));
+    if let Some((unexpected, expected)) = typed {
+        return expectation(unexpected, expected);
+    }
+    if message.starts_with("unknown variant `") {
+        if let Some((_, expected)) = message.rsplit_once(", expected ") {
+            let choices: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            return format!("must be {}", one_of(&choices));
         }
     }
+    message.to_owned()
+}
 
-    pub(super) fn options(&self) -> Result<CountOptions, FieldError> {
-        let options = match self.get("options") {
-            None => return Ok(CountOptions::default()),
-            Some(Value::Object(options)) => options,
-            Some(_) => return Err(FieldError::bad("options", "must be an object")),
-        };
-        let threshold = number_in("options.threshold", options.get("threshold"))?;
-        if threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
-            return Err(FieldError::bad("options.threshold", "must be in 0..1"));
-        }
-        let min_gap_s = number_in("options.min_gap_s", options.get("min_gap_s"))?;
-        if min_gap_s.is_some_and(|gap| gap < 0.0) {
-            return Err(FieldError::bad("options.min_gap_s", "must be at least 0"));
-        }
-        Ok(CountOptions {
-            threshold,
-            min_gap_s,
-        })
+/// What a field must be, from what serde expected of it.
+fn expectation(unexpected: &str, expected: &str) -> String {
+    if unexpected == "null" {
+        // A required field given as `null` is missing.
+        return "is missing".to_owned();
     }
-
-    pub(super) fn format(&self) -> Result<PcmFormat, FieldError> {
-        let format = match self.get("format") {
-            None => return Err(FieldError::bad("format", "is missing")),
-            Some(Value::Object(format)) => Fields(format),
-            Some(_) => return Err(FieldError::bad("format", "must be an object")),
-        };
-        let encoding = match format.get("encoding") {
-            None => return Err(FieldError::bad("format.encoding", "is missing")),
-            Some(Value::String(text)) => PcmEncoding::from_wire(text),
-            Some(_) => None,
+    match expected {
+        "a string" => "must be a string",
+        "a boolean" => "must be true or false",
+        "u8" | "u16" | "u32" | "u64" if unexpected.starts_with("integer `-") => {
+            "must not be negative"
         }
-        .ok_or_else(|| {
-            FieldError::bad("format.encoding", "must be \"u8\", \"s16le\" or \"f32le\"")
-        })?;
-        let sample_rate = format
-            .u64("sample_rate")
-            .map_err(|err| FieldError::bad("format.sample_rate", err.reason))?;
-        let sample_rate = u32::try_from(sample_rate)
-            .ok()
-            .filter(|rate| (MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(rate))
-            .ok_or_else(|| {
-                FieldError::bad(
-                    "format.sample_rate",
-                    format!("must be in {MIN_SAMPLE_RATE}..={MAX_SAMPLE_RATE}"),
-                )
-            })?;
-        let channels = format
-            .u64("channels")
-            .map_err(|err| FieldError::bad("format.channels", err.reason))?;
-        let channels = u16::try_from(channels)
-            .ok()
-            .filter(|channels| (1..=MAX_CHANNELS).contains(channels))
-            .ok_or_else(|| {
-                FieldError::bad("format.channels", format!("must be in 1..={MAX_CHANNELS}"))
-            })?;
-        Ok(PcmFormat {
-            encoding,
-            sample_rate,
-            channels,
-        })
+        "u8" | "u16" | "u32" | "u64" if unexpected.starts_with("integer") => "is too large",
+        "u8" | "u16" | "u32" | "u64" => "must be a non-negative integer",
+        "f64" => "must be a number",
+        _ if expected.starts_with("struct ") || expected == "a map" => "must be an object",
+        _ => return format!("must be {expected}"),
+    }
+    .to_owned()
+}
+
+/// `"a", "b" or "c"`: the values a field may take, for its error message.
+pub(super) fn one_of(choices: &[&str]) -> String {
+    let quoted: Vec<String> = choices.iter().map(|c| format!("\"{c}\"")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
     }
 }
 
-/// An optional finite JSON number (`null` is absent).
-fn number_in(field: &'static str, value: Option<&Value>) -> Result<Option<f64>, FieldError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => number
-            .as_f64()
-            .filter(|x| x.is_finite())
-            .map(Some)
-            .ok_or_else(|| FieldError::bad(field, "must be a finite number")),
-        Some(_) => Err(FieldError::bad(field, "must be a number")),
+/// An optional field with a default: absent and `null` both mean the
+/// default (many client libraries write `None` as `null`).
+pub(super) fn null_is_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// An optional object field with a default (`options`): absent and `null`
+/// both mean the default, and only a JSON object is read ([`ObjectOnly`]).
+pub(super) fn object_or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    struct Object<T>(T);
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            T::deserialize(ObjectOnly(deserializer)).map(Object)
+        }
+    }
+    Ok(Option::<Object<T>>::deserialize(deserializer)?.map_or_else(T::default, |o| o.0))
+}
+
+/// Reads a struct from a JSON object only: serde's derives would also take
+/// an array of its values in field order, which the protocol never sends
+/// (`"options": [0.5]` is `bad_request`).
+struct ObjectOnly<D>(D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
+}
+
+/// A string field read through the validated newtype `V` that holds its
+/// rule (`checked::<SoundName, _>`), kept as the plain string the request
+/// types carry (a client may send any string: the rule is the server's).
+pub(super) fn checked<'de, V, D>(deserializer: D) -> Result<String, D::Error>
+where
+    V: Deserialize<'de> + Into<String>,
+    D: Deserializer<'de>,
+{
+    V::deserialize(deserializer).map(Into::into)
+}
+
+/// `cancel`'s `target`: a request id, read by the rule of `id`.
+pub(super) fn request_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    parse_id(Some(&value)).map_err(|err| match err {
+        IdError::Missing => D::Error::custom("is missing"),
+        _ => D::Error::custom("must be a request id (an integer in 1..=4294967295)"),
+    })
+}
+
+/// A number of seconds (`grace_s`): any JSON number at least 0.
+pub(super) fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    at_least_zero(f64::deserialize(deserializer)?).map_err(D::Error::custom)
+}
+
+/// An optional number of seconds (`options.min_gap_s`).
+pub(super) fn opt_seconds<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<f64>, D::Error> {
+    Option::<f64>::deserialize(deserializer)?
+        .map(at_least_zero)
+        .transpose()
+        .map_err(D::Error::custom)
+}
+
+/// An optional score (`options.threshold`): a number in 0..=1.
+pub(super) fn opt_unit<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<f64>, D::Error> {
+    match Option::<f64>::deserialize(deserializer)? {
+        Some(x) if !(0.0..=1.0).contains(&x) => Err(D::Error::custom("must be in 0..1")),
+        score => Ok(score),
+    }
+}
+
+fn at_least_zero(x: f64) -> Result<f64, &'static str> {
+    if x >= 0.0 {
+        Ok(x)
+    } else {
+        Err("must be at least 0")
+    }
+}
+
+/// A SHA-256 as 64 hex digits (either case read, lower case written).
+pub(super) mod hex_digest {
+    use super::*;
+
+    pub(in super::super) fn serialize<S: Serializer>(
+        digest: &[u8; 32],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(digest))
+    }
+
+    pub(in super::super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_sha256_hex(&text).map_err(D::Error::custom)
+    }
+}
+
+/// A PCM format as `stream.open` carries it: `encoding`, `sample_rate`
+/// (8000..=192000) and `channels` (1..=8), integers.
+pub(super) mod pcm_format {
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    struct Wire {
+        encoding: Encoding,
+        sample_rate: SampleRate,
+        channels: Channels,
+    }
+
+    #[derive(Clone, Copy, Serialize, Deserialize)]
+    #[serde(try_from = "String", into = "&'static str")]
+    struct Encoding(PcmEncoding);
+
+    impl TryFrom<String> for Encoding {
+        type Error = String;
+        fn try_from(text: String) -> Result<Self, String> {
+            PcmEncoding::from_wire(&text).map(Encoding).ok_or_else(|| {
+                let names = PcmEncoding::ALL.map(PcmEncoding::as_wire);
+                format!("must be {}", one_of(&names))
+            })
+        }
+    }
+
+    impl From<Encoding> for &'static str {
+        fn from(encoding: Encoding) -> Self {
+            encoding.0.as_wire()
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(try_from = "u64")]
+    struct SampleRate(u32);
+
+    impl TryFrom<u64> for SampleRate {
+        type Error = String;
+        fn try_from(rate: u64) -> Result<Self, String> {
+            in_range(rate, MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).map(SampleRate)
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(try_from = "u64")]
+    struct Channels(u16);
+
+    impl TryFrom<u64> for Channels {
+        type Error = String;
+        fn try_from(channels: u64) -> Result<Self, String> {
+            in_range(channels, 1..=MAX_CHANNELS).map(Channels)
+        }
+    }
+
+    /// `value` as a `T` within `range`, or what it must be.
+    fn in_range<T>(value: u64, range: std::ops::RangeInclusive<T>) -> Result<T, String>
+    where
+        T: TryFrom<u64> + PartialOrd + std::fmt::Display,
+    {
+        T::try_from(value)
+            .ok()
+            .filter(|value| range.contains(value))
+            .ok_or_else(|| format!("must be in {}..={}", range.start(), range.end()))
+    }
+
+    pub(in super::super) fn serialize<S: Serializer>(
+        format: &PcmFormat,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        Wire {
+            encoding: Encoding(format.encoding),
+            sample_rate: SampleRate(format.sample_rate),
+            channels: Channels(format.channels),
+        }
+        .serialize(serializer)
+    }
+
+    pub(in super::super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<PcmFormat, D::Error> {
+        let wire = Wire::deserialize(ObjectOnly(deserializer))?;
+        Ok(PcmFormat {
+            encoding: wire.encoding.0,
+            sample_rate: wire.sample_rate.0,
+            channels: wire.channels.0,
+        })
     }
 }

@@ -8,7 +8,10 @@
 //!    `too_large` for an upload `size`, see [`FieldError`]);
 //! 4. the request itself: the server's.
 //!
-//! The naming and size rules of §5 are plain functions
+//! The fields are read by serde's derives on the request types (types.rs),
+//! the naming and size rules of §5 held by validated newtypes read with
+//! `try_from` (rules.rs); fields.rs turns serde's errors into the module's
+//! wording, naming the field. The rules are also plain functions
 //! ([`validate_username`], [`validate_sound_name`], [`check_password_size`],
 //! [`check_password_strength`], ...) so the server and the client share them.
 //!
@@ -34,10 +37,11 @@ pub use types::*;
 
 use serde_json::{Map, Value};
 
-use super::codes::{wire_enum, ErrorCode, LogLevel, Priority, Role};
-use super::message::{parse_id, request_id};
-use super::{EnvelopeError, EnvelopeProblem, FieldError, IdError};
-use fields::{fields_of, Fields};
+use super::codes::{wire_enum, LogLevel, Priority, Role};
+use super::message::request_id;
+use super::{EnvelopeError, EnvelopeProblem, FieldError};
+use fields::{fields_of, read};
+use types::{CountFields, StreamOpenFields};
 
 /// Longest password accepted at signup, in bytes of UTF-8 (§5).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -221,159 +225,44 @@ impl Request {
     /// both kinds of fault is `bad_request`, as the order of §4 wants.
     /// Payload presence (inline audio vs. an upload) is the server's check.
     pub fn parse(kind: RequestKind, header: &Map<String, Value>) -> Result<Request, FieldError> {
-        let fields = Fields(header);
+        use {AdminRequest as A, LibraryRequest as L, OpenRequest as O, StreamRequest as S};
+        let library = |op| Request::User(UserRequest::Library(op));
+        let stream = |request| Request::User(UserRequest::Stream(request));
         Ok(match kind {
-            RequestKind::Signup => {
-                let username = fields.string("username")?;
-                validate_username(&username).map_err(|rule| FieldError::bad("username", rule.0))?;
-                let password = fields.string("password")?;
-                check_password_size(&password)
-                    .map_err(|rule| FieldError::bad("password", rule.0))?;
-                Request::Open(OpenRequest::Signup(Signup { username, password }))
-            }
-            RequestKind::Login => Request::Open(OpenRequest::Login(Login {
-                username: fields.string("username")?,
-                password: fields.string("password")?,
-            })),
-            RequestKind::Resume => Request::Open(OpenRequest::Resume(Resume {
-                token: fields.string("token")?,
-            })),
-            RequestKind::Ping => Request::Open(OpenRequest::Ping),
+            RequestKind::Signup => Request::Open(O::Signup(read(header)?)),
+            RequestKind::Login => Request::Open(O::Login(read(header)?)),
+            RequestKind::Resume => Request::Open(O::Resume(read(header)?)),
+            RequestKind::Ping => Request::Open(O::Ping),
             RequestKind::Logout => Request::User(UserRequest::Logout),
             RequestKind::UploadBegin => {
-                let size = fields.u64("size")?;
-                if size == 0 {
-                    return Err(FieldError::bad("size", "must be at least 1"));
-                }
-                let sha256 = parse_sha256_hex(&fields.string("sha256")?)
-                    .map_err(|rule| FieldError::bad("sha256", rule.0))?;
-                if size > MAX_UPLOAD_SIZE {
-                    return Err(FieldError {
-                        field: "size",
-                        reason: format!("must be at most {MAX_UPLOAD_SIZE} bytes"),
-                        code: ErrorCode::TooLarge,
-                    });
-                }
-                Request::User(UserRequest::Library(LibraryRequest::UploadBegin(
-                    UploadBegin { size, sha256 },
-                )))
+                library(L::UploadBegin(read::<UploadBegin>(header)?.check_size()?))
             }
-            RequestKind::UploadChunk => Request::User(UserRequest::Library(
-                LibraryRequest::UploadChunk(UploadChunk {
-                    upload_id: fields.string("upload_id")?,
-                    offset: fields.u64("offset")?,
-                }),
-            )),
-            RequestKind::UploadFinish => Request::User(UserRequest::Library(
-                LibraryRequest::UploadFinish(UploadRef {
-                    upload_id: fields.string("upload_id")?,
-                }),
-            )),
-            RequestKind::UploadAbort => Request::User(UserRequest::Library(
-                LibraryRequest::UploadAbort(UploadRef {
-                    upload_id: fields.string("upload_id")?,
-                }),
-            )),
-            RequestKind::SoundList => {
-                Request::User(UserRequest::Library(LibraryRequest::SoundList))
+            RequestKind::UploadChunk => library(L::UploadChunk(read(header)?)),
+            RequestKind::UploadFinish => library(L::UploadFinish(read(header)?)),
+            RequestKind::UploadAbort => library(L::UploadAbort(read(header)?)),
+            RequestKind::SoundList => library(L::SoundList),
+            RequestKind::SoundSave => library(L::SoundSave(read(header)?)),
+            RequestKind::SoundGet => library(L::SoundGet(read(header)?)),
+            RequestKind::SoundRename => library(L::SoundRename(read(header)?)),
+            RequestKind::SoundDelete => library(L::SoundDelete(read(header)?)),
+            RequestKind::Count => {
+                Request::User(UserRequest::Count(read::<CountFields>(header)?.try_into()?))
             }
-            RequestKind::SoundSave => {
-                Request::User(UserRequest::Library(LibraryRequest::SoundSave(SoundSave {
-                    name: fields.sound_name("name")?,
-                    upload_id: fields.opt_string("upload_id")?,
-                    overwrite: fields.opt_bool("overwrite")?.unwrap_or(false),
-                })))
-            }
-            RequestKind::SoundGet => {
-                Request::User(UserRequest::Library(LibraryRequest::SoundGet(SoundGet {
-                    name: fields.sound_name("name")?,
-                    offset: fields.opt_u64("offset")?.unwrap_or(0),
-                })))
-            }
-            RequestKind::SoundRename => Request::User(UserRequest::Library(
-                LibraryRequest::SoundRename(SoundRename {
-                    name: fields.sound_name("name")?,
-                    new_name: fields.sound_name("new_name")?,
-                }),
-            )),
-            RequestKind::SoundDelete => Request::User(UserRequest::Library(
-                LibraryRequest::SoundDelete(SoundDelete {
-                    name: fields.sound_name("name")?,
-                }),
-            )),
-            RequestKind::Count => Request::User(UserRequest::Count(Count {
-                template: fields.template()?,
-                recording_upload: fields.opt_string("recording_upload")?,
-                options: fields.options()?,
-            })),
-            RequestKind::Cancel => Request::User(UserRequest::Cancel(Cancel {
-                target: parse_id(fields.get("target")).map_err(|err| match err {
-                    IdError::Missing => FieldError::bad("target", "is missing"),
-                    _ => FieldError::bad(
-                        "target",
-                        "must be a request id (an integer in 1..=4294967295)",
-                    ),
-                })?,
-            })),
+            RequestKind::Cancel => Request::User(UserRequest::Cancel(read(header)?)),
             RequestKind::StreamOpen => {
-                Request::User(UserRequest::Stream(StreamRequest::Open(StreamOpen {
-                    template: fields.template()?,
-                    format: fields.format()?,
-                    options: fields.options()?,
-                })))
+                stream(S::Open(read::<StreamOpenFields>(header)?.try_into()?))
             }
-            RequestKind::StreamData => {
-                Request::User(UserRequest::Stream(StreamRequest::Data(StreamRef {
-                    stream_id: fields.string("stream_id")?,
-                })))
-            }
-            RequestKind::StreamClose => {
-                Request::User(UserRequest::Stream(StreamRequest::Close(StreamRef {
-                    stream_id: fields.string("stream_id")?,
-                })))
-            }
-            RequestKind::AdminSessions => Request::Admin(AdminRequest::Sessions(fields.page()?)),
-            RequestKind::AdminKick => Request::Admin(AdminRequest::Kick(AdminKick {
-                session_id: fields.u64("session_id")?,
-            })),
-            RequestKind::AdminUsers => Request::Admin(AdminRequest::Users(fields.page()?)),
-            RequestKind::AdminUserDelete => {
-                Request::Admin(AdminRequest::UserDelete(AdminUserDelete {
-                    username: fields.string("username")?,
-                }))
-            }
-            RequestKind::AdminUserRole => Request::Admin(AdminRequest::UserRole(AdminUserRole {
-                username: fields.string("username")?,
-                role: fields.wire("role", Role::from_wire, "must be \"user\" or \"admin\"")?,
-            })),
-            RequestKind::AdminBroadcast => {
-                Request::Admin(AdminRequest::Broadcast(AdminBroadcast {
-                    message: fields.string("message")?,
-                    priority: fields.wire(
-                        "priority",
-                        Priority::from_wire,
-                        "must be \"low\", \"medium\" or \"high\"",
-                    )?,
-                }))
-            }
-            RequestKind::AdminStats => Request::Admin(AdminRequest::Stats),
-            RequestKind::AdminTail => Request::Admin(AdminRequest::Tail(AdminTail {
-                level: match fields.get("level") {
-                    None => LogLevel::Info,
-                    Some(_) => fields.wire(
-                        "level",
-                        LogLevel::from_wire,
-                        "must be \"error\", \"warn\", \"info\", \"debug\" or \"trace\"",
-                    )?,
-                },
-            })),
-            RequestKind::AdminShutdown => {
-                let grace_s = fields.f64("grace_s")?;
-                if grace_s < 0.0 {
-                    return Err(FieldError::bad("grace_s", "must be at least 0"));
-                }
-                Request::Admin(AdminRequest::Shutdown(AdminShutdown { grace_s }))
-            }
+            RequestKind::StreamData => stream(S::Data(read(header)?)),
+            RequestKind::StreamClose => stream(S::Close(read(header)?)),
+            RequestKind::AdminSessions => Request::Admin(A::Sessions(read(header)?)),
+            RequestKind::AdminKick => Request::Admin(A::Kick(read(header)?)),
+            RequestKind::AdminUsers => Request::Admin(A::Users(read(header)?)),
+            RequestKind::AdminUserDelete => Request::Admin(A::UserDelete(read(header)?)),
+            RequestKind::AdminUserRole => Request::Admin(A::UserRole(read(header)?)),
+            RequestKind::AdminBroadcast => Request::Admin(A::Broadcast(read(header)?)),
+            RequestKind::AdminStats => Request::Admin(A::Stats),
+            RequestKind::AdminTail => Request::Admin(A::Tail(read(header)?)),
+            RequestKind::AdminShutdown => Request::Admin(A::Shutdown(read(header)?)),
         })
     }
 
@@ -381,52 +270,9 @@ impl Request {
     /// (which the client's connection adds). [`Request::parse`] reads it
     /// back as this request.
     pub fn header(&self) -> Map<String, Value> {
-        let mut header = self.fields();
+        let mut header = fields_of(self);
         header.insert("type".to_owned(), Value::from(self.kind().as_str()));
         header
-    }
-
-    /// The request's fields, serialised from its type.
-    fn fields(&self) -> Map<String, Value> {
-        match self {
-            Request::Open(request) => match request {
-                OpenRequest::Signup(signup) => fields_of(signup),
-                OpenRequest::Login(login) => fields_of(login),
-                OpenRequest::Resume(resume) => fields_of(resume),
-                OpenRequest::Ping => Map::new(),
-            },
-            Request::User(request) => match request {
-                UserRequest::Logout => Map::new(),
-                UserRequest::Library(op) => match op {
-                    LibraryRequest::UploadBegin(begin) => fields_of(begin),
-                    LibraryRequest::UploadChunk(chunk) => fields_of(chunk),
-                    LibraryRequest::UploadFinish(upload) | LibraryRequest::UploadAbort(upload) => {
-                        fields_of(upload)
-                    }
-                    LibraryRequest::SoundList => Map::new(),
-                    LibraryRequest::SoundSave(save) => fields_of(save),
-                    LibraryRequest::SoundGet(get) => fields_of(get),
-                    LibraryRequest::SoundRename(rename) => fields_of(rename),
-                    LibraryRequest::SoundDelete(delete) => fields_of(delete),
-                },
-                UserRequest::Count(count) => fields_of(count),
-                UserRequest::Cancel(cancel) => fields_of(cancel),
-                UserRequest::Stream(request) => match request {
-                    StreamRequest::Open(open) => fields_of(open),
-                    StreamRequest::Data(stream) | StreamRequest::Close(stream) => fields_of(stream),
-                },
-            },
-            Request::Admin(request) => match request {
-                AdminRequest::Sessions(page) | AdminRequest::Users(page) => fields_of(page),
-                AdminRequest::Stats => Map::new(),
-                AdminRequest::Kick(kick) => fields_of(kick),
-                AdminRequest::UserDelete(delete) => fields_of(delete),
-                AdminRequest::UserRole(change) => fields_of(change),
-                AdminRequest::Broadcast(broadcast) => fields_of(broadcast),
-                AdminRequest::Tail(tail) => fields_of(tail),
-                AdminRequest::Shutdown(shutdown) => fields_of(shutdown),
-            },
-        }
     }
 
     /// The type of this request.

@@ -109,3 +109,47 @@ pub fn parse_sha256_hex(text: &str) -> Result<[u8; 32], RuleViolation> {
     hex::decode_to_slice(text, &mut digest).map_err(|_| RuleViolation("must be 64 hex digits"))?;
     Ok(digest)
 }
+
+/// Declares a string newtype that holds one of the rules above: serde reads
+/// it through the rule (`try_from = "String"`), so a request field read
+/// through it ([`checked`](super::fields::checked)) never holds a value that
+/// breaks the rule, and the rule's message names what is wrong.
+macro_rules! validated_string {
+    ($(#[$meta:meta])* $name:ident, $rule:path) => {
+        $(#[$meta])*
+        #[derive(serde::Deserialize)]
+        #[serde(try_from = "String")]
+        pub(super) struct $name(String);
+
+        impl TryFrom<String> for $name {
+            type Error = RuleViolation;
+            fn try_from(text: String) -> Result<Self, RuleViolation> {
+                $rule(&text)?;
+                Ok($name(text))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+    };
+}
+
+validated_string!(
+    /// A username that passes [`validate_username`]: a new account's.
+    Username,
+    validate_username
+);
+validated_string!(
+    /// A sound name that passes [`validate_sound_name`].
+    SoundName,
+    validate_sound_name
+);
+validated_string!(
+    /// A signup password within [`check_password_size`] (its strength is
+    /// the server's later check, `weak_password`).
+    NewPassword,
+    check_password_size
+);

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::protocol::message::decode_message;
+use crate::protocol::{ErrorCode, IdError};
 use bytes::Bytes;
 use serde_json::json;
 
@@ -16,7 +17,7 @@ fn parse(kind: RequestKind, fields: Value) -> Result<Request, FieldError> {
     Request::parse(kind, &header(fields))
 }
 
-fn field_of(result: Result<Request, FieldError>) -> &'static str {
+fn field_of(result: Result<Request, FieldError>) -> String {
     let err = result.unwrap_err();
     assert_eq!(err.code, ErrorCode::BadRequest, "{err}");
     err.field
@@ -345,7 +346,10 @@ fn upload_begin_fields_and_too_large() {
         json!({"size": MAX_UPLOAD_SIZE + 1, "sha256": HASH}),
     )
     .unwrap_err();
-    assert_eq!((err.field, err.code), ("size", ErrorCode::TooLarge));
+    assert_eq!(
+        (err.field.as_str(), err.code),
+        ("size", ErrorCode::TooLarge)
+    );
     // A bad field wins over too_large (§4 order).
     assert_eq!(
         field_of(parse(
@@ -852,6 +856,90 @@ fn parsed_requests_know_their_kind() {
 fn field_errors_name_the_field_in_their_message() {
     let err = parse(RequestKind::SoundGet, json!({"name": 5})).unwrap_err();
     assert_eq!(err.to_string(), "`name` must be a string");
+}
+
+#[test]
+fn field_errors_say_what_the_field_must_be() {
+    let message = |kind, fields| parse(kind, fields).unwrap_err().to_string();
+    let size = |size: Value| {
+        message(
+            RequestKind::UploadBegin,
+            json!({"size": size, "sha256": HASH}),
+        )
+    };
+    assert_eq!(size(json!(-5)), "`size` must not be negative");
+    assert_eq!(size(json!(1.5)), "`size` must be a non-negative integer");
+    assert_eq!(size(json!("10")), "`size` must be a non-negative integer");
+    assert_eq!(size(Value::Null), "`size` is missing");
+    assert_eq!(
+        message(RequestKind::UploadBegin, json!({"size": 1, "sha256": "zz"})),
+        "`sha256` must be 64 hex digits"
+    );
+    assert_eq!(
+        message(
+            RequestKind::AdminUserRole,
+            json!({"username": "b", "role": "root"})
+        ),
+        "`role` must be \"user\" or \"admin\""
+    );
+    assert_eq!(
+        message(
+            RequestKind::AdminBroadcast,
+            json!({"message": "m", "priority": "x"})
+        ),
+        "`priority` must be \"low\", \"medium\" or \"high\""
+    );
+    assert_eq!(
+        message(RequestKind::SoundSave, json!({"name": "a", "overwrite": 1})),
+        "`overwrite` must be true or false"
+    );
+    assert_eq!(
+        message(RequestKind::Count, json!({"sound": "a", "options": 3})),
+        "`options` must be an object"
+    );
+    assert_eq!(
+        message(
+            RequestKind::Count,
+            json!({"sound": "a", "options": {"threshold": 2}})
+        ),
+        "`options.threshold` must be in 0..1"
+    );
+    assert_eq!(
+        message(
+            RequestKind::Count,
+            json!({"sound": "a", "options": {"min_gap_s": "1"}})
+        ),
+        "`options.min_gap_s` must be a number"
+    );
+    let format = |format: Value| {
+        message(
+            RequestKind::StreamOpen,
+            json!({"sound": "a", "format": format}),
+        )
+    };
+    assert_eq!(
+        format(json!({"encoding": "s24le", "sample_rate": 8000, "channels": 1})),
+        "`format.encoding` must be \"u8\", \"s16le\" or \"f32le\""
+    );
+    assert_eq!(
+        format(json!({"encoding": "u8", "channels": 1})),
+        "`format.sample_rate` is missing"
+    );
+    assert_eq!(
+        format(json!({"encoding": "u8", "sample_rate": 8000, "channels": 9})),
+        "`format.channels` must be in 1..=8"
+    );
+    assert_eq!(
+        message(
+            RequestKind::Signup,
+            json!({"username": "_x", "password": "p"})
+        ),
+        "`username` must start with an ASCII letter or digit"
+    );
+    assert_eq!(
+        message(RequestKind::Cancel, json!({"target": 0})),
+        "`target` must be a request id (an integer in 1..=4294967295)"
+    );
 }
 
 #[test]

@@ -1,17 +1,23 @@
 //! The request types of §5, one per `type`, grouped by who may send them.
-//! They serialise to the fields a client writes ([`Request::header`]).
+//! They serialise to the fields a client writes ([`Request::header`]) and
+//! deserialise from them with the checks of §5 ([`Request::parse`]); where a
+//! rule spans two fields (`count`'s template) a private wire form is read
+//! first.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::fields::{hex_digest, pcm_format};
+use super::fields::{
+    checked, hex_digest, null_is_default, object_or_default, opt_seconds, opt_unit, pcm_format,
+    request_id, seconds,
+};
+use super::rules::{NewPassword, SoundName, Username};
 #[cfg(doc)]
 use super::RequestKind;
+use super::MAX_UPLOAD_SIZE;
 #[cfg(doc)]
-use super::{
-    check_password_strength, login_could_be_valid, validate_username, MAX_PASSWORD_BYTES,
-    MAX_UPLOAD_SIZE,
-};
+use super::{check_password_strength, login_could_be_valid, validate_username, MAX_PASSWORD_BYTES};
 use super::{LogLevel, PcmFormat, Priority, Role};
+use crate::protocol::{ErrorCode, FieldError};
 
 /// Where a count or a stream takes its template from: exactly one of `sound`
 /// and `template_upload`.
@@ -27,14 +33,44 @@ pub enum TemplateSource {
 
 /// The optional `options` of `count` and `stream.open`. `None` means "use
 /// the default" (the engine's, which must work without tuning).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct CountOptions {
     /// Detection threshold, a finite number in 0..=1.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_unit"
+    )]
     pub threshold: Option<f64>,
     /// Shortest gap between two events in seconds, finite and >= 0.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_seconds"
+    )]
     pub min_gap_s: Option<f64>,
+}
+
+impl TemplateSource {
+    /// The template of a request that gives `sound` or `template_upload`:
+    /// exactly one of them.
+    fn exactly_one(
+        sound: Option<SoundName>,
+        upload: Option<String>,
+    ) -> Result<TemplateSource, FieldError> {
+        match (sound, upload) {
+            (Some(name), None) => Ok(TemplateSource::Sound(name.into())),
+            (None, Some(upload_id)) => Ok(TemplateSource::Upload(upload_id)),
+            (None, None) => Err(FieldError::bad(
+                "sound",
+                "is missing: give `sound` or `template_upload`",
+            )),
+            (Some(_), Some(_)) => Err(FieldError::bad(
+                "sound",
+                "and `template_upload` are both given: give exactly one",
+            )),
+        }
+    }
 }
 
 impl CountOptions {
@@ -45,18 +81,20 @@ impl CountOptions {
 }
 
 /// `signup`: create an account (does not log in).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signup {
     /// A valid username ([`validate_username`]), as first written.
+    #[serde(deserialize_with = "checked::<Username, _>")]
     pub username: String,
     /// At most [`MAX_PASSWORD_BYTES`]; its strength is NOT checked here: the
     /// server answers `weak_password` after [`check_password_strength`].
+    #[serde(deserialize_with = "checked::<NewPassword, _>")]
     pub password: String,
 }
 
 /// `login`. Any strings: one that could never be valid is answered
 /// `invalid_credentials` like a wrong pair (§5), see [`login_could_be_valid`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Login {
     /// The username as typed (any case).
     pub username: String,
@@ -65,24 +103,44 @@ pub struct Login {
 }
 
 /// `resume`: log in again with a resume token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resume {
     /// The token from the last `login`/`resume` answer.
     pub token: String,
 }
 
 /// `upload.begin`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadBegin {
-    /// Size of the whole file in bytes, 1..=[`MAX_UPLOAD_SIZE`].
+    /// Size of the whole file in bytes, 1..=[`MAX_UPLOAD_SIZE`]
+    /// (`too_large` above it, checked after every other field).
     pub size: u64,
     /// SHA-256 of the whole file (64 hex digits on the wire).
-    #[serde(serialize_with = "hex_digest")]
+    #[serde(with = "hex_digest")]
     pub sha256: [u8; 32],
 }
 
+impl UploadBegin {
+    /// The size rule, checked after every field was read: 0 is
+    /// `bad_request`, over [`MAX_UPLOAD_SIZE`] is `too_large` (§5), so a
+    /// request with a bad field and a size too large is `bad_request`, as the
+    /// order of §4 wants.
+    pub(super) fn check_size(self) -> Result<Self, FieldError> {
+        if self.size == 0 {
+            return Err(FieldError::bad("size", "must be at least 1"));
+        }
+        if self.size > MAX_UPLOAD_SIZE {
+            return Err(FieldError {
+                code: ErrorCode::TooLarge,
+                ..FieldError::bad("size", format!("must be at most {MAX_UPLOAD_SIZE} bytes"))
+            });
+        }
+        Ok(self)
+    }
+}
+
 /// `upload.chunk` (+ payload).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadChunk {
     /// The id from `upload.begin`.
     pub upload_id: String,
@@ -91,46 +149,53 @@ pub struct UploadChunk {
 }
 
 /// `upload.finish` and `upload.abort`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadRef {
     /// The id from `upload.begin`.
     pub upload_id: String,
 }
 
 /// `sound.save` (+ payload if inline).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SoundSave {
     /// A valid sound name.
+    #[serde(deserialize_with = "checked::<SoundName, _>")]
     pub name: String,
     /// A finished upload to save; `None` means the payload.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
     /// Replace an existing sound of that name (default false).
+    #[serde(default, deserialize_with = "null_is_default")]
     pub overwrite: bool,
 }
 
 /// `sound.get`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SoundGet {
     /// A valid sound name.
+    #[serde(deserialize_with = "checked::<SoundName, _>")]
     pub name: String,
     /// First byte wanted (default 0).
+    #[serde(default, deserialize_with = "null_is_default")]
     pub offset: u64,
 }
 
 /// `sound.rename`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SoundRename {
     /// The current name (valid).
+    #[serde(deserialize_with = "checked::<SoundName, _>")]
     pub name: String,
     /// The new name (valid).
+    #[serde(deserialize_with = "checked::<SoundName, _>")]
     pub new_name: String,
 }
 
 /// `sound.delete`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SoundDelete {
     /// A valid sound name.
+    #[serde(deserialize_with = "checked::<SoundName, _>")]
     pub name: String,
 }
 
@@ -150,9 +215,10 @@ pub struct Count {
 }
 
 /// `cancel`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cancel {
     /// The id of a running `count` or `admin.tail` of this session.
+    #[serde(deserialize_with = "request_id")]
     pub target: u32,
 }
 
@@ -163,15 +229,58 @@ pub struct StreamOpen {
     #[serde(flatten)]
     pub template: TemplateSource,
     /// The PCM format of every `stream.data` payload.
-    #[serde(serialize_with = "pcm_format")]
+    #[serde(with = "pcm_format")]
     pub format: PcmFormat,
     /// Tuning, defaults if absent.
     #[serde(skip_serializing_if = "CountOptions::is_default")]
     pub options: CountOptions,
 }
 
+/// `count`'s fields as read, before the template rule.
+#[derive(Deserialize)]
+pub(super) struct CountFields {
+    sound: Option<SoundName>,
+    template_upload: Option<String>,
+    recording_upload: Option<String>,
+    #[serde(default, deserialize_with = "object_or_default")]
+    options: CountOptions,
+}
+
+impl TryFrom<CountFields> for Count {
+    type Error = FieldError;
+    fn try_from(fields: CountFields) -> Result<Count, FieldError> {
+        Ok(Count {
+            template: TemplateSource::exactly_one(fields.sound, fields.template_upload)?,
+            recording_upload: fields.recording_upload,
+            options: fields.options,
+        })
+    }
+}
+
+/// `stream.open`'s fields as read, before the template rule.
+#[derive(Deserialize)]
+pub(super) struct StreamOpenFields {
+    sound: Option<SoundName>,
+    template_upload: Option<String>,
+    #[serde(with = "pcm_format")]
+    format: PcmFormat,
+    #[serde(default, deserialize_with = "object_or_default")]
+    options: CountOptions,
+}
+
+impl TryFrom<StreamOpenFields> for StreamOpen {
+    type Error = FieldError;
+    fn try_from(fields: StreamOpenFields) -> Result<StreamOpen, FieldError> {
+        Ok(StreamOpen {
+            template: TemplateSource::exactly_one(fields.sound, fields.template_upload)?,
+            format: fields.format,
+            options: fields.options,
+        })
+    }
+}
+
 /// `stream.data` (+ payload) and `stream.close`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamRef {
     /// The id from `stream.open`: an opaque string, like `upload_id`.
     pub stream_id: String,
@@ -182,12 +291,29 @@ pub struct StreamRef {
 pub const MAX_PAGE_LIMIT: u64 = 1_000;
 
 /// `offset` and `limit` of `admin.sessions` and `admin.users` (since 1.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page {
     /// Entries to skip (default 0).
+    #[serde(default, deserialize_with = "null_is_default")]
     pub offset: u64,
     /// Entries to return at most, 1..=[`MAX_PAGE_LIMIT`] (default 1,000).
+    #[serde(default = "page_limit_default", deserialize_with = "page_limit")]
     pub limit: u64,
+}
+
+fn page_limit_default() -> u64 {
+    MAX_PAGE_LIMIT
+}
+
+/// `limit` of a page: absent or `null` is the default, else 1..=[`MAX_PAGE_LIMIT`].
+fn page_limit<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    match Option::<u64>::deserialize(deserializer)? {
+        None => Ok(MAX_PAGE_LIMIT),
+        Some(limit) if (1..=MAX_PAGE_LIMIT).contains(&limit) => Ok(limit),
+        Some(_) => Err(serde::de::Error::custom(format!(
+            "must be from 1 to {MAX_PAGE_LIMIT}"
+        ))),
+    }
 }
 
 impl Default for Page {
@@ -209,14 +335,14 @@ impl Page {
 }
 
 /// `admin.kick`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminKick {
     /// A `session_id` from `admin.sessions`.
     pub session_id: u64,
 }
 
 /// `admin.user.delete`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminUserDelete {
     /// The account, any case. Not checked against the username rule: a name
     /// that cannot exist is simply `not_found`.
@@ -224,7 +350,7 @@ pub struct AdminUserDelete {
 }
 
 /// `admin.user.role`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminUserRole {
     /// The account, any case (unchecked, as in [`AdminUserDelete`]).
     pub username: String,
@@ -233,7 +359,7 @@ pub struct AdminUserRole {
 }
 
 /// `admin.broadcast`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminBroadcast {
     /// The text of the notice (any string, empty included).
     pub message: String,
@@ -242,16 +368,18 @@ pub struct AdminBroadcast {
 }
 
 /// `admin.tail`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminTail {
     /// Least severe level pushed (default `info`).
+    #[serde(default, deserialize_with = "null_is_default")]
     pub level: LogLevel,
 }
 
 /// `admin.shutdown`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AdminShutdown {
     /// Seconds running requests may take to finish: finite, >= 0.
+    #[serde(deserialize_with = "seconds")]
     pub grace_s: f64,
 }
 
@@ -263,8 +391,11 @@ impl AdminShutdown {
 }
 
 /// A request whose fields passed the checks of §5, grouped by who may send
-/// it (the login and role checks of §4, [`RequestKind::access`]).
-#[derive(Debug, Clone, PartialEq)]
+/// it (the login and role checks of §4, [`RequestKind::access`]). It
+/// serialises to its fields alone (every group is `untagged`; a request
+/// without fields is `null`), [`Request::header`] adds the `type`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum Request {
     /// Allowed before login.
     Open(OpenRequest),
@@ -275,7 +406,8 @@ pub enum Request {
 }
 
 /// The requests allowed before login.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum OpenRequest {
     /// `signup`.
     Signup(Signup),
@@ -288,7 +420,8 @@ pub enum OpenRequest {
 }
 
 /// The requests of a logged-in user.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum UserRequest {
     /// `logout`.
     Logout,
@@ -304,7 +437,8 @@ pub enum UserRequest {
 
 /// The operations on a user's uploads and saved sounds, carried as they are
 /// to the sound library.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum LibraryRequest {
     /// `upload.begin`.
     UploadBegin(UploadBegin),
@@ -327,7 +461,8 @@ pub enum LibraryRequest {
 }
 
 /// The requests of live counting.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum StreamRequest {
     /// `stream.open`.
     Open(StreamOpen),
@@ -338,7 +473,8 @@ pub enum StreamRequest {
 }
 
 /// The administration requests.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
 pub enum AdminRequest {
     /// `admin.sessions`.
     Sessions(Page),

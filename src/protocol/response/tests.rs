@@ -120,7 +120,7 @@ fn errors_from_parse_failures() {
     };
     assert_eq!(ErrorResponse::from_envelope(&envelope).id, None);
     let field = FieldError {
-        field: "size",
+        field: "size".into(),
         reason: "too big".into(),
         code: ErrorCode::TooLarge,
     };

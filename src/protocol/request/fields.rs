@@ -145,8 +145,11 @@ impl<'a> Fields<'a> {
             return Err(FieldError::bad("options.threshold", "must be in 0..1"));
         }
         let min_gap_s = number_in("options.min_gap_s", options.get("min_gap_s"))?;
-        if min_gap_s.is_some_and(|gap| gap < 0.0) {
-            return Err(FieldError::bad("options.min_gap_s", "must be at least 0"));
+        if min_gap_s.is_some_and(|gap| !(0.0..=crate::dsp::MAX_MIN_GAP_S).contains(&gap)) {
+            return Err(FieldError::bad(
+                "options.min_gap_s",
+                "must be in 0..14400 (seconds; four hours, the longest recording)",
+            ));
         }
         Ok(CountOptions {
             threshold,

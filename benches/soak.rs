@@ -3,7 +3,8 @@
 //! logs in, counts and streams, and the server's memory is watched.
 //!
 //! `cargo bench --bench soak -- [--seconds 60] [--clients 400]
-//!  [--max-rss-mib 1024] [--login-ms 2000] [--count-ms 5000] [--stream-ms 5000]`
+//!  [--max-rss-mib 1024] [--login-ms 2000] [--count-ms 5000] [--stream-ms 5000]
+//!  [--without NeverReads,Uploader,...]`
 //!
 //! 1. Accounts are made offline in a temporary data directory (as `harmonic
 //!    user add` does), then the release `harmonic serve` binary starts on a
@@ -13,18 +14,23 @@
 //!    places and then hammer it with connections the server refuses at
 //!    once. Ping latency (p50/p99/max) and the log file's growth are
 //!    reported for both halves.
-//! 3. The soak, `--seconds` long: `--clients` abusers spread over loopback
-//!    addresses 127.0.1.x (50 each), in equal shares: silent connections
+//! 3. The soak, `--seconds` long: `--clients` abusers in equal shares of
+//!    the behaviours below (`--without` leaves some out), each behaviour
+//!    from its own loopback addresses (127.k.n.1, 50 clients each, so that
+//!    one behaviour's address locks do not stop another): silent connections
 //!    (never log in; reconnect when closed), garbage (random frames after
 //!    the handshake, bad length prefixes, garbage instead of a handshake),
-//!    wrong passwords (pipelined), signups (pipelined), readers that never
-//!    read (pipelining `sound.get` of a 0.9 MB sound), pipeliners past the
-//!    outstanding limit, and uploaders (up to 4 uploads of 64 MiB each
-//!    begun, 1 MiB chunks, never finished). Meanwhile the well-behaved
+//!    wrong passwords (pipelined, for usernames of no account), signups
+//!    (pipelined), readers that never read (pipelining `sound.get` of a
+//!    0.9 MB sound), pipeliners past the outstanding limit, and uploaders
+//!    (4 uploads of 64 MiB each begun, 8 MB sent to each in 1 MB chunks,
+//!    never finished). Meanwhile the well-behaved
 //!    client, from 127.0.0.2, loops: a new connection and `login`, a
 //!    `count` of a 5 s recording, then a stream of it in 5 chunks; each
 //!    step must answer within its bound, and every answer must be right.
-//!    The server's RSS is read from /proc every 200 ms.
+//!    The server's RSS is read from /proc every 200 ms; past four times
+//!    the bound the server is killed (SIGKILL) to protect the machine, and
+//!    the run fails.
 //! 4. The server is stopped with SIGTERM (graceful); its exit status must
 //!    be 0. The data directory is then checked before and after a reopen:
 //!    every saved sound's file exists with its size and SHA-256 (nothing
@@ -77,6 +83,7 @@ struct Args {
     login_ms: u64,
     count_ms: u64,
     stream_ms: u64,
+    without: Vec<String>,
 }
 
 impl Args {
@@ -96,6 +103,12 @@ impl Args {
             login_ms: get("--login-ms", 2000.0) as u64,
             count_ms: get("--count-ms", 5000.0) as u64,
             stream_ms: get("--stream-ms", 5000.0) as u64,
+            without: args
+                .iter()
+                .position(|a| a == "--without")
+                .and_then(|i| args.get(i + 1))
+                .map(|list| list.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
         }
     }
 }
@@ -109,7 +122,7 @@ fn main() -> ExitCode {
     let addr = free_port();
     let mut server = start_server(&data, &log_file, addr);
     let pid = server.id();
-    let rss = RssWatch::start(pid);
+    let rss = RssWatch::start(pid, args.max_rss_mib * 4 * 1024);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -124,7 +137,7 @@ fn main() -> ExitCode {
         (flood, soak)
     });
     drop(runtime);
-    let peak_rss = rss.stop();
+    let (peak_rss, killed) = rss.stop();
     let stopped = stop_server(&mut server);
     let check = check_data_dir(&data, &soak.saved);
 
@@ -132,6 +145,9 @@ fn main() -> ExitCode {
         "## Abuse soak ({:.0} s, {} abusers)\n",
         args.seconds, args.clients
     );
+    if !args.without.is_empty() {
+        println!("Left out: {}\n", args.without.join(", "));
+    }
     println!("### Refused-connection flood and a logged-in client's ping\n");
     println!(
         "| phase | pings | p50 ms | p99 ms | max ms | refused connections | log bytes written |"
@@ -196,6 +212,12 @@ fn main() -> ExitCode {
         "\nServer peak RSS: {peak_mib} MiB (bound {} MiB); exit status after SIGTERM: {stopped}",
         args.max_rss_mib
     );
+    if killed {
+        failures.push(format!(
+            "the server passed {} MiB and was killed",
+            args.max_rss_mib * 4
+        ));
+    }
     if peak_mib > args.max_rss_mib {
         failures.push(format!(
             "peak RSS {peak_mib} MiB > {} MiB",
@@ -290,14 +312,15 @@ fn stop_server(server: &mut Child) -> String {
     }
 }
 
-/// The peak VmRSS of a process, read every 200 ms on a thread.
+/// The peak VmRSS of a process, read every 200 ms on a thread; past
+/// `kill_kib` the process is killed (the machine is shared).
 struct RssWatch {
     stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<u64>,
+    thread: std::thread::JoinHandle<(u64, bool)>,
 }
 
 impl RssWatch {
-    fn start(pid: u32) -> RssWatch {
+    fn start(pid: u32, kill_kib: u64) -> RssWatch {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
@@ -305,18 +328,24 @@ impl RssWatch {
             while !flag.load(Ordering::Relaxed) {
                 if let Some(kib) = rss_kib(pid) {
                     peak = peak.max(kib);
+                    if kib > kill_kib {
+                        let _ = Command::new("kill")
+                            .args(["-KILL", &pid.to_string()])
+                            .status();
+                        return (peak, true);
+                    }
                 }
                 std::thread::sleep(Duration::from_millis(200));
             }
-            peak
+            (peak, false)
         });
         RssWatch { stop, thread }
     }
 
-    /// The peak in KiB.
-    fn stop(self) -> u64 {
+    /// The peak in KiB, and whether the process was killed for it.
+    fn stop(self) -> (u64, bool) {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap_or(0)
+        self.thread.join().unwrap_or((0, false))
     }
 }
 
@@ -391,7 +420,9 @@ impl Raw {
         }
     }
 
-    /// Reads until the answer with `id` (or the end); its header.
+    /// Reads until the answer with `id` (or the end); its header. Only for
+    /// one request at a time, or the last of a batch answered in order:
+    /// other answers are read past.
     async fn answer(&mut self, id: u32) -> Option<Value> {
         loop {
             let message = self.next().await?;
@@ -569,9 +600,9 @@ async fn soak(server: SocketAddr, args: &Args) -> Soak {
     let click = synth::sound(synth::SoundKind::KeyClick, RATE, &mut synth::rng(7));
     let template_wav = synth::wav_bytes(&click, RATE, 1, SampleLayout::S16);
     let at = [0.5, 1.3, 2.1, 2.9, 3.7, 4.5];
-    let recording = recording(&click, 5.0, &at);
-    let recording_wav = Bytes::from(synth::wav_bytes(&recording, RATE, 1, SampleLayout::S16));
-    let pcm: Vec<u8> = recording
+    let session = recording(&click, 5.0, &at);
+    let recording_wav = Bytes::from(synth::wav_bytes(&session, RATE, 1, SampleLayout::S16));
+    let pcm: Vec<u8> = session
         .iter()
         .flat_map(|s| ((s.clamp(-1.0, 1.0) * 32_767.0).round() as i16).to_le_bytes())
         .collect();
@@ -583,8 +614,10 @@ async fn soak(server: SocketAddr, args: &Args) -> Soak {
         .await
         .expect("template saved");
     setup.close().await;
+    // 28 s with a click a second: a valid template of 0.9 MB, one frame.
+    let ticks: Vec<f64> = (0..27).map(|t| f64::from(t) + 0.5).collect();
     let big_sound = Bytes::from(synth::wav_bytes(
-        &synth::white(450_000, &mut synth::rng(3)),
+        &recording(&click, 28.0, &ticks),
         RATE,
         1,
         SampleLayout::S16,
@@ -596,13 +629,22 @@ async fn soak(server: SocketAddr, args: &Args) -> Soak {
         .map(|kind| (format!("{kind:?}"), Arc::new(Tally::default())))
         .collect();
     let mut tasks = Vec::new();
+    let kinds: Vec<(usize, Abuse)> = ABUSES
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, kind)| !args.without.contains(&format!("{kind:?}")))
+        .collect();
     for index in 0..args.clients {
-        let kind = ABUSES[index % ABUSES.len()];
-        let slot = index % ABUSES.len();
+        let (slot, _) = kinds[index % kinds.len()];
         if let Some(tally) = Arc::get_mut(&mut tallies[slot].1) {
             tally.clients += 1;
         }
-        let local = abuser_address(index);
+    }
+    for index in 0..args.clients {
+        let (slot, kind) = kinds[index % kinds.len()];
+        let within = index / kinds.len();
+        let local = abuser_address(slot, within);
         let account = format!("abuser{}", index % ABUSER_ACCOUNTS);
         let ctx = AbuserContext {
             server,
@@ -722,10 +764,12 @@ fn recording(template: &[f32], seconds: f64, at: &[f64]) -> Vec<f32> {
     signal
 }
 
-/// Abuser `index`'s source address: 127.0.1.x, [`PER_ADDRESS`] each.
-fn abuser_address(index: usize) -> IpAddr {
-    let n = u8::try_from(1 + index / PER_ADDRESS).unwrap_or(u8::MAX);
-    IpAddr::V4(Ipv4Addr::new(127, 0, 1, n))
+/// The source address of the `within`-th abuser of behaviour `slot`:
+/// 127.(1 + slot).n.1, [`PER_ADDRESS`] abusers each.
+fn abuser_address(slot: usize, within: usize) -> IpAddr {
+    let k = u8::try_from(1 + slot).unwrap_or(u8::MAX);
+    let n = u8::try_from(within / PER_ADDRESS).unwrap_or(u8::MAX);
+    IpAddr::V4(Ipv4Addr::new(127, k, n, 1))
 }
 
 struct AbuserContext {
@@ -839,7 +883,8 @@ async fn garbage(ctx: &AbuserContext) {
     }
 }
 
-/// Wrong passwords for the abusers' accounts, 32 at a time.
+/// Wrong passwords, 32 at a time, for usernames of no account (so that the
+/// logged-in abusers' accounts are not locked).
 async fn wrong_passwords(ctx: &AbuserContext) {
     let Some(mut raw) = ctx.connect().await else {
         return;
@@ -847,7 +892,7 @@ async fn wrong_passwords(ctx: &AbuserContext) {
     while ctx.running() {
         let first = raw.next_id;
         for k in 0..32 {
-            let username = format!("abuser{}", (ctx.index + k) % ABUSER_ACCOUNTS);
+            let username = format!("nobody{}", (ctx.index + k) % 64);
             let login = json!({"username": username, "password": "wrong horse battery"});
             if !raw.send("login", login, &[]).await {
                 return;
@@ -897,8 +942,17 @@ async fn never_reads(ctx: &AbuserContext) {
     let name = format!("big{}", ctx.index);
     let id = raw.next_id;
     let save = json!({"name": name, "overwrite": true});
-    if !raw.send("sound.save", save, &ctx.big_sound).await || raw.answer(id).await.is_none() {
+    if !raw.send("sound.save", save, &ctx.big_sound).await {
         return;
+    }
+    match raw.answer(id).await {
+        Some(answer) if answer["type"] == "ok" => {}
+        Some(answer) => {
+            eprintln!("never-reader {}: sound.save refused: {answer}", ctx.index);
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            return;
+        }
+        None => return,
     }
     while ctx.running() {
         let get = json!({"name": name});
@@ -922,7 +976,6 @@ async fn pipeliner(ctx: &AbuserContext) {
         return;
     }
     while ctx.running() {
-        let first = raw.next_id;
         for k in 0..40 {
             let kind = if k % 2 == 0 { "sound.list" } else { "ping" };
             if !raw.send(kind, json!({}), &[]).await {
@@ -930,17 +983,22 @@ async fn pipeliner(ctx: &AbuserContext) {
             }
         }
         ctx.sent(40);
-        for id in first..first + 40 {
-            if raw.answer(id).await.is_none() {
+        // Answers come in any order (§4): read 40 of them, whatever their id.
+        let mut answered = 0;
+        while answered < 40 {
+            let Some(message) = raw.next().await else {
                 return;
+            };
+            if message["type"] == "ok" || message["type"] == "error" {
+                answered += 1;
+                ctx.read();
             }
-            ctx.read();
         }
     }
 }
 
-/// Logs in and begins uploads of 64 MiB, sending 1 MiB chunks to each (up
-/// to 32 MiB) and never finishing them.
+/// Logs in and begins uploads of 64 MiB, sending 1 MB chunks to each (up
+/// to 8 MB: the machine's disk is shared) and never finishing them.
 async fn uploader(ctx: &AbuserContext) {
     let Some(mut raw) = ctx.connect().await else {
         return;
@@ -949,7 +1007,8 @@ async fn uploader(ctx: &AbuserContext) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         return;
     }
-    let chunk = vec![0x55u8; 1 << 20];
+    // A 1 MB chunk: with its header, within one 1 MiB frame.
+    let chunk = vec![0x55u8; 1_000_000];
     for _ in 0..4 {
         let id = raw.next_id;
         let begin = json!({"size": 64u64 << 20, "sha256": "00".repeat(32)});
@@ -966,12 +1025,12 @@ async fn uploader(ctx: &AbuserContext) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         };
-        for k in 0..32u64 {
+        for k in 0..8u64 {
             if !ctx.running() {
                 return;
             }
             let id = raw.next_id;
-            let fields = json!({"upload_id": upload_id, "offset": k << 20});
+            let fields = json!({"upload_id": upload_id, "offset": k * 1_000_000});
             if !raw.send("upload.chunk", fields, &chunk).await {
                 return;
             }

@@ -20,7 +20,7 @@ use actix::prelude::*;
 
 use super::hashing::{HashingError, PasswordWorkers};
 use super::library::{
-    CreateUser, FindUser, GrantLogin, Library, LoginGrant, ResumeLogin, RevokeToken,
+    CreateUser, FindUser, GrantLogin, Library, LoginGrant, ResumeLogin, RevokeLogin,
 };
 use crate::auth::{
     check_signup, AuthError, LoginAttempt, LoginThrottle, SignupLimit, ThrottleLimits,
@@ -286,12 +286,12 @@ impl Handler<Resume> for Auth {
     }
 }
 
-/// `logout`: revokes the token the session's login issued.
+/// `logout`: revokes every resume token of the session's login.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), WireError>")]
 pub struct Logout {
-    /// The token's digest.
-    pub token_digest: String,
+    /// The login (see [`LoginGrant::login_id`]).
+    pub login_id: i64,
 }
 
 impl Handler<Logout> for Auth {
@@ -301,8 +301,8 @@ impl Handler<Logout> for Auth {
         let library = self.library.clone();
         Box::pin(async move {
             library
-                .send(RevokeToken {
-                    digest: msg.token_digest,
+                .send(RevokeLogin {
+                    login_id: msg.login_id,
                 })
                 .await
                 .map_err(mailbox)?
@@ -391,7 +391,7 @@ mod tests {
             assert!(locked.extra["retry_after_s"].as_u64().unwrap() > 800);
 
             auth.send(Logout {
-                token_digest: resumed.token_digest,
+                login_id: resumed.login_id,
             })
             .await
             .unwrap()

@@ -162,6 +162,15 @@ pub struct ConnectionEnded {
     pub ip: IpAddr,
 }
 
+/// A connection's session logged in for the first time: it no longer
+/// counts against its address's pre-login limit (§7).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ConnectionLoggedIn {
+    /// The session id of the connection.
+    pub id: u64,
+}
+
 /// How a session reaches the listener.
 #[derive(Clone)]
 pub struct ListenerHandle {
@@ -179,6 +188,8 @@ pub struct ListenerHandle {
     pub shutdown: Recipient<Shutdown>,
     /// The end of a connection.
     pub ended: Recipient<ConnectionEnded>,
+    /// A connection's first login.
+    pub logged_in: Recipient<ConnectionLoggedIn>,
 }
 
 impl ListenerHandle {
@@ -192,7 +203,8 @@ impl ListenerHandle {
             + Handler<EndAccountSessions>
             + Handler<AccountRoleChanged>
             + Handler<Shutdown>
-            + Handler<ConnectionEnded>,
+            + Handler<ConnectionEnded>
+            + Handler<ConnectionLoggedIn>,
     {
         ListenerHandle {
             list: listener.clone().recipient(),
@@ -202,6 +214,7 @@ impl ListenerHandle {
             role_changed: listener.clone().recipient(),
             shutdown: listener.clone().recipient(),
             ended: listener.clone().recipient(),
+            logged_in: listener.clone().recipient(),
         }
     }
 }
@@ -211,12 +224,31 @@ pub struct ConnectionPermit {
     listener: ListenerHandle,
     id: u64,
     ip: IpAddr,
+    logged_in: bool,
 }
 
 impl ConnectionPermit {
     /// The place of connection `id` from `ip`.
     pub fn new(listener: ListenerHandle, id: u64, ip: IpAddr) -> Self {
-        ConnectionPermit { listener, id, ip }
+        ConnectionPermit {
+            listener,
+            id,
+            ip,
+            logged_in: false,
+        }
+    }
+
+    /// The connection's session has logged in: from now on it counts only
+    /// in its address's limit of all connections. Said once, whatever
+    /// logins follow (a logout does not make it a pre-login connection
+    /// again: the login timer of §7 is over for it too).
+    pub fn logged_in(&mut self) {
+        if !self.logged_in {
+            self.logged_in = true;
+            self.listener
+                .logged_in
+                .do_send(ConnectionLoggedIn { id: self.id });
+        }
     }
 
     /// The listener, for requests about every session (`admin.*`).

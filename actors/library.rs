@@ -25,7 +25,7 @@ use crate::protocol::response::{
 use crate::protocol::{
     rfc3339_millis, Empty, ErrorCode, LibraryRequest, Role, TemplateSource, WireError,
 };
-use crate::store::{SoundMeta, SoundRow, Store, UploadSpool, UserRow};
+use crate::store::{LoginSpan, SoundMeta, SoundRow, Store, UploadSpool, UserRow};
 
 /// Longest stretch of a sound that one `sound.get` answer carries (§5).
 pub const SOUND_GET_MAX_BYTES: usize = 1_000_000;
@@ -59,8 +59,8 @@ impl AudioInput {
     }
 }
 
-/// A successful login or resume: what the answer needs, and the digest of
-/// the fresh token (for `logout`).
+/// A successful login or resume: what the answer needs, and the login its
+/// tokens belong to (for `logout`).
 #[derive(Debug, Clone)]
 pub struct LoginGrant {
     /// The account's id.
@@ -73,8 +73,12 @@ pub struct LoginGrant {
     pub sounds: Vec<String>,
     /// The fresh resume token (sent once, never logged).
     pub token: String,
-    /// Its digest, as stored.
-    pub token_digest: String,
+    /// The login the token belongs to: a password login's own, or the one
+    /// a resume carries on.
+    pub login_id: i64,
+    /// How long the token is valid: `resume_ttl`, or less when its login
+    /// ends sooner (the answer's `resume_ttl_s`).
+    pub token_ttl: Duration,
 }
 
 /// A file that belongs to a count: removed when this value is dropped,
@@ -142,6 +146,7 @@ pub struct Library {
     spool: UploadSpool,
     max_audio: Duration,
     resume_ttl: Duration,
+    login_lifetime: Duration,
     upload_max_idle: Duration,
     /// Dropped with the library: tells [`LibraryClosed`] the database is closed.
     closed: Option<std::sync::mpsc::Sender<()>>,
@@ -171,6 +176,7 @@ impl Library {
             spool,
             max_audio: settings.max_audio,
             resume_ttl: settings.resume_ttl,
+            login_lifetime: settings.login_lifetime,
             upload_max_idle: settings.upload_max_idle,
             closed: None,
         })
@@ -218,8 +224,20 @@ impl Library {
         Ok(self.store.find_user(username)?)
     }
 
-    /// Completes a login of `user_id`: records it, issues a resume token.
+    /// Completes a password login of `user_id`: a new login, lasting
+    /// `login_lifetime`, with its first resume token.
     pub fn grant_login(&mut self, user_id: i64) -> LibraryResult<LoginGrant> {
+        let lifetime_ms = i64::try_from(self.login_lifetime.as_millis()).unwrap_or(i64::MAX);
+        let login = LoginSpan {
+            login_id: rand::random(),
+            ends_at_ms: now_ms().saturating_add(lifetime_ms),
+        };
+        self.continue_login(user_id, login)
+    }
+
+    /// Records a login (or resume) of `user_id` and issues a resume token
+    /// of `login`.
+    fn continue_login(&mut self, user_id: i64, login: LoginSpan) -> LibraryResult<LoginGrant> {
         let user = self.store.user_by_id(user_id)?.ok_or_else(|| {
             WireError::new(
                 ErrorCode::InvalidCredentials,
@@ -232,28 +250,34 @@ impl Library {
         let token = new_resume_token();
         let digest = token_digest(&token);
         let ttl_ms = i64::try_from(self.resume_ttl.as_millis()).unwrap_or(i64::MAX);
-        self.store.insert_token(user.id, &digest, now, ttl_ms)?;
+        self.store
+            .insert_token(user.id, &digest, now, ttl_ms, login)?;
+        let valid_ms = now.saturating_add(ttl_ms).min(login.ends_at_ms) - now;
+        let token_ttl = Duration::from_millis(u64::try_from(valid_ms).unwrap_or(0));
         Ok(LoginGrant {
             user_id: user.id,
             username: user.username,
             role: wire_role(user.role),
             sounds,
             token,
-            token_digest: digest,
+            login_id: login.login_id,
+            token_ttl,
         })
     }
 
-    /// Spends a resume token; `None` when it is unknown, spent or expired.
+    /// Spends a resume token: the same login goes on with a fresh token
+    /// (never past the login's end); `None` when the token is unknown,
+    /// spent or expired, or its login has ended.
     pub fn resume(&mut self, token: &str) -> LibraryResult<Option<LoginGrant>> {
         match self.store.consume_token(&token_digest(token), now_ms())? {
-            Some(user) => self.grant_login(user.id).map(Some),
+            Some((user, login)) => self.continue_login(user.id, login).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Revokes a token by its digest (`logout`).
-    pub fn revoke(&mut self, digest: &str) -> LibraryResult<()> {
-        self.store.revoke_token(digest)?;
+    /// Revokes every token of login `login_id` (`logout`).
+    pub fn revoke_login(&mut self, login_id: i64) -> LibraryResult<()> {
+        self.store.revoke_login(login_id)?;
         Ok(())
     }
 
@@ -600,9 +624,9 @@ library_message!(
     |lib, m| lib.resume(&m.token)
 );
 library_message!(
-    /// Revokes a resume token by its digest.
-    RevokeToken { digest: String } -> (),
-    |lib, m| lib.revoke(&m.digest)
+    /// Revokes every resume token of a login.
+    RevokeLogin { login_id: i64 } -> (),
+    |lib, m| lib.revoke_login(m.login_id)
 );
 library_message!(
     /// `sound.save`, its audio checked.
@@ -1053,7 +1077,38 @@ mod tests {
         let again = lib.resume(&grant.token).unwrap().unwrap();
         assert_ne!(again.token, grant.token);
         assert!(lib.resume(&grant.token).unwrap().is_none(), "spent");
-        lib.revoke(&again.token_digest).unwrap();
+        assert_eq!(
+            again.login_id, grant.login_id,
+            "a resume goes on with the login"
+        );
+        let other = lib.grant_login(dave).unwrap();
+        assert_ne!(other.login_id, grant.login_id);
+        lib.revoke_login(grant.login_id).unwrap();
         assert!(lib.resume(&again.token).unwrap().is_none(), "revoked");
+        assert!(lib.resume(&other.token).unwrap().is_some(), "another login");
+    }
+
+    #[test]
+    fn a_login_ends_however_often_it_is_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(&Settings {
+            login_lifetime: Duration::from_millis(300),
+            ..settings(dir.path())
+        })
+        .unwrap();
+        lib.create_user("dave", "hash", Role::User).unwrap();
+        let dave = lib.find_user("dave").unwrap().unwrap().id;
+        let mut grant = lib.grant_login(dave).unwrap();
+        for _ in 0..3 {
+            grant = lib
+                .resume(&grant.token)
+                .unwrap()
+                .expect("within the lifetime");
+        }
+        std::thread::sleep(Duration::from_millis(350));
+        assert!(
+            lib.resume(&grant.token).unwrap().is_none(),
+            "the login ended"
+        );
     }
 }

@@ -11,6 +11,18 @@
 //! the thread holding the fewest connections (ties in turn). The listener
 //! talks to sessions only through their `Addr`s, which work across threads.
 //!
+//! Limits per address count an address by its group
+//! ([`address_group`]: an IPv6 client by its /64): all its connections
+//! (256), and among them those not logged in yet (64), so that a few
+//! addresses cannot hold every place with silent connections for the whole
+//! login timer.
+//!
+//! Nothing a client does before logging in writes a log line per event at
+//! `info`: refused connections and failed handshakes are `debug` lines, and
+//! the listener sums them up in one `info` line every
+//! [`UNWELCOME_SUMMARY_INTERVAL`] in which there were any, so that a flood
+//! can neither fill the log nor make every event loop wait on its writes.
+//!
 //! Accept errors (out of file descriptors, a connection reset before it was
 //! accepted) are logged and retried with a growing pause; they never end the
 //! listener. A connection's place is held by a [`ConnectionPermit`] that
@@ -20,6 +32,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Poll};
 use std::time::Duration;
@@ -30,12 +43,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 use super::hub::{
-    AccountDeleted, AccountRole, AccountRoleChanged, Broadcast, ConnectionEnded, ConnectionPermit,
-    DeliverNotice, Describe, EndAccountSessions, Kick, KickSession, ListSessions, ListenerHandle,
-    SessionHandle, Shutdown,
+    AccountDeleted, AccountRole, AccountRoleChanged, Broadcast, ConnectionEnded,
+    ConnectionLoggedIn, ConnectionPermit, DeliverNotice, Describe, EndAccountSessions, Kick,
+    KickSession, ListSessions, ListenerHandle, SessionHandle, Shutdown,
 };
 use super::session::Session;
 use super::Services;
+use crate::address::address_group;
 use crate::crypto::ServerIdentity;
 use crate::protocol::response::SessionInfo;
 use crate::transport::server_handshake;
@@ -47,6 +61,77 @@ const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 /// After the grace, how long sessions get to say `bye` before the server
 /// stops anyway.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(2);
+/// How often refused connections and failed handshakes are summed up in
+/// one `info` line (when there were any): often enough for an operator
+/// watching a flood, rare enough that a flood costs a line per period.
+pub const UNWELCOME_SUMMARY_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Why a new connection is closed at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// The server holds `max_connections`.
+    Full,
+    /// Its address holds `max_connections_per_address`.
+    Address,
+    /// Its address holds `max_pre_login_per_address` not logged in.
+    PreLogin,
+}
+
+/// Connections the server did not welcome since the last summary line:
+/// counted here (handshakes fail on the session threads), logged by the
+/// listener's timer.
+#[derive(Debug, Default)]
+pub struct UnwelcomeCounts {
+    full: AtomicU64,
+    per_address: AtomicU64,
+    pre_login: AtomicU64,
+    handshakes_failed: AtomicU64,
+}
+
+impl UnwelcomeCounts {
+    fn refused(&self, refusal: Refusal) {
+        let counter = match refusal {
+            Refusal::Full => &self.full,
+            Refusal::Address => &self.per_address,
+            Refusal::PreLogin => &self.pre_login,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The summary line of what was counted since the last one (and starts
+    /// counting again); `None` if nothing was.
+    fn take_summary(&self) -> Option<String> {
+        let full = self.full.swap(0, Ordering::Relaxed);
+        let per_address = self.per_address.swap(0, Ordering::Relaxed);
+        let pre_login = self.pre_login.swap(0, Ordering::Relaxed);
+        let failed = self.handshakes_failed.swap(0, Ordering::Relaxed);
+        if full + per_address + pre_login + failed == 0 {
+            return None;
+        }
+        Some(format!(
+            "refused {} connection(s) (server full: {full}, per-address limit: {per_address}, \
+             pre-login limit: {pre_login}); {failed} handshake(s) failed",
+            full + per_address + pre_login
+        ))
+    }
+}
+
+/// The connections of one address group.
+#[derive(Debug, Default, Clone, Copy)]
+struct AddressLoad {
+    connections: usize,
+    /// Of those, the ones whose session has not logged in yet.
+    pre_login: usize,
+}
+
+/// A connection not ended yet (handshakes included), as the listener counts it.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    thread: usize,
+    /// Its [`address_group`].
+    group: IpAddr,
+    logged_in: bool,
+}
 
 /// The threads that run the sessions: actix arbiters, each with its own
 /// event loop. Owned by the [`Server`](super::Server), which stops and joins
@@ -113,10 +198,12 @@ pub struct Listener {
     next_thread: usize,
     next_session_id: u64,
     sessions: HashMap<u64, SessionHandle>,
-    /// Every connection not ended yet (handshakes included): its thread.
-    placed: HashMap<u64, usize>,
+    /// Every connection not ended yet (handshakes included).
+    placed: HashMap<u64, Placed>,
     connections: usize,
-    per_address: HashMap<IpAddr, usize>,
+    /// By [`address_group`].
+    per_address: HashMap<IpAddr, AddressLoad>,
+    unwelcome: Arc<UnwelcomeCounts>,
     shutdown: Option<Shutdown>,
     stopped: Option<oneshot::Sender<()>>,
 }
@@ -149,6 +236,7 @@ impl Listener {
             placed: HashMap::new(),
             connections: 0,
             per_address: HashMap::new(),
+            unwelcome: Arc::default(),
             shutdown: None,
             stopped: Some(stopped),
         }
@@ -163,12 +251,20 @@ impl Listener {
         Some(chosen)
     }
 
-    /// Whether a new connection from `ip` fits in the limits.
-    fn admits(&self, ip: IpAddr) -> bool {
+    /// Whether a new connection from address group `group` fits in the
+    /// limits of §7.
+    fn admits(&self, group: IpAddr) -> Result<(), Refusal> {
         let settings = &self.services.settings;
-        self.connections < settings.max_connections
-            && self.per_address.get(&ip).copied().unwrap_or(0)
-                < settings.max_connections_per_address
+        let load = self.per_address.get(&group).copied().unwrap_or_default();
+        if self.connections >= settings.max_connections {
+            Err(Refusal::Full)
+        } else if load.connections >= settings.max_connections_per_address {
+            Err(Refusal::Address)
+        } else if load.pre_login >= settings.max_pre_login_per_address {
+            Err(Refusal::PreLogin)
+        } else {
+            Ok(())
+        }
     }
 
     /// Ends the shutdown once the last connection is gone.
@@ -215,6 +311,11 @@ impl Actor for Listener {
         if let Some(socket) = self.socket.take() {
             self.accepting = Some(ctx.add_stream(accepted(socket)));
         }
+        ctx.run_interval(UNWELCOME_SUMMARY_INTERVAL, |listener, _| {
+            if let Some(summary) = listener.unwelcome.take_summary() {
+                log::info!(target: "connection", "last {UNWELCOME_SUMMARY_INTERVAL:?}: {summary}");
+            }
+        });
     }
 }
 
@@ -223,9 +324,10 @@ impl StreamHandler<(TcpStream, SocketAddr)> for Listener {
         if self.shutdown.is_some() {
             return;
         }
-        let ip = peer.ip();
-        if !self.admits(ip) {
-            log::warn!(target: "connection", "peer={peer}: refused, connection limit reached");
+        let group = address_group(peer.ip());
+        if let Err(refusal) = self.admits(group) {
+            self.unwelcome.refused(refusal);
+            log::debug!(target: "connection", "peer={peer}: refused ({refusal:?} limit)");
             return;
         }
         // A tokio stream belongs to the event loop that registered it: it
@@ -242,13 +344,23 @@ impl StreamHandler<(TcpStream, SocketAddr)> for Listener {
             return;
         };
         self.connections += 1;
-        *self.per_address.entry(ip).or_insert(0) += 1;
+        let load = self.per_address.entry(group).or_default();
+        load.connections += 1;
+        load.pre_login += 1;
         self.threads[thread].connections += 1;
         let id = self.next_session_id;
         self.next_session_id += 1;
-        self.placed.insert(id, thread);
+        self.placed.insert(
+            id,
+            Placed {
+                thread,
+                group,
+                logged_in: false,
+            },
+        );
         let listener = ctx.address();
-        let permit = ConnectionPermit::new(ListenerHandle::of(&listener), id, ip);
+        let permit = ConnectionPermit::new(ListenerHandle::of(&listener), id, peer.ip());
+        let unwelcome = Arc::clone(&self.unwelcome);
         log::debug!(target: "connection", "session={id} peer={peer}: accepted, thread {thread}");
         let identity = Arc::clone(&self.identity);
         let services = self.services.clone();
@@ -256,7 +368,7 @@ impl StreamHandler<(TcpStream, SocketAddr)> for Listener {
         // dropped with the permit, which gives the connection's place back.
         self.threads[thread].arbiter.spawn_fn(move || {
             actix_rt::spawn(handshake_and_start(
-                id, peer, stream, identity, services, permit, listener,
+                id, peer, stream, identity, services, permit, listener, unwelcome,
             ));
         });
     }
@@ -272,6 +384,7 @@ impl StreamHandler<(TcpStream, SocketAddr)> for Listener {
 /// client that has finished its handshake is always in `admin.sessions` and
 /// the metrics. On any failure the permit is dropped, which ends the
 /// connection's count (and its listing).
+#[allow(clippy::too_many_arguments)]
 async fn handshake_and_start(
     id: u64,
     peer: SocketAddr,
@@ -280,6 +393,7 @@ async fn handshake_and_start(
     services: Services,
     permit: ConnectionPermit,
     listener: Addr<Listener>,
+    unwelcome: Arc<UnwelcomeCounts>,
 ) {
     let mut stream = match TcpStream::from_std(stream) {
         Ok(stream) => stream,
@@ -309,7 +423,8 @@ async fn handshake_and_start(
             Session::start(ctx, id, peer, services, stream, &keys, permit);
         }
         Err(err) => {
-            log::info!(target: "connection", "session={id} peer={peer}: handshake failed: {err}");
+            unwelcome.handshakes_failed.fetch_add(1, Ordering::Relaxed);
+            log::debug!(target: "connection", "session={id} peer={peer}: handshake failed: {err}");
         }
     }
 }
@@ -497,19 +612,39 @@ impl Handler<ConnectionEnded> for Listener {
 
     fn handle(&mut self, ended: ConnectionEnded, _: &mut Context<Self>) {
         self.sessions.remove(&ended.id);
-        if let Some(thread) = self.placed.remove(&ended.id) {
-            if let Some(thread) = self.threads.get_mut(thread) {
+        if let Some(placed) = self.placed.remove(&ended.id) {
+            if let Some(thread) = self.threads.get_mut(placed.thread) {
                 thread.connections = thread.connections.saturating_sub(1);
+            }
+            if let Some(load) = self.per_address.get_mut(&placed.group) {
+                load.connections = load.connections.saturating_sub(1);
+                if !placed.logged_in {
+                    load.pre_login = load.pre_login.saturating_sub(1);
+                }
+                if load.connections == 0 {
+                    self.per_address.remove(&placed.group);
+                }
             }
         }
         self.connections = self.connections.saturating_sub(1);
-        if let Some(count) = self.per_address.get_mut(&ended.ip) {
-            *count -= 1;
-            if *count == 0 {
-                self.per_address.remove(&ended.ip);
-            }
-        }
         self.finish_if_empty();
+    }
+}
+
+impl Handler<ConnectionLoggedIn> for Listener {
+    type Result = ();
+
+    fn handle(&mut self, logged_in: ConnectionLoggedIn, _: &mut Context<Self>) {
+        let Some(placed) = self.placed.get_mut(&logged_in.id) else {
+            return;
+        };
+        if placed.logged_in {
+            return;
+        }
+        placed.logged_in = true;
+        if let Some(load) = self.per_address.get_mut(&placed.group) {
+            load.pre_login = load.pre_login.saturating_sub(1);
+        }
     }
 }
 
@@ -543,7 +678,24 @@ impl Handler<Shutdown> for Listener {
 
 #[cfg(test)]
 mod tests {
-    use super::least_loaded;
+    use super::{least_loaded, Refusal, UnwelcomeCounts};
+
+    #[test]
+    fn refusals_and_failed_handshakes_are_summed_up_once() {
+        let counts = UnwelcomeCounts::default();
+        assert_eq!(counts.take_summary(), None);
+        for _ in 0..3 {
+            counts.refused(Refusal::PreLogin);
+        }
+        counts.refused(Refusal::Full);
+        counts
+            .handshakes_failed
+            .fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+        let line = counts.take_summary().unwrap();
+        assert!(line.starts_with("refused 4 connection(s)"), "{line}");
+        assert!(line.contains("pre-login limit: 3") && line.contains("2 handshake(s) failed"));
+        assert_eq!(counts.take_summary(), None, "counting starts again");
+    }
 
     #[test]
     fn connections_go_to_the_least_loaded_thread_ties_in_turn() {

@@ -16,12 +16,15 @@
 //! - [`SignupLimit`]: signups per address per window (10 an hour), counted
 //!   before any password is hashed.
 //!
+//! Addresses are counted by [`address_group`] (an IPv6 client by its /64).
+//!
 //! Every refusal is an [`AuthError`]; `protocol::errors` gives its code.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use crate::address::address_group;
 use crate::protocol::RuleViolation;
 
 /// Why a signup, login or resume is refused before any password is checked.
@@ -201,7 +204,7 @@ impl LoginThrottle {
         let window = self.limits.window;
         let by_address = self
             .addresses
-            .get(&address)
+            .get(&address_group(address))
             .and_then(|c| c.locked(self.limits.per_address, window, now));
         let by_username = username
             .and_then(counted_key)
@@ -255,6 +258,7 @@ impl LoginThrottle {
         if let Some(key) = &username {
             self.usernames.entry(key.clone()).or_default().pending += 1;
         }
+        let address = address_group(address);
         self.addresses.entry(address).or_default().pending += 1;
         LoginAttempt { username, address }
     }
@@ -304,7 +308,7 @@ impl SignupLimit {
     pub fn admit(&mut self, address: IpAddr, now: Instant) -> Result<(), Duration> {
         let counted = self
             .addresses
-            .entry(address)
+            .entry(address_group(address))
             .or_insert(CountWindow::fresh(now));
         if counted.count(self.window, now) >= self.per_address {
             return Err(counted
@@ -490,6 +494,25 @@ mod tests {
         assert!(t.check(Some("zed"), ip(1), t0).is_ok(), "all succeeded");
         t.purge(t0);
         assert_eq!(t.tracked(), (0, 0), "nothing pending, no failure");
+    }
+
+    #[test]
+    fn ipv6_addresses_of_one_64_share_their_counts() {
+        let host = |last: u16| IpAddr::from([0x2001, 0xdb8, 0, 1, 0, 0, 0, last]);
+        let mut t = LoginThrottle::new(ThrottleLimits::default());
+        let t0 = Instant::now();
+        for i in 0..20 {
+            t.record_failure(Some(&format!("user{i}")), host(i), t0);
+        }
+        assert!(t.check(Some("zed"), host(999), t0).is_err(), "same /64");
+        let elsewhere = IpAddr::from([0x2001, 0xdb8, 0, 2, 0, 0, 0, 1]);
+        assert!(t.check(Some("zed"), elsewhere, t0).is_ok());
+        let mut signups = SignupLimit::new(10, Duration::from_secs(3600));
+        for i in 0..10 {
+            assert!(signups.admit(host(i), t0).is_ok());
+        }
+        assert!(signups.admit(host(500), t0).is_err(), "same /64");
+        assert!(signups.admit(elsewhere, t0).is_ok());
     }
 
     #[test]

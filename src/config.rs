@@ -45,12 +45,19 @@ pub struct Settings {
     pub max_connections: usize,
     /// Connections at once from one IP address (§7: 256).
     pub max_connections_per_address: usize,
+    /// Of those, connections not yet logged in (§7: 64); an IPv6 client
+    /// counts by its /64 in every per-address limit ([`crate::address`]).
+    pub max_pre_login_per_address: usize,
     /// Largest upload in bytes (§7: 512 MiB).
     pub max_upload_size: u64,
     /// Longest recording, in seconds of audio (§7: 4 hours).
     pub max_audio: Duration,
     /// How long a resume token stays valid (§5: 86,400 s).
     pub resume_ttl: Duration,
+    /// How long a login lasts, however often it is resumed: a resume token
+    /// never outlives the login that began with a password (default 30
+    /// days; a server setting of the project, see docs/PROTOCOL.md).
+    pub login_lifetime: Duration,
     /// Failed logins for one username that lock it (§5: 5).
     pub login_failures_per_username: u32,
     /// Failed logins from one address that lock it (§5: 20).
@@ -108,9 +115,11 @@ impl Default for Settings {
             max_outstanding: 32,
             max_connections: 10_000,
             max_connections_per_address: 256,
+            max_pre_login_per_address: 64,
             max_upload_size: crate::protocol::MAX_UPLOAD_SIZE,
             max_audio: Duration::from_secs(4 * 3600),
             resume_ttl: Duration::from_secs(86_400),
+            login_lifetime: Duration::from_secs(30 * 86_400),
             login_failures_per_username: 5,
             login_failures_per_address: 20,
             login_failure_window: Duration::from_secs(15 * 60),
@@ -192,6 +201,9 @@ pub struct SettingsLayer {
     /// Connections at once from one address [default: 256].
     #[arg(long, env = "HARMONIC_MAX_CONNECTIONS_PER_ADDRESS")]
     pub max_connections_per_address: Option<usize>,
+    /// Connections from one address not yet logged in [default: 64].
+    #[arg(long, env = "HARMONIC_MAX_PRE_LOGIN_PER_ADDRESS")]
+    pub max_pre_login_per_address: Option<usize>,
     /// Largest upload in bytes [default: 536870912].
     #[arg(long, env = "HARMONIC_MAX_UPLOAD_SIZE")]
     pub max_upload_size: Option<u64>,
@@ -201,6 +213,9 @@ pub struct SettingsLayer {
     /// Seconds a resume token stays valid [default: 86400].
     #[arg(long, env = "HARMONIC_RESUME_TTL_S")]
     pub resume_ttl_s: Option<f64>,
+    /// Seconds a login lasts however often it is resumed [default: 2592000].
+    #[arg(long, env = "HARMONIC_LOGIN_LIFETIME_S")]
+    pub login_lifetime_s: Option<f64>,
     /// Failed logins that lock a username [default: 5].
     #[arg(long, env = "HARMONIC_LOGIN_FAILURES_PER_USERNAME")]
     pub login_failures_per_username: Option<u32>,
@@ -307,9 +322,12 @@ impl Settings {
             max_connections: pick!(max_connections).unwrap_or(d.max_connections),
             max_connections_per_address: pick!(max_connections_per_address)
                 .unwrap_or(d.max_connections_per_address),
+            max_pre_login_per_address: pick!(max_pre_login_per_address)
+                .unwrap_or(d.max_pre_login_per_address),
             max_upload_size: pick!(max_upload_size).unwrap_or(d.max_upload_size),
             max_audio: secs!(max_audio_s, d.max_audio),
             resume_ttl: secs!(resume_ttl_s, d.resume_ttl),
+            login_lifetime: secs!(login_lifetime_s, d.login_lifetime),
             login_failures_per_username: pick!(login_failures_per_username)
                 .unwrap_or(d.login_failures_per_username),
             login_failures_per_address: pick!(login_failures_per_address)
@@ -349,6 +367,7 @@ impl Settings {
                 "max_connections_per_address",
                 self.max_connections_per_address,
             ),
+            ("max_pre_login_per_address", self.max_pre_login_per_address),
             ("analysis_workers", self.analysis_workers),
             ("password_workers", self.password_workers),
             ("session_threads", self.session_threads),
@@ -396,6 +415,8 @@ mod tests {
         assert_eq!(s.max_upload_size, 512 * 1024 * 1024);
         assert_eq!(s.max_audio, Duration::from_secs(14_400));
         assert_eq!(s.resume_ttl, Duration::from_secs(86_400));
+        assert_eq!(s.max_pre_login_per_address, 64);
+        assert_eq!(s.login_lifetime, Duration::from_secs(30 * 86_400));
         assert_eq!(s.login_failures_per_username, 5);
         assert_eq!(s.login_failures_per_address, 20);
         assert_eq!(s.login_failure_window, Duration::from_secs(900));

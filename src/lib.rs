@@ -16,10 +16,12 @@
 //!   picking, in one streaming pipeline.
 //! - [`store`]: the SQLite database (diesel) and the audio files on disk.
 //! - [`auth`]: the failed-login throttle and the signup rules, as plain data.
+//! - [`address`]: how client addresses are grouped for per-address limits.
 //! - [`config`]: the server's settings, every limit and timer of §7.
 //! - [`logging`]: the server's logger (env_logger-style lines) and the hub
 //!   that feeds `admin.tail`.
 //! - [`discovery`]: finding a server on the LAN over UDP.
+//! - [`os_limits`]: enough open files for the connections (RLIMIT_NOFILE).
 //! - [`client`]: a typed async client of the protocol.
 //! - [`cli`]: the `harmonic` command line (server, client commands, tools).
 //! - [`synth`]: synthetic audio with known truth, for tests and benchmarks.
@@ -33,6 +35,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod address;
 pub mod audio;
 pub mod auth;
 pub mod cli;
@@ -42,6 +45,7 @@ pub mod crypto;
 pub mod discovery;
 pub mod dsp;
 pub mod logging;
+pub mod os_limits;
 pub mod plot;
 pub mod protocol;
 pub mod store;

@@ -287,11 +287,88 @@ fn unknown_and_changed_server_keys_are_refused() {
     );
     assert!(std::fs::read_to_string(&known).unwrap().contains(&old));
 
-    // --yes trusts the new key and pins it.
-    fx.ok(&["ping", "--yes"], b"");
+    assert!(
+        stderr.contains(&format!("--accept-key {}", fx.server.fingerprint())),
+        "the refusal names the flag and the new key: {stderr}"
+    );
+
+    // --yes trusts new servers only: a changed key stays refused.
+    let out = fx.run(&["ping", "--yes"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HAS CHANGED"));
+    assert!(std::fs::read_to_string(&known).unwrap().contains(&old));
+    // --accept-key naming another key is refused too.
+    let out = fx.run(&["ping", "--yes", "--accept-key", &"cd".repeat(32)], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(std::fs::read_to_string(&known).unwrap().contains(&old));
+
+    // --accept-key naming the presented key (ssh's spelling) pins it.
+    let named = format!("SHA256:{}", fx.server.fingerprint().to_uppercase());
+    fx.ok(&["ping", "--accept-key", &named], b"");
     let pinned = std::fs::read_to_string(&known).unwrap();
     assert!(pinned.contains(fx.server.fingerprint()) && !pinned.contains(&old));
     fx.ok(&["ping"], b"");
+}
+
+/// A server that answers the handshake with a key of its own, then reports
+/// how many bytes the client sent after it (until the client hung up).
+fn impostor() -> (
+    std::net::SocketAddr,
+    String,
+    std::sync::mpsc::Receiver<usize>,
+) {
+    use tokio::io::AsyncReadExt;
+    let identity = harmonic::crypto::ServerIdentity::generate(&mut rand_core::OsRng);
+    let fingerprint = identity.fingerprint();
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    let (sent_tx, sent) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            socket.set_nonblocking(true).unwrap();
+            let socket = tokio::net::TcpListener::from_std(socket).unwrap();
+            let (mut stream, _) = socket.accept().await.unwrap();
+            let timeout = std::time::Duration::from_secs(10);
+            harmonic::transport::server_handshake(&mut stream, &identity, timeout)
+                .await
+                .unwrap();
+            let mut after = Vec::new();
+            let _ = tokio::time::timeout(timeout, stream.read_to_end(&mut after)).await;
+            let _ = sent_tx.send(after.len());
+        });
+    });
+    (addr, fingerprint, sent)
+}
+
+#[test]
+fn a_changed_key_is_refused_before_the_password_is_sent() {
+    let fx = Fixture::new();
+    let (addr, impostor_key, sent) = impostor();
+    let server = addr.to_string();
+    // The user's pin for that address is another key (the real server's).
+    let known = fx.config.path().join("known_servers");
+    std::fs::write(&known, format!("{server} {}\n", fx.server.fingerprint())).unwrap();
+    let out = fx.run_exact(
+        &["login", "alice", "--yes", "--server", &server],
+        format!("{PASSWORD}\n").as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("HAS CHANGED") && stderr.contains(&impostor_key),
+        "{stderr}"
+    );
+    let after_handshake = sent
+        .recv_timeout(std::time::Duration::from_secs(15))
+        .unwrap();
+    assert_eq!(after_handshake, 0, "not a byte after the handshake");
+    assert!(std::fs::read_to_string(&known)
+        .unwrap()
+        .contains(fx.server.fingerprint()));
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod server_admin;
 mod server_auth;
 mod server_crash;
 mod server_e2e;
+mod server_edges;
 mod server_lifecycle;
 mod server_output;
 mod server_tail_slow;

@@ -57,9 +57,12 @@ impl Session {
         }
     }
 
-    /// `logout`: the session stays open, logged out, and the token its
-    /// login issued is revoked.
+    /// `logout`: the session stays open, logged out, and every resume token
+    /// of its login is revoked (the one it was given, and any issued since
+    /// by resumes elsewhere). Its tails end first (§5: a tail ends with its
+    /// login).
     pub(super) fn logout(&mut self, id: u32, user: LoggedIn, ctx: &mut Context<Self>) {
+        self.end_tails(ctx);
         self.login = None;
         self.log.set_user(None);
         log::info!(target: "auth", "{}: {} logged out", self.log, user.username);
@@ -68,7 +71,7 @@ impl Session {
             id,
             async move {
                 ask(auth.send(Logout {
-                    token_digest: user.token_digest,
+                    login_id: user.login_id,
                 }))
                 .await
                 .map(|()| Empty {})
@@ -88,6 +91,10 @@ impl Session {
             if !session.outstanding.is_waiting(id) {
                 return;
             }
+            if result.is_ok() {
+                // A new login ends the tails of the one it replaces.
+                session.end_tails(ctx);
+            }
             let answer = result.map(|grant| session.log_in(grant));
             session.answer(id, answer, &[], ctx);
         }));
@@ -99,10 +106,11 @@ impl Session {
             user_id: grant.user_id,
             username: grant.username.clone(),
             role: grant.role,
-            token_digest: grant.token_digest,
+            login_id: grant.login_id,
         });
         self.log.set_user(Some(grant.username.clone()));
         self.ever_logged_in = true;
+        self.permit.logged_in();
         self.services
             .counters
             .logins
@@ -112,7 +120,7 @@ impl Session {
             role: grant.role,
             sounds: grant.sounds,
             resume_token: grant.token,
-            resume_ttl_s: self.services.settings.resume_ttl.as_secs(),
+            resume_ttl_s: grant.token_ttl.as_secs(),
         }
     }
 }

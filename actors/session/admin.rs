@@ -6,6 +6,11 @@
 //! read: while the [`Outbox`](crate::transport::Outbox) backlog exceeds
 //! [`TAIL_BACKLOG_LIMIT`], records are dropped, never the server's memory
 //! grown.
+//!
+//! A tail lives as long as the login that started it (§5): a `logout`, a
+//! new login on the session, the account's demotion or deletion end it with
+//! its `ok` and `dropped` (`Session::end_tails`), as `cancel` and the end
+//! of a shutdown do.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use crate::actors::hub::{
     AccountDeleted, AccountRole, DeliverNotice, Describe, KickSession, Shutdown,
 };
 use crate::protocol::response::SessionInfo;
-use crate::protocol::{ByeReason, ErrorCode, Push, WireError};
+use crate::protocol::{ByeReason, ErrorCode, Push, Role, WireError};
 
 impl Handler<Describe> for Session {
     type Result = MessageResult<Describe>;
@@ -60,6 +60,8 @@ impl Handler<AccountDeleted> for Session {
             .is_some_and(|login| login.user_id == deleted.user_id);
         if mine && !self.closing {
             log::info!(target: "admin", "{}: the account was deleted", self.log);
+            // §5: its tails end with their `ok` before the `bye`.
+            self.end_tails(ctx);
             self.bye(ByeReason::Kicked, ctx);
         }
         mine
@@ -69,11 +71,17 @@ impl Handler<AccountDeleted> for Session {
 impl Handler<AccountRole> for Session {
     type Result = ();
 
-    fn handle(&mut self, changed: AccountRole, _: &mut Context<Self>) {
-        if let Some(login) = self.login.as_mut() {
-            if login.user_id == changed.user_id {
-                login.role = changed.role;
-            }
+    fn handle(&mut self, changed: AccountRole, ctx: &mut Context<Self>) {
+        let Some(login) = self.login.as_mut() else {
+            return;
+        };
+        if login.user_id != changed.user_id {
+            return;
+        }
+        login.role = changed.role;
+        if changed.role != Role::Admin {
+            // §5: a tail ends when its account loses the admin role.
+            self.end_tails(ctx);
         }
     }
 }

@@ -55,15 +55,16 @@ pub fn is_frequent(kind: RequestKind) -> bool {
 }
 
 /// `<context>: request <id> <type> -> <outcome> in <ms> ms`, the one line
-/// of a request.
+/// of a request: `debug` for frequent requests and when `quiet`, else `info`.
 pub fn log_request(
     context: &SessionLog,
     id: u32,
     kind: RequestKind,
     outcome: &str,
     started: Instant,
+    quiet: bool,
 ) {
-    let level = if is_frequent(kind) {
+    let level = if quiet || is_frequent(kind) {
         log::Level::Debug
     } else {
         log::Level::Info

@@ -82,7 +82,8 @@ struct LoggedIn {
     user_id: i64,
     username: String,
     role: Role,
-    token_digest: String,
+    /// The login its resume tokens share (`logout` revokes them all).
+    login_id: i64,
 }
 
 /// One connection's actor.
@@ -151,11 +152,25 @@ impl Session {
     }
 
     /// Logs the end of request `id` (once): type, outcome, duration; and
-    /// releases what its answer had been promised in the outbox.
+    /// releases what its answer had been promised in the outbox. A
+    /// refusal before login (`unauthenticated`, `rate_limited`...) is a
+    /// `debug` line: anyone can send those by the thousand.
     fn log_outcome(&mut self, id: u32, outcome: &str) {
         if let Some((kind, started)) = self.outstanding.answered(id) {
             self.outbox.release(answer_promise(kind));
-            log_request(&self.log, id, kind, outcome, started);
+            let quiet = self.login.is_none() && outcome != "ok";
+            log_request(&self.log, id, kind, outcome, started, quiet);
+        }
+    }
+
+    /// The level of the session's own lines (start, end, bye): `info` once
+    /// it has logged in, `debug` before (a flood of connections that never
+    /// log in writes nothing at `info` but the listener's summary).
+    fn lifecycle_level(&self) -> log::Level {
+        if self.ever_logged_in {
+            log::Level::Info
+        } else {
+            log::Level::Debug
         }
     }
 
@@ -222,7 +237,7 @@ impl Session {
         if self.closing {
             return;
         }
-        log::info!(target: "connection", "{}: bye {reason}", self.log);
+        log::log!(target: "connection", self.lifecycle_level(), "{}: bye {reason}", self.log);
         self.send(&Push::Bye { reason }, &[]);
         self.close(ctx);
     }
@@ -320,7 +335,8 @@ impl Session {
         } else {
             // Not `send_error`: the log entry of `id` is the first request's.
             let outcome = "bad_request (id in use)";
-            log_request(&self.log, id, kind, outcome, Instant::now());
+            let quiet = self.login.is_none();
+            log_request(&self.log, id, kind, outcome, Instant::now(), quiet);
             let err = WireError::bad_request(format!(
                 "id {id} is already used by an outstanding request"
             ));
@@ -453,7 +469,7 @@ impl Actor for Session {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        log::info!(target: "connection", "{}: session started", self.log);
+        log::debug!(target: "connection", "{}: session started", self.log);
         let settings = Arc::clone(&self.services.settings);
         ctx.run_later(settings.login_timeout, |session, ctx| {
             if !session.ever_logged_in {
@@ -466,7 +482,7 @@ impl Actor for Session {
     fn stopped(&mut self, _: &mut Context<Self>) {
         self.outstanding.cancel_counts();
         self.log_unanswered();
-        log::info!(target: "connection", "{}: session ended", self.log);
+        log::log!(target: "connection", self.lifecycle_level(), "{}: session ended", self.log);
     }
 }
 
@@ -480,11 +496,11 @@ impl StreamHandler<Result<Incoming, TransportError>> for Session {
             Ok(Incoming::Message(raw)) => self.on_message(raw, ctx),
             Ok(Incoming::Unreadable(err)) => self.send(&ErrorResponse::unreadable(&err), &[]),
             Err(TransportError::BadFrameLength { len }) => {
-                log::info!(target: "connection", "{}: frame length {len} out of bounds", self.log);
+                log::log!(target: "connection", self.lifecycle_level(), "{}: frame length {len} out of bounds", self.log);
                 self.bye(ByeReason::ProtocolError, ctx);
             }
             Err(err) => {
-                log::info!(target: "connection", "{}: closing: {err}", self.log);
+                log::log!(target: "connection", self.lifecycle_level(), "{}: closing: {err}", self.log);
                 self.closing = true;
                 ctx.stop();
             }

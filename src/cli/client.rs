@@ -1,5 +1,6 @@
 //! What every client command shares: the connection options (`--server`,
-//! `--json`, `--yes`), the config directory, key pinning, the saved login,
+//! `--json`, `--yes`, `--accept-key`), the config directory, key pinning,
+//! the saved login,
 //! how errors are shown; and the account commands `signup`, `login`,
 //! `logout` and `ping`.
 //!
@@ -33,9 +34,15 @@ pub struct ConnectArgs {
     /// Print exactly one JSON object on stdout and nothing else.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Trust the server's key if it is new or has changed, without asking.
+    /// Trust a server seen for the first time without asking (scripts). A
+    /// server whose key CHANGED is still refused: see --accept-key.
     #[arg(long, global = true)]
     pub yes: bool,
+    /// Accept this key for the server even though another one is pinned
+    /// (after the server's key was replaced on purpose): the new
+    /// fingerprint, as shown by the refusal (hex, or `SHA256:hex`).
+    #[arg(long, global = true, value_name = "FINGERPRINT")]
+    pub accept_key: Option<String>,
 }
 
 impl Default for ConnectArgs {
@@ -44,6 +51,7 @@ impl Default for ConnectArgs {
             server: DEFAULT_SERVER.to_owned(),
             json: false,
             yes: false,
+            accept_key: None,
         }
     }
 }
@@ -129,12 +137,22 @@ pub(crate) fn session_file() -> Result<SessionFile, String> {
 }
 
 /// Connects to `args.server` and checks its identity against the pinned
-/// fingerprint; pins it on first use (asking on a terminal unless `--yes`).
+/// fingerprint; pins it on first use (asking on a terminal unless `--yes`
+/// or `--accept-key` names it). A changed key is refused unless
+/// `--accept-key` names the new one; the refusal comes right after the
+/// handshake, before any request (so before any password or token) is sent.
 pub(crate) async fn connect(args: &ConnectArgs) -> Result<Client, Failure> {
     let mut known = KnownServers::load(&config_dir()?.join("known_servers"))?;
     let pinned = known.fingerprint(&args.server).map(str::to_owned);
+    let accepted = args.accept_key.as_deref().map(accepted_fingerprint);
     let options = ConnectOptions {
-        pinned_fingerprint: if args.yes { None } else { pinned.clone() },
+        // With --accept-key the handshake takes any key; it is compared
+        // with the one named below, before the client is handed out.
+        pinned_fingerprint: if accepted.is_some() {
+            None
+        } else {
+            pinned.clone()
+        },
         ..ConnectOptions::default()
     };
     let client = match Client::connect(args.server.as_str(), options).await {
@@ -145,22 +163,50 @@ pub(crate) async fn connect(args: &ConnectArgs) -> Result<Client, Failure> {
         Err(err) => return Err(format!("cannot connect to {}: {err}", args.server).into()),
     };
     let presented = client.server_fingerprint().to_owned();
+    if let Some(accepted) = &accepted {
+        if !accepted.eq_ignore_ascii_case(&presented) {
+            client.close().await;
+            return Err(format!(
+                "{} presented the key {presented}, not the one --accept-key names ({accepted}); nothing was sent",
+                args.server
+            )
+            .into());
+        }
+    }
     match pinned {
         Some(pinned) if pinned.eq_ignore_ascii_case(&presented) => {}
         Some(pinned) => {
-            // Only with --yes: a changed key is trusted and pinned again.
+            // Only with --accept-key naming the presented key (checked above).
             eprintln!(
-                "warning: the key of {} changed (was {pinned}, now {presented}); trusted because of --yes",
+                "warning: the key of {} changed (was {pinned}, now {presented}); accepted because --accept-key names it",
                 args.server
             );
             known.pin(&args.server, &presented)?;
         }
         None => {
-            trust_new_server(args, &presented)?;
+            if accepted.is_none() {
+                trust_new_server(args, &presented)?;
+            } else {
+                eprintln!(
+                    "pinned the key of {} (fingerprint {presented}, named by --accept-key)",
+                    args.server
+                );
+            }
             known.pin(&args.server, &presented)?;
         }
     }
     Ok(client)
+}
+
+/// The fingerprint `--accept-key` names: hex, with or without ssh's
+/// `SHA256:` prefix (any case), surrounding blanks ignored.
+fn accepted_fingerprint(given: &str) -> String {
+    let given = given.trim();
+    let hex = match given.get(..7) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("sha256:") => &given[7..],
+        _ => given,
+    };
+    hex.to_ascii_lowercase()
 }
 
 /// The ssh-style refusal of a server whose key is not the pinned one.
@@ -169,8 +215,9 @@ fn identity_changed(server: &str, pinned: &str, presented: &str, file: &std::pat
         "the identity of {server} HAS CHANGED: someone may be impersonating it.\n\
          \x20 pinned fingerprint:    {pinned}\n\
          \x20 presented fingerprint: {presented}\n\
-         If the server's key was replaced on purpose, remove the line for {server} from {} \
-         (or pass --yes to trust the new key).",
+         If the server's key was replaced on purpose (check with its operator), pass \
+         --accept-key {presented} (or remove the line for {server} from {}). \
+         --yes does not accept a changed key. Nothing was sent to this server.",
         file.display()
     )
 }

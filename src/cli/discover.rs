@@ -3,6 +3,12 @@
 //! It sends one probe to the broadcast address 255.255.255.255:2525, one to
 //! 127.0.0.1:2525 (a server on this machine), and one to each `--probe`
 //! address, then lists the servers that answered within `--timeout`.
+//!
+//! A server's name comes from anyone on the LAN: in the table, control
+//! characters and the invisible ones that reorder text (bidirectional
+//! overrides) are shown escaped (`\u{1b}`), so a name can neither drive the
+//! terminal nor disguise itself. `--json` gives the name as sent (JSON
+//! escapes control characters itself).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -42,6 +48,25 @@ fn targets(args: &DiscoverArgs) -> Vec<SocketAddr> {
     targets
 }
 
+/// `text` with every character a terminal would act on rather than show
+/// (category Cc: C0, DEL, C1) and every bidirectional control (which can
+/// make text read in another order) written as a `\u{..}` escape; a
+/// backslash is doubled, so an escape in the output is always one of ours.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if c.is_control() || bidi {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Runs `harmonic discover`.
 pub fn run(args: DiscoverArgs) -> Result<(), String> {
     let timeout = Duration::try_from_secs_f64(args.timeout).unwrap_or(Duration::from_secs(1));
@@ -73,11 +98,35 @@ pub fn run(args: DiscoverArgs) -> Result<(), String> {
                 vec![
                     s.address.to_string(),
                     s.fingerprint_hex(),
-                    s.announcement.name.clone(),
+                    printable(&s.announcement.name),
                 ]
             })
             .collect();
         table(&["ADDRESS", "FINGERPRINT", "NAME"], &rows)
     };
     super::print_stdout(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn names_from_the_lan_cannot_drive_the_terminal() {
+        assert_eq!(printable("Studio PC"), "Studio PC");
+        assert_eq!(
+            printable("Café 音"),
+            "Café 音",
+            "letters of any script stay"
+        );
+        assert_eq!(printable("evil\u{1b}[2J\u{7}"), "evil\\u{1b}[2J\\u{7}");
+        assert_eq!(printable("a\rb\nc"), "a\\u{d}b\\u{a}c");
+        assert_eq!(printable("x\u{9b}31m"), "x\\u{9b}31m", "C1 CSI");
+        assert_eq!(printable("abc\u{202e}gpj"), "abc\\u{202e}gpj");
+        assert_eq!(
+            printable("a\\u{1b}"),
+            "a\\\\u{1b}",
+            "a literal escape stays visible as such"
+        );
+    }
 }

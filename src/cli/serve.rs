@@ -40,7 +40,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         Some(path) => SettingsLayer::from_file(path).map_err(|err| err.to_string())?,
         None => SettingsLayer::default(),
     };
-    let settings = Settings::resolve(&args.settings, &file).map_err(|err| err.to_string())?;
+    let mut settings = Settings::resolve(&args.settings, &file).map_err(|err| err.to_string())?;
+    settings.max_connections = crate::os_limits::ensure_open_files(settings.max_connections);
     let grace = settings.shutdown_grace;
     let system = actix::System::new();
     let closed = system.block_on(async move {

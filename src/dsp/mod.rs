@@ -52,6 +52,10 @@ pub const DEFAULT_THRESHOLD: f32 = 0.4;
 pub const DEFAULT_GAP_FRACTION: f64 = 0.25;
 /// Longest template the engine takes (PROTOCOL.md §5: `too_large` beyond).
 pub const MAX_TEMPLATE_SECONDS: f64 = 60.0;
+/// Largest `min_gap_s`: four hours, the longest recording the protocol
+/// takes (§7). A longer gap means "at most one event", as this one does;
+/// the bound keeps the gap in frames (and twice it) far from overflowing.
+pub const MAX_MIN_GAP_S: f64 = 4.0 * 3600.0;
 
 /// Why a count could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -122,7 +126,7 @@ pub struct Options {
 }
 
 impl Options {
-    /// Checks the ranges: threshold in 0..=1, gap finite and not negative.
+    /// Checks the ranges: threshold in 0..=1, gap in 0..=[`MAX_MIN_GAP_S`].
     pub fn validate(&self) -> Result<(), DspError> {
         if let Some(t) = self.threshold {
             if !(0.0..=1.0).contains(&t) {
@@ -132,9 +136,9 @@ impl Options {
             }
         }
         if let Some(g) = self.min_gap_s {
-            if !g.is_finite() || g < 0.0 {
+            if !(0.0..=MAX_MIN_GAP_S).contains(&g) {
                 return Err(DspError::InvalidOption(format!(
-                    "min_gap_s {g} must be a finite number >= 0"
+                    "min_gap_s {g} must be in 0..{MAX_MIN_GAP_S}"
                 )));
             }
         }

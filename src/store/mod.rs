@@ -37,6 +37,7 @@ use std::path::PathBuf;
 pub use files::hex_sha256;
 pub use models::{Role, SoundMeta, SoundRow, UserRow, UserSummary};
 pub use open::Store;
+pub use tokens::LoginSpan;
 pub use uploads::{FinishedUpload, UploadId, UploadSpool, MAX_UPLOAD_SIZE, UPLOAD_MAX_IDLE};
 
 /// Everything that can go wrong in the store, with enough detail for the

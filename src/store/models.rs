@@ -188,4 +188,6 @@ pub(crate) struct NewToken<'a> {
     pub token_digest: &'a str,
     pub created_at: i64,
     pub expires_at: i64,
+    pub login_id: i64,
+    pub login_ends_at: i64,
 }

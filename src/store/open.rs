@@ -308,9 +308,9 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn down_migration_drops_everything_and_up_recreates_it() {
+    fn down_migrations_drop_everything_and_up_recreates_it() {
         let (_dir, mut store) = open_in();
-        store.conn.revert_last_migration(MIGRATIONS).unwrap();
+        store.conn.revert_all_migrations(MIGRATIONS).unwrap();
         let tables: Count = diesel::sql_query(
             "SELECT COUNT(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' \
              AND name != '__diesel_schema_migrations'",

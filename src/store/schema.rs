@@ -12,6 +12,8 @@ diesel::table! {
         token_digest -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
+        login_id -> BigInt,
+        login_ends_at -> BigInt,
     }
 }
 

@@ -201,6 +201,7 @@ fn refuse_if_last_admin(c: &mut SqliteConnection) -> StoreResult<()> {
 #[cfg(test)]
 mod tests {
     use super::super::open::tests::{meta_for, open_in};
+    use super::super::LoginSpan;
     use super::*;
 
     #[test]
@@ -278,8 +279,16 @@ mod tests {
         let keep = store
             .save_sound_bytes(eve.id, "one", b"333", meta_for(b"333"), false)
             .unwrap();
-        store.insert_token(dan.id, "d1", 0, 1_000_000).unwrap();
-        store.insert_token(eve.id, "e1", 0, 1_000_000).unwrap();
+        let login = LoginSpan {
+            login_id: 1,
+            ends_at_ms: i64::MAX,
+        };
+        store
+            .insert_token(dan.id, "d1", 0, 1_000_000, login)
+            .unwrap();
+        store
+            .insert_token(eve.id, "e1", 0, 1_000_000, login)
+            .unwrap();
 
         store.delete_user("dan").unwrap();
         assert!(store.find_user("Dan").unwrap().is_none());
@@ -289,7 +298,7 @@ mod tests {
         assert!(store.consume_token("d1", 1).unwrap().is_none());
         // Others are untouched.
         assert!(store.sound_path(&keep).exists());
-        assert_eq!(store.consume_token("e1", 1).unwrap().unwrap().id, eve.id);
+        assert_eq!(store.consume_token("e1", 1).unwrap().unwrap().0.id, eve.id);
         assert!(matches!(
             store.delete_user("dan"),
             Err(StoreError::NotFound)

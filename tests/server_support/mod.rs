@@ -62,12 +62,20 @@ pub struct TestClient {
 impl TestClient {
     /// Connects and does the handshake.
     pub async fn connect(addr: std::net::SocketAddr) -> TestClient {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        let accepted = client_handshake(&mut stream, WAIT).await.unwrap();
+        TestClient::try_connect(addr)
+            .await
+            .expect("connected, handshake done")
+    }
+
+    /// Connects and does the handshake; `None` if the server closed the
+    /// connection instead (a connection limit).
+    pub async fn try_connect(addr: std::net::SocketAddr) -> Option<TestClient> {
+        let mut stream = TcpStream::connect(addr).await.ok()?;
+        let accepted = client_handshake(&mut stream, WAIT).await.ok()?;
         let (read, writer) = stream.into_split();
         let (sealer, _) = channel_pair(&accepted.keys, Side::Client);
         let (_, decrypt) = split_codecs(&accepted.keys, Side::Client);
-        TestClient {
+        Some(TestClient {
             reader: FramedRead::new(read, decrypt),
             writer,
             sealer,
@@ -75,7 +83,7 @@ impl TestClient {
             pushes: Vec::new(),
             last_payload: bytes::Bytes::new(),
             stash: Default::default(),
-        }
+        })
     }
 
     /// Sends a header (any JSON object) and a payload.

@@ -188,14 +188,20 @@ pub(super) fn seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64,
     at_least_zero(f64::deserialize(deserializer)?).map_err(D::Error::custom)
 }
 
-/// An optional number of seconds (`options.min_gap_s`).
-pub(super) fn opt_seconds<'de, D: Deserializer<'de>>(
+/// An optional shortest gap between events (`options.min_gap_s`): in
+/// 0..=[`MAX_MIN_GAP_S`](crate::dsp::MAX_MIN_GAP_S) seconds.
+pub(super) fn opt_min_gap<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<f64>, D::Error> {
-    Option::<f64>::deserialize(deserializer)?
-        .map(at_least_zero)
-        .transpose()
-        .map_err(D::Error::custom)
+    match Option::<f64>::deserialize(deserializer)? {
+        Some(gap) if !(0.0..=crate::dsp::MAX_MIN_GAP_S).contains(&gap) => {
+            Err(D::Error::custom(format!(
+                "must be in 0..{} (seconds; four hours, the longest recording)",
+                crate::dsp::MAX_MIN_GAP_S
+            )))
+        }
+        gap => Ok(gap),
+    }
 }
 
 /// An optional score (`options.threshold`): a number in 0..=1.

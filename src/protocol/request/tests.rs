@@ -570,6 +570,8 @@ fn count_options() {
         (json!({"threshold": -0.1}), "options.threshold"),
         (json!({"threshold": "0.5"}), "options.threshold"),
         (json!({"min_gap_s": -1}), "options.min_gap_s"),
+        (json!({"min_gap_s": 14_400.5}), "options.min_gap_s"),
+        (json!({"min_gap_s": 1e300}), "options.min_gap_s"),
         (json!({"min_gap_s": true}), "options.min_gap_s"),
         (json!([0.5]), "options"),
     ] {

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::fields::{
-    checked, hex_digest, null_is_default, object_or_default, opt_seconds, opt_unit, pcm_format,
+    checked, hex_digest, null_is_default, object_or_default, opt_min_gap, opt_unit, pcm_format,
     request_id, seconds,
 };
 use super::rules::{NewPassword, SoundName, Username};
@@ -46,7 +46,7 @@ pub struct CountOptions {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "opt_seconds"
+        deserialize_with = "opt_min_gap"
     )]
     pub min_gap_s: Option<f64>,
 }

@@ -12,10 +12,10 @@ use crate::protocol::response::{
     UserInfo,
 };
 use crate::protocol::{Empty, LibraryRequest, Role, TemplateSource, WireError};
-use crate::store::{SoundMeta, UserRow};
+use crate::store::{FinishedUpload, SoundMeta, UserRow};
 
 /// Declares a message of the library, its result, and a handler that calls
-/// one method of [`Library`].
+/// one method of [`Library`] under the panic guard ([`Library::guarded`]).
 macro_rules! library_message {
     ($(#[$meta:meta])* $name:ident { $($field:ident : $ty:ty),* $(,)? } -> $result:ty, |$lib:ident, $msg:ident| $body:expr) => {
         $(#[$meta])*
@@ -29,8 +29,7 @@ macro_rules! library_message {
         impl Handler<$name> for Library {
             type Result = LibraryResult<$result>;
             fn handle(&mut self, $msg: $name, _: &mut SyncContext<Self>) -> Self::Result {
-                let $lib = self;
-                $body
+                self.guarded(stringify!($name), |$lib: &mut Library| $body)
             }
         }
     };
@@ -67,9 +66,9 @@ library_message!(
     |lib, m| lib.store_sound(m.owner, &m.name, m.input, m.meta, m.overwrite)
 );
 library_message!(
-    /// Where a finished upload is (not consumed).
-    UploadPath { owner: i64, upload_id: String } -> PathBuf,
-    |lib, m| lib.upload_path(m.owner, &m.upload_id)
+    /// A finished upload: where it is, its verified size and SHA-256 (not consumed).
+    PeekUpload { owner: i64, upload_id: String } -> FinishedUpload,
+    |lib, m| lib.peek_upload(m.owner, &m.upload_id)
 );
 library_message!(
     /// Where a template is (not consumed).
@@ -166,7 +165,7 @@ impl Handler<LibraryOp> for Library {
     type Result = LibraryResult<LibraryAnswer>;
 
     fn handle(&mut self, op: LibraryOp, _: &mut SyncContext<Self>) -> Self::Result {
-        self.apply(op.owner, op.op, op.payload)
+        self.guarded("LibraryOp", |lib| lib.apply(op.owner, op.op, op.payload))
     }
 }
 

@@ -14,9 +14,11 @@
 //! - `messages.rs`: the actor's messages, one per method.
 
 mod audio;
+#[macro_use]
 mod messages;
 #[cfg(test)]
 mod tests;
+mod unsaved;
 
 pub use audio::{AudioInput, CountJob, RecordingFile, StagedRecording};
 pub use messages::*;
@@ -26,11 +28,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 
+use super::panic_guard::without_panics;
 use crate::config::Settings;
 use crate::crypto::{new_resume_token, token_digest};
 use crate::protocol::response::{SoundInfo, UserInfo};
 use crate::protocol::{rfc3339_millis, ErrorCode, Role, WireError};
-use crate::store::{SoundMeta, SoundRow, Store, UploadSpool, UserRow};
+use crate::store::{FinishedUpload, SoundMeta, SoundQuota, SoundRow, Store, UploadSpool, UserRow};
 /// Longest stretch of a sound that one `sound.get` answer carries (§5).
 pub const SOUND_GET_MAX_BYTES: usize = 1_000_000;
 
@@ -62,6 +65,9 @@ pub struct Library {
     max_audio: Duration,
     resume_ttl: Duration,
     upload_max_idle: Duration,
+    sound_quota: SoundQuota,
+    /// Resume tokens of logins the database could not take (a full disk).
+    unsaved_tokens: unsaved::UnsavedTokens,
     /// Dropped with the library: tells [`LibraryClosed`] the database is closed.
     closed: Option<std::sync::mpsc::Sender<()>>,
 }
@@ -84,13 +90,19 @@ impl Library {
     /// Opens the store and the spool in `settings.data_dir`.
     pub fn open(settings: &Settings) -> Result<Library, crate::store::StoreError> {
         let store = Store::open(&settings.data_dir)?;
-        let spool = UploadSpool::open(store.uploads_dir(), settings.max_upload_size)?;
+        let mut spool = UploadSpool::open(store.uploads_dir(), settings.max_upload_size)?;
+        spool.set_quotas(settings.unfinished_uploads_per_user, settings.disk_reserve);
         Ok(Library {
             store,
             spool,
             max_audio: settings.max_audio,
             resume_ttl: settings.resume_ttl,
             upload_max_idle: settings.upload_max_idle,
+            sound_quota: SoundQuota {
+                sounds: settings.sounds_per_user,
+                bytes: settings.sound_bytes_per_user,
+            },
+            unsaved_tokens: Default::default(),
             closed: None,
         })
     }
@@ -102,10 +114,14 @@ impl Library {
     pub fn start(
         settings: &Settings,
     ) -> Result<(Addr<Library>, LibraryClosed), crate::store::StoreError> {
+        Ok(Library::open(settings)?.start_opened(settings))
+    }
+
+    /// Starts an opened library on a thread of its own.
+    pub fn start_opened(mut self, settings: &Settings) -> (Addr<Library>, LibraryClosed) {
         let (closed_tx, closed_rx) = std::sync::mpsc::channel();
-        let mut library = Library::open(settings)?;
-        library.closed = Some(closed_tx);
-        let opened = std::sync::Mutex::new(Some(library));
+        self.closed = Some(closed_tx);
+        let opened = std::sync::Mutex::new(Some(self));
         let settings = settings.clone();
         let addr = SyncArbiter::start(1, move || {
             // Called once: a SyncArbiter only makes a new actor when the
@@ -116,7 +132,31 @@ impl Library {
                     .unwrap_or_else(|err| panic!("cannot reopen the library: {err}"))
             })
         });
-        Ok((addr, LibraryClosed(closed_rx)))
+        (addr, LibraryClosed(closed_rx))
+    }
+
+    /// Runs the work of one message (called `message` in the log) under
+    /// the panic guard: a panic is answered `internal` and the thread keeps
+    /// serving. A panic may leave a transaction open, which would swallow
+    /// every later write into it; it is rolled back first, so the next
+    /// message starts from what was committed.
+    pub fn guarded<T>(
+        &mut self,
+        message: &str,
+        work: impl FnOnce(&mut Library) -> LibraryResult<T>,
+    ) -> LibraryResult<T> {
+        let mut panicked = true;
+        let result = without_panics("library", &message, || {
+            let result = work(self);
+            panicked = false;
+            result
+        });
+        if panicked {
+            if let Err(err) = self.store.reset_after_panic() {
+                log::error!(target: "library", "after a panic, the database could not be reset: {err}");
+            }
+        }
+        result
     }
 
     /// The `resume_ttl_s` of login answers.
@@ -138,6 +178,7 @@ impl Library {
     }
 
     /// Completes a login of `user_id`: records it, issues a resume token.
+    /// Its writes never fail it: see `unsaved.rs` for a full disk.
     pub fn grant_login(&mut self, user_id: i64) -> LibraryResult<LoginGrant> {
         let user = self.store.user_by_id(user_id)?.ok_or_else(|| {
             WireError::new(
@@ -146,12 +187,18 @@ impl Library {
             )
         })?;
         let now = now_ms();
-        self.store.touch_last_seen(user.id, now)?;
+        if let Err(err) = self.store.touch_last_seen(user.id, now) {
+            log::warn!(target: "auth", "login of {} not recorded as last seen: {err}", user.username);
+        }
         let sounds = self.store.sound_names(user.id)?;
         let token = new_resume_token();
         let digest = token_digest(&token);
         let ttl_ms = i64::try_from(self.resume_ttl.as_millis()).unwrap_or(i64::MAX);
-        self.store.insert_token(user.id, &digest, now, ttl_ms)?;
+        if let Err(err) = self.store.insert_token(user.id, &digest, now, ttl_ms) {
+            let kept = self.unsaved_tokens.keep(user.id, &digest, now, ttl_ms);
+            log::warn!(target: "auth", "resume token of {} not written ({err}); {}", user.username,
+                if kept { "kept in memory until the database has room" } else { "too many wait: it will resume nothing" });
+        }
         Ok(LoginGrant {
             user_id: user.id,
             username: user.username,
@@ -164,7 +211,14 @@ impl Library {
 
     /// Spends a resume token; `None` when it is unknown, spent or expired.
     pub fn resume(&mut self, token: &str) -> LibraryResult<Option<LoginGrant>> {
-        match self.store.consume_token(&token_digest(token), now_ms())? {
+        let digest = token_digest(token);
+        if let Some(user_id) = self.unsaved_tokens.spend(&digest, now_ms()) {
+            return match self.store.user_by_id(user_id)? {
+                Some(_) => self.grant_login(user_id).map(Some),
+                None => Ok(None),
+            };
+        }
+        match self.store.consume_token(&digest, now_ms())? {
             Some(user) => self.grant_login(user.id).map(Some),
             None => Ok(None),
         }
@@ -172,6 +226,7 @@ impl Library {
 
     /// Revokes a token by its digest (`logout`).
     pub fn revoke(&mut self, digest: &str) -> LibraryResult<()> {
+        self.unsaved_tokens.revoke(digest);
         self.store.revoke_token(digest)?;
         Ok(())
     }
@@ -204,6 +259,7 @@ impl Library {
             .find_user(username)?
             .ok_or_else(|| no_account(username))?;
         self.store.delete_user(&user.username)?;
+        self.unsaved_tokens.remove_user(user.id);
         let uploads = self.spool.remove_owner(user.id);
         if uploads > 0 {
             log::info!(target: "admin", "removed {uploads} upload(s) of {}", user.username);
@@ -279,6 +335,9 @@ impl Library {
         meta: SoundMeta,
         overwrite: bool,
     ) -> LibraryResult<SoundInfo> {
+        let size = u64::try_from(meta.size).unwrap_or(u64::MAX);
+        self.store
+            .check_sound_quota(owner, name, size, self.sound_quota)?;
         let row = match input {
             AudioInput::Inline(bytes) => self
                 .store
@@ -297,6 +356,12 @@ impl Library {
             }
         };
         Ok(sound_info(&row))
+    }
+
+    /// A finished upload (where its bytes are, its verified size and
+    /// SHA-256), without consuming it.
+    pub fn peek_upload(&mut self, owner: i64, id: &str) -> LibraryResult<FinishedUpload> {
+        Ok(self.spool.peek(owner, id)?)
     }
 
     /// Where a finished upload's bytes are, without consuming it.
@@ -339,9 +404,18 @@ impl Library {
             .ok_or_else(|| WireError::new(ErrorCode::NotFound, format!("no sound called {name:?}")))
     }
 
-    /// Removes idle uploads and expired tokens.
+    /// Removes idle uploads and expired tokens; writes the resume tokens a
+    /// full disk kept in memory, if it has room now.
     pub fn housekeeping(&mut self) {
         self.spool.expire(Instant::now(), self.upload_max_idle);
+        if !self.unsaved_tokens.is_empty() {
+            match self.unsaved_tokens.flush(&mut self.store, now_ms()) {
+                Ok(n) => log::info!(target: "library", "wrote {n} resume token(s) kept in memory"),
+                Err(err) => {
+                    log::warn!(target: "library", "{} resume token(s) still wait for room: {err}", self.unsaved_tokens.len())
+                }
+            }
+        }
         match self.store.purge_expired_tokens(now_ms()) {
             Ok(0) => {}
             Ok(n) => log::debug!(target: "library", "purged {n} expired resume token(s)"),

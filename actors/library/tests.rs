@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use actix::{Handler, Message, SyncContext};
 use bytes::Bytes;
 
 use super::*;
@@ -24,7 +25,7 @@ fn save(
 ) -> LibraryResult<SoundInfo> {
     let bytes = match &input {
         AudioInput::Inline(bytes) => AudioBytes::Memory(bytes.clone()),
-        AudioInput::Upload(id) => AudioBytes::File(lib.upload_path(owner, id)?),
+        AudioInput::Upload(id) => AudioBytes::Upload(lib.peek_upload(owner, id)?),
     };
     let meta = sound_meta(&bytes)?;
     lib.store_sound(owner, name, input, meta, overwrite)
@@ -291,4 +292,99 @@ fn tokens_are_single_use() {
     assert!(lib.resume(&grant.token).unwrap().is_none(), "spent");
     lib.revoke(&again.token_digest).unwrap();
     assert!(lib.resume(&again.token).unwrap().is_none(), "revoked");
+}
+
+/// Makes every write of the library's database fail, as a full disk
+/// would, while reads go on (`PRAGMA query_only`).
+fn refuse_writes(lib: &mut Library, refuse: bool) {
+    use diesel::RunQueryDsl;
+    let pragma = format!("PRAGMA query_only = {}", if refuse { "ON" } else { "OFF" });
+    diesel::sql_query(pragma)
+        .execute(&mut lib.store.conn)
+        .unwrap();
+}
+
+#[test]
+fn logins_and_resumes_go_on_when_the_database_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = Library::open(&settings(dir.path())).unwrap();
+    lib.create_user("gina", "hash", Role::User).unwrap();
+    let gina = lib.find_user("gina").unwrap().unwrap().id;
+    refuse_writes(&mut lib, true);
+    assert!(lib.store.insert_token(gina, "probe", 0, 1).is_err());
+    let grant = lib.grant_login(gina).unwrap();
+    let again = lib.resume(&grant.token).unwrap().expect("kept in memory");
+    lib.housekeeping();
+    assert_eq!(lib.unsaved_tokens.len(), 1, "still no room");
+    refuse_writes(&mut lib, false);
+    assert!(lib.resume(&grant.token).unwrap().is_none(), "single use");
+    lib.housekeeping();
+    assert!(lib.unsaved_tokens.is_empty(), "written once there is room");
+    drop(lib);
+    let mut lib = Library::open(&settings(dir.path())).unwrap();
+    let third = lib
+        .resume(&again.token)
+        .unwrap()
+        .expect("survives a restart");
+    lib.revoke(&third.token_digest).unwrap();
+    assert!(lib.resume(&third.token).unwrap().is_none());
+}
+
+library_message!(
+    /// Panics, as a bug would.
+    Explode {} -> (),
+    |_lib, _m| panic!("a bug in the library")
+);
+
+#[test]
+fn a_panic_is_answered_internal_and_the_library_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = actix::System::new();
+    system.block_on(async {
+        let (library, _closed) = Library::start(&settings(dir.path())).unwrap();
+        let err = library.send(Explode {}).await.unwrap().unwrap_err();
+        assert_eq!(err.code, ErrorCode::Internal);
+        library
+            .send(CreateUser {
+                username: "after".into(),
+                password_hash: "hash".into(),
+                role: Role::User,
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let found = library
+            .send(FindUser {
+                username: "AFTER".into(),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(found.is_some());
+    });
+}
+
+#[test]
+fn a_transaction_left_open_by_a_panic_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = Library::open(&settings(dir.path())).unwrap();
+    let err = lib
+        .guarded("test", |lib| {
+            let _ = lib
+                .store
+                .conn
+                .immediate_transaction::<(), crate::store::StoreError, _>(|_| {
+                    panic!("in the middle of a transaction")
+                });
+            Ok(())
+        })
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Internal);
+    lib.create_user("kept", "hash", Role::User).unwrap();
+    drop(lib);
+    let mut lib = Library::open(&settings(dir.path())).unwrap();
+    assert!(
+        lib.find_user("kept").unwrap().is_some(),
+        "committed, not swallowed by the open transaction"
+    );
 }

@@ -15,6 +15,7 @@ use std::time::Instant;
 use actix::prelude::*;
 
 use super::library::CountJob;
+use super::panic_guard::without_panics;
 use crate::dsp::{analyze_file, DspError, Event};
 use crate::logging::SessionLog;
 use crate::protocol::WireError;
@@ -126,6 +127,30 @@ impl AnalysisPool {
             .map_err(|err| WireError::internal(format!("analysis pool: {err}")))?
     }
 
+    /// Runs `work` (a live stream's chunk, say: milliseconds of CPU) on a
+    /// worker, in a reserved place: it shares the pool's bound with the
+    /// counts instead of taking a thread of tokio's blocking pool, which
+    /// would let streams use every core whatever the pool's size. A panic
+    /// in `work` is an `internal` error.
+    pub async fn run_work<T: Send + 'static>(
+        &self,
+        slot: JobSlot,
+        log: SessionLog,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, WireError> {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+            let _ = done_tx.send(work());
+        });
+        self.workers
+            .send(RunWork { job, slot, log })
+            .await
+            .map_err(|err| WireError::internal(format!("analysis pool: {err}")))??;
+        done_rx
+            .await
+            .map_err(|_| WireError::internal("analysis pool: the work ended without a result"))
+    }
+
     /// The pool's counters.
     pub fn load(&self) -> &PoolLoad {
         &self.load
@@ -157,6 +182,16 @@ pub struct RunCount {
     pub log: SessionLog,
 }
 
+/// Runs a piece of work that is not a count (see [`AnalysisPool::run_work`]).
+#[derive(Message)]
+#[rtype(result = "Result<(), WireError>")]
+pub struct RunWork {
+    job: Box<dyn FnOnce() + Send>,
+    slot: JobSlot,
+    /// The asking session's log context.
+    log: SessionLog,
+}
+
 /// One worker thread.
 pub struct AnalysisWorker {
     load: Arc<PoolLoad>,
@@ -164,6 +199,22 @@ pub struct AnalysisWorker {
 
 impl Actor for AnalysisWorker {
     type Context = SyncContext<Self>;
+}
+
+impl Handler<RunWork> for AnalysisWorker {
+    type Result = Result<(), WireError>;
+
+    fn handle(&mut self, work: RunWork, _: &mut SyncContext<Self>) -> Self::Result {
+        let RunWork { job, slot, log } = work;
+        self.load.running.fetch_add(1, Ordering::Relaxed);
+        let result = without_panics("analysis", &log, || {
+            job();
+            Ok(())
+        });
+        self.load.running.fetch_sub(1, Ordering::Relaxed);
+        drop(slot);
+        result
+    }
 }
 
 impl Handler<RunCount> for AnalysisWorker {
@@ -182,7 +233,7 @@ impl Handler<RunCount> for AnalysisWorker {
         }
         self.load.running.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let result = without_panics(&log, || {
+        let result = without_panics("analysis", &log, || {
             analyze_file(
                 &job.template,
                 job.recording.path(),
@@ -220,41 +271,9 @@ impl Handler<RunCount> for AnalysisWorker {
     }
 }
 
-/// Runs `work`, turning a panic into an `internal` error. A panic on a
-/// `SyncArbiter` thread would end that worker for good and shrink the
-/// pool; the engine is not meant to panic, but its dependencies (the
-/// resampler's FFT, say) have, on input the fuzzers made up.
-fn without_panics<T>(
-    origin: &impl std::fmt::Display,
-    work: impl FnOnce() -> Result<T, WireError>,
-) -> Result<T, WireError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".into());
-        log::error!(target: "analysis", "{origin}: the analysis panicked: {what}");
-        Err(WireError::new(
-            crate::protocol::ErrorCode::Internal,
-            "internal server error: the analysis failed unexpectedly",
-        ))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_panicking_analysis_is_an_internal_error_not_a_dead_worker() {
-        let result: Result<(), WireError> =
-            without_panics(&"session 1 (127.0.0.1:1)", || panic!("boom"));
-        let err = result.unwrap_err();
-        assert_eq!(err.code, crate::protocol::ErrorCode::Internal);
-        assert!(!err.message.contains("boom"), "internals stay in the log");
-        assert_eq!(without_panics(&"s", || Ok(7)).ok(), Some(7));
-    }
 
     #[test]
     fn progress_never_goes_back() {
@@ -264,6 +283,30 @@ mod tests {
         assert_eq!(cell.done_s(), 1.5);
         cell.advance(2.0);
         assert_eq!(cell.done_s(), 2.0);
+    }
+
+    fn test_log() -> SessionLog {
+        SessionLog::new(1, ([127, 0, 0, 1], 40_000).into())
+    }
+
+    #[test]
+    fn work_runs_on_a_worker_and_a_panic_in_it_is_internal() {
+        let system = actix::System::new();
+        system.block_on(async {
+            let pool = AnalysisPool::start(1, 0);
+            let slot = pool.try_reserve().unwrap();
+            assert!(pool.try_reserve().is_none(), "the work holds the one place");
+            let answer = pool.run_work(slot, test_log(), || 6 * 7).await.unwrap();
+            assert_eq!(answer, 42);
+            let slot = pool.try_reserve().expect("freed once done");
+            let err = pool
+                .run_work(slot, test_log(), || -> u32 { panic!("boom") })
+                .await
+                .unwrap_err();
+            assert_eq!(err.code, crate::protocol::ErrorCode::Internal);
+            let slot = pool.try_reserve().expect("the worker lives on");
+            assert_eq!(pool.run_work(slot, test_log(), || 1).await.unwrap(), 1);
+        });
     }
 
     #[test]

@@ -10,25 +10,23 @@
 //! check consumes nothing (PROTOCOL.md §5: an upload is used by the first
 //! request that succeeds with it).
 
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use actix::prelude::*;
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
 use super::library::{
-    AudioInput, Consume, CountJob, Library, StageRecording, StoreSound, TemplatePath, UploadPath,
+    AudioInput, Consume, CountJob, Library, PeekUpload, StageRecording, StoreSound, TemplatePath,
 };
 use crate::audio::{measure_duration, AudioReader};
 use crate::dsp::{read_template, DspError, Options, TemplateAudio};
 use crate::protocol::response::SoundInfo;
 use crate::protocol::{ErrorCode, TemplateSource, WireError};
-use crate::store::{hex_sha256, SoundMeta};
+use crate::store::{hex_sha256, FinishedUpload, SoundMeta};
 
-/// `sound.save`: the audio decoded whole (a template of at most 60 s) and
-/// hashed off the library's thread, then stored.
+/// `sound.save`: the audio decoded whole (a template of at most 60 s), and
+/// hashed when inline (an upload's hash was verified as it arrived), off
+/// the library's thread, then stored.
 pub async fn save_sound(
     library: Addr<Library>,
     owner: i64,
@@ -38,8 +36,8 @@ pub async fn save_sound(
 ) -> Result<SoundInfo, WireError> {
     let bytes = match &input {
         AudioInput::Inline(bytes) => AudioBytes::Memory(bytes.clone()),
-        AudioInput::Upload(id) => AudioBytes::File(
-            ask(library.send(UploadPath {
+        AudioInput::Upload(id) => AudioBytes::Upload(
+            ask(library.send(PeekUpload {
                 owner,
                 upload_id: id.clone(),
             }))
@@ -64,11 +62,7 @@ pub async fn stream_template(
     owner: i64,
     template: TemplateSource,
 ) -> Result<TemplateAudio, WireError> {
-    let path = ask(library.send(TemplatePath {
-        owner,
-        template: template.clone(),
-    }))
-    .await?;
+    let path = template_path(&library, owner, &template).await?;
     let audio = blocking(move || decode_template(&path)).await??;
     ask(library.send(Consume {
         owner,
@@ -90,11 +84,7 @@ pub async fn prepare_count(
     recording: AudioInput,
     options: Options,
 ) -> Result<CountJob, WireError> {
-    let template_path = ask(library.send(TemplatePath {
-        owner,
-        template: template.clone(),
-    }))
-    .await?;
+    let template_path = template_path(&library, owner, &template).await?;
     let (staged, max_audio) = ask(library.send(StageRecording { owner, recording })).await?;
     let (template_audio, total_s, staged) = blocking(move || {
         let checked = decode_template(&template_path).and_then(|audio| {
@@ -121,6 +111,20 @@ pub async fn prepare_count(
     })
 }
 
+/// Where a template's bytes are (a saved sound or a finished upload), from
+/// the library, without consuming it.
+async fn template_path(
+    library: &Addr<Library>,
+    owner: i64,
+    template: &TemplateSource,
+) -> Result<PathBuf, WireError> {
+    ask(library.send(TemplatePath {
+        owner,
+        template: template.clone(),
+    }))
+    .await
+}
+
 /// Runs CPU-bound work on tokio's blocking threads.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
@@ -144,8 +148,8 @@ pub(crate) async fn ask<T>(
 pub enum AudioBytes {
     /// The request's payload.
     Memory(Bytes),
-    /// An upload on disk.
-    File(PathBuf),
+    /// A finished upload on disk, its size and SHA-256 verified.
+    Upload(FinishedUpload),
 }
 
 /// What the library stores about a sound, from its bytes decoded whole:
@@ -153,7 +157,7 @@ pub enum AudioBytes {
 pub fn sound_meta(bytes: &AudioBytes) -> Result<SoundMeta, WireError> {
     let reader = match bytes {
         AudioBytes::Memory(bytes) => AudioReader::from_bytes(bytes.clone()),
-        AudioBytes::File(path) => AudioReader::open(path),
+        AudioBytes::Upload(upload) => AudioReader::open(&upload.path),
     };
     let channels = reader.as_ref().map_or(0, |reader| reader.info().channels);
     let audio = reader
@@ -162,7 +166,7 @@ pub fn sound_meta(bytes: &AudioBytes) -> Result<SoundMeta, WireError> {
         .map_err(|err| labelled("the sound", err))?;
     let (size, sha256) = match bytes {
         AudioBytes::Memory(bytes) => (bytes.len() as u64, hex_sha256(bytes)),
-        AudioBytes::File(path) => file_size_and_sha256(path)?,
+        AudioBytes::Upload(upload) => (upload.size, upload.sha256.clone()),
     };
     Ok(SoundMeta {
         duration_ms: duration_ms(audio.samples.len() as u64, audio.sample_rate),
@@ -207,21 +211,4 @@ fn labelled(what: &str, err: DspError) -> WireError {
 fn duration_ms(frames: u64, rate: u32) -> i64 {
     let rate = u64::from(rate.max(1));
     i64::try_from((frames * 1000 + rate / 2) / rate).unwrap_or(i64::MAX)
-}
-
-fn file_size_and_sha256(path: &Path) -> Result<(u64, String), WireError> {
-    let io = |err: std::io::Error| WireError::internal(format!("{}: {err}", path.display()));
-    let mut file = File::open(path).map_err(io)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    Ok((size, hex::encode(hasher.finalize())))
 }

@@ -14,6 +14,7 @@
 //! - [`audio_jobs`]: requests that bring audio, decoded on blocking
 //!   threads between a library step that locates it and one that stores or
 //!   consumes it.
+//! - [`panic_guard`]: a panic on an actor thread becomes an `internal` answer.
 //! - [`metrics`]: the statistics of `admin.stats`, also as a Prometheus page.
 //! - [`hub`]: the messages between the listener and the sessions, which
 //!   reach each other through `Recipient`s (imports among actor files run
@@ -33,6 +34,7 @@ pub mod hub;
 pub mod library;
 pub mod listener;
 pub mod metrics;
+pub mod panic_guard;
 pub mod session;
 
 use std::net::SocketAddr;
@@ -164,6 +166,10 @@ impl Server {
     /// Opens the data directory, binds the listening socket and starts every
     /// actor. Must run inside an actix `System`.
     pub async fn start(settings: Settings) -> Result<Server, ServerError> {
+        // The library first: it locks the data directory (another server
+        // or an offline command on it is refused before anything is
+        // touched) and creates it owner-only.
+        let library = Library::open(&settings)?;
         let identity = Arc::new(ServerIdentity::load_or_create(&settings.data_dir)?);
         let socket = bind_tcp(settings.listen).await?;
         let local_addr = socket.local_addr().map_err(|source| ServerError::Bind {
@@ -185,7 +191,7 @@ impl Server {
             },
             None => None,
         };
-        let (library, library_closed) = Library::start(&settings)?;
+        let (library, library_closed) = library.start_opened(&settings);
         let passwords = hashing::PasswordWorkers::start(settings.password_workers)
             .map_err(|err| ServerError::Thread(format!("cannot start a password worker: {err}")))?;
         let auth = Auth::new(&settings, library.clone(), passwords).start();

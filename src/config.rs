@@ -85,6 +85,16 @@ pub struct Settings {
     pub password_workers: usize,
     /// Live streams one session may have open at once (default 8).
     pub max_streams_per_session: usize,
+    /// Saved sounds one user may have (§5: 1,000); past it, `quota_exceeded`.
+    pub sounds_per_user: u64,
+    /// Bytes of saved sound files one user may have (§5: 1 GiB).
+    pub sound_bytes_per_user: u64,
+    /// Uploads one user may have begun and not finished (§5: 4).
+    pub unfinished_uploads_per_user: usize,
+    /// Bytes that `upload.begin` keeps free on the data directory's disk,
+    /// counting what the unfinished uploads will still write (§5: 1 GiB):
+    /// room for the database, so logins keep working however much is uploaded.
+    pub disk_reserve: u64,
     /// Threads that run the sessions (each an actix arbiter with its own
     /// event loop): handshakes and the encryption of every frame are spread
     /// over them, a new connection going to the least loaded (default: the
@@ -131,6 +141,10 @@ impl Default for Settings {
             analysis_queue: 64,
             password_workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_streams_per_session: 8,
+            sounds_per_user: 1_000,
+            sound_bytes_per_user: 1 << 30,
+            unfinished_uploads_per_user: 4,
+            disk_reserve: 1 << 30,
             session_threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             housekeeping_interval: Duration::from_secs(60),
             discovery_listen: None,
@@ -250,6 +264,18 @@ pub struct SettingsLayer {
     /// Live streams open at once per session [default: 8].
     #[arg(long, env = "HARMONIC_MAX_STREAMS_PER_SESSION")]
     pub max_streams_per_session: Option<usize>,
+    /// Saved sounds per user [default: 1000].
+    #[arg(long, env = "HARMONIC_SOUNDS_PER_USER")]
+    pub sounds_per_user: Option<u64>,
+    /// Bytes of saved sounds per user [default: 1073741824].
+    #[arg(long, env = "HARMONIC_SOUND_BYTES_PER_USER")]
+    pub sound_bytes_per_user: Option<u64>,
+    /// Unfinished uploads per user [default: 4].
+    #[arg(long, env = "HARMONIC_UNFINISHED_UPLOADS_PER_USER")]
+    pub unfinished_uploads_per_user: Option<usize>,
+    /// Bytes `upload.begin` keeps free on the data directory's disk [default: 1073741824].
+    #[arg(long, env = "HARMONIC_DISK_RESERVE")]
+    pub disk_reserve: Option<u64>,
     /// Threads the sessions (handshakes, encryption) are spread over [default: number of CPUs].
     #[arg(long, env = "HARMONIC_SESSION_THREADS")]
     pub session_threads: Option<usize>,
@@ -343,6 +369,11 @@ impl Settings {
             max_streams_per_session: pick!(max_streams_per_session)
                 .unwrap_or(d.max_streams_per_session),
             session_threads: pick!(session_threads).unwrap_or(d.session_threads),
+            sounds_per_user: pick!(sounds_per_user).unwrap_or(d.sounds_per_user),
+            sound_bytes_per_user: pick!(sound_bytes_per_user).unwrap_or(d.sound_bytes_per_user),
+            unfinished_uploads_per_user: pick!(unfinished_uploads_per_user)
+                .unwrap_or(d.unfinished_uploads_per_user),
+            disk_reserve: pick!(disk_reserve).unwrap_or(d.disk_reserve),
             housekeeping_interval: secs!(housekeeping_interval_s, d.housekeeping_interval),
             discovery_listen: if flags.no_discovery || file.no_discovery {
                 None
@@ -428,6 +459,10 @@ mod tests {
         assert!(!closed.public_signup);
         assert_eq!(s.upload_max_idle, Duration::from_secs(3600));
         assert_eq!(s.analysis_queue, 64);
+        assert_eq!(s.sounds_per_user, 1_000);
+        assert_eq!(s.sound_bytes_per_user, 1 << 30);
+        assert_eq!(s.unfinished_uploads_per_user, 4);
+        assert_eq!(s.disk_reserve, 1 << 30);
         assert_eq!(
             s.discovery_listen.map(|a| a.to_string()).as_deref(),
             Some(DEFAULT_DISCOVERY_LISTEN)

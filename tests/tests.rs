@@ -17,5 +17,6 @@ mod server_e2e;
 mod server_edges;
 mod server_lifecycle;
 mod server_output;
+mod server_quotas;
 mod server_tail_slow;
 mod server_threads;

@@ -34,7 +34,6 @@ mod timers;
 
 pub use admin::TAIL_BACKLOG_LIMIT;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,7 +46,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
-use super::audio_jobs::{ask, blocking};
+use super::audio_jobs::ask;
 use super::hub::ConnectionPermit;
 use super::Services;
 use crate::crypto::{SessionKeys, Side};
@@ -61,7 +60,7 @@ use crate::transport::{
 };
 use log_lines::{dump, log_request, SessionLog};
 use outstanding::{Outstanding, Pending};
-use stream::LiveStream;
+use stream::Streams;
 use timers::IdleDeadline;
 
 /// How long a closing session waits for its last frames to leave.
@@ -98,7 +97,7 @@ pub struct Session {
     login: Option<LoggedIn>,
     ever_logged_in: bool,
     outstanding: Outstanding,
-    streams: HashMap<String, LiveStream>,
+    streams: Streams,
     next_stream: u64,
     shutting_down: bool,
     closing: bool,
@@ -140,7 +139,7 @@ impl Session {
             login: None,
             ever_logged_in: false,
             outstanding: Outstanding::default(),
-            streams: HashMap::new(),
+            streams: Streams::default(),
             next_stream: 1,
             shutting_down: false,
             closing: false,

@@ -1,6 +1,6 @@
 //! The one place where every domain error becomes a wire error (§4): a code
 //! of [`ErrorCode`], a human-readable message, and the extra fields some
-//! codes carry (`expected_offset`, `received`, `retry_after_s`).
+//! codes carry (`expected_offset`, `received`, `retry_after_s`, `limit`).
 //!
 //! Faults of the server's own (I/O, database, corrupt store) become
 //! `internal` with a generic message: their details name files and queries
@@ -96,7 +96,12 @@ impl From<StoreError> for WireError {
                 WireError::bad_request(err.to_string()).with_field("received", received)
             }
             StoreError::ChecksumMismatch => WireError::new(C::ChecksumMismatch, err.to_string()),
+            StoreError::QuotaExceeded { quota, .. } => {
+                WireError::new(C::QuotaExceeded, err.to_string())
+                    .with_field("limit", quota.setting())
+            }
             StoreError::Io { .. }
+            | StoreError::Locked { .. }
             | StoreError::Connection(_)
             | StoreError::Database(_)
             | StoreError::Migration(_)
@@ -193,6 +198,12 @@ mod tests {
         assert_eq!(code(StoreError::NotFound), ErrorCode::NotFound);
         assert_eq!(code(StoreError::AlreadyExists), ErrorCode::AlreadyExists);
         assert_eq!(code(StoreError::LastAdmin), ErrorCode::Forbidden);
+        let quota = WireError::from(StoreError::QuotaExceeded {
+            quota: crate::store::Quota::DiskReserve,
+            limit: 1 << 30,
+        });
+        assert_eq!(quota.code, ErrorCode::QuotaExceeded);
+        assert_eq!(quota.extra["limit"], json!("disk_reserve"));
         assert_eq!(
             code(StoreError::ChecksumMismatch),
             ErrorCode::ChecksumMismatch

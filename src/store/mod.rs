@@ -17,13 +17,15 @@
 //!
 //! Layout of the data directory:
 //! ```text
-//! harmonic.db (+ -wal, -shm)   users, sounds, resume_tokens
+//! harmonic.lock                held locked by the process that has the store open
+//! harmonic.db (+ -wal, -shm)   users, sounds, resume_tokens (owner-only)
 //! sounds/<file_id>.wav         one file per saved sound (file_id = 32 hex digits)
 //! sounds/<random>.tmp          a file being written (removed at open if left over)
 //! uploads/<upload_id>.part     spooled uploads (emptied at open)
 //! ```
 
 mod files;
+mod lock;
 mod models;
 mod open;
 mod schema;
@@ -35,10 +37,65 @@ mod users;
 use std::path::PathBuf;
 
 pub use files::hex_sha256;
+pub use lock::{DataDirLock, LOCK_FILE};
 pub use models::{Role, SoundMeta, SoundRow, UserRow, UserSummary};
 pub use open::Store;
 pub use tokens::LoginSpan;
 pub use uploads::{FinishedUpload, UploadId, UploadSpool, MAX_UPLOAD_SIZE, UPLOAD_MAX_IDLE};
+
+/// A limit of PROTOCOL.md §5 that a request would pass. Each is a server
+/// setting; its name is the `limit` of the `quota_exceeded` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quota {
+    /// Saved sounds per user.
+    Sounds,
+    /// Bytes of saved sound files per user.
+    SoundBytes,
+    /// Uploads begun and not finished, per user.
+    UnfinishedUploads,
+    /// Free bytes kept on the data directory's disk.
+    DiskReserve,
+}
+
+impl Quota {
+    /// The setting's name, as in the settings file.
+    pub fn setting(self) -> &'static str {
+        match self {
+            Quota::Sounds => "sounds_per_user",
+            Quota::SoundBytes => "sound_bytes_per_user",
+            Quota::UnfinishedUploads => "unfinished_uploads_per_user",
+            Quota::DiskReserve => "disk_reserve",
+        }
+    }
+
+    /// What a user is told when `limit` (the setting's value) is reached.
+    fn explain(self, limit: u64) -> String {
+        match self {
+            Quota::Sounds => {
+                format!("you may keep at most {limit} saved sounds; delete one first")
+            }
+            Quota::SoundBytes => {
+                format!("your saved sounds may take at most {limit} bytes; delete some first")
+            }
+            Quota::UnfinishedUploads => format!(
+                "you may have at most {limit} unfinished uploads at once; finish or abort one first"
+            ),
+            Quota::DiskReserve => format!(
+                "the server's disk is too full: this upload would leave less than {limit} bytes free"
+            ),
+        }
+    }
+}
+
+/// The per-user limits of saved sounds (settings `sounds_per_user` and
+/// `sound_bytes_per_user`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoundQuota {
+    /// Saved sounds one user may have.
+    pub sounds: u64,
+    /// Bytes of saved sound files one user may have.
+    pub bytes: u64,
+}
 
 /// Everything that can go wrong in the store, with enough detail for the
 /// protocol layer to choose a wire code (`not_found`, `already_exists`, ...).
@@ -73,6 +130,15 @@ pub enum StoreError {
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// Another process (a running server, an offline command) has the data
+    /// directory open; nothing was touched.
+    #[error("the data directory {} is in use by another Harmonic process{}; stop it first (a running server keeps its data directory to itself)", .dir.display(), .holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default())]
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
+        /// The process that holds it, when it said.
+        holder: Option<u32>,
     },
     /// The database could not be opened.
     #[error("cannot open the database: {0}")]
@@ -120,6 +186,14 @@ pub enum StoreError {
     /// discarded.
     #[error("checksum mismatch; the upload was discarded")]
     ChecksumMismatch,
+    /// The request would pass one of the quotas; nothing was changed.
+    #[error("{}", .quota.explain(*.limit))]
+    QuotaExceeded {
+        /// Which quota.
+        quota: Quota,
+        /// Its setting's value.
+        limit: u64,
+    },
     /// An upload was used (taken) before it was finished; it is kept.
     #[error("upload is not finished: {received} bytes received")]
     Unfinished {

@@ -11,6 +11,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use super::files::{self, is_hex_id, now_ms, remove_quietly};
+use super::lock::{create_private_dir, create_private_file, DataDirLock};
 use super::schema::sounds;
 use super::{StoreError, StoreResult};
 
@@ -39,6 +40,8 @@ pub struct Store {
     pub(crate) data_dir: PathBuf,
     pub(crate) sounds_dir: PathBuf,
     pub(crate) uploads_dir: PathBuf,
+    /// Held while the store is open; dropped last, after the connection.
+    _lock: DataDirLock,
 }
 
 impl std::fmt::Debug for Store {
@@ -50,8 +53,9 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `data_dir`: creates the
-    /// folders, opens `harmonic.db` in WAL mode with `synchronous=FULL` (a
+    /// Opens (creating if needed) the store in `data_dir`: locks the data
+    /// directory ([`StoreError::Locked`] when another process has it open;
+    /// see [`DataDirLock`]), creates the folders and the database owner-only, opens `harmonic.db` in WAL mode with `synchronous=FULL` (a
     /// committed transaction survives a crash) and foreign keys on, runs the
     /// embedded migrations, then recovers:
     /// - `uploads/` is emptied (uploads do not survive a restart);
@@ -62,22 +66,18 @@ impl Store {
     ///   errors (target `library`) and left for an administrator;
     /// - expired resume tokens are purged.
     pub fn open(data_dir: &Path) -> StoreResult<Store> {
+        let lock = DataDirLock::acquire(data_dir)?;
         let sounds_dir = data_dir.join(SOUNDS_DIR);
         let uploads_dir = data_dir.join(UPLOADS_DIR);
-        for dir in [data_dir, &sounds_dir, &uploads_dir] {
-            fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+        for dir in [&sounds_dir, &uploads_dir] {
+            create_private_dir(dir)?;
         }
         let db_path = data_dir.join(DATABASE_FILE);
+        create_private_file(&db_path)?;
         let db_url = db_path
             .to_str()
             .ok_or_else(|| StoreError::Corrupt(format!("path {db_path:?} is not UTF-8")))?;
-        let mut conn = SqliteConnection::establish(db_url)?;
-        conn.batch_execute(&format!(
-            "PRAGMA journal_mode = WAL; \
-             PRAGMA synchronous = FULL; \
-             PRAGMA foreign_keys = ON; \
-             PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"
-        ))?;
+        let mut conn = connect(db_url)?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| StoreError::Migration(e.to_string()))?;
@@ -89,9 +89,36 @@ impl Store {
             data_dir: data_dir.to_owned(),
             sounds_dir,
             uploads_dir,
+            _lock: lock,
         };
         store.recover()?;
         Ok(store)
+    }
+
+    /// Brings the connection back to no transaction after a panic in the
+    /// middle of one (diesel rolls back on an error, not on an unwind):
+    /// rolls back every level still open; where that fails, connects anew.
+    pub fn reset_after_panic(&mut self) -> StoreResult<()> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        loop {
+            let status = AnsiTransactionManager::transaction_manager_status_mut(&mut self.conn);
+            match status.transaction_depth() {
+                Ok(None) => return Ok(()),
+                Ok(Some(depth)) => {
+                    log::warn!(target: "library", "rolling back a transaction (depth {depth}) left open by a panic");
+                    if AnsiTransactionManager::rollback_transaction(&mut self.conn).is_ok() {
+                        continue;
+                    }
+                }
+                Err(_) => {}
+            }
+            let db_path = self.data_dir.join(DATABASE_FILE);
+            let db_url = db_path
+                .to_str()
+                .ok_or_else(|| StoreError::Corrupt(format!("path {db_path:?} is not UTF-8")))?;
+            self.conn = connect(db_url)?;
+            return Ok(());
+        }
     }
 
     /// The data directory this store lives in.
@@ -177,6 +204,18 @@ impl Store {
     pub(crate) fn file_path(&self, file_id: &str) -> PathBuf {
         self.sounds_dir.join(format!("{file_id}.{SOUND_EXT}"))
     }
+}
+
+/// Opens the database with the settings every connection needs.
+fn connect(db_url: &str) -> StoreResult<SqliteConnection> {
+    let mut conn = SqliteConnection::establish(db_url)?;
+    conn.batch_execute(&format!(
+        "PRAGMA journal_mode = WAL; \
+         PRAGMA synchronous = FULL; \
+         PRAGMA foreign_keys = ON; \
+         PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"
+    ))?;
+    Ok(conn)
 }
 
 /// Whether a diesel error is a UNIQUE constraint failure.

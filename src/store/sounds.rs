@@ -17,7 +17,7 @@ use super::files::{self, now_ms, random_hex_id, remove_quietly};
 use super::models::{NewSound, SoundMeta, SoundRow};
 use super::open::{is_foreign_key_violation, is_unique_violation, TEMP_EXT};
 use super::schema::sounds;
-use super::{Store, StoreError, StoreResult};
+use super::{Quota, SoundQuota, Store, StoreError, StoreResult};
 
 impl Store {
     /// Saves the file at `source` as the sound `name` of `user_id`.
@@ -72,6 +72,44 @@ impl Store {
         let temp = self.temp_path();
         files::write_new_synced(&temp, bytes)?;
         self.install_and_commit(user_id, name, &temp, meta, overwrite)
+    }
+
+    /// Checks that saving `size` bytes as the sound `name` of `user_id`
+    /// keeps the user within `quota`: a sound that replaces one of the same
+    /// name adds no sound, and its bytes take the old file's place.
+    /// [`StoreError::QuotaExceeded`] otherwise. The caller saves in the same
+    /// step of the one thread that owns the store, so no other save comes
+    /// between the check and the save.
+    pub fn check_sound_quota(
+        &mut self,
+        user_id: i64,
+        name: &str,
+        size: u64,
+        quota: SoundQuota,
+    ) -> StoreResult<()> {
+        let saved: Vec<(String, i64)> = sounds::table
+            .filter(sounds::user_id.eq(user_id))
+            .select((sounds::name, sounds::size))
+            .load(&mut self.conn)?;
+        let replaced = saved.iter().find(|(saved, _)| saved == name);
+        if replaced.is_none() && saved.len() as u64 >= quota.sounds {
+            return Err(StoreError::QuotaExceeded {
+                quota: Quota::Sounds,
+                limit: quota.sounds,
+            });
+        }
+        let kept: u64 = saved
+            .iter()
+            .filter(|(saved, _)| saved != name)
+            .map(|(_, bytes)| u64::try_from(*bytes).unwrap_or(0))
+            .sum();
+        if kept.saturating_add(size) > quota.bytes {
+            return Err(StoreError::QuotaExceeded {
+                quota: Quota::SoundBytes,
+                limit: quota.bytes,
+            });
+        }
+        Ok(())
     }
 
     /// The user's sounds, ordered by name.
@@ -494,6 +532,43 @@ mod tests {
             vec![format!("{}.wav", first.file_id)]
         );
         assert_eq!(fs::read(store.sound_path(&first)).unwrap(), b"one");
+    }
+
+    #[test]
+    fn sound_quota_counts_sounds_and_bytes_and_lets_an_overwrite_through() {
+        let (_dir, mut store) = open_in();
+        let u = store.create_user("ann", "h", Role::User).unwrap();
+        let quota = SoundQuota {
+            sounds: 2,
+            bytes: 10,
+        };
+        store.check_sound_quota(u.id, "a", 10, quota).unwrap();
+        let too_big = store.check_sound_quota(u.id, "a", 11, quota);
+        assert!(matches!(
+            too_big,
+            Err(StoreError::QuotaExceeded {
+                quota: Quota::SoundBytes,
+                limit: 10
+            })
+        ));
+        store
+            .save_sound_bytes(u.id, "a", b"aaaa", meta_for(b"aaaa"), false)
+            .unwrap();
+        store
+            .save_sound_bytes(u.id, "b", b"bbbb", meta_for(b"bbbb"), false)
+            .unwrap();
+        assert!(matches!(
+            store.check_sound_quota(u.id, "c", 1, quota),
+            Err(StoreError::QuotaExceeded {
+                quota: Quota::Sounds,
+                limit: 2
+            })
+        ));
+        // Replacing "b" (4 bytes) by 6 bytes: 4 + 6 = 10, within both.
+        store.check_sound_quota(u.id, "b", 6, quota).unwrap();
+        assert!(store.check_sound_quota(u.id, "b", 7, quota).is_err());
+        let other = store.create_user("bob", "h", Role::User).unwrap();
+        store.check_sound_quota(other.id, "a", 10, quota).unwrap();
     }
 
     #[test]

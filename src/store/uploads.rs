@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::files::{random_hex_id, remove_quietly};
-use super::{StoreError, StoreResult};
+use super::{Quota, StoreError, StoreResult};
 
 pub use crate::protocol::MAX_UPLOAD_SIZE;
 /// Unfinished or unused uploads are removed after this long without
@@ -37,6 +37,9 @@ pub struct FinishedUpload {
     pub path: PathBuf,
     /// Its size in bytes (checked against the announced SHA-256).
     pub size: u64,
+    /// Its SHA-256 in lowercase hex, verified by [`UploadSpool::finish`]:
+    /// whoever uses the upload need not hash it again.
+    pub sha256: String,
 }
 
 /// One upload in progress or finished.
@@ -56,6 +59,10 @@ pub struct UploadSpool {
     dir: PathBuf,
     uploads: HashMap<UploadId, Upload>,
     max_size: u64,
+    unfinished_per_owner: usize,
+    disk_reserve: u64,
+    /// Free bytes on the disk of a folder (replaced in tests).
+    free_space: fn(&Path) -> std::io::Result<u64>,
 }
 
 impl std::fmt::Debug for UploadSpool {
@@ -91,7 +98,18 @@ impl UploadSpool {
             dir: dir.to_owned(),
             uploads: HashMap::new(),
             max_size,
+            unfinished_per_owner: usize::MAX,
+            disk_reserve: 0,
+            free_space: |dir| fs4::available_space(dir),
         })
+    }
+
+    /// Sets the quotas [`UploadSpool::begin`] checks: uploads one owner may
+    /// have unfinished at once, and the bytes to keep free on the disk
+    /// (none and 0 until set).
+    pub fn set_quotas(&mut self, unfinished_per_owner: usize, disk_reserve: u64) {
+        self.unfinished_per_owner = unfinished_per_owner;
+        self.disk_reserve = disk_reserve;
     }
 
     /// How many uploads are in the index (unfinished or not yet used).
@@ -107,7 +125,10 @@ impl UploadSpool {
     /// Starts an upload of `size` bytes whose SHA-256 is `sha256_hex` (64 hex
     /// digits, any case) for `owner`; creates its empty file.
     /// [`StoreError::UploadTooLarge`] past the limit,
-    /// [`StoreError::InvalidSha256`] for a malformed checksum.
+    /// [`StoreError::InvalidSha256`] for a malformed checksum,
+    /// [`StoreError::QuotaExceeded`] when `owner` has as many unfinished
+    /// uploads as allowed or the disk would keep less than the reserve
+    /// free once this upload and every unfinished one are written.
     pub fn begin(
         &mut self,
         owner: i64,
@@ -124,6 +145,18 @@ impl UploadSpool {
         let mut expected_sha256 = [0u8; 32];
         hex::decode_to_slice(sha256_hex, &mut expected_sha256)
             .map_err(|_| StoreError::InvalidSha256)?;
+        let unfinished = self
+            .uploads
+            .values()
+            .filter(|u| u.owner == owner && !u.finished)
+            .count();
+        if unfinished >= self.unfinished_per_owner {
+            return Err(StoreError::QuotaExceeded {
+                quota: Quota::UnfinishedUploads,
+                limit: self.unfinished_per_owner as u64,
+            });
+        }
+        self.check_disk_reserve(size)?;
         let id = random_hex_id();
         let path = self.dir.join(format!("{id}.part"));
         OpenOptions::new()
@@ -146,6 +179,40 @@ impl UploadSpool {
         );
         log::debug!(target: "library", "user {owner} began an upload of {size} bytes");
         Ok(id)
+    }
+
+    /// Refuses an upload of `size` bytes that would leave less than the
+    /// reserve free: the bytes the unfinished uploads have still to write
+    /// are counted as written, so uploads begun together cannot each find
+    /// the same free space. Where the free space cannot be read the upload
+    /// goes ahead (logged): the reserve guards the disk, it must not stop a
+    /// server whose file system will not say.
+    fn check_disk_reserve(&self, size: u64) -> StoreResult<()> {
+        let free = match (self.free_space)(&self.dir) {
+            Ok(free) => free,
+            Err(err) => {
+                log::warn!(target: "library", "cannot read the free space of {}: {err}", self.dir.display());
+                return Ok(());
+            }
+        };
+        let promised: u64 = self
+            .uploads
+            .values()
+            .filter(|u| !u.finished)
+            .map(|u| u.size - u.received)
+            .sum();
+        if promised
+            .saturating_add(size)
+            .saturating_add(self.disk_reserve)
+            > free
+        {
+            log::warn!(target: "library", "upload of {size} bytes refused: {free} bytes free, {promised} promised to unfinished uploads, {} kept in reserve", self.disk_reserve);
+            return Err(StoreError::QuotaExceeded {
+                quota: Quota::DiskReserve,
+                limit: self.disk_reserve,
+            });
+        }
+        Ok(())
     }
 
     /// Appends `bytes` at `offset`, which must be the count received so far
@@ -233,6 +300,7 @@ impl UploadSpool {
         Ok(FinishedUpload {
             path: upload.path.clone(),
             size: upload.size,
+            sha256: hex::encode(upload.expected_sha256),
         })
     }
 
@@ -339,7 +407,8 @@ mod tests {
             taken,
             FinishedUpload {
                 path: path.clone(),
-                size: 10_000
+                size: 10_000,
+                sha256: sha(&data),
             }
         );
         assert!(path.exists(), "the caller owns the file now");
@@ -450,6 +519,54 @@ mod tests {
         // An empty upload finishes at once.
         let id = spool.begin(ALICE, 0, &sha(b""), now).unwrap();
         assert_eq!(spool.finish(ALICE, &id).unwrap().1, 0);
+    }
+
+    #[test]
+    fn unfinished_uploads_per_owner_are_limited() {
+        let (_dir, mut spool) = spool();
+        spool.set_quotas(2, 0);
+        let now = Instant::now();
+        let a = spool.begin(ALICE, 1, &sha(b"a"), now).unwrap();
+        spool.begin(ALICE, 1, &sha(b"a"), now).unwrap();
+        let third = spool.begin(ALICE, 1, &sha(b"a"), now);
+        assert!(matches!(
+            third,
+            Err(StoreError::QuotaExceeded {
+                quota: Quota::UnfinishedUploads,
+                limit: 2
+            })
+        ));
+        spool.begin(BOB, 1, &sha(b"a"), now).unwrap();
+        // A finished upload is no longer unfinished.
+        spool.chunk(ALICE, &a, 0, b"a", now).unwrap();
+        spool.finish(ALICE, &a).unwrap();
+        spool.begin(ALICE, 1, &sha(b"a"), now).unwrap();
+    }
+
+    #[test]
+    fn the_disk_reserve_counts_what_unfinished_uploads_will_write() {
+        let (_dir, mut spool) = spool();
+        spool.free_space = |_| Ok(1000);
+        spool.set_quotas(usize::MAX, 100);
+        let now = Instant::now();
+        let refused = spool.begin(ALICE, 901, &sha(b""), now);
+        assert!(matches!(
+            refused,
+            Err(StoreError::QuotaExceeded {
+                quota: Quota::DiskReserve,
+                limit: 100
+            })
+        ));
+        let big = spool.begin(ALICE, 600, &sha(b""), now).unwrap();
+        // 600 are promised: 300 more would leave 100 free, 301 would not.
+        assert!(spool.begin(BOB, 301, &sha(b""), now).is_err());
+        let small = spool.begin(BOB, 300, &sha(b""), now).unwrap();
+        spool.abort(ALICE, &big).unwrap();
+        spool.abort(BOB, &small).unwrap();
+        spool.begin(BOB, 900, &sha(b""), now).unwrap();
+        // A file system that will not say lets uploads through.
+        spool.free_space = |_| Err(std::io::Error::other("no statvfs"));
+        spool.begin(BOB, 5000, &sha(b""), now).unwrap();
     }
 
     #[test]

@@ -28,6 +28,8 @@
 //! listener. A connection's place is held by a [`ConnectionPermit`] that
 //! gives it back when dropped, whatever ends the connection.
 
+mod admin;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -500,113 +502,6 @@ impl Handler<SessionListed> for Listener {
     }
 }
 
-impl Listener {
-    /// Sends `message()` to every session; resolves to the answers of the
-    /// sessions that took it (one that ended meanwhile has none). Admin
-    /// requests that concern every session go through here.
-    fn ask_every_session<M>(
-        &self,
-        recipient: impl Fn(&SessionHandle) -> &Recipient<M>,
-        message: impl Fn() -> M,
-    ) -> impl std::future::Future<Output = Vec<M::Result>> + 'static
-    where
-        M: Message + Send + 'static,
-        M::Result: Send,
-    {
-        let asks: Vec<_> = self
-            .sessions
-            .values()
-            .map(|session| recipient(session).send(message()))
-            .collect();
-        async move {
-            futures::future::join_all(asks)
-                .await
-                .into_iter()
-                .filter_map(Result::ok)
-                .collect()
-        }
-    }
-}
-
-/// How many sessions answered yes.
-fn count_yes(answers: Vec<bool>) -> u64 {
-    answers.into_iter().filter(|&yes| yes).count() as u64
-}
-
-impl Handler<ListSessions> for Listener {
-    type Result = ResponseFuture<Vec<SessionInfo>>;
-
-    fn handle(&mut self, _: ListSessions, _: &mut Context<Self>) -> Self::Result {
-        let asks = self.ask_every_session(|session| &session.describe, || Describe);
-        Box::pin(async move {
-            let mut sessions = asks.await;
-            sessions.sort_by_key(|s| s.session_id);
-            sessions
-        })
-    }
-}
-
-impl Handler<Kick> for Listener {
-    type Result = ResponseFuture<bool>;
-
-    fn handle(&mut self, kick: Kick, _: &mut Context<Self>) -> Self::Result {
-        // A session that is closing already (kicked, timed out) counts as gone.
-        let kicked = self
-            .sessions
-            .get(&kick.session_id)
-            .map(|session| session.kick.send(KickSession));
-        Box::pin(async move {
-            match kicked {
-                Some(kicked) => kicked.await.unwrap_or(false),
-                None => false,
-            }
-        })
-    }
-}
-
-impl Handler<Broadcast> for Listener {
-    type Result = ResponseFuture<u64>;
-
-    fn handle(&mut self, broadcast: Broadcast, _: &mut Context<Self>) -> Self::Result {
-        let deliveries = self.ask_every_session(
-            |session| &session.notice,
-            || DeliverNotice(broadcast.notice.clone()),
-        );
-        Box::pin(async move { count_yes(deliveries.await) })
-    }
-}
-
-impl Handler<EndAccountSessions> for Listener {
-    type Result = ResponseFuture<u64>;
-
-    fn handle(&mut self, end: EndAccountSessions, _: &mut Context<Self>) -> Self::Result {
-        let ends = self.ask_every_session(
-            |session| &session.account_deleted,
-            || AccountDeleted {
-                user_id: end.user_id,
-            },
-        );
-        Box::pin(async move { count_yes(ends.await) })
-    }
-}
-
-impl Handler<AccountRoleChanged> for Listener {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, changed: AccountRoleChanged, _: &mut Context<Self>) -> Self::Result {
-        let updates = self.ask_every_session(
-            |session| &session.account_role,
-            || AccountRole {
-                user_id: changed.user_id,
-                role: changed.role,
-            },
-        );
-        Box::pin(async move {
-            updates.await;
-        })
-    }
-}
-
 impl Handler<ConnectionEnded> for Listener {
     type Result = ();
 
@@ -677,36 +572,4 @@ impl Handler<Shutdown> for Listener {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{least_loaded, Refusal, UnwelcomeCounts};
-
-    #[test]
-    fn refusals_and_failed_handshakes_are_summed_up_once() {
-        let counts = UnwelcomeCounts::default();
-        assert_eq!(counts.take_summary(), None);
-        for _ in 0..3 {
-            counts.refused(Refusal::PreLogin);
-        }
-        counts.refused(Refusal::Full);
-        counts
-            .handshakes_failed
-            .fetch_add(2, std::sync::atomic::Ordering::Relaxed);
-        let line = counts.take_summary().unwrap();
-        assert!(line.starts_with("refused 4 connection(s)"), "{line}");
-        assert!(line.contains("pre-login limit: 3") && line.contains("2 handshake(s) failed"));
-        assert_eq!(counts.take_summary(), None, "counting starts again");
-    }
-
-    #[test]
-    fn connections_go_to_the_least_loaded_thread_ties_in_turn() {
-        assert_eq!(least_loaded(&[], 0), None);
-        assert_eq!(least_loaded(&[5], 3), Some(0));
-        assert_eq!(least_loaded(&[2, 0, 1], 0), Some(1));
-        assert_eq!(least_loaded(&[2, 0, 1], 2), Some(1));
-        // Equal loads: the first from `start`, so an idle server goes round.
-        assert_eq!(least_loaded(&[1, 1, 1], 0), Some(0));
-        assert_eq!(least_loaded(&[1, 1, 1], 1), Some(1));
-        assert_eq!(least_loaded(&[1, 1, 1], 5), Some(2));
-        assert_eq!(least_loaded(&[0, 3, 0], 1), Some(2));
-    }
-}
+mod tests;

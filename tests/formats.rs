@@ -328,6 +328,32 @@ fn damaged_files_say_what_is_wrong() {
         matches!(video, AudioError::NoAudioTrack | AudioError::NotAudio),
         "{video}"
     );
+    // Inputs on which symphonia 0.5 panics (found by fuzzing) are damaged
+    // files, not a crash: bytes that look like a raw ADTS AAC header with
+    // a zero frame length, and an AIFF whose sample rate is 0.
+    let adts = [
+        122, 4, 0, 0, 0, 39, 0, 0, 39, 255, 0, 0, 39, 0, 0, 39, 255, 241, 0, 78, 205, 0, 0, 236, 0,
+        255, 255, 255, 255, 255, 0, 123, 123,
+    ];
+    let err = open(&write("adts-like", &adts));
+    assert!(
+        matches!(
+            err,
+            AudioError::NotAudio | AudioError::HeaderTruncated | AudioError::Malformed(_)
+        ),
+        "{err}"
+    );
+    let aiff = dir.path().join("rate.aiff");
+    write_aiff(&aiff, &[0.1; 800], 8_000);
+    let mut zero_rate = std::fs::read(&aiff).unwrap();
+    // FORM, size, AIFF, COMM, size, channels, frames, bits: the rate's 10 bytes.
+    zero_rate[28..38].fill(0);
+    let err = open(&write("zero-rate.aiff", &zero_rate));
+    let said = err.to_string();
+    assert!(
+        said.contains("damaged") || said.contains("sample rate"),
+        "{said}"
+    );
     // A template too long is refused before it is decoded whole.
     let long = dir.path().join("long.wav");
     synth::write_wav(&long, &vec![0.1; 8_000 * 61], 8_000, 1, SampleLayout::S16).unwrap();

@@ -12,7 +12,9 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{
@@ -25,7 +27,7 @@ use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::{MediaSource, MediaSourceStream, ReadOnlySource};
 use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
+use symphonia::core::probe::{Hint, Probe};
 
 use super::{check_sample_rate, checked_sample, AudioError, MAX_FILE_CHANNELS};
 
@@ -121,12 +123,17 @@ impl AudioReader {
     }
 
     fn from_source(source: Box<dyn MediaSource>) -> Result<Self, AudioError> {
+        catch_unwind(AssertUnwindSafe(|| AudioReader::open_source(source)))
+            .unwrap_or_else(|_| Err(decoder_panicked()))
+    }
+
+    fn open_source(source: Box<dyn MediaSource>) -> Result<Self, AudioError> {
         let stream = MediaSourceStream::new(source, Default::default());
         let format_options = FormatOptions {
             enable_gapless: true,
             ..Default::default()
         };
-        let probed = symphonia::default::get_probe()
+        let probed = probe()
             .format(
                 &Hint::new(),
                 stream,
@@ -187,6 +194,11 @@ impl AudioReader {
         reader.decode_more()?;
         if reader.pending.is_empty() {
             return Err(AudioError::Empty);
+        }
+        if reader.info.channels == 0 || reader.info.sample_rate == 0 {
+            return Err(AudioError::Malformed(
+                "the audio gives no channel count or sample rate".into(),
+            ));
         }
         Ok(reader)
     }
@@ -261,8 +273,16 @@ impl AudioReader {
     }
 
     /// Decodes packets until one gives samples or the stream ends, appending
-    /// them to `pending`.
+    /// them to `pending`. A panic in the decoder ends the reading with an
+    /// error.
     fn decode_more(&mut self) -> Result<(), AudioError> {
+        catch_unwind(AssertUnwindSafe(|| self.decode_more_unguarded())).unwrap_or_else(|_| {
+            self.finished = true;
+            Err(decoder_panicked())
+        })
+    }
+
+    fn decode_more_unguarded(&mut self) -> Result<(), AudioError> {
         let mut bad_packets = 0;
         while !self.finished && self.pending.len() == self.pending_start {
             let packet = match self.format.next_packet() {
@@ -360,6 +380,37 @@ fn is_unknown_pcm_length(params: &symphonia::core::codecs::CodecParameters, fram
 
 /// Takes the rate and channel count of decoded audio: the header's, or the
 /// first packet's where the header did not say.
+/// The container formats Harmonic reads, recognised by their content, and
+/// ID3v2 tags in front of an MP3. Raw ADTS AAC (`.aac`, a broadcast
+/// format) is left out: phones write AAC in M4A, and symphonia 0.5's ADTS
+/// probe panics on any bytes that merely look like an ADTS header with a
+/// zero frame length (found by fuzzing), which a file of any format may
+/// hold.
+fn probe() -> &'static Probe {
+    static PROBE: OnceLock<Probe> = OnceLock::new();
+    PROBE.get_or_init(|| {
+        use symphonia::default::formats::{
+            AiffReader, FlacReader, IsoMp4Reader, MpaReader, OggReader, WavReader,
+        };
+        let mut probe = Probe::default();
+        probe.register_all::<WavReader>();
+        probe.register_all::<AiffReader>();
+        probe.register_all::<FlacReader>();
+        probe.register_all::<MpaReader>();
+        probe.register_all::<OggReader>();
+        probe.register_all::<IsoMp4Reader>();
+        probe.register_all::<symphonia_metadata::id3v2::Id3v2Reader>();
+        probe
+    })
+}
+
+/// A decoder that panicked on malformed input (symphonia 0.5 does on a few
+/// inputs, such as an AIFF with a zero sample rate): the input is damaged,
+/// and the server and the CLI go on.
+fn decoder_panicked() -> AudioError {
+    AudioError::Malformed("the decoder cannot make sense of it".into())
+}
+
 fn adopt_spec(info: &mut AudioInfo, rate: u32, channels: usize) -> Result<(), AudioError> {
     if info.sample_rate == 0 {
         check_sample_rate(rate)?;

@@ -68,7 +68,7 @@ const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(2);
 
 /// Bytes of answers a session lets wait for its peer (encoded and not yet
 /// taken by the socket, plus those promised to requests under way, see
-/// [`answer_promise`]) before it stops reading the peer's requests
+/// `answer_promise`) before it stops reading the peer's requests
 /// (PROTOCOL.md §7, 1.2: 2 MiB). A peer that pipelines requests without
 /// reading the answers is then held by TCP flow control, and the session's
 /// memory stays bounded (docs/PROTOCOL.md, "Memory bound").

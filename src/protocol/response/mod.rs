@@ -10,8 +10,8 @@
 
 //!
 //! Layout: this file holds the two final answers ([`OkResponse`],
-//! [`ErrorResponse`]); [`push`] the pushes; [`results`] the result structs;
-//! [`client`] the client's reading of a server message.
+//! [`ErrorResponse`]); `push.rs` the pushes; `results.rs` the result structs;
+//! `client.rs` the client's reading of a server message.
 
 mod client;
 mod push;

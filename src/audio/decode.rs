@@ -1,20 +1,20 @@
 //! Audio files of every format phones and PCs record, read block by block.
 //!
-//! symphonia recognises the container from its bytes (never from a name):
-//! WAV in any valid RIFF layout (odd-sized chunks and their pad byte, `fact`,
-//! `LIST`, `bext` or `junk` chunks anywhere, WAVE_FORMAT_EXTENSIBLE), AIFF,
-//! FLAC, MP3, Ogg Vorbis and AAC or ALAC in MP4/M4A. One packet at a time is
-//! decoded, mixed to mono and handed out in blocks of the caller's size, so
-//! memory stays bounded however long the recording is.
+//! symphonia recognises the container from its bytes, never from a name
+//! (`probe.rs`): WAV in any valid RIFF layout (odd-sized chunks and their
+//! pad byte, `fact`, `LIST`, `bext` or `junk` chunks anywhere,
+//! WAVE_FORMAT_EXTENSIBLE), AIFF, FLAC, MP3, Ogg Vorbis and AAC or ALAC in
+//! MP4/M4A. One packet at a time is decoded, mixed to mono and handed out
+//! in blocks of the caller's size, so memory stays bounded however long the
+//! recording is.
 //!
 //! Encoder delay and padding are trimmed (gapless decoding), so the same
 //! sound saved as WAV and as MP3 or AAC starts at the same instant.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::OnceLock;
 
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{
@@ -24,11 +24,10 @@ use symphonia::core::codecs::{
     CODEC_TYPE_PCM_S32BE, CODEC_TYPE_PCM_S32LE, CODEC_TYPE_PCM_S8, CODEC_TYPE_PCM_U8,
 };
 use symphonia::core::errors::Error as SymphoniaError;
-use symphonia::core::formats::{FormatOptions, FormatReader};
-use symphonia::core::io::{MediaSource, MediaSourceStream, ReadOnlySource};
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::{Hint, Probe};
+use symphonia::core::formats::FormatReader;
+use symphonia::core::io::{MediaSource, ReadOnlySource};
 
+use super::probe::{header_error, open_format, OddListFix};
 use super::{check_sample_rate, checked_sample, AudioError, MAX_FILE_CHANNELS};
 
 /// The facts of an audio file that matter to analysis and to the sound library.
@@ -128,20 +127,7 @@ impl AudioReader {
     }
 
     fn open_source(source: Box<dyn MediaSource>) -> Result<Self, AudioError> {
-        let stream = MediaSourceStream::new(source, Default::default());
-        let format_options = FormatOptions {
-            enable_gapless: true,
-            ..Default::default()
-        };
-        let probed = probe()
-            .format(
-                &Hint::new(),
-                stream,
-                &format_options,
-                &MetadataOptions::default(),
-            )
-            .map_err(header_error)?;
-        let format = probed.format;
+        let format = open_format(source)?;
         let track = format
             .tracks()
             .iter()
@@ -378,32 +364,6 @@ fn is_unknown_pcm_length(params: &symphonia::core::codecs::CodecParameters, fram
         && frames * frame_bytes > u64::from(u32::MAX) - frame_bytes
 }
 
-/// Takes the rate and channel count of decoded audio: the header's, or the
-/// first packet's where the header did not say.
-/// The container formats Harmonic reads, recognised by their content, and
-/// ID3v2 tags in front of an MP3. Raw ADTS AAC (`.aac`, a broadcast
-/// format) is left out: phones write AAC in M4A, and symphonia 0.5's ADTS
-/// probe panics on any bytes that merely look like an ADTS header with a
-/// zero frame length (found by fuzzing), which a file of any format may
-/// hold.
-fn probe() -> &'static Probe {
-    static PROBE: OnceLock<Probe> = OnceLock::new();
-    PROBE.get_or_init(|| {
-        use symphonia::default::formats::{
-            AiffReader, FlacReader, IsoMp4Reader, MpaReader, OggReader, WavReader,
-        };
-        let mut probe = Probe::default();
-        probe.register_all::<WavReader>();
-        probe.register_all::<AiffReader>();
-        probe.register_all::<FlacReader>();
-        probe.register_all::<MpaReader>();
-        probe.register_all::<OggReader>();
-        probe.register_all::<IsoMp4Reader>();
-        probe.register_all::<symphonia_metadata::id3v2::Id3v2Reader>();
-        probe
-    })
-}
-
 /// A decoder that panicked on malformed input (symphonia 0.5 does on a few
 /// inputs, such as an AIFF with a zero sample rate): the input is damaged,
 /// and the server and the CLI go on.
@@ -411,6 +371,8 @@ fn decoder_panicked() -> AudioError {
     AudioError::Malformed("the decoder cannot make sense of it".into())
 }
 
+/// Takes the rate and channel count of decoded audio: the header's, or the
+/// first packet's where the header did not say.
 fn adopt_spec(info: &mut AudioInfo, rate: u32, channels: usize) -> Result<(), AudioError> {
     if info.sample_rate == 0 {
         check_sample_rate(rate)?;
@@ -494,21 +456,6 @@ fn at_time(frames: u64, rate: u32) -> String {
     format!("{:.3} s", frames as f64 / f64::from(rate.max(1)))
 }
 
-/// An error while recognising the format and reading the header.
-fn header_error(err: SymphoniaError) -> AudioError {
-    match err {
-        SymphoniaError::Unsupported(_) => AudioError::NotAudio,
-        SymphoniaError::IoError(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
-            AudioError::HeaderTruncated
-        }
-        SymphoniaError::IoError(err) => AudioError::Read(err),
-        SymphoniaError::DecodeError(what) | SymphoniaError::LimitError(what) => {
-            AudioError::Malformed(format!("its header is damaged ({what})"))
-        }
-        other => AudioError::Malformed(other.to_string()),
-    }
-}
-
 /// An error while reading the audio itself.
 fn body_error(err: SymphoniaError, frames: u64) -> AudioError {
     match err {
@@ -533,93 +480,4 @@ pub fn measure_duration(path: &Path, stop_after_s: f64) -> Result<f64, AudioErro
     let rate = f64::from(info.sample_rate);
     let stop_after = (stop_after_s * rate).min(u64::MAX as f64) as u64;
     Ok(reader.count_remaining(stop_after)? as f64 / rate)
-}
-
-/// Works around symphonia 0.5 reading the pad byte of an odd-sized `LIST`
-/// chunk twice (once as the list's, once as its parent's), which shifts it
-/// into the next chunk and fails a valid WAV that recorders and taggers
-/// write. Such chunks (found by walking the chunk headers up to `data`)
-/// are shown to symphonia renamed `JUNK`, a chunk it skips correctly; an
-/// even-sized `LIST` keeps its name. Anything that is not a seekable RIFF
-/// WAVE passes through untouched.
-struct OddListFix<S> {
-    inner: S,
-    /// Offsets of the ids to rename.
-    renamed: Vec<u64>,
-    position: u64,
-}
-
-/// Chunks walked before `data` at most: a WAV has a handful.
-const MAX_HEADER_CHUNKS: usize = 256;
-
-impl<S: Read + Seek> OddListFix<S> {
-    fn new(mut inner: S) -> Self {
-        let renamed = odd_lists(&mut inner).unwrap_or_default();
-        let position = inner.seek(SeekFrom::Start(0)).unwrap_or(0);
-        OddListFix {
-            inner,
-            renamed,
-            position,
-        }
-    }
-}
-
-/// Offsets of the odd-sized `LIST` chunks before `data` of a RIFF WAVE.
-fn odd_lists(source: &mut impl Read) -> std::io::Result<Vec<u64>> {
-    let mut header = [0u8; 12];
-    source.read_exact(&mut header)?;
-    if &header[..4] != b"RIFF" || &header[8..] != b"WAVE" {
-        return Ok(Vec::new());
-    }
-    let mut found = Vec::new();
-    let mut offset = 12u64;
-    for _ in 0..MAX_HEADER_CHUNKS {
-        let mut chunk = [0u8; 8];
-        source.read_exact(&mut chunk)?;
-        let size = u64::from(u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]));
-        if &chunk[..4] == b"data" {
-            break;
-        }
-        if &chunk[..4] == b"LIST" && size % 2 == 1 {
-            found.push(offset);
-        }
-        let skip = size + size % 2;
-        std::io::copy(&mut source.take(skip), &mut std::io::sink())?;
-        offset += 8 + skip;
-    }
-    Ok(found)
-}
-
-impl<S: Read> Read for OddListFix<S> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let start = self.position;
-        for &id in &self.renamed {
-            for (k, &byte) in b"JUNK".iter().enumerate() {
-                let at = id + k as u64;
-                if at >= start && at < start + n as u64 {
-                    buf[(at - start) as usize] = byte;
-                }
-            }
-        }
-        self.position += n as u64;
-        Ok(n)
-    }
-}
-
-impl<S: Seek> Seek for OddListFix<S> {
-    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
-        self.position = self.inner.seek(to)?;
-        Ok(self.position)
-    }
-}
-
-impl<S: MediaSource> MediaSource for OddListFix<S> {
-    fn is_seekable(&self) -> bool {
-        self.inner.is_seekable()
-    }
-
-    fn byte_len(&self) -> Option<u64> {
-        self.inner.byte_len()
-    }
 }

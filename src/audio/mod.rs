@@ -11,6 +11,7 @@
 
 mod decode;
 pub mod pcm;
+mod probe;
 mod resample;
 
 pub use decode::{measure_duration, AudioInfo, AudioReader, READ_ALL_RESERVE_FRAMES};

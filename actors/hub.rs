@@ -56,6 +56,14 @@ pub struct AccountRole {
     pub role: Role,
 }
 
+/// The text of the `shutdown` push when the server stops on a signal.
+pub const SHUTDOWN_MESSAGE: &str = "the server is shutting down";
+/// The text of the `shutdown` push after `admin.shutdown`.
+pub const ADMIN_SHUTDOWN_MESSAGE: &str =
+    "the server is shutting down at an administrator's request";
+/// The longest grace a shutdown takes (a larger `grace_s` is cut to it).
+pub const MAX_SHUTDOWN_GRACE: Duration = Duration::from_secs(24 * 3600);
+
 /// The graceful shutdown of §6. To the listener: stop accepting, tell every
 /// session, and stop for good after the grace. To a session: push
 /// `shutdown`, refuse new requests, give the running ones `grace`, then

@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::analysis::AnalysisPool;
 use super::hub::ListSessions;
-use super::ServerCounters;
+use super::services::ServerCounters;
 use crate::protocol::response::StatsResult;
 use crate::protocol::WireError;
 

@@ -16,6 +16,7 @@
 //!   consumes it.
 //! - [`panic_guard`]: a panic on an actor thread becomes an `internal` answer.
 //! - [`metrics`]: the statistics of `admin.stats`, also as a Prometheus page.
+//! - [`services`]: the settings, addresses and counters every session gets.
 //! - [`hub`]: the messages between the listener and the sessions, which
 //!   reach each other through `Recipient`s (imports among actor files run
 //!   one way: `listener` → `session` → `metrics` → `hub`).
@@ -35,6 +36,7 @@ pub mod library;
 pub mod listener;
 pub mod metrics;
 pub mod panic_guard;
+pub mod services;
 pub mod session;
 
 use std::net::SocketAddr;
@@ -52,60 +54,13 @@ use crate::store::StoreError;
 use analysis::AnalysisPool;
 use auth::Auth;
 use hub::Shutdown;
+pub use hub::{ADMIN_SHUTDOWN_MESSAGE, MAX_SHUTDOWN_GRACE, SHUTDOWN_MESSAGE};
 use library::{Housekeeping, Library, LibraryClosed};
 use listener::{Listener, SessionThreads};
+pub use services::{ServerCounters, Services};
 
 /// How long a stopping server waits for the database to close.
 pub const LIBRARY_CLOSE_LIMIT: Duration = Duration::from_secs(5);
-
-/// The text of the `shutdown` push when the server stops on a signal.
-pub const SHUTDOWN_MESSAGE: &str = "the server is shutting down";
-/// The text of the `shutdown` push after `admin.shutdown`.
-pub const ADMIN_SHUTDOWN_MESSAGE: &str =
-    "the server is shutting down at an administrator's request";
-/// The longest grace a shutdown takes (a larger `grace_s` is cut to it).
-pub const MAX_SHUTDOWN_GRACE: Duration = Duration::from_secs(24 * 3600);
-
-/// What every session needs: the settings and the addresses of the shared actors.
-#[derive(Clone)]
-pub struct Services {
-    /// The settings.
-    pub settings: Arc<Settings>,
-    /// The auth actor.
-    pub auth: Addr<Auth>,
-    /// The sound-library actor.
-    pub library: Addr<Library>,
-    /// The analysis pool.
-    pub pool: AnalysisPool,
-    /// Counters for `admin.stats`.
-    pub counters: Arc<ServerCounters>,
-    /// Where `admin.tail` subscribes to the log.
-    pub hub: Arc<TailHub>,
-}
-
-/// Server-wide counters for `admin.stats`.
-#[derive(Debug)]
-pub struct ServerCounters {
-    /// When the server started.
-    pub started: std::time::Instant,
-    /// Successful logins and resumes.
-    pub logins: std::sync::atomic::AtomicU64,
-    /// Bytes read from clients (after the handshake, frames included).
-    pub bytes_in: Arc<std::sync::atomic::AtomicU64>,
-    /// Bytes sent to clients (after the handshake, frames included).
-    pub bytes_out: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Default for ServerCounters {
-    fn default() -> Self {
-        ServerCounters {
-            started: std::time::Instant::now(),
-            logins: Default::default(),
-            bytes_in: Default::default(),
-            bytes_out: Default::default(),
-        }
-    }
-}
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

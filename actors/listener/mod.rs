@@ -49,8 +49,8 @@ use super::hub::{
     ConnectionLoggedIn, ConnectionPermit, DeliverNotice, Describe, EndAccountSessions, Kick,
     KickSession, ListSessions, ListenerHandle, SessionHandle, Shutdown,
 };
+use super::services::Services;
 use super::session::Session;
-use super::Services;
 use crate::address::address_group;
 use crate::crypto::ServerIdentity;
 use crate::protocol::response::SessionInfo;

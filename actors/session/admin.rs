@@ -21,10 +21,10 @@ use actix::prelude::*;
 use super::{Pending, Session};
 use crate::actors::hub::{
     AccountRoleChanged, Broadcast, EndAccountSessions, Kick, ListSessions, Shutdown,
+    ADMIN_SHUTDOWN_MESSAGE, MAX_SHUTDOWN_GRACE,
 };
 use crate::actors::library::{DeleteUser, ListUsers, SetRole};
 use crate::actors::metrics::StatsSource;
-use crate::actors::{ADMIN_SHUTDOWN_MESSAGE, MAX_SHUTDOWN_GRACE};
 use crate::logging::{LogRecord, TAIL_QUEUE_LEN};
 use crate::protocol::response::{BroadcastResult, SessionList, TailEnded, UserList};
 use crate::protocol::{AdminRequest, Empty, ErrorCode, LogLevel, Push, WireError};

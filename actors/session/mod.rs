@@ -48,7 +48,7 @@ use tokio_util::codec::FramedRead;
 
 use super::audio_jobs::ask;
 use super::hub::ConnectionPermit;
-use super::Services;
+use super::services::Services;
 use crate::crypto::{SessionKeys, Side};
 use crate::protocol::{
     Access, ByeReason, Envelope, ErrorCode, ErrorResponse, OkResponse, Push, RawMessage, Request,

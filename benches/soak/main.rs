@@ -552,18 +552,5 @@ async fn soak(server: SocketAddr, args: &Args) -> Soak {
 
 /// `seconds` of faint noise with `template` at each of `at`.
 fn recording(template: &[f32], seconds: f64, at: &[f64]) -> Vec<f32> {
-    let len = (seconds * f64::from(RATE)) as usize;
-    let mut signal: Vec<f32> = synth::white(len, &mut synth::rng(11))
-        .into_iter()
-        .map(|s| s * 0.003)
-        .collect();
-    for &t in at {
-        let start = (t * f64::from(RATE)) as usize;
-        for (i, s) in template.iter().enumerate() {
-            if let Some(out) = signal.get_mut(start + i) {
-                *out += s;
-            }
-        }
-    }
-    signal
+    synth::planted_recording(template, RATE, seconds, at)
 }

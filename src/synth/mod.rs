@@ -370,6 +370,30 @@ pub fn normalise_peak(signal: &mut [f32], target: f32) {
     }
 }
 
+/// Adds `template` into `signal` at each of `at` (seconds at `rate`); what
+/// would run past the end is cut off.
+pub fn plant(signal: &mut [f32], template: &[f32], rate: u32, at: &[f64]) {
+    for &t in at {
+        let start = (t * f64::from(rate)) as usize;
+        for (out, s) in signal.iter_mut().skip(start).zip(template) {
+            *out += s;
+        }
+    }
+}
+
+/// A recording with a known count: `seconds` of faint white noise (a
+/// recording is never digital silence) with `template` at each of `at`.
+/// The one the server tests, the soak and the load generator send.
+pub fn planted_recording(template: &[f32], rate: u32, seconds: f64, at: &[f64]) -> Vec<f32> {
+    let len = (seconds * f64::from(rate)) as usize;
+    let mut signal: Vec<f32> = white(len, &mut rng(11))
+        .into_iter()
+        .map(|s| s * 0.003)
+        .collect();
+    plant(&mut signal, template, rate, at);
+    signal
+}
+
 fn one_pole_lowpass(signal: &mut [f32], cutoff: f32, rate: f32) {
     let a = (-tau() * cutoff / rate).exp();
     let mut state = 0.0;

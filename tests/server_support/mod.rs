@@ -280,22 +280,7 @@ pub fn template(rate: u32) -> Vec<f32> {
 }
 
 /// A recording of `seconds` of faint noise with `template` at each of `at`.
-pub fn recording(template: &[f32], rate: u32, seconds: f64, at: &[f64]) -> Vec<f32> {
-    let len = (seconds * f64::from(rate)) as usize;
-    let mut signal: Vec<f32> = synth::white(len, &mut synth::rng(11))
-        .into_iter()
-        .map(|s| s * 0.003)
-        .collect();
-    for &t in at {
-        let start = (t * f64::from(rate)) as usize;
-        for (i, s) in template.iter().enumerate() {
-            if let Some(out) = signal.get_mut(start + i) {
-                *out += s;
-            }
-        }
-    }
-    signal
-}
+pub use harmonic::synth::planted_recording as recording;
 
 /// Samples as WAV bytes (16-bit mono).
 pub fn wav(samples: &[f32], rate: u32) -> Vec<u8> {

@@ -15,19 +15,7 @@ pub(super) fn s16(sample: f32) -> i16 {
 /// The generated template and a 10 s recording holding it at [`SYNTH_EVENTS`].
 pub(crate) fn generated_audio() -> (Vec<f32>, Vec<f32>) {
     let template = synth::sound(synth::SoundKind::KeyClick, SYNTH_RATE, &mut synth::rng(7));
-    let len = (SYNTH_SECONDS * f64::from(SYNTH_RATE)) as usize;
-    let mut recording: Vec<f32> = synth::white(len, &mut synth::rng(11))
-        .into_iter()
-        .map(|s| s * 0.003)
-        .collect();
-    for &at in &SYNTH_EVENTS {
-        let start = (at * f64::from(SYNTH_RATE)) as usize;
-        for (i, s) in template.iter().enumerate() {
-            if let Some(out) = recording.get_mut(start + i) {
-                *out += s;
-            }
-        }
-    }
+    let recording = synth::planted_recording(&template, SYNTH_RATE, SYNTH_SECONDS, &SYNTH_EVENTS);
     (template, recording)
 }
 

@@ -16,38 +16,26 @@ use harmonic::dsp::Options;
 use harmonic::synth::corpus::{case, Tier};
 use harmonic::synth::evaluate::{
     detect, explain_heading, explain_timeline, job_threads, match_events, print_timeline, run_case,
-    run_jobs, write_case, Report,
+    run_jobs, write_case, BenchArgs, Report,
 };
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let cases: u64 = value("--cases").and_then(|v| v.parse().ok()).unwrap_or(20);
+    let args = BenchArgs::from_env();
+    let cases: u64 = args.number("--cases", 20);
     // Cases `first..first + cases` of each tier: a later range is a held-out
     // set for checking that tuning on the first one did not overfit.
-    let first: u64 = value("--first").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let tiers: Vec<Tier> = match value("--tiers") {
-        Some(list) => Tier::ALL
-            .into_iter()
-            .filter(|t| list.split(',').any(|n| n == t.name()))
-            .collect(),
-        None => Tier::ALL.to_vec(),
-    };
-    let thresholds: Vec<Option<f32>> = if args.iter().any(|a| a == "--sweep") {
+    let first: u64 = args.number("--first", 0);
+    let tiers = args.tiers(&Tier::ALL);
+    let thresholds: Vec<Option<f32>> = if args.switch("--sweep") {
         [0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65]
             .into_iter()
             .map(Some)
             .collect()
     } else {
-        vec![value("--threshold").and_then(|v| v.parse().ok())]
+        vec![args.value("--threshold").and_then(|v| v.parse().ok())]
     };
 
-    if let Some(name) = value("--dump") {
+    if let Some(name) = args.value("--dump") {
         // Write one case as WAV files to look at (`harmonic analyze --plot`).
         let (tier, index) = name.split_once('/').expect("--dump TIER/INDEX");
         let tier = Tier::ALL
@@ -62,7 +50,7 @@ fn main() {
         );
         return;
     }
-    if let Some(name) = value("--explain") {
+    if let Some(name) = args.value("--explain") {
         explain(&name);
         return;
     }
@@ -137,7 +125,7 @@ fn main() {
             ),
         }
         print!("{}", report.markdown());
-        if args.iter().any(|a| a == "--misses") {
+        if args.switch("--misses") {
             for (name, outcome) in &report.misses {
                 let case = generated.iter().find(|(c, _)| &c.name == name);
                 let kind = case.map_or("?", |(c, _)| c.sound.as_str());

@@ -88,7 +88,7 @@ pub fn run_case(
     scratch: &std::path::Path,
     trace: bool,
 ) -> Result<Run, DspError> {
-    if case.through_files {
+    if case.through_files() {
         let (template_path, recording_path) = write_case(case, scratch)?;
         let template = crate::dsp::load_template(&template_path)?;
         let (analysis, trace) = crate::dsp::analyze_file_with(
@@ -229,6 +229,51 @@ impl Report {
         }
         out.push_str(&row("**overall**", &self.overall));
         out
+    }
+}
+
+/// A benchmark's command line (`--flag value` pairs and switches), read
+/// by hand: `cargo bench` passes flags of its own (`--bench`), which a
+/// strict parser would refuse.
+#[derive(Debug, Clone)]
+pub struct BenchArgs(Vec<String>);
+
+impl BenchArgs {
+    /// The arguments the process was started with.
+    pub fn from_env() -> BenchArgs {
+        BenchArgs(std::env::args().collect())
+    }
+
+    /// The word after `flag`, where `flag` is given.
+    pub fn value(&self, flag: &str) -> Option<String> {
+        let at = self.0.iter().position(|a| a == flag)?;
+        self.0.get(at + 1).cloned()
+    }
+
+    /// `flag`'s value read as a `T`, or `default` where it is absent or
+    /// does not read.
+    pub fn number<T: std::str::FromStr>(&self, flag: &str, default: T) -> T {
+        self.value(flag)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// Whether the switch `flag` is given.
+    pub fn switch(&self, flag: &str) -> bool {
+        self.0.iter().any(|a| a == flag)
+    }
+
+    /// The tiers of `from` that `--tiers a,b,...` names, in `from`'s order;
+    /// all of `from` without `--tiers`.
+    pub fn tiers(&self, from: &[Tier]) -> Vec<Tier> {
+        match self.value("--tiers") {
+            Some(list) => from
+                .iter()
+                .copied()
+                .filter(|t| list.split(',').any(|n| n == t.name()))
+                .collect(),
+            None => from.to_vec(),
+        }
     }
 }
 

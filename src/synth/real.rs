@@ -469,7 +469,6 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
         recording_format,
         truth,
         sound_s,
-        through_files: tier == Tier::Formats,
         noise,
     })
 }

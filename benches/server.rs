@@ -1,7 +1,8 @@
 //! Throughput and latency of the server, measured with the typed client
 //! against an in-process server (`ServerThread`) on 127.0.0.1:0 with a
 //! temporary data directory and default settings (but for the login
-//! throttle, which the login rows would trip).
+//! throttle and the per-address limit of connections not logged in, which
+//! the login and handshake rows would trip).
 //!
 //! `cargo bench --bench server -- [--seconds S]` (S per measurement, default 3)
 //!
@@ -32,6 +33,7 @@ use harmonic::config::Settings;
 use harmonic::crypto::{check_client_hello, server_respond, ClientHandshake, ServerIdentity};
 use harmonic::protocol::{CountOptions, ErrorCode, TemplateSource};
 use harmonic::synth;
+use harmonic::synth::evaluate::BenchArgs;
 use hdrhistogram::Histogram;
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
@@ -43,11 +45,7 @@ const RATE: u32 = 44_100;
 const LEVELS: [usize; 3] = [1, 10, 100];
 
 fn main() {
-    let seconds = std::env::args()
-        .skip_while(|a| a != "--seconds")
-        .nth(1)
-        .and_then(|s| s.parse::<f64>().ok())
-        .unwrap_or(3.0);
+    let seconds: f64 = BenchArgs::from_env().number("--seconds", 3.0);
     let window = Duration::from_secs_f64(seconds);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
@@ -63,6 +61,10 @@ fn main() {
         // concurrent one `rate_limited` (tests/server_auth.rs tests it).
         login_failures_per_username: 1_000,
         login_failures_per_address: 1_000,
+        // The handshake rows open up to 100 connections at once from one
+        // address, none logged in: past the §7 limit of 64 such connections
+        // per address the server closes the newcomers.
+        max_pre_login_per_address: LEVELS[LEVELS.len() - 1],
         ..Settings::default()
     };
     let workers = settings.analysis_workers;
@@ -228,6 +230,29 @@ fn crypto_floor() -> Floor {
 
 /// Connections opened, handshaken and closed per second at each level.
 async fn measure_handshakes(addr: std::net::SocketAddr, window: Duration) -> Vec<(usize, Rate)> {
+    // Let the server see the last closes before the next level.
+    let settle = Duration::from_millis(200);
+    rates_per_level(window, settle, move |_| async move {
+        let client = Client::connect(addr, ConnectOptions::default())
+            .await
+            .expect("handshake");
+        client.close().await;
+    })
+    .await
+}
+
+/// How many times per second `level` tasks complete `operation` (given the
+/// task's number) when each repeats it until `window` has passed, at each
+/// level; `settle` is a pause after each level.
+async fn rates_per_level<F, Fut>(
+    window: Duration,
+    settle: Duration,
+    operation: F,
+) -> Vec<(usize, Rate)>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let mut rates = Vec::new();
     for level in LEVELS {
         let done = Arc::new(AtomicU64::new(0));
@@ -235,26 +260,23 @@ async fn measure_handshakes(addr: std::net::SocketAddr, window: Duration) -> Vec
         let start = Instant::now();
         let deadline = start + window;
         let tasks: Vec<_> = (0..level)
-            .map(|_| {
+            .map(|task| {
                 let done = Arc::clone(&done);
+                let operation = operation.clone();
                 tokio::spawn(async move {
                     while Instant::now() < deadline {
-                        let client = Client::connect(addr, ConnectOptions::default())
-                            .await
-                            .expect("handshake");
-                        client.close().await;
+                        operation(task).await;
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                 })
             })
             .collect();
         for task in tasks {
-            task.await.expect("connector");
+            task.await.expect("task");
         }
         let done = done.load(Ordering::Relaxed);
         rates.push((level, Rate::of(done, start.elapsed(), process_cpu() - cpu)));
-        // Let the server see the last closes before the next level.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(settle).await;
     }
     rates
 }
@@ -320,35 +342,17 @@ async fn measure_round_trips(
     window: Duration,
     call: Call,
 ) -> Vec<(usize, Rate)> {
-    let mut rates = Vec::new();
-    for level in LEVELS {
-        let done = Arc::new(AtomicU64::new(0));
-        let cpu = process_cpu();
-        let start = Instant::now();
-        let deadline = start + window;
-        let tasks: Vec<_> = clients[..level]
-            .iter()
-            .map(|client| {
-                let client = Arc::clone(client);
-                let done = Arc::clone(&done);
-                tokio::spawn(async move {
-                    while Instant::now() < deadline {
-                        match call {
-                            Call::Login => drop(client.login(USER, PASSWORD).await.expect("login")),
-                            Call::Ping => drop(client.ping().await.expect("ping")),
-                        }
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.expect("caller");
+    let clients: Arc<[Arc<Client>]> = clients.into();
+    rates_per_level(window, Duration::ZERO, move |task| {
+        let client = Arc::clone(&clients[task]);
+        async move {
+            match call {
+                Call::Login => drop(client.login(USER, PASSWORD).await.expect("login")),
+                Call::Ping => drop(client.ping().await.expect("ping")),
+            }
         }
-        let done = done.load(Ordering::Relaxed);
-        rates.push((level, Rate::of(done, start.elapsed(), process_cpu() - cpu)));
-    }
-    rates
+    })
+    .await
 }
 
 struct CountLevel {

@@ -25,18 +25,12 @@ use harmonic::dsp::Options;
 use harmonic::synth::corpus::{Case, Tier};
 use harmonic::synth::evaluate::{
     explain_heading, explain_timeline, job_threads, match_events, print_timeline, run_case,
-    run_jobs, write_case, Outcome, Report,
+    run_jobs, write_case, BenchArgs, Outcome, Report,
 };
 use harmonic::synth::real::{self, Library, Split};
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let args = BenchArgs::from_env();
     let dir = real::default_dir();
     let library = match Library::load(&dir) {
         Ok(library) => library,
@@ -46,18 +40,18 @@ fn main() {
         }
     };
     let mut tuning = Tuning::default();
-    if let Some(settings) = value("--tune") {
+    if let Some(settings) = args.value("--tune") {
         if let Err(e) = tuning.apply(&settings) {
             eprintln!("--tune: {e}");
             std::process::exit(2);
         }
     }
-    let candidates = args.iter().any(|a| a == "--candidates");
-    if let Some(name) = value("--explain") {
+    let candidates = args.switch("--candidates");
+    if let Some(name) = args.value("--explain") {
         explain(&library, &name, &tuning);
         return;
     }
-    if let Some(name) = value("--dump") {
+    if let Some(name) = args.value("--dump") {
         let case = named_case(&library, &name);
         write_case(&case, ".".as_ref()).expect("write the case");
         println!(
@@ -66,20 +60,14 @@ fn main() {
         );
         return;
     }
-    let cases: u64 = value("--cases").and_then(|v| v.parse().ok()).unwrap_or(12);
-    let first: u64 = value("--first").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let splits: Vec<Split> = match value("--split").as_deref() {
+    let cases: u64 = args.number("--cases", 12);
+    let first: u64 = args.number("--first", 0);
+    let splits: Vec<Split> = match args.value("--split").as_deref() {
         Some("tuning") => vec![Split::Tuning],
         Some("held-out") => vec![Split::HeldOut],
         _ => Split::ALL.to_vec(),
     };
-    let tiers: Vec<Tier> = match value("--tiers") {
-        Some(list) => Tier::REAL
-            .into_iter()
-            .filter(|t| list.split(',').any(|n| n == t.name()))
-            .collect(),
-        None => Tier::REAL.to_vec(),
-    };
+    let tiers = args.tiers(&Tier::REAL);
     let started = Instant::now();
     let jobs: Vec<(Split, Tier, u64)> = splits
         .iter()
@@ -169,7 +157,7 @@ fn main() {
             verdicts.events,
             rejected.join(", ")
         );
-        if args.iter().any(|a| a == "--misses") {
+        if args.switch("--misses") {
             for (name, outcome) in &report.misses {
                 let case = results.iter().find(|r| &r.1.name == name).map(|r| &r.1);
                 let sound = case.map_or("?", |c| c.sound.as_str());

@@ -41,7 +41,6 @@ use super::codes::{wire_enum, LogLevel, Priority, Role};
 use super::message::request_id;
 use super::{EnvelopeError, EnvelopeProblem, FieldError};
 use fields::{fields_of, read};
-use types::{CountFields, StreamOpenFields};
 
 /// Longest password accepted at signup, in bytes of UTF-8 (§5).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -245,13 +244,9 @@ impl Request {
             RequestKind::SoundGet => library(L::SoundGet(read(header)?)),
             RequestKind::SoundRename => library(L::SoundRename(read(header)?)),
             RequestKind::SoundDelete => library(L::SoundDelete(read(header)?)),
-            RequestKind::Count => {
-                Request::User(UserRequest::Count(read::<CountFields>(header)?.try_into()?))
-            }
+            RequestKind::Count => Request::User(UserRequest::Count(Count::read(header)?)),
             RequestKind::Cancel => Request::User(UserRequest::Cancel(read(header)?)),
-            RequestKind::StreamOpen => {
-                stream(S::Open(read::<StreamOpenFields>(header)?.try_into()?))
-            }
+            RequestKind::StreamOpen => stream(S::Open(StreamOpen::read(header)?)),
             RequestKind::StreamData => stream(S::Data(read(header)?)),
             RequestKind::StreamClose => stream(S::Close(read(header)?)),
             RequestKind::AdminSessions => Request::Admin(A::Sessions(read(header)?)),

@@ -6,9 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use serde_json::{Map, Value};
+
 use super::fields::{
     checked, hex_digest, null_is_default, object_or_default, opt_min_gap, opt_unit, pcm_format,
-    request_id, seconds,
+    read, request_id, seconds,
 };
 use super::rules::{NewPassword, SoundName, Username};
 #[cfg(doc)]
@@ -51,14 +53,26 @@ pub struct CountOptions {
     pub min_gap_s: Option<f64>,
 }
 
-impl TemplateSource {
-    /// The template of a request that gives `sound` or `template_upload`:
-    /// exactly one of them.
-    fn exactly_one(
-        sound: Option<SoundName>,
-        upload: Option<String>,
-    ) -> Result<TemplateSource, FieldError> {
-        match (sound, upload) {
+/// The template's fields of `count` and `stream.open` as read, before the
+/// rule that exactly one is given.
+#[derive(Deserialize)]
+struct TemplateFields {
+    sound: Option<SoundName>,
+    template_upload: Option<String>,
+}
+
+impl TemplateFields {
+    /// Reads the template's fields of a request. Read after the request's
+    /// other fields, which all sort before these two (a header's fields are
+    /// read in name order), the first bad field named is the one a single
+    /// pass would name.
+    fn read(header: &Map<String, Value>) -> Result<TemplateFields, FieldError> {
+        read(header)
+    }
+
+    /// The template: exactly one of `sound` and `template_upload`.
+    fn exactly_one(self) -> Result<TemplateSource, FieldError> {
+        match (self.sound, self.template_upload) {
             (Some(name), None) => Ok(TemplateSource::Sound(name.into())),
             (None, Some(upload_id)) => Ok(TemplateSource::Upload(upload_id)),
             (None, None) => Err(FieldError::bad(
@@ -236,45 +250,59 @@ pub struct StreamOpen {
     pub options: CountOptions,
 }
 
-/// `count`'s fields as read, before the template rule.
+/// `count`'s fields but the template's, as read.
 #[derive(Deserialize)]
-pub(super) struct CountFields {
-    sound: Option<SoundName>,
-    template_upload: Option<String>,
+struct CountFields {
     recording_upload: Option<String>,
     #[serde(default, deserialize_with = "object_or_default")]
     options: CountOptions,
 }
 
-impl TryFrom<CountFields> for Count {
-    type Error = FieldError;
-    fn try_from(fields: CountFields) -> Result<Count, FieldError> {
+impl Count {
+    /// Reads a `count` from its header.
+    pub(super) fn read(header: &Map<String, Value>) -> Result<Count, FieldError> {
+        let CountFields {
+            recording_upload,
+            options,
+        } = read(header)?;
+        let template = TemplateFields::read(header)?.exactly_one()?;
         Ok(Count {
-            template: TemplateSource::exactly_one(fields.sound, fields.template_upload)?,
-            recording_upload: fields.recording_upload,
-            options: fields.options,
+            template,
+            recording_upload,
+            options,
         })
     }
 }
 
-/// `stream.open`'s fields as read, before the template rule.
+/// `stream.open`'s fields but the template's, as read. A missing `format`
+/// is reported after the template's fields are read, as serde reports a
+/// missing field after every present one.
 #[derive(Deserialize)]
-pub(super) struct StreamOpenFields {
-    sound: Option<SoundName>,
-    template_upload: Option<String>,
-    #[serde(with = "pcm_format")]
-    format: PcmFormat,
+struct StreamOpenFields {
+    #[serde(default, deserialize_with = "present_pcm_format")]
+    format: Option<PcmFormat>,
     #[serde(default, deserialize_with = "object_or_default")]
     options: CountOptions,
 }
 
-impl TryFrom<StreamOpenFields> for StreamOpen {
-    type Error = FieldError;
-    fn try_from(fields: StreamOpenFields) -> Result<StreamOpen, FieldError> {
+/// A `format` that is there (`null` included) is read as a format.
+fn present_pcm_format<'de, D>(deserializer: D) -> Result<Option<PcmFormat>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    pcm_format::deserialize(deserializer).map(Some)
+}
+
+impl StreamOpen {
+    /// Reads a `stream.open` from its header.
+    pub(super) fn read(header: &Map<String, Value>) -> Result<StreamOpen, FieldError> {
+        let StreamOpenFields { format, options } = read(header)?;
+        let template = TemplateFields::read(header)?;
+        let format = format.ok_or_else(|| FieldError::bad("format", "is missing"))?;
         Ok(StreamOpen {
-            template: TemplateSource::exactly_one(fields.sound, fields.template_upload)?,
-            format: fields.format,
-            options: fields.options,
+            template: template.exactly_one()?,
+            format,
+            options,
         })
     }
 }

@@ -85,6 +85,19 @@ impl Spectrogram {
         for (i, (x, w)) in self.input.iter_mut().zip(&self.window).enumerate() {
             *x = sample(first + i as i64) * w;
         }
+        self.transform(out);
+    }
+
+    /// Appends the power spectrum of `samples` ([`FINE_WINDOW`] of them).
+    fn frame_of(&mut self, samples: &[f32], out: &mut Vec<f32>) {
+        for ((x, w), &sample) in self.input.iter_mut().zip(&self.window).zip(samples) {
+            *x = sample * w;
+        }
+        self.transform(out);
+    }
+
+    /// Appends the power spectrum of the windowed frame in `input`.
+    fn transform(&mut self, out: &mut Vec<f32>) {
         // Buffers come from the plan itself, so this cannot fail.
         let _ = self
             .fft
@@ -96,9 +109,14 @@ impl Spectrogram {
 /// `powers` (`bins` per frame) as log power floored [`CELL_RANGE_DB`]
 /// under their loudest cell.
 fn floored_log(powers: &mut [f32]) {
-    let peak = powers.iter().copied().fold(0.0f32, f32::max);
-    let floor = peak * 10f32.powf(-CELL_RANGE_DB / 10.0) + 1e-20;
+    let floor = log_floor(powers);
     powers.iter_mut().for_each(|p| *p = (*p + floor).ln());
+}
+
+/// What [`floored_log`] adds to every power of `powers` before its log.
+fn log_floor(powers: &[f32]) -> f32 {
+    let peak = powers.iter().copied().fold(0.0f32, f32::max);
+    peak * 10f32.powf(-CELL_RANGE_DB / 10.0) + 1e-20
 }
 
 /// The template at one speed: its cells (frame, bin) with a sound, and
@@ -115,6 +133,9 @@ struct Variant {
 pub struct FineTemplate {
     variants: Vec<Variant>,
     bins: usize,
+    /// Whether any variant has a cell in each bin: the others are never
+    /// read, so a candidate's spectrogram needs no log power there.
+    used_bins: Vec<bool>,
     /// What the template scores against itself played [`SELF_SPEED`]
     /// faster ([`FineTemplate::steadiness`]).
     steadiness: f32,
@@ -192,9 +213,16 @@ impl FineTemplate {
         if variants.is_empty() {
             return None;
         }
+        let mut used_bins = vec![false; bins];
+        for variant in &variants {
+            for &(_, k) in &variant.cells {
+                used_bins[k as usize] = true;
+            }
+        }
         let mut template = FineTemplate {
             variants,
             bins,
+            used_bins,
             steadiness: 1.0,
         };
         let faster = crate::synth::speed(sound, SELF_SPEED);
@@ -243,6 +271,10 @@ fn bilinear(
     Some((value, loud[nearest]))
 }
 
+/// Onsets the check tries per candidate: [`ONSET_SEARCH_FRAMES`] either
+/// way and the one the correlation gave.
+const SHIFTS: usize = 2 * ONSET_SEARCH_FRAMES + 1;
+
 /// Keeps the recent 16 kHz audio and scores candidates against the fine
 /// template.
 pub struct FineCheck {
@@ -251,8 +283,14 @@ pub struct FineCheck {
     samples: std::collections::VecDeque<f32>,
     /// Absolute index of `samples[0]`.
     start: u64,
-    /// Reused: the window's log power spectra.
+    /// Reused: the samples a candidate's frames read, in one piece.
+    span: Vec<f32>,
+    /// Reused: the window's power spectra, frame by frame.
     powers: Vec<f32>,
+    /// Reused: the window's log power, bin by bin (the frames of one bin
+    /// side by side, so that every onset shift of a cell reads
+    /// neighbouring values).
+    columns: Vec<f32>,
 }
 
 impl FineCheck {
@@ -263,7 +301,9 @@ impl FineCheck {
             template,
             samples: std::collections::VecDeque::new(),
             start: 0,
+            span: Vec::new(),
             powers: Vec::new(),
+            columns: Vec::new(),
         }
     }
 
@@ -285,8 +325,28 @@ impl FineCheck {
 
     /// Forgets the samples before `sample`.
     pub fn forget_before(&mut self, sample: u64) {
-        while self.start < sample && self.samples.pop_front().is_some() {
-            self.start += 1;
+        let forget = sample
+            .saturating_sub(self.start)
+            .min(self.samples.len() as u64);
+        self.samples.drain(..forget as usize);
+        self.start += forget;
+    }
+
+    /// Copies samples `first..first + len` (absolute indices) into
+    /// `span`: silence before the recording, past what has arrived and
+    /// where forgotten.
+    fn gather(&mut self, first: i64, len: usize) {
+        self.span.clear();
+        self.span.resize(len, 0.0);
+        let start = self.start as i64;
+        let from = first.max(start);
+        let to = (first + len as i64).min(start + self.samples.len() as i64);
+        if from < to {
+            let kept = (from - start) as usize..(to - start) as usize;
+            let at = (from - first) as usize;
+            for (out, &sample) in self.span[at..].iter_mut().zip(self.samples.range(kept)) {
+                *out = sample;
+            }
         }
     }
 
@@ -305,45 +365,72 @@ impl FineCheck {
         let usable = (0..frames)
             .take_while(|&j| first_centre + (j * FINE_HOP + FINE_WINDOW / 2) as i64 <= limit as i64)
             .count();
+        let span = usable
+            .checked_sub(1)
+            .map_or(0, |last| last * FINE_HOP + FINE_WINDOW);
+        self.gather(first_centre - (FINE_WINDOW / 2) as i64, span);
         self.powers.clear();
-        let (samples, start) = (&self.samples, self.start as i64);
         for j in 0..usable {
-            self.spectrogram.frame(
-                first_centre + (j * FINE_HOP) as i64,
-                |i| {
-                    usize::try_from(i - start)
-                        .ok()
-                        .and_then(|i| samples.get(i))
-                        .copied()
-                        .unwrap_or(0.0)
-                },
-                &mut self.powers,
-            );
+            let samples = &self.span[j * FINE_HOP..j * FINE_HOP + FINE_WINDOW];
+            self.spectrogram.frame_of(samples, &mut self.powers);
         }
-        floored_log(&mut self.powers);
+        // Log power floored under the window's loudest cell (as
+        // [`floored_log`]), in bins the template reads only.
+        let floor = log_floor(&self.powers);
+        self.columns.clear();
+        self.columns.resize(bins * usable, 0.0);
+        for (k, column) in self.columns.chunks_exact_mut(usable.max(1)).enumerate() {
+            if !self.template.used_bins[k] {
+                continue;
+            }
+            for (j, value) in column.iter_mut().enumerate() {
+                *value = (self.powers[j * bins + k] + floor).ln();
+            }
+        }
         let mut best = -1.0f32;
         for variant in &self.template.variants {
-            for shift in 0..=2 * ONSET_SEARCH_FRAMES {
-                let (mut dot, mut sum, mut squares, mut n) = (0.0f32, 0.0f32, 0.0f32, 0usize);
-                for (&(j, k), &a) in variant.cells.iter().zip(&variant.values) {
-                    let frame = shift + j as usize;
-                    if frame >= usable {
-                        continue;
-                    }
-                    let b = self.powers[frame * bins + k as usize];
-                    dot += a * b;
-                    sum += b;
-                    squares += b * b;
-                    n += 1;
+            // Each onset shift sums over the cells in the same order: the
+            // shifts run side by side, cell by cell, rather than one after
+            // the other.
+            let (mut dot, mut sum, mut squares) =
+                ([0.0f32; SHIFTS], [0.0f32; SHIFTS], [0.0f32; SHIFTS]);
+            let mut n = [0usize; SHIFTS];
+            // Cells that every shift reads, then those the later shifts
+            // lose to `limit`.
+            let everywhere = variant
+                .cells
+                .partition_point(|&(j, _)| j as usize + SHIFTS <= usable);
+            for (&(j, k), &a) in variant.cells[..everywhere].iter().zip(&variant.values) {
+                let at = k as usize * usable + j as usize;
+                let b = &self.columns[at..at + SHIFTS];
+                for s in 0..SHIFTS {
+                    dot[s] += a * b[s];
+                    sum[s] += b[s];
+                    squares[s] += b[s] * b[s];
                 }
+            }
+            n.iter_mut().for_each(|n| *n = everywhere);
+            for (&(j, k), &a) in variant.cells[everywhere..]
+                .iter()
+                .zip(&variant.values[everywhere..])
+            {
+                for s in 0..usable.saturating_sub(j as usize).min(SHIFTS) {
+                    let b = self.columns[k as usize * usable + j as usize + s];
+                    dot[s] += a * b;
+                    sum[s] += b;
+                    squares[s] += b * b;
+                    n[s] += 1;
+                }
+            }
+            for s in 0..SHIFTS {
                 // Too few cells left to say anything: a candidate at the
                 // very end of a recording.
-                if n < variant.cells.len() / 2 {
+                if n[s] < variant.cells.len() / 2 {
                     continue;
                 }
-                let variance = squares - sum * sum / n as f32;
+                let variance = squares[s] - sum[s] * sum[s] / n[s] as f32;
                 if variance > 1e-9 {
-                    best = best.max(dot / variance.sqrt());
+                    best = best.max(dot[s] / variance.sqrt());
                 }
             }
         }
@@ -375,6 +462,93 @@ mod tests {
         let mut check = FineCheck::new(FineTemplate::new(template, 7_600.0).unwrap());
         check.push(recording);
         check.score(onset as f64, recording.len() as u64)
+    }
+
+    /// The fine score as defined, one variant and onset shift at a
+    /// time over a spectrogram of every bin: [`FineCheck::score`] must
+    /// give it to the bit.
+    fn plain_score(check: &FineCheck, onset: f64, limit: u64) -> f32 {
+        let template = &check.template;
+        let frames = template.max_frames() + 2 * ONSET_SEARCH_FRAMES;
+        let first_centre = onset.round() as i64 - (ONSET_SEARCH_FRAMES * FINE_HOP) as i64;
+        let usable = (0..frames)
+            .take_while(|&j| first_centre + (j * FINE_HOP + FINE_WINDOW / 2) as i64 <= limit as i64)
+            .count();
+        let mut spectrogram = Spectrogram::new(template.bins);
+        let mut powers = Vec::new();
+        for j in 0..usable {
+            spectrogram.frame(
+                first_centre + (j * FINE_HOP) as i64,
+                |i| {
+                    usize::try_from(i - check.start as i64)
+                        .ok()
+                        .and_then(|i| check.samples.get(i))
+                        .copied()
+                        .unwrap_or(0.0)
+                },
+                &mut powers,
+            );
+        }
+        floored_log(&mut powers);
+        let mut best = -1.0f32;
+        for variant in &template.variants {
+            for shift in 0..SHIFTS {
+                let (mut dot, mut sum, mut squares, mut n) = (0.0f32, 0.0f32, 0.0f32, 0usize);
+                for (&(j, k), &a) in variant.cells.iter().zip(&variant.values) {
+                    let frame = shift + j as usize;
+                    if frame >= usable {
+                        continue;
+                    }
+                    let b = powers[frame * template.bins + k as usize];
+                    dot += a * b;
+                    sum += b;
+                    squares += b * b;
+                    n += 1;
+                }
+                if n < variant.cells.len() / 2 {
+                    continue;
+                }
+                let variance = squares - sum * sum / n as f32;
+                if variance > 1e-9 {
+                    best = best.max(dot / variance.sqrt());
+                }
+            }
+        }
+        best
+    }
+
+    #[test]
+    fn the_score_is_the_plain_definition_to_the_bit() {
+        let login = tone(&[660.0, 880.0, 1_320.0], 0.4);
+        let mut rng = crate::synth::rng(3);
+        let mut recording: Vec<f32> = crate::synth::pink(40_000, &mut rng)
+            .into_iter()
+            .map(|s| s * 0.05)
+            .collect();
+        for (r, t) in recording[9_000..]
+            .iter_mut()
+            .zip(&crate::synth::speed(&login, 0.97))
+        {
+            *r += t;
+        }
+        let mut check = FineCheck::new(FineTemplate::new(&login, 7_600.0).unwrap());
+        check.push(&recording);
+        check.forget_before(2_000);
+        // Onsets before the recording, across forgotten samples, on the
+        // sound, and near the end; limits that cut frames off or none.
+        for onset in [
+            -300.0, 1_000.4, 8_950.0, 9_000.0, 9_037.6, 20_000.0, 39_000.0,
+        ] {
+            for limit in [0, 9_500, 12_000, 15_000, 40_000, 60_000] {
+                let fast = check.score(onset, limit);
+                let plain = plain_score(&check, onset, limit);
+                assert_eq!(
+                    fast.to_bits(),
+                    plain.to_bits(),
+                    "onset {onset}, limit {limit}"
+                );
+            }
+        }
     }
 
     #[test]

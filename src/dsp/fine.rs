@@ -375,15 +375,17 @@ impl FineCheck {
             self.spectrogram.frame_of(samples, &mut self.powers);
         }
         // Log power floored under the window's loudest cell (as
-        // [`floored_log`]), in bins the template reads only.
+        // [`floored_log`]), in bins the template reads only; frames past
+        // `limit` hold 0, so that every shift reads every cell, and add
+        // nothing where they fall.
         let floor = log_floor(&self.powers);
         self.columns.clear();
-        self.columns.resize(bins * usable, 0.0);
-        for (k, column) in self.columns.chunks_exact_mut(usable.max(1)).enumerate() {
+        self.columns.resize(bins * frames, 0.0);
+        for (k, column) in self.columns.chunks_exact_mut(frames).enumerate() {
             if !self.template.used_bins[k] {
                 continue;
             }
-            for (j, value) in column.iter_mut().enumerate() {
+            for (j, value) in column[..usable].iter_mut().enumerate() {
                 *value = (self.powers[j * bins + k] + floor).ln();
             }
         }
@@ -394,14 +396,8 @@ impl FineCheck {
             // the other.
             let (mut dot, mut sum, mut squares) =
                 ([0.0f32; SHIFTS], [0.0f32; SHIFTS], [0.0f32; SHIFTS]);
-            let mut n = [0usize; SHIFTS];
-            // Cells that every shift reads, then those the later shifts
-            // lose to `limit`.
-            let everywhere = variant
-                .cells
-                .partition_point(|&(j, _)| j as usize + SHIFTS <= usable);
-            for (&(j, k), &a) in variant.cells[..everywhere].iter().zip(&variant.values) {
-                let at = k as usize * usable + j as usize;
+            for (&(j, k), &a) in variant.cells.iter().zip(&variant.values) {
+                let at = k as usize * frames + j as usize;
                 let b = &self.columns[at..at + SHIFTS];
                 for s in 0..SHIFTS {
                     dot[s] += a * b[s];
@@ -409,19 +405,13 @@ impl FineCheck {
                     squares[s] += b[s] * b[s];
                 }
             }
-            n.iter_mut().for_each(|n| *n = everywhere);
-            for (&(j, k), &a) in variant.cells[everywhere..]
-                .iter()
-                .zip(&variant.values[everywhere..])
-            {
-                for s in 0..usable.saturating_sub(j as usize).min(SHIFTS) {
-                    let b = self.columns[k as usize * usable + j as usize + s];
-                    dot[s] += a * b;
-                    sum[s] += b;
-                    squares[s] += b * b;
-                    n[s] += 1;
-                }
-            }
+            // The cells each shift reads before `limit` (cells come in
+            // frame order).
+            let n: [usize; SHIFTS] = std::array::from_fn(|s| {
+                variant
+                    .cells
+                    .partition_point(|&(j, _)| (j as usize) + s < usable)
+            });
             for s in 0..SHIFTS {
                 // Too few cells left to say anything: a candidate at the
                 // very end of a recording.

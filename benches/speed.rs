@@ -14,6 +14,9 @@
 //! frames, and a direct waveform correlation at 16 kHz (what the Python
 //! original did), both timed on a slice and extrapolated; and the FFT floor:
 //! the bare forward and inverse FFTs the method needs for the whole hour.
+//! The engine is timed by wall clock and by its thread's CPU time, the
+//! comparisons by CPU time: on a machine shared with other jobs the wall
+//! clock counts their time as well.
 
 use std::path::Path;
 use std::time::Instant;
@@ -41,6 +44,45 @@ fn peak_rss_mb() -> f64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// CPU seconds this thread has used (user and system, from
+/// /proc/thread-self/stat): on a machine shared with other jobs the wall
+/// clock counts their time too, the thread's CPU time does not.
+fn thread_cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/stat")
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command's closing parenthesis: utime and
+            // stime are the 12th and 13th, in clock ticks (100 a second
+            // on Linux).
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks =
+                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
+/// Times `run` by wall clock and by this thread's CPU time.
+fn timed<T>(run: impl FnOnce() -> T) -> (T, f64, f64) {
+    let (started, cpu) = (Instant::now(), thread_cpu_s());
+    let result = run();
+    (
+        result,
+        started.elapsed().as_secs_f64(),
+        thread_cpu_s() - cpu,
+    )
+}
+
+/// "wall W s (Nx realtime), CPU C s (Mx realtime)" for `seconds` of audio.
+fn speed(seconds: f64, wall: f64, cpu: f64) -> String {
+    format!(
+        "wall {wall:.3} s ({:.0}x realtime), CPU {cpu:.3} s ({:.0}x realtime)",
+        seconds / wall,
+        seconds / cpu
+    )
 }
 
 /// A 1-second template: a thump followed by a ring.
@@ -200,18 +242,17 @@ fn main() {
     if let (true, Some(planted)) = (runs("sparse"), planted) {
         // The engine, whole file, one thread.
         let rss_before = peak_rss_mb();
-        let started = Instant::now();
-        let (analysis, _) =
+        let (analysis, wall, cpu) = timed(|| {
             analyze_file(&template, &path, &Options::default(), false, &mut |_| true)
-                .expect("analysis");
-        let elapsed = started.elapsed().as_secs_f64();
-        engine_s = Some(elapsed);
+                .expect("analysis")
+                .0
+        });
+        engine_s = Some(cpu);
         let rss_after = peak_rss_mb();
         println!("recording: {minutes} min at {RATE} Hz 16-bit mono, template 1.0 s, {planted} planted occurrences");
         println!(
-            "engine: {:.3} s -> {:.0}x realtime on one core; found {} events",
-            elapsed,
-            seconds / elapsed,
+            "engine: {} on one core; found {} events",
+            speed(seconds, wall, cpu),
             analysis.count()
         );
         println!("peak RSS: {rss_after:.1} MB (before the analysis: {rss_before:.1} MB)");
@@ -220,14 +261,14 @@ fn main() {
     if planted.is_some() && runs("click") {
         // A short template (a key click) is matched on frames four times as
         // dense: the same hour, timed again.
-        let started = Instant::now();
-        analyze_file(&click, &path, &Options::default(), false, &mut |_| true).expect("analysis");
-        let click_s = started.elapsed().as_secs_f64();
+        let (_, wall, cpu) = timed(|| {
+            analyze_file(&click, &path, &Options::default(), false, &mut |_| true)
+                .expect("analysis")
+        });
         println!(
-            "engine, {:.0} ms key-click template (16 ms windows every 2.5 ms): {:.3} s -> {:.0}x realtime on one core",
+            "engine, {:.0} ms key-click template (16 ms windows every 2.5 ms): {} on one core",
             click.duration_s() * 1000.0,
-            click_s,
-            seconds / click_s
+            speed(seconds, wall, cpu)
         );
     }
     if planted.is_some() {
@@ -241,21 +282,21 @@ fn main() {
         let rapid_minutes = 10.min(minutes);
         let rapid_path = dir.path().join("rapid.wav");
         let rapid_planted = write_rapid_recording(&rapid_path, rapid_minutes, &template_samples);
-        let started = Instant::now();
-        let (rapid, _) = analyze_file(
-            &template,
-            &rapid_path,
-            &Options::default(),
-            false,
-            &mut |_| true,
-        )
-        .expect("analysis");
-        let rapid_s = started.elapsed().as_secs_f64();
+        let (rapid, wall, cpu) = timed(|| {
+            analyze_file(
+                &template,
+                &rapid_path,
+                &Options::default(),
+                false,
+                &mut |_| true,
+            )
+            .expect("analysis")
+            .0
+        });
         println!(
-            "engine, {rapid_minutes} min of the 1 s template every 0.33-1 s ({rapid_planted} planted, {} found): {:.3} s -> {:.0}x realtime on one core",
+            "engine, {rapid_minutes} min of the 1 s template every 0.33-1 s ({rapid_planted} planted, {} found): {} on one core",
             rapid.count(),
-            rapid_s,
-            f64::from(rapid_minutes) * 60.0 / rapid_s
+            speed(f64::from(rapid_minutes) * 60.0, wall, cpu)
         );
         std::fs::remove_file(&rapid_path).expect("remove the recording");
     }
@@ -266,22 +307,22 @@ fn main() {
         let dense_path = dir.path().join("dense.wav");
         let onsets = write_dense_recording(&dense_path, minutes, &click.samples);
         let rss_before = peak_rss_mb();
-        let started = Instant::now();
-        let (dense, _) = analyze_file(&click, &dense_path, &Options::default(), false, &mut |_| {
-            true
-        })
-        .expect("analysis");
-        let dense_s = started.elapsed().as_secs_f64();
+        let (dense, wall, cpu) = timed(|| {
+            analyze_file(&click, &dense_path, &Options::default(), false, &mut |_| {
+                true
+            })
+            .expect("analysis")
+            .0
+        });
         let rss_after = peak_rss_mb();
         let found: Vec<f64> = dense.events.iter().map(|e| e.start_s).collect();
         println!(
-            "engine, {minutes} min of a {:.0} ms key click every {DENSE_SPACING_S} s ({} true, {} found, {} within 20 ms of a true one): {:.3} s -> {:.0}x realtime on one core; peak RSS {rss_after:.1} MB (before: {rss_before:.1} MB)",
+            "engine, {minutes} min of a {:.0} ms key click every {DENSE_SPACING_S} s ({} true, {} found, {} within 20 ms of a true one): {} on one core; peak RSS {rss_after:.1} MB (before: {rss_before:.1} MB)",
             click.duration_s() * 1000.0,
             onsets.len(),
             found.len(),
             matched(&found, &onsets),
-            dense_s,
-            seconds / dense_s
+            speed(seconds, wall, cpu)
         );
         std::fs::remove_file(&dense_path).expect("remove the recording");
     }
@@ -306,7 +347,7 @@ fn main() {
                 .collect()
         })
         .collect();
-    let started = Instant::now();
+    let started = thread_cpu_s();
     let mut checksum = 0.0f64;
     for y in &patches {
         for t in 0..slice_frames {
@@ -318,7 +359,7 @@ fn main() {
             checksum += f64::from(dot) / (s2 - s1 * s1 / window.len() as f64).max(1e-9).sqrt();
         }
     }
-    let direct_features_s = started.elapsed().as_secs_f64() * frames as f64 / slice_frames as f64;
+    let direct_features_s = (thread_cpu_s() - started) * frames as f64 / slice_frames as f64;
     println!(
         "direct feature correlation (same score, no FFT): {:.3} s for the hour (extrapolated from {} frames) -> {:.0}x realtime [checksum {checksum:.1}]",
         direct_features_s, slice_frames, seconds / direct_features_s
@@ -333,7 +374,7 @@ fn main() {
     let kernel: Vec<f32> = (0..rate)
         .map(|i| ((i * 104_729) % 997) as f32 / 997.0 - 0.5)
         .collect();
-    let started = Instant::now();
+    let started = thread_cpu_s();
     let mut checksum = 0.0f32;
     for t in 0..slice_samples {
         checksum += wave[t..t + rate]
@@ -342,8 +383,7 @@ fn main() {
             .map(|(a, b)| a * b)
             .sum::<f32>();
     }
-    let direct_wave_s =
-        started.elapsed().as_secs_f64() * (seconds * rate as f64) / slice_samples as f64;
+    let direct_wave_s = (thread_cpu_s() - started) * (seconds * rate as f64) / slice_samples as f64;
     println!(
         "direct waveform correlation at 16 kHz: {:.0} s for the hour (extrapolated from {:.1} s of audio) -> {:.2}x realtime [checksum {checksum:.1}]",
         direct_wave_s, slice_samples as f64 / rate as f64, seconds / direct_wave_s
@@ -362,11 +402,11 @@ fn main() {
         .iter_mut()
         .enumerate()
         .for_each(|(i, v)| *v = (i as f32).sin());
-    let started = Instant::now();
+    let started = thread_cpu_s();
     for _ in 0..frames {
         let _ = stft.process_with_scratch(&mut input, &mut output, &mut scratch);
     }
-    let stft_s = started.elapsed().as_secs_f64();
+    let stft_s = thread_cpu_s() - started;
     let fft_len = (2 * template_frames).next_power_of_two();
     let blocks = frames.div_ceil(fft_len - template_frames + 1);
     let forward = planner.plan_fft_forward(fft_len);
@@ -378,7 +418,7 @@ fn main() {
     );
     let mut scratch =
         vec![Default::default(); forward.get_scratch_len().max(inverse.get_scratch_len())];
-    let started = Instant::now();
+    let started = thread_cpu_s();
     for _ in 0..blocks * CORRELATIONS {
         for _ in 0..BANDS {
             let _ = forward.process_with_scratch(&mut a, &mut spectrum, &mut scratch);
@@ -388,7 +428,7 @@ fn main() {
         spectrum[last].im = 0.0;
         let _ = inverse.process_with_scratch(&mut spectrum, &mut back, &mut scratch);
     }
-    let correlation_s = started.elapsed().as_secs_f64();
+    let correlation_s = thread_cpu_s() - started;
     let floor = stft_s + correlation_s;
     println!(
         "FFT floor: {:.3} s ({} STFT FFTs of {WINDOW}: {:.3} s; {} blocks x {} correlations x {} FFTs of {fft_len}: {:.3} s); engine is {:.1}x the floor",

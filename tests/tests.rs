@@ -10,6 +10,7 @@ mod cli_client;
 mod engine;
 mod formats;
 mod interop;
+mod real_sounds;
 mod server_admin;
 mod server_auth;
 mod server_crash;

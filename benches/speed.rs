@@ -24,6 +24,7 @@ use std::time::Instant;
 use harmonic::audio::{SampleLayout, ANALYSIS_RATE};
 use harmonic::dsp::features::{Resolution, BANDS};
 use harmonic::dsp::{analyze_file, Options, TemplateAudio};
+use harmonic::synth::evaluate::BenchArgs;
 use harmonic::synth::{self, SoundKind};
 use rand::Rng;
 use realfft::RealFftPlanner;
@@ -207,16 +208,10 @@ fn matched(found: &[f64], onsets: &[f64]) -> usize {
 const CORRELATIONS: usize = 2;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let minutes: u32 = args
-        .iter()
-        .position(|a| a == "--minutes")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(60);
+    let args = BenchArgs::from_env();
+    let minutes: u32 = args.number("--minutes", 60);
     let only: Option<Vec<String>> = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
+        .value("--only")
         .map(|list| list.split(',').map(str::to_owned).collect());
     let runs = |name: &str| {
         only.as_ref()

@@ -185,7 +185,10 @@ impl Handler<Login> for Auth {
                 Some(user) => (Some(user.id), user.password_hash),
                 None => (None, DUMMY_HASH.to_owned()),
             };
-            let matched = passwords.verify(password, phc).await.map_err(hashing)?;
+            let matched = passwords
+                .verify(password, phc, peer)
+                .await
+                .map_err(hashing)?;
             let verified = user_id.filter(|_| matched);
             match verified {
                 Some(user_id) => library

@@ -4,7 +4,7 @@
 //!
 //! Password hashing and verification are slow on purpose (argon2id), so they
 //! run on the password workers ([`PasswordWorkers`]: fixed memory, logins
-//! before signups); the accounts and tokens themselves are
+//! before signups, in turns by address); the accounts and tokens themselves are
 //! the library actor's (it alone owns the database). A login counts as a
 //! failure from the moment it is let through until its answer is known
 //! (so concurrent attempts cannot pass the limit); it stays one whatever

@@ -4,7 +4,7 @@
 //!
 //! Password hashing and verification are slow on purpose (argon2id), so they
 //! run on the password workers ([`PasswordWorkers`]: fixed memory, logins
-//! before signups); the accounts and tokens themselves are
+//! before signups, in turns by address); the accounts and tokens themselves are
 //! the library actor's (it alone owns the database). A login counts as a
 //! failure from the moment it is let through until its answer is known
 //! (so concurrent attempts cannot pass the limit); it stays one whatever
@@ -185,7 +185,10 @@ impl Handler<Login> for Auth {
                 Some(user) => (Some(user.id), user.password_hash),
                 None => (None, DUMMY_HASH.to_owned()),
             };
-            let matched = passwords.verify(password, phc).await.map_err(hashing)?;
+            let matched = passwords
+                .verify(password, phc, peer)
+                .await
+                .map_err(hashing)?;
             let verified = user_id.filter(|_| matched);
             match verified {
                 Some(user_id) => library

@@ -7,27 +7,35 @@
 //!   hashing costs at most `password_workers` × 19 MiB whatever the number of
 //!   logins. (Fresh 19 MiB per call used to end up kept by the allocator's
 //!   per-thread arenas: hundreds of MiB after a burst.)
-//! - Order: a free worker takes the oldest login (and resume-free password
-//!   check) before any signup, so a login waits for at most the logins queued
-//!   before it and the hashes already running, never for a flood of signups.
+//! - Order: a free worker takes a login before any signup, so a login never
+//!   waits for a flood of signups. Logins take turns by client address
+//!   ([`address_group`]): each turn, the oldest login of the next address
+//!   with logins waiting. A login therefore waits for at most one login of
+//!   each other address (and its own address's earlier ones), plus the
+//!   hashes already running: hundreds of clients logging in at once from a
+//!   few addresses (each login costs a full hash) delay a login from
+//!   elsewhere by a few hashes, not by hundreds.
 //!
 //! The workers are plain threads, not a `SyncArbiter`: its one FIFO mailbox
 //! cannot put logins before signups.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::oneshot;
 
+use crate::address::address_group;
 use crate::crypto::password::PasswordHasher;
 use crate::crypto::CryptoError;
 
 /// Which queue a job waits in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {
-    /// Password checks of logins: always taken first.
-    Login,
+    /// Password checks of logins, by the client's address group: always
+    /// taken first, the addresses in turn.
+    Login(IpAddr),
     /// Hashes of new passwords (signups): taken when no login waits.
     Signup,
 }
@@ -79,10 +87,10 @@ pub enum HashingError {
     Crypto(#[from] CryptoError),
 }
 
-/// The two lanes: logins first, each lane in arrival order.
+/// The two lanes: logins first, by address in turn; signups in arrival order.
 #[derive(Default)]
 struct Lanes {
-    logins: VecDeque<Job>,
+    logins: LoginTurns,
     signups: VecDeque<Job>,
     closed: bool,
 }
@@ -90,14 +98,60 @@ struct Lanes {
 impl Lanes {
     fn push(&mut self, lane: Lane, job: Job) {
         match lane {
-            Lane::Login => self.logins.push_back(job),
+            Lane::Login(from) => self.logins.push(address_group(from), job),
             Lane::Signup => self.signups.push_back(job),
         }
     }
 
-    /// The next job a free worker takes: the oldest login, else the oldest signup.
+    /// The next job a free worker takes: a login, else the oldest signup.
     fn next(&mut self) -> Option<Job> {
-        self.logins.pop_front().or_else(|| self.signups.pop_front())
+        self.logins.next().or_else(|| self.signups.pop_front())
+    }
+
+    fn len(&self) -> usize {
+        self.logins.len + self.signups.len()
+    }
+}
+
+/// Logins waiting, by address group, taken in turns: one address cannot
+/// hold the workers for long while others wait.
+#[derive(Default)]
+struct LoginTurns {
+    /// The addresses with logins waiting, in the order of their turns (an
+    /// address that starts waiting gets the last turn).
+    turns: VecDeque<IpAddr>,
+    /// Each waiting address's logins, in arrival order (never empty).
+    waiting: HashMap<IpAddr, VecDeque<Job>>,
+    /// Logins waiting in all.
+    len: usize,
+}
+
+impl LoginTurns {
+    fn push(&mut self, group: IpAddr, job: Job) {
+        let queue = self.waiting.entry(group).or_insert_with(|| {
+            self.turns.push_back(group);
+            VecDeque::new()
+        });
+        queue.push_back(job);
+        self.len += 1;
+    }
+
+    /// The oldest login of the address whose turn it is; the address then
+    /// waits for its next turn behind the others, or leaves if it has no
+    /// more logins waiting.
+    fn next(&mut self) -> Option<Job> {
+        let group = self.turns.pop_front()?;
+        let queue = self.waiting.get_mut(&group)?;
+        let job = queue.pop_front();
+        if queue.is_empty() {
+            self.waiting.remove(&group);
+        } else {
+            self.turns.push_back(group);
+        }
+        if job.is_some() {
+            self.len -= 1;
+        }
+        job
     }
 }
 
@@ -182,11 +236,17 @@ impl PasswordWorkers {
         }
     }
 
-    /// Checks a login's password against a stored hash: waits only for the
-    /// logins queued before it (and the hashes already running).
-    pub async fn verify(&self, password: String, phc: String) -> Result<bool, HashingError> {
+    /// Checks the password of a login from `peer` against a stored hash:
+    /// waits for at most one login of each other address queued before it,
+    /// its own address's earlier logins, and the hashes already running.
+    pub async fn verify(
+        &self,
+        password: String,
+        phc: String,
+        peer: IpAddr,
+    ) -> Result<bool, HashingError> {
         match self
-            .submit(Lane::Login, Work::Verify { password, phc })
+            .submit(Lane::Login(peer), Work::Verify { password, phc })
             .await?
             .outcome
         {
@@ -220,8 +280,7 @@ impl PasswordWorkers {
 
     /// Jobs waiting for a worker.
     pub fn queued(&self) -> usize {
-        let lanes = self.shared.lanes();
-        lanes.logins.len() + lanes.signups.len()
+        self.shared.lanes().len()
     }
 }
 
@@ -274,6 +333,11 @@ fn work(shared: &Shared) {
 mod tests {
     use super::*;
 
+    /// A client address: 10.0.0.`n`.
+    fn host(n: u8) -> IpAddr {
+        IpAddr::from([10, 0, 0, n])
+    }
+
     #[test]
     fn memory_is_allocated_once_per_worker_whatever_the_logins() {
         let workers = PasswordWorkers::start(2).unwrap();
@@ -281,7 +345,7 @@ mod tests {
             let phc = workers.hash("correct horse".into()).await.unwrap();
             let checks = (0..40).map(|i| {
                 let password = if i % 2 == 0 { "correct horse" } else { "wrong" };
-                workers.verify(password.into(), phc.clone())
+                workers.verify(password.into(), phc.clone(), host(1))
             });
             let results = futures::future::join_all(checks).await;
             for (i, result) in results.into_iter().enumerate() {
@@ -299,7 +363,7 @@ mod tests {
         let job = |lane| {
             let (reply, _) = oneshot::channel();
             let work = match lane {
-                Lane::Login => Work::Verify {
+                Lane::Login(_) => Work::Verify {
                     password: "p".into(),
                     phc: "h".into(),
                 },
@@ -312,9 +376,9 @@ mod tests {
         for (lane, job) in [
             job(Lane::Signup),
             job(Lane::Signup),
-            job(Lane::Login),
+            job(Lane::Login(host(1))),
             job(Lane::Signup),
-            job(Lane::Login),
+            job(Lane::Login(host(1))),
         ] {
             lanes.push(lane, job);
         }
@@ -322,6 +386,43 @@ mod tests {
             .map(|job| matches!(job.work, Work::Verify { .. }))
             .collect();
         assert_eq!(order, [true, true, false, false, false]);
+    }
+
+    #[test]
+    fn logins_take_turns_by_address() {
+        // 30 logins from one address, then 2 from another and 1 from a
+        // third (an IPv6 /64 counts as one address): the later addresses
+        // are served in turn with the first, not after all of its logins.
+        let mut lanes = Lanes::default();
+        let busy = host(1);
+        let other = host(2);
+        let v6 = |last: u16| IpAddr::from([0xfd00, 0, 0, 1, 0, 0, 0, last]);
+        let mut arrivals = vec![busy; 30];
+        arrivals.extend([other, v6(1), other, v6(2)]);
+        let mut replies = Vec::new();
+        for from in &arrivals {
+            let (reply, answer) = oneshot::channel();
+            let work = Work::Hash {
+                password: from.to_string(),
+            };
+            lanes.push(Lane::Login(*from), Job { work, reply });
+            replies.push(answer);
+        }
+        assert_eq!(lanes.len(), 34);
+        let order: Vec<String> = std::iter::from_fn(|| lanes.next())
+            .map(|job| match job.work {
+                Work::Hash { password } => password,
+                Work::Verify { .. } => unreachable!(),
+            })
+            .collect();
+        let (b, o) = (busy.to_string(), other.to_string());
+        let (v1, v2) = (v6(1).to_string(), v6(2).to_string());
+        assert_eq!(
+            order[..7],
+            [&b, &o, &v1, &b, &o, &v2, &b].map(String::as_str)
+        );
+        assert!(order[7..].iter().all(|from| *from == b));
+        assert_eq!(lanes.len(), 0);
     }
 
     #[test]
@@ -341,7 +442,7 @@ mod tests {
                 })
                 .collect();
             let login = workers.submit(
-                Lane::Login,
+                Lane::Login(host(1)),
                 Work::Verify {
                     password: "p".into(),
                     phc: "not a hash".into(),

@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench soak -- [--seconds 60] [--clients 400]
 //!  [--max-rss-mib 1024] [--login-ms 2000] [--count-ms 5000] [--stream-ms 5000]
-//!  [--without NeverReads,Uploader,...]`
+//!  [--without NeverReads,Uploader,...] [--keep-log FILE]`
 //!
 //! 1. Accounts are made offline in a temporary data directory (as `harmonic
 //!    user add` does), then the release `harmonic serve` binary starts on a
@@ -39,6 +39,8 @@
 //!    once the store has reopened.
 //!
 //! Prints a Markdown report; exits with status 1 when a bound is broken.
+//! `--keep-log FILE` copies the server's log there (its request lines give
+//! each answer's time inside the server, by peer).
 //! Linux only (/proc, 127.0.0.0/8 source addresses).
 
 use std::collections::HashSet;
@@ -90,6 +92,7 @@ struct Args {
     count_ms: u64,
     stream_ms: u64,
     without: Vec<String>,
+    keep_log: Option<PathBuf>,
 }
 
 impl Args {
@@ -115,6 +118,11 @@ impl Args {
                 .and_then(|i| args.get(i + 1))
                 .map(|list| list.split(',').map(str::to_owned).collect())
                 .unwrap_or_default(),
+            keep_log: args
+                .iter()
+                .position(|a| a == "--keep-log")
+                .and_then(|i| args.get(i + 1))
+                .map(PathBuf::from),
         }
     }
 }
@@ -145,6 +153,11 @@ fn main() -> ExitCode {
     drop(runtime);
     let (peak_rss, killed) = rss.stop();
     let stopped = stop_server(&mut server);
+    if let Some(keep) = &args.keep_log {
+        if let Err(err) = std::fs::copy(&log_file, keep) {
+            eprintln!("cannot keep the server's log at {}: {err}", keep.display());
+        }
+    }
     let check = check_data_dir(&data, &soak.saved);
 
     println!(

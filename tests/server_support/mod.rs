@@ -73,7 +73,23 @@ impl TestClient {
     /// Connects and does the handshake; `None` if the server closed the
     /// connection instead (a connection limit).
     pub async fn try_connect(addr: std::net::SocketAddr) -> Option<TestClient> {
-        let mut stream = TcpStream::connect(addr).await.ok()?;
+        let stream = TcpStream::connect(addr).await.ok()?;
+        TestClient::handshake(stream).await
+    }
+
+    /// Connects from the loopback address `source` (127.0.0.0/8: another
+    /// client as the server's per-address limits see it) and does the
+    /// handshake.
+    pub async fn connect_from(addr: std::net::SocketAddr, source: std::net::IpAddr) -> TestClient {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(std::net::SocketAddr::new(source, 0)).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        TestClient::handshake(stream)
+            .await
+            .expect("connected, handshake done")
+    }
+
+    async fn handshake(mut stream: TcpStream) -> Option<TestClient> {
         let accepted = client_handshake(&mut stream, WAIT).await.ok()?;
         let (read, writer) = stream.into_split();
         let (sealer, _) = channel_pair(&accepted.keys, Side::Client);

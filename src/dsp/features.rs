@@ -87,6 +87,8 @@ const POWER_FLOOR: f32 = 1e-10;
 pub struct BandLayout {
     resolution: Resolution,
     bands: Vec<(usize, Vec<f32>)>,
+    /// Each band's centre frequency (Hz).
+    centres: Vec<f32>,
 }
 
 impl BandLayout {
@@ -110,6 +112,11 @@ impl BandLayout {
     /// The resolution of the frames these bands are made from.
     pub fn resolution(&self) -> Resolution {
         self.resolution
+    }
+
+    /// Each band's centre frequency (Hz), lowest first.
+    pub fn centres_hz(&self) -> &[f32] {
+        &self.centres
     }
 
     fn new(low: f32, high: f32, resolution: Resolution) -> BandLayout {
@@ -148,7 +155,12 @@ impl BandLayout {
                 (first, weights)
             })
             .collect();
-        BandLayout { resolution, bands }
+        let centres = edges[1..=BANDS].to_vec();
+        BandLayout {
+            resolution,
+            bands,
+            centres,
+        }
     }
 }
 

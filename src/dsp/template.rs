@@ -131,7 +131,8 @@ impl PreparedTemplate {
 
         // The capture was loud enough (checked above), so nothing above
         // its own level means it is steady throughout, not silent.
-        let (first, last) = active_span(&features, resolution).ok_or(DspError::NoDistinctSound)?;
+        let (first, last) =
+            active_span(&features, &layout, resolution).ok_or(DspError::NoDistinctSound)?;
         let floor = FixedFloor::from_powers(&features);
         let power: Vec<f32> = features[first * BANDS..(last + 1) * BANDS]
             .chunks_exact(BANDS)
@@ -265,17 +266,27 @@ fn onset_sample(resampled: &[f32], first_frame: usize, resolution: Resolution) -
 /// sound: a handling thump when recording starts, a word of chatter, a
 /// cough; separated from the sound by more than a dip, they are not part
 /// of it.
-fn active_span(features: &[f32], resolution: Resolution) -> Option<(usize, usize)> {
+fn active_span(
+    features: &[f32],
+    layout: &BandLayout,
+    resolution: Resolution,
+) -> Option<(usize, usize)> {
     let energies_db: Vec<f32> = features
         .chunks_exact(BANDS)
         .map(|frame| 10.0 * frame_energy(frame).max(1e-30).log10())
         .collect();
-    let (loudest, &peak) = energies_db
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))?;
+    let weights: Vec<f32> = layout.centres_hz().iter().map(|&f| a_weight(f)).collect();
+    let heard_db: Vec<f32> = features
+        .chunks_exact(BANDS)
+        .map(|frame| {
+            let heard: f32 = frame.iter().zip(&weights).map(|(p, w)| p * w).sum();
+            10.0 * heard.max(1e-30).log10()
+        })
+        .collect();
     let floor = floor_db(&energies_db);
     let bridge = resolution.frames(MAX_DIP_S) + 1;
+    let loudest = main_sound_peak(&energies_db, &heard_db, floor, bridge)?;
+    let peak = energies_db[loudest];
     // The level the sound rose from: the floor of the frames just before
     // its core (a dip's length of them). Over a quiet room it is the
     // room's; a phone's chatter or a hum going on under the sound is not
@@ -313,6 +324,61 @@ fn active_span(features: &[f32], resolution: Resolution) -> Option<(usize, usize
         last = (0..energies_db.len()).rfind(|&i| active(i))?;
     }
     Some((first, last))
+}
+
+/// The A-weighting of a power at `hz` (IEC 61672, as a power ratio
+/// against 1 kHz): how much of it the ear hears. About 0.01 at 100 Hz, 1
+/// from 1 to 5 kHz.
+fn a_weight(hz: f32) -> f32 {
+    let f2 = hz * hz;
+    let ra = 12194f32.powi(2) * f2 * f2
+        / ((f2 + 20.6f32.powi(2))
+            * ((f2 + 107.7f32.powi(2)) * (f2 + 737.9f32.powi(2))).sqrt()
+            * (f2 + 12194f32.powi(2)));
+    ra * ra * 10f32.powf(0.2)
+}
+
+/// The loudest frame of the capture's main sound. Of the sounds it holds
+/// (stretches above the capture's gate, joined across dips of at most
+/// `bridge` frames), the main one is the one heard loudest: `heard_db`
+/// weighs the band powers by the ear's sensitivity ([`a_weight`]). A
+/// phone's handling thump puts most of its power under 200 Hz, where
+/// microphones hear far better than people, so by raw power it can be the
+/// capture's loudest moment though the user hardly heard it; the sound
+/// they meant to record is what they heard. The frame returned is the
+/// chosen sound's loudest by raw power, from which the gate is set.
+fn main_sound_peak(
+    energies_db: &[f32],
+    heard_db: &[f32],
+    floor: f32,
+    bridge: usize,
+) -> Option<usize> {
+    let peak = energies_db
+        .iter()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
+    let gate = (peak - ACTIVE_BELOW_PEAK_DB).max(floor + ACTIVE_ABOVE_FLOOR_DB);
+    // Each sound as its first and last frame.
+    let mut sounds: Vec<(usize, usize)> = Vec::new();
+    for (i, _) in energies_db.iter().enumerate().filter(|&(_, &db)| db > gate) {
+        match sounds.last_mut() {
+            Some(sound) if i - sound.1 <= bridge => sound.1 = i,
+            _ => sounds.push((i, i)),
+        }
+    }
+    let loudest = |(first, last): (usize, usize), levels: &[f32]| {
+        (first..=last).max_by(|&a, &b| levels[a].total_cmp(&levels[b]))
+    };
+    let heard = |sound| loudest(sound, heard_db).map_or(f32::NEG_INFINITY, |i| heard_db[i]);
+    match sounds
+        .into_iter()
+        .max_by(|&a, &b| heard(a).total_cmp(&heard(b)))
+    {
+        Some(main) => loudest(main, energies_db),
+        // Nothing stands above the gate: the caller finds the capture
+        // steady from its loudest frame.
+        None => loudest((0, energies_db.len().checked_sub(1)?), energies_db),
+    }
 }
 
 /// The noise floor of a stretch of frame energies (dB): the level a fifth
@@ -393,6 +459,32 @@ mod tests {
             "kept {} s",
             template.duration_s()
         );
+    }
+
+    #[test]
+    fn a_handling_thump_louder_in_power_than_the_sound_is_not_the_sound() {
+        // A phone's capture: a 70 Hz thump 0.5 s before a 900 Hz tone,
+        // three times its amplitude (about 10 dB more power), yet 25 dB
+        // under it as the ear hears. The template is the tone: about
+        // 0.2 s from 0.8 s on, not the thump at 0.3 s.
+        let rate = 16_000;
+        let mut capture = burst(rate, 0.8, 0.2, 0.5);
+        let start = (0.3 * rate as f32) as usize;
+        for i in 0..(0.15 * rate as f32) as usize {
+            let t = i as f32 / rate as f32;
+            capture.samples[start + i] +=
+                3.0 * (2.0 * std::f32::consts::PI * 70.0 * t).sin() * (-t * 20.0).exp();
+        }
+        let template = PreparedTemplate::new(&capture, rate).unwrap();
+        assert!(
+            template.duration_s() < 0.3,
+            "kept {} s",
+            template.duration_s()
+        );
+        let sound = template.sound.len() as f32 / rate as f32;
+        assert!(sound > 0.1, "the tone is {sound} s");
+        let peak = template.sound.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+        assert!(peak < 1.5, "the thump is in the template (peak {peak})");
     }
 
     #[test]

@@ -95,16 +95,31 @@ fn template() -> Vec<f32> {
     t
 }
 
-/// Writes the recording block by block (memory stays small): room noise
-/// with the template every ~10 s.
-fn write_recording(path: &Path, minutes: u32, template: &[f32]) -> usize {
+/// A 16-bit mono WAV writer at [`RATE`] for a recording written block by
+/// block, so that an hour never sits in memory.
+fn block_writer(path: &Path) -> hound::WavWriter<std::io::BufWriter<std::fs::File>> {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: RATE,
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut writer = hound::WavWriter::create(path, spec).expect("create the recording");
+    hound::WavWriter::create(path, spec).expect("create the recording")
+}
+
+/// Appends one block of samples to a [`block_writer`]'s recording.
+fn write_block(writer: &mut hound::WavWriter<std::io::BufWriter<std::fs::File>>, block: &[f32]) {
+    let mut samples = writer.get_i16_writer(block.len() as u32);
+    for &s in block {
+        samples.write_sample((s.clamp(-1.0, 1.0) * 32_767.0) as i16);
+    }
+    samples.flush().expect("write the recording");
+}
+
+/// Writes the recording block by block (memory stays small): room noise
+/// with the template every ~10 s.
+fn write_recording(path: &Path, minutes: u32, template: &[f32]) -> usize {
+    let mut writer = block_writer(path);
     let mut rng = synth::rng(99);
     let mut count = 0;
     for _ in 0..minutes * 6 {
@@ -114,11 +129,7 @@ fn write_recording(path: &Path, minutes: u32, template: &[f32]) -> usize {
             *b += t;
         }
         count += 1;
-        let mut samples = writer.get_i16_writer(block.len() as u32);
-        for s in block {
-            samples.write_sample((s.clamp(-1.0, 1.0) * 32_767.0) as i16);
-        }
-        samples.flush().expect("write the recording");
+        write_block(&mut writer, &block);
     }
     writer.finalize().expect("finish the recording");
     count
@@ -155,13 +166,7 @@ const DENSE_BLOCK_CLICKS: usize = 100;
 /// Writes `minutes` of dense repeats: `click` every [`DENSE_SPACING_S`]
 /// over faint room noise. Returns the onsets (seconds).
 fn write_dense_recording(path: &Path, minutes: u32, click: &[f32]) -> Vec<f64> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(path, spec).expect("create the recording");
+    let mut writer = block_writer(path);
     let mut rng = synth::rng(11);
     let block_s = DENSE_BLOCK_CLICKS as f64 * DENSE_SPACING_S;
     let blocks = (f64::from(minutes) * 60.0 / block_s).round() as usize;
@@ -177,11 +182,7 @@ fn write_dense_recording(path: &Path, minutes: u32, click: &[f32]) -> Vec<f64> {
             }
             onsets.push(b as f64 * block_s + start as f64 / f64::from(RATE));
         }
-        let mut samples = writer.get_i16_writer(block.len() as u32);
-        for s in block {
-            samples.write_sample((s.clamp(-1.0, 1.0) * 32_767.0) as i16);
-        }
-        samples.flush().expect("write the recording");
+        write_block(&mut writer, &block);
     }
     writer.finalize().expect("finish the recording");
     onsets

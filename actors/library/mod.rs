@@ -224,7 +224,7 @@ impl Library {
             log::warn!(target: "auth", "resume token of {} not written ({err}); {}", user.username,
                 if kept { "kept in memory until the database has room" } else { "too many wait: it will resume nothing" });
         }
-        let valid_ms = now.saturating_add(ttl_ms).min(login.ends_at_ms) - now;
+        let valid_ms = login.token_expiry(now, ttl_ms) - now;
         let token_ttl = Duration::from_millis(u64::try_from(valid_ms).unwrap_or(0));
         Ok(LoginGrant {
             user_id: user.id,

@@ -33,6 +33,13 @@ struct UnsavedToken {
     login: LoginSpan,
 }
 
+impl UnsavedToken {
+    /// When it stops resuming (Unix ms), as the database would record it.
+    fn expires_at(&self) -> i64 {
+        self.login.token_expiry(self.created_at, self.ttl_ms)
+    }
+}
+
 /// Resume tokens waiting for room in the database, by digest.
 #[derive(Debug, Default)]
 pub(super) struct UnsavedTokens(HashMap<String, UnsavedToken>);
@@ -64,8 +71,7 @@ impl UnsavedTokens {
     /// here and valid (its login not ended).
     pub(super) fn spend(&mut self, digest: &str, now_ms: i64) -> Option<(i64, LoginSpan)> {
         let token = self.0.remove(digest)?;
-        (token.created_at.saturating_add(token.ttl_ms) > now_ms && token.login.ends_at_ms > now_ms)
-            .then_some((token.user_id, token.login))
+        (token.expires_at() > now_ms).then_some((token.user_id, token.login))
     }
 
     /// Forgets every token of a login (`logout`).
@@ -91,8 +97,7 @@ impl UnsavedTokens {
     /// Writes what the database takes now, drops the expired ones; the
     /// first failure ends the attempt (the disk is still full).
     pub(super) fn flush(&mut self, store: &mut Store, now_ms: i64) -> StoreResult<usize> {
-        self.0
-            .retain(|_, token| token.created_at.saturating_add(token.ttl_ms) > now_ms);
+        self.0.retain(|_, token| token.expires_at() > now_ms);
         let mut written = 0;
         let digests: Vec<String> = self.0.keys().cloned().collect();
         for digest in digests {

@@ -21,6 +21,14 @@ pub struct LoginSpan {
     pub ends_at_ms: i64,
 }
 
+impl LoginSpan {
+    /// When a token made at `now_ms` for `ttl_ms` expires (Unix ms): after
+    /// its lifetime, but never past the end of the login.
+    pub fn token_expiry(&self, now_ms: i64, ttl_ms: i64) -> i64 {
+        now_ms.saturating_add(ttl_ms).min(self.ends_at_ms)
+    }
+}
+
 impl Store {
     /// Stores a token digest for `user_id`, valid from `now_ms` for `ttl_ms`
     /// but never past the end of its `login`.
@@ -37,7 +45,7 @@ impl Store {
                 user_id,
                 token_digest: digest,
                 created_at: now_ms,
-                expires_at: now_ms.saturating_add(ttl_ms).min(login.ends_at_ms),
+                expires_at: login.token_expiry(now_ms, ttl_ms),
                 login_id: login.login_id,
                 login_ends_at: login.ends_at_ms,
             })

@@ -343,6 +343,7 @@ impl JointModel<'_> {
         let mut residual = observed.to_vec();
         let norms: Vec<f32> = occurrences.iter().map(|&at| self.norm(at)).collect();
         for _ in 0..FIT_SWEEPS {
+            let mut moved = false;
             for ((gain, &at), &norm) in gains.iter_mut().zip(occurrences).zip(&norms) {
                 if norm <= 0.0 {
                     continue;
@@ -351,7 +352,13 @@ impl JointModel<'_> {
                 if new != *gain {
                     self.subtract(at, new - *gain, &mut residual);
                     *gain = new;
+                    moved = true;
                 }
+            }
+            // A sweep that moved no gain left the residual as it was, so
+            // every later sweep would repeat it exactly: the fit is done.
+            if !moved {
+                break;
             }
         }
         (gains, residual)

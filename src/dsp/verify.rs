@@ -220,14 +220,9 @@ impl SpectralCheck {
         // the frames just before it (a median, so one other sound there
         // does not count as background).
         let window: f32 = self.power.range(first..last).sum::<f32>() / (last - first).max(1) as f32;
-        let mut context: Vec<f32> = self
-            .power
-            .range(first.saturating_sub(self.context_frames)..first)
-            .copied()
-            .collect();
-        context.sort_by(f32::total_cmp);
-        let reliability = match context.get(context.len() / 2) {
-            Some(&background) => {
+        let context = first.saturating_sub(self.context_frames)..first;
+        let reliability = match super::median(self.power.range(context).copied()) {
+            Some(background) => {
                 let snr_db = 10.0 * (window / background.max(1e-30)).max(1e-10).log10();
                 ((snr_db - UNRELIABLE_SNR_DB) / (RELIABLE_SNR_DB - UNRELIABLE_SNR_DB))
                     .clamp(0.0, 1.0)
@@ -256,13 +251,22 @@ impl SpectralCheck {
         }
         let frames = (last - first) as f32;
         let rank = ((context.len() - 1) as f32 * BACKGROUND_BAND_QUANTILE) as usize;
-        let mut band = Vec::with_capacity(context.len());
-        for (b, sum) in sums.iter_mut().enumerate() {
-            band.clear();
-            band.extend(self.frames.range(context.clone()).map(|f| f[b]));
-            let (_, &mut background, _) = band.select_nth_unstable_by(rank, f32::total_cmp);
-            if *sum <= frames * background {
-                *sum = scale * self.template_sums[b];
+        // The test is `sum <= frames × background`, with the background the
+        // band's value of rank `rank` in the context. Noise-free powers
+        // and their sums are never NaN, and the test only grows truer as
+        // the background rises, so it holds exactly when at most `rank`
+        // context values fail it (`sum > frames × value`): counting those
+        // gives the same answer as selecting the quantile, without
+        // sorting.
+        let mut failing = [0usize; BANDS];
+        for frame in self.frames.range(context) {
+            for ((count, &sum), &value) in failing.iter_mut().zip(sums.iter()).zip(frame) {
+                *count += usize::from(sum > frames * value);
+            }
+        }
+        for ((sum, &count), &template) in sums.iter_mut().zip(&failing).zip(&self.template_sums) {
+            if count <= rank {
+                *sum = scale * template;
             }
         }
     }

@@ -96,7 +96,16 @@ pub struct Separation {
     /// The template's band powers over the floor, for the joint model
     /// ([`linear`] of its level features).
     template_power: Vec<f32>,
+    /// The squared norm of `template_power`: a whole copy's, in the joint
+    /// model.
+    template_norm: f32,
     frames: usize,
+    /// The searches for one more copy made so far, one per transform
+    /// length: planning one and transforming the template's 40 bands cost
+    /// more than a search, and a recording's stretches need only a few
+    /// lengths (from the shortest stretch to four template lengths and
+    /// more: three powers of two at most).
+    searches: Vec<CopySearch>,
     /// Level features from frame `start` on, frame-major.
     recent: VecDeque<f32>,
     /// Onset strengths of the same frames.
@@ -111,12 +120,14 @@ impl Separation {
         let frames = template.len() / BANDS;
         let mut template_onsets = Vec::with_capacity(template.len());
         OnsetChannels::default().extend(&template, &mut template_onsets);
-        let template_power = template.iter().map(|&v| linear(v)).collect();
+        let template_power: Vec<f32> = template.iter().map(|&v| linear(v)).collect();
         Separation {
             template,
             template_onsets,
+            template_norm: sum_of_squares(&template_power),
             template_power,
             frames,
+            searches: Vec::new(),
             recent: VecDeque::new(),
             recent_onsets: VecDeque::new(),
             start: 0,
@@ -217,7 +228,7 @@ impl Separation {
     /// The stretch runs from `after` to `gap` frames past `before`: far
     /// enough to see `before`'s onset, not so far that an occurrence
     /// after it, not known yet, spoils the fit.
-    pub fn hidden(&self, known: &[u64], after: u64, before: u64, gap: u64) -> Vec<u64> {
+    pub fn hidden(&mut self, known: &[u64], after: u64, before: u64, gap: u64) -> Vec<u64> {
         let gap = gap.max(1);
         let end = before + gap;
         let Some(offset) = after.checked_sub(self.start) else {
@@ -234,6 +245,7 @@ impl Separation {
             .collect();
         let model = JointModel {
             template: &self.template_power,
+            template_norm: self.template_norm,
             frames: self.frames as i64,
             span: span as i64,
         };
@@ -245,7 +257,16 @@ impl Separation {
             .map(|&k| relative(k))
             .filter(|&k| k + model.frames > 0 && k < model.span)
             .collect();
-        let mut search = CopySearch::new(&self.template_power, span);
+        let fft_len = CopySearch::fft_len_for(self.frames, span);
+        let search = match self.searches.iter().position(|s| s.fft_len() == fft_len) {
+            Some(i) => &mut self.searches[i],
+            None => {
+                self.searches
+                    .push(CopySearch::new(&self.template_power, fft_len));
+                let last = self.searches.len() - 1;
+                &mut self.searches[last]
+            }
+        };
         let mut found = Vec::new();
         // The fit of the occurrences so far; each one found brings its own.
         let (mut gains, mut residual) = model.fit(&occurrences, &observed);
@@ -255,7 +276,7 @@ impl Separation {
                 break;
             }
             // The frame where one more copy takes away the most residual.
-            let along = search.along(&residual);
+            let along = search.along(&residual, span);
             let best = (after + gap..=before.saturating_sub(gap))
                 .map(relative)
                 .filter(|&x| occurrences.iter().all(|&k| k.abs_diff(x) >= gap))
@@ -289,6 +310,8 @@ impl Separation {
 struct JointModel<'a> {
     /// Template band powers, `frames × BANDS`.
     template: &'a [f32],
+    /// Their squared norm.
+    template_norm: f32,
     frames: i64,
     /// Frames in the stretch.
     span: i64,
@@ -320,6 +343,9 @@ impl JointModel<'_> {
     /// The copy at `at`'s squared norm within the stretch.
     fn norm(&self, at: i64) -> f32 {
         let (frames, _) = self.overlap(at);
+        if frames.len() == self.frames as usize {
+            return self.template_norm;
+        }
         sum_of_squares(&self.template[frames.start * BANDS..frames.end * BANDS])
     }
 
@@ -372,29 +398,36 @@ impl JointModel<'_> {
 /// is millions of products per search.
 struct CopySearch {
     correlation: BandCorrelation,
-    span: usize,
 }
 
 impl CopySearch {
+    /// The transform length a search over stretches of `span` frames for
+    /// a template of `frames` frames needs: long enough that no product
+    /// wraps round (copies start in the stretch and the residual is zero
+    /// past it).
+    fn fft_len_for(frames: usize, span: usize) -> usize {
+        (span + frames).next_power_of_two()
+    }
+
     /// A search for copies of `template` (band powers, `frames × BANDS`)
-    /// over stretches of `span` frames.
-    fn new(template: &[f32], span: usize) -> CopySearch {
-        let frames = template.len() / BANDS;
-        // Long enough that no product wraps round: copies start in the
-        // stretch and the residual is zero past it.
-        let fft_len = (span + frames).next_power_of_two();
+    /// with transforms of `fft_len` ([`CopySearch::fft_len_for`]).
+    fn new(template: &[f32], fft_len: usize) -> CopySearch {
         CopySearch {
             correlation: BandCorrelation::new(template, fft_len),
-            span,
         }
     }
 
-    /// For each frame `x` of the stretch, the dot product of a copy
-    /// starting there (clipped to the stretch) with `residual` (`span ×
-    /// BANDS`).
-    fn along(&mut self, residual: &[f32]) -> Vec<f32> {
+    /// Its transform length ([`CopySearch::fft_len_for`]).
+    fn fft_len(&self) -> usize {
+        self.correlation.fft_len()
+    }
+
+    /// For each frame `x` of a stretch of `span` frames, the dot product
+    /// of a copy starting there (clipped to the stretch) with `residual`
+    /// (`span × BANDS`).
+    fn along(&mut self, residual: &[f32], span: usize) -> Vec<f32> {
         let scale = 1.0 / self.correlation.fft_len() as f32;
-        self.correlation.correlate(residual)[..self.span]
+        self.correlation.correlate(residual)[..span]
             .iter()
             .map(|v| v * scale)
             .collect()
@@ -511,7 +544,7 @@ mod tests {
     fn an_occurrence_without_a_peak_is_found_between_two() {
         // Repeats every 2 frames: the one at frame 6 is hidden in the
         // tails of those at 2 and 4, and the next at 8 and 10.
-        let separation = summed(&[2, 4, 6, 8, 10], 24);
+        let mut separation = summed(&[2, 4, 6, 8, 10], 24);
         assert_eq!(separation.hidden(&[2, 4, 8, 10], 4, 8, 1), vec![6]);
         // Two hidden ones in one stretch.
         assert_eq!(separation.hidden(&[2, 8, 10], 2, 8, 1), vec![4, 6]);
@@ -519,7 +552,7 @@ mod tests {
 
     #[test]
     fn a_stretch_the_known_occurrences_explain_holds_none() {
-        let separation = summed(&[2, 4, 8, 10], 24);
+        let mut separation = summed(&[2, 4, 8, 10], 24);
         assert_eq!(
             separation.hidden(&[2, 4, 8, 10], 4, 8, 1),
             Vec::<u64>::new()
@@ -542,10 +575,12 @@ mod tests {
             .collect();
         let model = JointModel {
             template: &template,
+            template_norm: sum_of_squares(&template),
             frames: 7,
             span: span as i64,
         };
-        let along = CopySearch::new(&template, span).along(&residual);
+        let along =
+            CopySearch::new(&template, CopySearch::fft_len_for(7, span)).along(&residual, span);
         assert_eq!(along.len(), span);
         for (x, value) in along.iter().enumerate() {
             let direct = model.dot(x as i64, &residual);

@@ -99,6 +99,8 @@ pub struct Separation {
     /// The squared norm of `template_power`: a whole copy's, in the joint
     /// model.
     template_norm: f32,
+    /// Where `template_power` is not zero, in order ([`JointModel::dot`]).
+    template_nonzero: Vec<u32>,
     frames: usize,
     /// The searches for one more copy made so far, one per transform
     /// length: planning one and transforming the template's 40 bands cost
@@ -125,6 +127,7 @@ impl Separation {
             template,
             template_onsets,
             template_norm: sum_of_squares(&template_power),
+            template_nonzero: nonzero(&template_power),
             template_power,
             frames,
             searches: Vec::new(),
@@ -246,6 +249,7 @@ impl Separation {
         let model = JointModel {
             template: &self.template_power,
             template_norm: self.template_norm,
+            nonzero: &self.template_nonzero,
             frames: self.frames as i64,
             span: span as i64,
         };
@@ -312,6 +316,8 @@ struct JointModel<'a> {
     template: &'a [f32],
     /// Their squared norm.
     template_norm: f32,
+    /// Where they are not zero, in order.
+    nonzero: &'a [u32],
     frames: i64,
     /// Frames in the stretch.
     span: i64,
@@ -330,13 +336,22 @@ impl JointModel<'_> {
     }
 
     /// The copy at `at` (gain 1) dotted with `signal`, the stretch's size.
+    /// The template's zero values are skipped: their products are zeros,
+    /// which leave every partial sum as it is (at most a zero's sign could
+    /// differ, and no decision reads that), and a fit computes this
+    /// thousands of times, one addition after another.
     fn dot(&self, at: i64, signal: &[f32]) -> f32 {
         let (frames, into) = self.overlap(at);
-        let len = frames.len() * BANDS;
-        self.template[frames.start * BANDS..][..len]
+        let (first, last) = (frames.start * BANDS, frames.end * BANDS);
+        let from = self.nonzero.partition_point(|&i| (i as usize) < first);
+        let to = self.nonzero.partition_point(|&i| (i as usize) < last);
+        let signal = &signal[into * BANDS..];
+        self.nonzero[from..to]
             .iter()
-            .zip(&signal[into * BANDS..][..len])
-            .map(|(t, s)| t * s)
+            .map(|&i| {
+                let i = i as usize;
+                self.template[i] * signal[i - first]
+            })
             .sum()
     }
 
@@ -439,6 +454,13 @@ impl CopySearch {
 /// where powers add, as the joint model needs, log levels do not.
 fn linear(level: f32) -> f32 {
     level.exp() - 1.0
+}
+
+/// The indices of `values` that are not zero, in order.
+fn nonzero(values: &[f32]) -> Vec<u32> {
+    (0..values.len() as u32)
+        .filter(|&i| values[i as usize] != 0.0)
+        .collect()
 }
 
 fn sum_of_squares(values: &[f32]) -> f32 {
@@ -576,6 +598,7 @@ mod tests {
         let model = JointModel {
             template: &template,
             template_norm: sum_of_squares(&template),
+            nonzero: &nonzero(&template),
             frames: 7,
             span: span as i64,
         };

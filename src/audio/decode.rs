@@ -28,7 +28,9 @@ use symphonia::core::formats::FormatReader;
 use symphonia::core::io::{MediaSource, ReadOnlySource};
 
 use super::probe::{header_error, open_format, OddListFix};
-use super::{check_sample_rate, checked_sample, AudioError, MAX_FILE_CHANNELS};
+use super::{
+    check_sample_rate, checked_sample, AudioError, MAX_FILE_CHANNELS, MAX_SAMPLE_MAGNITUDE,
+};
 
 /// The facts of an audio file that matter to analysis and to the sound library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -398,10 +400,27 @@ fn mix_interleaved(
     out: &mut Vec<f32>,
 ) -> Result<(), AudioError> {
     let gain = 1.0 / channels as f32;
-    out.reserve(samples.len() / channels);
-    for (index, frame) in samples.chunks_exact(channels).enumerate() {
+    let start = out.len();
+    out.extend(samples.chunks_exact(channels).map(|frame| {
         let sum: f32 = frame.iter().sum();
-        out.push(checked_sample(sum * gain, first_frame + index as u64)?);
+        sum * gain
+    }));
+    // One pass without branches checks them all (`abs() <= MAX` fails for
+    // NaN and infinities too, as `checked_sample` does); only a bad
+    // sample sends the check back, sample by sample, for its error, with
+    // the samples before it kept.
+    let mixed = &out[start..];
+    if mixed
+        .iter()
+        .fold(true, |fine, v| fine & (v.abs() <= MAX_SAMPLE_MAGNITUDE))
+    {
+        return Ok(());
+    }
+    for index in 0..mixed.len() {
+        if let Err(error) = checked_sample(out[start + index], first_frame + index as u64) {
+            out.truncate(start + index);
+            return Err(error);
+        }
     }
     Ok(())
 }

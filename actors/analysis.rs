@@ -16,6 +16,7 @@ use actix::prelude::*;
 
 use super::library::CountJob;
 use super::panic_guard::without_panics;
+use super::timing::JobTiming;
 use crate::dsp::{analyze_file, DspError, Event};
 use crate::logging::SessionLog;
 use crate::protocol::WireError;
@@ -97,9 +98,16 @@ impl AnalysisPool {
     pub fn start(workers: usize, queue: usize) -> AnalysisPool {
         let load = Arc::new(PoolLoad::default());
         let shared = Arc::clone(&load);
-        let addr = SyncArbiter::start(workers.max(1), move || AnalysisWorker {
-            load: Arc::clone(&shared),
-        });
+        // Named, so that `top -H` and the soak's CPU table tell them apart.
+        let mut started = 0;
+        let named = move || {
+            started += 1;
+            std::thread::Builder::new().name(format!("analysis-{}", started - 1))
+        };
+        let addr =
+            SyncArbiter::start_with_thread_builder(workers.max(1), named, move || AnalysisWorker {
+                load: Arc::clone(&shared),
+            });
         AnalysisPool {
             workers: addr,
             capacity: workers.max(1) + queue,
@@ -131,19 +139,28 @@ impl AnalysisPool {
     /// worker, in a reserved place: it shares the pool's bound with the
     /// counts instead of taking a thread of tokio's blocking pool, which
     /// would let streams use every core whatever the pool's size. A panic
-    /// in `work` is an `internal` error.
+    /// in `work` is an `internal` error. Its timing is logged at `debug`
+    /// as `what`.
     pub async fn run_work<T: Send + 'static>(
         &self,
         slot: JobSlot,
         log: SessionLog,
+        what: &'static str,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, WireError> {
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         let job: Box<dyn FnOnce() + Send> = Box::new(move || {
             let _ = done_tx.send(work());
         });
+        let work = RunWork {
+            job,
+            slot,
+            log,
+            what,
+            queued: Instant::now(),
+        };
         self.workers
-            .send(RunWork { job, slot, log })
+            .send(work)
             .await
             .map_err(|err| WireError::internal(format!("analysis pool: {err}")))??;
         done_rx
@@ -180,6 +197,8 @@ pub struct RunCount {
     pub cancel: Arc<AtomicBool>,
     /// The asking session's log context, which starts the lines of the count.
     pub log: SessionLog,
+    /// When it was sent to the pool (its wait for a worker is logged).
+    pub queued: Instant,
 }
 
 /// Runs a piece of work that is not a count (see [`AnalysisPool::run_work`]).
@@ -190,6 +209,10 @@ pub struct RunWork {
     slot: JobSlot,
     /// The asking session's log context.
     log: SessionLog,
+    /// What it is, for its `debug` line.
+    what: &'static str,
+    /// When it was sent to the pool.
+    queued: Instant,
 }
 
 /// One worker thread.
@@ -205,14 +228,24 @@ impl Handler<RunWork> for AnalysisWorker {
     type Result = Result<(), WireError>;
 
     fn handle(&mut self, work: RunWork, _: &mut SyncContext<Self>) -> Self::Result {
-        let RunWork { job, slot, log } = work;
+        let RunWork {
+            job,
+            slot,
+            log,
+            what,
+            queued,
+        } = work;
+        let in_pool = self.load.in_flight.load(Ordering::Relaxed);
         self.load.running.fetch_add(1, Ordering::Relaxed);
+        let running = JobTiming::start(queued);
         let result = without_panics("analysis", &log, || {
             job();
             Ok(())
         });
+        let timing = running.finish();
         self.load.running.fetch_sub(1, Ordering::Relaxed);
         drop(slot);
+        log::debug!(target: "analysis::timing", "{log}: {what}: {timing} ({in_pool} places of the pool taken)");
         result
     }
 }
@@ -227,12 +260,13 @@ impl Handler<RunCount> for AnalysisWorker {
             progress,
             cancel,
             log,
+            queued,
         } = count;
         if cancel.load(Ordering::Relaxed) {
             return Err(DspError::Cancelled.into());
         }
         self.load.running.fetch_add(1, Ordering::Relaxed);
-        let started = Instant::now();
+        let running = JobTiming::start(queued);
         let result = without_panics("analysis", &log, || {
             analyze_file(
                 &job.template,
@@ -249,14 +283,15 @@ impl Handler<RunCount> for AnalysisWorker {
         self.load.running.fetch_sub(1, Ordering::Relaxed);
         self.load.done.fetch_add(1, Ordering::Relaxed);
         drop(slot);
-        let elapsed = started.elapsed();
+        let timing = running.finish();
+        log::debug!(target: "analysis::timing", "{log}: count: {timing}");
         match result {
             Ok((analysis, _)) => {
                 self.load
                     .audio_ms
                     .fetch_add((analysis.duration_s * 1000.0) as u64, Ordering::Relaxed);
                 log::info!(target: "analysis", "{log}: counted {} in {:.1} s of audio in {} ms",
-                    analysis.count(), analysis.duration_s, elapsed.as_millis());
+                    analysis.count(), analysis.duration_s, timing.ran.as_millis());
                 Ok(CountOutcome {
                     events: analysis.events,
                     duration_s: analysis.duration_s,
@@ -296,16 +331,22 @@ mod tests {
             let pool = AnalysisPool::start(1, 0);
             let slot = pool.try_reserve().unwrap();
             assert!(pool.try_reserve().is_none(), "the work holds the one place");
-            let answer = pool.run_work(slot, test_log(), || 6 * 7).await.unwrap();
+            let answer = pool
+                .run_work(slot, test_log(), "test", || 6 * 7)
+                .await
+                .unwrap();
             assert_eq!(answer, 42);
             let slot = pool.try_reserve().expect("freed once done");
             let err = pool
-                .run_work(slot, test_log(), || -> u32 { panic!("boom") })
+                .run_work(slot, test_log(), "test", || -> u32 { panic!("boom") })
                 .await
                 .unwrap_err();
             assert_eq!(err.code, crate::protocol::ErrorCode::Internal);
             let slot = pool.try_reserve().expect("the worker lives on");
-            assert_eq!(pool.run_work(slot, test_log(), || 1).await.unwrap(), 1);
+            assert_eq!(
+                pool.run_work(slot, test_log(), "test", || 1).await.unwrap(),
+                1
+            );
         });
     }
 

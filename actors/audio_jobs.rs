@@ -11,6 +11,7 @@
 //! request that succeeds with it).
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use actix::prelude::*;
 use bytes::Bytes;
@@ -18,8 +19,10 @@ use bytes::Bytes;
 use super::library::{
     AudioInput, Consume, CountJob, Library, PeekUpload, StageRecording, StoreSound, TemplatePath,
 };
+use super::timing::{JobTiming, Ms};
 use crate::audio::{measure_duration, AudioReader};
 use crate::dsp::{read_template, DspError, Options, TemplateAudio};
+use crate::logging::SessionLog;
 use crate::protocol::response::SoundInfo;
 use crate::protocol::{ErrorCode, TemplateSource, WireError};
 use crate::store::{hex_sha256, FinishedUpload, SoundMeta};
@@ -56,20 +59,34 @@ pub async fn save_sound(
 }
 
 /// The template of a `stream.open`, decoded off the library's thread; a
-/// template upload is consumed once it decoded.
+/// template upload is consumed once it decoded. Where its time went is
+/// logged at `debug` after `log`.
 pub async fn stream_template(
     library: Addr<Library>,
     owner: i64,
     template: TemplateSource,
+    log: SessionLog,
 ) -> Result<TemplateAudio, WireError> {
+    let started = Instant::now();
     let path = template_path(&library, owner, &template).await?;
-    let audio = blocking(move || decode_template(&path)).await??;
+    let located = started.elapsed();
+    let queued = Instant::now();
+    let (audio, decoding) = blocking(move || {
+        let running = JobTiming::start(queued);
+        let audio = decode_template(&path);
+        (audio, running.finish())
+    })
+    .await?;
+    let audio = audio?;
+    let consuming = Instant::now();
     ask(library.send(Consume {
         owner,
         template,
         recording: None,
     }))
     .await?;
+    log::debug!(target: "analysis::timing", "{log}: stream template: located {}, decoded ({decoding}), consumed {}",
+        Ms(located), Ms(consuming.elapsed()));
     Ok(audio)
 }
 

@@ -22,6 +22,7 @@ use super::hashing::{HashingError, PasswordWorkers};
 use super::library::{
     CreateUser, FindUser, GrantLogin, Library, LoginGrant, ResumeLogin, RevokeLogin,
 };
+use super::timing::Ms;
 use crate::auth::{
     check_signup, AuthError, LoginAttempt, LoginThrottle, SignupLimit, ThrottleLimits,
 };
@@ -173,31 +174,38 @@ impl Handler<Login> for Auth {
         let library = self.library.clone();
         let passwords = self.passwords.clone();
         let name = username.clone();
+        let stages_log = log.clone();
         let attempt = async move {
             if !login_could_be_valid(&name, &password) {
                 return Ok(None);
             }
+            let started = Instant::now();
             let user = library
                 .send(FindUser { username: name })
                 .await
                 .map_err(mailbox)??;
+            let found = started.elapsed();
             let (user_id, phc) = match user {
                 Some(user) => (Some(user.id), user.password_hash),
                 None => (None, DUMMY_HASH.to_owned()),
             };
-            let matched = passwords
+            let check = passwords
                 .verify(password, phc, peer)
                 .await
                 .map_err(hashing)?;
-            let verified = user_id.filter(|_| matched);
-            match verified {
+            let verified = user_id.filter(|_| check.matched);
+            let granting = Instant::now();
+            let grant = match verified {
                 Some(user_id) => library
                     .send(GrantLogin { user_id })
                     .await
                     .map_err(mailbox)?
                     .map(Some),
                 None => Ok(None),
-            }
+            };
+            log::debug!(target: "auth::timing", "{stages_log}: login stages: account {}, password check {} ({} jobs queued before it), grant {}",
+                Ms(found), check.timing, check.queued_with, Ms(granting.elapsed()));
+            grant
         };
         Box::pin(
             attempt.into_actor(self).map(move |result, auth, _| {

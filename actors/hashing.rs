@@ -23,9 +23,11 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 
+use super::timing::JobTiming;
 use crate::address::address_group;
 use crate::crypto::password::PasswordHasher;
 use crate::crypto::CryptoError;
@@ -61,6 +63,8 @@ enum Outcome {
 struct Job {
     work: Work,
     reply: oneshot::Sender<Done>,
+    /// When it was queued.
+    queued: Instant,
 }
 
 /// A job's answer, with its place in the order the workers took jobs.
@@ -71,6 +75,20 @@ struct Done {
     /// of the order read).
     #[cfg_attr(not(test), allow(dead_code))]
     taken_after: u64,
+    /// Its wait for a worker and its run.
+    timing: JobTiming,
+}
+
+/// A login's password check: whether it matched, and where its time went
+/// (for the login's `debug` line).
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordCheck {
+    /// Whether the password is the one hashed.
+    pub matched: bool,
+    /// Its wait for a worker, its hash and the CPU time the hash got.
+    pub timing: JobTiming,
+    /// Jobs queued (in both lanes) when it was.
+    pub queued_with: usize,
 }
 
 /// Why a password job got no answer.
@@ -244,13 +262,17 @@ impl PasswordWorkers {
         password: String,
         phc: String,
         peer: IpAddr,
-    ) -> Result<bool, HashingError> {
-        match self
+    ) -> Result<PasswordCheck, HashingError> {
+        let queued_with = self.queued();
+        let done = self
             .submit(Lane::Login(peer), Work::Verify { password, phc })
-            .await?
-            .outcome
-        {
-            Outcome::Verified(matched) => Ok(matched),
+            .await?;
+        match done.outcome {
+            Outcome::Verified(matched) => Ok(PasswordCheck {
+                matched,
+                timing: done.timing,
+                queued_with,
+            }),
             Outcome::Hashed(_) | Outcome::Panicked => Err(HashingError::Panicked),
         }
     }
@@ -262,7 +284,12 @@ impl PasswordWorkers {
         work: Work,
     ) -> impl std::future::Future<Output = Result<Done, HashingError>> {
         let (reply, answer) = oneshot::channel();
-        self.shared.lanes().push(lane, Job { work, reply });
+        let job = Job {
+            work,
+            reply,
+            queued: Instant::now(),
+        };
+        self.shared.lanes().push(lane, job);
         self.shared.ready.notify_one();
         async move { answer.await.map_err(|_| HashingError::Stopped) }
     }
@@ -312,6 +339,7 @@ fn work(shared: &Shared) {
             shared.hashers.fetch_add(1, Ordering::Relaxed);
             PasswordHasher::new()
         });
+        let running = JobTiming::start(job.queued);
         // A panic leaves nothing to repair: the hasher's memory is
         // overwritten by the next job anyway.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &job.work {
@@ -325,6 +353,7 @@ fn work(shared: &Shared) {
         let _ = job.reply.send(Done {
             outcome,
             taken_after,
+            timing: running.finish(),
         });
     }
 }
@@ -349,7 +378,7 @@ mod tests {
             });
             let results = futures::future::join_all(checks).await;
             for (i, result) in results.into_iter().enumerate() {
-                assert_eq!(result.unwrap(), i % 2 == 0);
+                assert_eq!(result.unwrap().matched, i % 2 == 0);
             }
         });
         let hashers = workers.hashers_allocated();
@@ -371,7 +400,15 @@ mod tests {
                     password: "p".into(),
                 },
             };
-            (lane, Job { work, reply })
+            let queued = Instant::now();
+            (
+                lane,
+                Job {
+                    work,
+                    reply,
+                    queued,
+                },
+            )
         };
         for (lane, job) in [
             job(Lane::Signup),
@@ -405,7 +442,13 @@ mod tests {
             let work = Work::Hash {
                 password: from.to_string(),
             };
-            lanes.push(Lane::Login(*from), Job { work, reply });
+            let queued = Instant::now();
+            let job = Job {
+                work,
+                reply,
+                queued,
+            };
+            lanes.push(Lane::Login(*from), job);
             replies.push(answer);
         }
         assert_eq!(lanes.len(), 34);

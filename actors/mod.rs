@@ -15,6 +15,7 @@
 //!   threads between a library step that locates it and one that stores or
 //!   consumes it.
 //! - [`panic_guard`]: a panic on an actor thread becomes an `internal` answer.
+//! - [`timing`]: where a job's time goes (waiting, running, CPU), for `debug` lines.
 //! - [`metrics`]: the statistics of `admin.stats`, also as a Prometheus page.
 //! - [`services`]: the settings, addresses and counters every session gets.
 //! - [`hub`]: the messages between the listener and the sessions, which
@@ -38,6 +39,7 @@ pub mod metrics;
 pub mod panic_guard;
 pub mod services;
 pub mod session;
+pub mod timing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -150,6 +152,8 @@ impl Server {
         let passwords = hashing::PasswordWorkers::start(settings.password_workers)
             .map_err(|err| ServerError::Thread(format!("cannot start a password worker: {err}")))?;
         let auth = Auth::new(&settings, library.clone(), passwords).start();
+        // The listener's and the auth actor's thread.
+        actix_rt::spawn(timing::watch_event_loop("main".into()));
         let pool = AnalysisPool::start(settings.analysis_workers, settings.analysis_queue);
         let housekeeping = library.clone();
         let period = settings

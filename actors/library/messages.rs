@@ -165,7 +165,8 @@ impl Handler<LibraryOp> for Library {
     type Result = LibraryResult<LibraryAnswer>;
 
     fn handle(&mut self, op: LibraryOp, _: &mut SyncContext<Self>) -> Self::Result {
-        self.guarded("LibraryOp", |lib| lib.apply(op.owner, op.op, op.payload))
+        let kind = op.op.kind().as_str();
+        self.guarded(kind, |lib| lib.apply(op.owner, op.op, op.payload))
     }
 }
 

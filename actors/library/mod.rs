@@ -29,6 +29,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 
 use super::panic_guard::without_panics;
+use super::timing::{JobTiming, WorkTally};
 use crate::config::Settings;
 use crate::crypto::{new_resume_token, token_digest};
 use crate::protocol::response::{SoundInfo, UserInfo};
@@ -77,7 +78,14 @@ pub struct Library {
     unsaved_tokens: unsaved::UnsavedTokens,
     /// Dropped with the library: tells [`LibraryClosed`] the database is closed.
     closed: Option<std::sync::mpsc::Sender<()>>,
+    /// Where this thread's time goes (a `debug` line every
+    /// [`WORK_REPORT_PERIOD`]): every login and request that touches the
+    /// disk waits for it.
+    work: WorkTally,
 }
+
+/// How often the library writes where its time went (at `debug`).
+const WORK_REPORT_PERIOD: Duration = Duration::from_secs(5);
 
 /// Waits until the library (and so the database connection) is gone: a new
 /// server on the same data directory must not find it locked.
@@ -112,6 +120,7 @@ impl Library {
             },
             unsaved_tokens: Default::default(),
             closed: None,
+            work: WorkTally::default(),
         })
     }
 
@@ -131,7 +140,8 @@ impl Library {
         self.closed = Some(closed_tx);
         let opened = std::sync::Mutex::new(Some(self));
         let settings = settings.clone();
-        let addr = SyncArbiter::start(1, move || {
+        let named = || std::thread::Builder::new().name("library".into());
+        let addr = SyncArbiter::start_with_thread_builder(1, named, move || {
             // Called once: a SyncArbiter only makes a new actor when the
             // old one stops itself, which the library never does.
             let again = opened.lock().ok().and_then(|mut slot| slot.take());
@@ -150,15 +160,20 @@ impl Library {
     /// message starts from what was committed.
     pub fn guarded<T>(
         &mut self,
-        message: &str,
+        message: &'static str,
         work: impl FnOnce(&mut Library) -> LibraryResult<T>,
     ) -> LibraryResult<T> {
         let mut panicked = true;
+        let running = JobTiming::start(Instant::now());
         let result = without_panics("library", &message, || {
             let result = work(self);
             panicked = false;
             result
         });
+        self.work.record(message, &running.finish());
+        if let Some(summary) = self.work.summary_every(WORK_REPORT_PERIOD) {
+            log::debug!(target: "library::timing", "library thread: {summary}");
+        }
         if panicked {
             if let Err(err) = self.store.reset_after_panic() {
                 log::error!(target: "library", "after a panic, the database could not be reset: {err}");

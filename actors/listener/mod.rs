@@ -51,6 +51,7 @@ use super::hub::{
 };
 use super::services::Services;
 use super::session::Session;
+use super::timing::watch_event_loop;
 use crate::address::address_group;
 use crate::crypto::ServerIdentity;
 use crate::protocol::response::SessionInfo;
@@ -150,6 +151,9 @@ impl SessionThreads {
             .map(|_| Arbiter::try_new())
             .collect::<std::io::Result<Vec<_>>>()?;
         log::debug!(target: "connection", "{} session thread(s)", arbiters.len());
+        for (index, arbiter) in arbiters.iter().enumerate() {
+            arbiter.spawn(watch_event_loop(format!("session-{index}")));
+        }
         Ok(SessionThreads { arbiters })
     }
 

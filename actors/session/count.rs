@@ -111,6 +111,7 @@ impl Session {
                     progress,
                     cancel,
                     log,
+                    queued: Instant::now(),
                 })
                 .await
             };

@@ -86,10 +86,14 @@ impl Session {
         self.streams.opening += 1;
         let format = open.format;
         let options = engine_options(&open.options);
-        let template =
-            audio_jobs::stream_template(self.services.library.clone(), user.user_id, open.template);
-        let pool = self.services.pool.clone();
         let log = self.log.clone();
+        let template = audio_jobs::stream_template(
+            self.services.library.clone(),
+            user.user_id,
+            open.template,
+            log.clone(),
+        );
+        let pool = self.services.pool.clone();
         let prepare = async move {
             let template = template.await?;
             let slot = pool.try_reserve().ok_or_else(|| {
@@ -98,13 +102,18 @@ impl Session {
                     "every analysis worker is busy and the queue is full",
                 )
             })?;
-            pool.run_work(slot, log, move || -> Result<StreamEngine, WireError> {
-                Ok(StreamEngine {
-                    decoder: PcmDecoder::new(format)?,
-                    counter: Counter::new(&template, format.sample_rate, &options)?,
-                    samples: Vec::new(),
-                })
-            })
+            pool.run_work(
+                slot,
+                log,
+                "stream engine",
+                move || -> Result<StreamEngine, WireError> {
+                    Ok(StreamEngine {
+                        decoder: PcmDecoder::new(format)?,
+                        counter: Counter::new(&template, format.sample_rate, &options)?,
+                        samples: Vec::new(),
+                    })
+                },
+            )
             .await?
         };
         self.outstanding.wait(id, Pending::Plain);
@@ -157,7 +166,7 @@ impl Session {
         let log = self.log.clone();
         let pool = self.services.pool.clone();
         let work = async move {
-            pool.run_work(slot, log, move || {
+            pool.run_work(slot, log, "stream chunk", move || {
                 engine.samples.clear();
                 let result = engine
                     .decoder
@@ -218,7 +227,7 @@ impl Session {
         let log = self.log.clone();
         let pool = self.services.pool.clone();
         let work = async move {
-            pool.run_work(slot, log, move || {
+            pool.run_work(slot, log, "stream close", move || {
                 let finished = engine.counter.finish();
                 finished.map_err(WireError::from).map(|_| {
                     let events = engine.counter.events();

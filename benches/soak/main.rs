@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench soak -- [--seconds 60] [--clients 400]
 //!  [--max-rss-mib 1024] [--login-ms 2000] [--count-ms 5000] [--stream-ms 5000]
-//!  [--without NeverReads,Uploader,...] [--keep-log FILE]`
+//!  [--without NeverReads,Uploader,...] [--keep-log FILE] [--server-log RUST_LOG]`
 //!
 //! 1. Accounts are made offline in a temporary data directory (as `harmonic
 //!    user add` does), then the release `harmonic serve` binary starts on a
@@ -40,7 +40,12 @@
 //!
 //! Prints a Markdown report; exits with status 1 when a bound is broken.
 //! `--keep-log FILE` copies the server's log there (its request lines give
-//! each answer's time inside the server, by peer).
+//! each answer's time inside the server, by peer); `--server-log` sets the
+//! server's `RUST_LOG` (`info,analysis=debug,auth::timing=debug,library::timing=debug,connection::timing=debug`
+//! adds where each login's and stream's time went: queues, runs, CPU time,
+//! the session threads' event-loop lag, the library thread's load). The report also gives
+//! the well-behaved client's steps loop by loop, and where the CPU went in
+//! 5 s windows (the server's threads by group, the bench, the machine).
 //! Linux only (/proc, 127.0.0.0/8 source addresses).
 
 use std::collections::HashSet;
@@ -69,9 +74,11 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_util::codec::FramedRead;
 
 mod clients;
+mod cpu;
 mod server;
 
 use clients::*;
+use cpu::*;
 use server::*;
 
 const PASSWORD: &str = "correct horse battery";
@@ -93,6 +100,7 @@ struct Args {
     stream_ms: u64,
     without: Vec<String>,
     keep_log: Option<PathBuf>,
+    server_log: Option<String>,
 }
 
 impl Args {
@@ -123,6 +131,11 @@ impl Args {
                 .position(|a| a == "--keep-log")
                 .and_then(|i| args.get(i + 1))
                 .map(PathBuf::from),
+            server_log: args
+                .iter()
+                .position(|a| a == "--server-log")
+                .and_then(|i| args.get(i + 1))
+                .cloned(),
         }
     }
 }
@@ -134,7 +147,7 @@ fn main() -> ExitCode {
     let log_file = work.path().join("server.log");
     make_accounts(&data);
     let addr = free_port();
-    let mut server = start_server(&data, &log_file, addr);
+    let mut server = start_server(&data, &log_file, addr, args.server_log.as_deref());
     let pid = server.id();
     let rss = RssWatch::start(pid, args.max_rss_mib * 4 * 1024);
 
@@ -147,7 +160,7 @@ fn main() -> ExitCode {
     let (flood, soak) = runtime.block_on(async {
         wait_for_server(addr).await;
         let flood = log_flood_probe(addr, &log_file).await;
-        let soak = soak(addr, &args).await;
+        let soak = soak(addr, pid, &args).await;
         (flood, soak)
     });
     drop(runtime);
@@ -214,6 +227,30 @@ fn main() -> ExitCode {
             ));
         }
     }
+    println!("\n### The well-behaved client, loop by loop (ms)\n");
+    println!("| starts at s | login | count | stream.open | 5 × stream.data | stream.close |");
+    println!("|---|---|---|---|---|---|");
+    for run in &soak.loops {
+        let ms = |d: Option<Duration>| {
+            d.map_or("-".into(), |d| format!("{:.0}", d.as_secs_f64() * 1000.0))
+        };
+        let chunks: Vec<String> = run.chunks.iter().map(|d| ms(Some(*d))).collect();
+        println!(
+            "| {:.1} | {} | {} | {} | {} | {} |",
+            run.at_s,
+            ms(run.login),
+            ms(run.count),
+            ms(run.open),
+            if chunks.is_empty() {
+                "-".into()
+            } else {
+                chunks.join(", ")
+            },
+            ms(run.close)
+        );
+    }
+    println!("\n### Where the CPU went (from the soak's start)\n");
+    print_cpu_table(&soak.cpu);
     println!("\n### Abusers\n");
     println!("| behaviour | clients | connections | requests sent | answers read |");
     println!("|---|---|---|---|---|");
@@ -411,9 +448,24 @@ struct Soak {
     abusers: Vec<(String, Arc<Tally>)>,
     /// The well-behaved client's saved sound: (name, sha256).
     saved: (String, String),
+    /// The well-behaved client's loops, step by step.
+    loops: Vec<LoopTimes>,
+    /// CPU use in windows from the soak's start.
+    cpu: Vec<CpuWindow>,
 }
 
-async fn soak(server: SocketAddr, args: &Args) -> Soak {
+/// One loop of the well-behaved client (`None`: the step failed or did not run).
+#[derive(Default)]
+struct LoopTimes {
+    at_s: f64,
+    login: Option<Duration>,
+    count: Option<Duration>,
+    open: Option<Duration>,
+    chunks: Vec<Duration>,
+    close: Option<Duration>,
+}
+
+async fn soak(server: SocketAddr, server_pid: u32, args: &Args) -> Soak {
     let click = synth::sound(synth::SoundKind::KeyClick, RATE, &mut synth::rng(7));
     let template_wav = synth::wav_bytes(&click, RATE, 1, SampleLayout::S16);
     let at = [0.5, 1.3, 2.1, 2.9, 3.7, 4.5];
@@ -441,6 +493,9 @@ async fn soak(server: SocketAddr, args: &Args) -> Soak {
     ));
 
     let stop = Arc::new(AtomicBool::new(false));
+    let soak_start = Instant::now();
+    let cpu = CpuWatch::start(server_pid, Duration::from_secs(5));
+    let mut loops = Vec::new();
     let mut tallies: Vec<(String, Arc<Tally>)> = ABUSES
         .iter()
         .map(|kind| (format!("{kind:?}"), Arc::new(Tally::default())))
@@ -489,6 +544,10 @@ async fn soak(server: SocketAddr, args: &Args) -> Soak {
     let template = TemplateSource::Sound("click".into());
     while Instant::now() < end {
         let started = Instant::now();
+        let mut times = LoopTimes {
+            at_s: started.duration_since(soak_start).as_secs_f64(),
+            ..LoopTimes::default()
+        };
         let login = async {
             let client = typed_client(good_local, server).await?;
             client
@@ -502,9 +561,11 @@ async fn soak(server: SocketAddr, args: &Args) -> Soak {
             .await
             .unwrap_or_else(|_| Err("no answer in 30 s".into()));
         let Some(client) = steps[0].record(started, result) else {
+            loops.push(times);
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
+        times.login = Some(started.elapsed());
         let started = Instant::now();
         let count = async {
             let counted = client
@@ -524,20 +585,29 @@ async fn soak(server: SocketAddr, args: &Args) -> Soak {
         let result = tokio::time::timeout(limit, count)
             .await
             .unwrap_or_else(|_| Err("no answer in 30 s".into()));
-        steps[1].record(started, result);
+        if steps[1].record(started, result).is_some() {
+            times.count = Some(started.elapsed());
+        }
         let started = Instant::now();
+        let times_ref = &mut times;
         let stream = async {
+            let step = Instant::now();
             let id = client
                 .stream_open(&template, &format, &CountOptions::default())
                 .await
                 .map_err(|e| e.to_string())?;
+            times_ref.open = Some(step.elapsed());
             for chunk in pcm.chunks(pcm.len().div_ceil(5)) {
+                let step = Instant::now();
                 client
                     .stream_data(&id, Bytes::copy_from_slice(chunk))
                     .await
                     .map_err(|e| e.to_string())?;
+                times_ref.chunks.push(step.elapsed());
             }
+            let step = Instant::now();
             let closed = client.stream_close(&id).await.map_err(|e| e.to_string())?;
+            times_ref.close = Some(step.elapsed());
             if closed.total != expected {
                 return Err(format!("streamed {} of {expected}", closed.total));
             }
@@ -547,8 +617,10 @@ async fn soak(server: SocketAddr, args: &Args) -> Soak {
             .await
             .unwrap_or_else(|_| Err("no answer in 30 s".into()));
         steps[2].record(started, result);
+        loops.push(times);
         client.close().await;
     }
+    let cpu = cpu.stop();
     stop.store(true, Ordering::Relaxed);
     for task in &tasks {
         task.abort();
@@ -560,6 +632,8 @@ async fn soak(server: SocketAddr, args: &Args) -> Soak {
         steps,
         abusers: tallies,
         saved: ("click".into(), saved.sha256),
+        loops,
+        cpu,
     }
 }
 

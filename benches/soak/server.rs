@@ -22,14 +22,25 @@ pub(crate) fn free_port() -> SocketAddr {
     socket.local_addr().expect("address")
 }
 
-pub(crate) fn start_server(data: &Path, log_file: &Path, addr: SocketAddr) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_harmonic"))
+/// Starts the release server; `rust_log` is its `RUST_LOG` (none: the
+/// server's default filter, `info`).
+pub(crate) fn start_server(
+    data: &Path,
+    log_file: &Path,
+    addr: SocketAddr,
+    rust_log: Option<&str>,
+) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_harmonic"));
+    command.env_remove("RUST_LOG");
+    if let Some(spec) = rust_log {
+        command.env("RUST_LOG", spec);
+    }
+    command
         .args(["serve", "--no-discovery", "--listen", &addr.to_string()])
         .arg("--data-dir")
         .arg(data)
         .arg("--log-file")
         .arg(log_file)
-        .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

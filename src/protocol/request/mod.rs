@@ -278,33 +278,7 @@ impl Request {
             Request::Open(OpenRequest::Resume(_)) => RequestKind::Resume,
             Request::Open(OpenRequest::Ping) => RequestKind::Ping,
             Request::User(UserRequest::Logout) => RequestKind::Logout,
-            Request::User(UserRequest::Library(LibraryRequest::UploadBegin(_))) => {
-                RequestKind::UploadBegin
-            }
-            Request::User(UserRequest::Library(LibraryRequest::UploadChunk(_))) => {
-                RequestKind::UploadChunk
-            }
-            Request::User(UserRequest::Library(LibraryRequest::UploadFinish(_))) => {
-                RequestKind::UploadFinish
-            }
-            Request::User(UserRequest::Library(LibraryRequest::UploadAbort(_))) => {
-                RequestKind::UploadAbort
-            }
-            Request::User(UserRequest::Library(LibraryRequest::SoundList)) => {
-                RequestKind::SoundList
-            }
-            Request::User(UserRequest::Library(LibraryRequest::SoundSave(_))) => {
-                RequestKind::SoundSave
-            }
-            Request::User(UserRequest::Library(LibraryRequest::SoundGet(_))) => {
-                RequestKind::SoundGet
-            }
-            Request::User(UserRequest::Library(LibraryRequest::SoundRename(_))) => {
-                RequestKind::SoundRename
-            }
-            Request::User(UserRequest::Library(LibraryRequest::SoundDelete(_))) => {
-                RequestKind::SoundDelete
-            }
+            Request::User(UserRequest::Library(op)) => op.kind(),
             Request::User(UserRequest::Count(_)) => RequestKind::Count,
             Request::User(UserRequest::Cancel(_)) => RequestKind::Cancel,
             Request::User(UserRequest::Stream(StreamRequest::Open(_))) => RequestKind::StreamOpen,

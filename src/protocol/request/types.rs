@@ -13,7 +13,6 @@ use super::fields::{
     read, request_id, seconds,
 };
 use super::rules::{NewPassword, SoundName, Username};
-#[cfg(doc)]
 use super::RequestKind;
 use super::MAX_UPLOAD_SIZE;
 #[cfg(doc)]
@@ -486,6 +485,23 @@ pub enum LibraryRequest {
     SoundRename(SoundRename),
     /// `sound.delete`.
     SoundDelete(SoundDelete),
+}
+
+impl LibraryRequest {
+    /// The type of this request.
+    pub fn kind(&self) -> RequestKind {
+        match self {
+            LibraryRequest::UploadBegin(_) => RequestKind::UploadBegin,
+            LibraryRequest::UploadChunk(_) => RequestKind::UploadChunk,
+            LibraryRequest::UploadFinish(_) => RequestKind::UploadFinish,
+            LibraryRequest::UploadAbort(_) => RequestKind::UploadAbort,
+            LibraryRequest::SoundList => RequestKind::SoundList,
+            LibraryRequest::SoundSave(_) => RequestKind::SoundSave,
+            LibraryRequest::SoundGet(_) => RequestKind::SoundGet,
+            LibraryRequest::SoundRename(_) => RequestKind::SoundRename,
+            LibraryRequest::SoundDelete(_) => RequestKind::SoundDelete,
+        }
+    }
 }
 
 /// The requests of live counting.

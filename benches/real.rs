@@ -15,7 +15,10 @@
 //! template's sound)), how many zero-count cases counted 0, and how many
 //! candidates each rule rejected. `--tune` sets parameters of the
 //! decision ([`Tuning`]); `--candidates` prints the spread of the fine
-//! and correlation scores of candidates at a true onset and elsewhere.
+//! and correlation scores of candidates at a true onset and elsewhere;
+//! `--candidates-csv FILE` writes every candidate's measurements, verdict
+//! and whether it lies at a true onset, one line each, for analysis
+//! outside the bench.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -47,6 +50,7 @@ fn main() {
         }
     }
     let candidates = args.switch("--candidates");
+    let candidates_csv = args.value("--candidates-csv");
     if let Some(name) = args.value("--explain") {
         explain(&library, &name, &tuning);
         return;
@@ -86,6 +90,8 @@ fn main() {
     let results = Mutex::new(Vec::<(Split, Case, Outcome, VerdictCounts)>::new());
     // (at a true onset, fine score, score) of every candidate.
     let measured = Mutex::new(Vec::<(bool, f32, f32)>::new());
+    // One CSV line per candidate for `--candidates-csv`.
+    let rows = Mutex::new(Vec::<String>::new());
     let failed = Mutex::new(Vec::<String>::new());
     run_jobs(&jobs, scratch_dir, |scratch, &(split, tier, index)| {
         let Some(case) = real::case(&library, split, tier, index) else {
@@ -96,18 +102,37 @@ fn main() {
             &Options::default(),
             &tuning,
             scratch.path(),
-            candidates,
+            candidates || candidates_csv.is_some(),
         );
         let (detected, verdicts) = match run {
             Ok(run) => {
                 if let Some(trace) = &run.trace {
                     let mut measured = measured.lock().unwrap();
-                    for (c, _) in &trace.candidates {
+                    let mut rows = rows.lock().unwrap();
+                    for (c, verdict) in &trace.candidates {
                         let near = case
                             .truth
                             .iter()
                             .any(|t| (c.start_s - t).abs() <= case.tolerance_s());
                         measured.push((near, c.fine, c.score));
+                        rows.push(format!(
+                            "{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:e},{:?},{},{:?},{}",
+                            split.name(),
+                            case.tier.name(),
+                            case.name,
+                            case.sound,
+                            case.noise.unwrap_or("none"),
+                            case.truth.len(),
+                            c.start_s,
+                            c.score,
+                            c.fine,
+                            c.fine_steadiness,
+                            c.loudness.unwrap_or(f32::NAN),
+                            c.separate,
+                            c.buried,
+                            verdict,
+                            near
+                        ));
                     }
                 }
                 let onsets = run.events.iter().map(|e| e.start_s).collect();
@@ -164,6 +189,18 @@ fn main() {
                 let noise = case.and_then(|c| c.noise).unwrap_or("no noise");
                 println!("  miss {name} ({sound}, {noise}): {outcome:?}");
             }
+        }
+    }
+    if let Some(path) = &candidates_csv {
+        let mut rows = rows.into_inner().unwrap();
+        rows.sort();
+        let header = "split,tier,case,sound,noise,truths,start_s,score,fine,steadiness,loudness,separate,buried,verdict,at_true_onset";
+        let text = std::iter::once(header.to_string())
+            .chain(rows)
+            .collect::<Vec<_>>()
+            .join("\n");
+        if let Err(e) = std::fs::write(path, text + "\n") {
+            eprintln!("{path}: {e}");
         }
     }
     if candidates {

@@ -24,7 +24,7 @@ const CASES: [(Split, Tier, u64); 7] = [
     (Split::HeldOut, Tier::Snr10, 0),
     (Split::HeldOut, Tier::Snr5, 0),
     (Split::HeldOut, Tier::Varied, 0),
-    (Split::HeldOut, Tier::Distractors, 0),
+    (Split::HeldOut, Tier::Distractors, 5),
     // A distractor case with no repeat of the template: the count is 0.
     (Split::HeldOut, Tier::Distractors, 11),
     (Split::Tuning, Tier::Clean, 5),

@@ -152,7 +152,7 @@ const LAG_REPORT_PERIOD: Duration = Duration::from_secs(5);
 
 /// Measures, on the event loop it is spawned on, how late a timer fires:
 /// every message of every actor on that thread waits about as long. Each
-/// [`LAG_REPORT_PERIOD`] it writes the worst and mean lateness at `debug`
+/// `LAG_REPORT_PERIOD` (5 s) it writes the worst and mean lateness at `debug`
 /// (target `connection::timing`), naming the loop `name`; runs until
 /// its event loop stops.
 pub async fn watch_event_loop(name: String) {

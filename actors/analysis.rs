@@ -9,7 +9,7 @@
 //! cancellation through a shared flag the engine checks after every block.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use actix::prelude::*;
@@ -64,24 +64,66 @@ impl Drop for JobSlot {
     }
 }
 
-/// How far a count has got: `done_s` as f64 bits, only ever raised.
+/// How far a count has got, and the events it has decided that its session
+/// has not pushed yet: written by the worker, read by the session's
+/// progress timer.
 #[derive(Debug, Default)]
-pub struct ProgressCell(AtomicU64);
+pub struct ProgressCell {
+    /// Seconds analysed, as f64 bits, only ever raised.
+    done_s: AtomicU64,
+    events: Mutex<DecidedEvents>,
+}
+
+/// The events of a running count between worker and session.
+#[derive(Debug, Default)]
+struct DecidedEvents {
+    /// Decided, not yet taken by the session.
+    waiting: Vec<Event>,
+    /// How many the session has taken.
+    taken: usize,
+}
 
 impl ProgressCell {
     /// Seconds of the recording analysed so far.
     pub fn done_s(&self) -> f64 {
-        f64::from_bits(self.0.load(Ordering::Relaxed))
+        f64::from_bits(self.done_s.load(Ordering::Relaxed))
     }
 
     /// Records progress; a lower value than the current one is ignored, so
     /// the pushes never go backwards.
     pub fn advance(&self, done_s: f64) {
         let _ = self
-            .0
+            .done_s
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
                 (done_s > f64::from_bits(old)).then(|| done_s.to_bits())
             });
+    }
+
+    /// Adds events the count has just decided (in time order).
+    pub fn add_events(&self, events: &[Event]) {
+        if !events.is_empty() {
+            self.decided().waiting.extend_from_slice(events);
+        }
+    }
+
+    /// The events decided since the last call, for the next push.
+    pub fn take_events(&self) -> Vec<Event> {
+        let mut decided = self.decided();
+        let events = std::mem::take(&mut decided.waiting);
+        decided.taken += events.len();
+        events
+    }
+
+    /// How many events [`ProgressCell::take_events`] has handed out: the
+    /// count's events from there on are still to be pushed.
+    pub fn taken(&self) -> usize {
+        self.decided().taken
+    }
+
+    /// The events, whatever a panicking holder left: a list of events
+    /// appended to stays whole.
+    fn decided(&self) -> std::sync::MutexGuard<'_, DecidedEvents> {
+        self.events.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -275,6 +317,7 @@ impl Handler<RunCount> for AnalysisWorker {
                 false,
                 &mut |p| {
                     progress.advance(p.done_s);
+                    progress.add_events(p.new_events);
                     !cancel.load(Ordering::Relaxed)
                 },
             )

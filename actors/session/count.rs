@@ -78,6 +78,7 @@ impl Session {
             let total_s = job.total_s;
             let progress = Arc::new(ProgressCell::default());
             let seen = Arc::clone(&progress);
+            let pushed = Arc::clone(&progress);
             // A first push at once: the client learns the job runs and how
             // long the recording is, whatever the job's speed.
             session.send(
@@ -91,15 +92,8 @@ impl Session {
             );
             let timer = ctx.run_interval(PROGRESS_PERIOD, move |session, _| {
                 let done_s = seen.done_s().min(total_s);
-                session.send(
-                    &Push::Progress {
-                        id,
-                        done_s,
-                        total_s,
-                        new_events: Vec::new(),
-                    },
-                    &[],
-                );
+                let events = event_infos(&seen.take_events());
+                session.push_progress(id, done_s, total_s, &events);
             });
             session.outstanding.set_progress(id, timer);
             let pool = session.services.pool.clone();
@@ -121,7 +115,12 @@ impl Session {
                 }
                 let result = outcome.map(|outcome| {
                     let events = event_infos(&outcome.events);
-                    session.push_events(id, total_s, &events);
+                    // The events the progress timer has not pushed: those
+                    // decided since its last tick and at the recording's end.
+                    let rest = &events[pushed.taken().min(events.len())..];
+                    if !rest.is_empty() {
+                        session.push_progress(id, total_s, total_s, rest);
+                    }
                     let events_truncated = events.len() > MAX_LISTED_EVENTS;
                     CountResult {
                         count: events.len() as u64,
@@ -137,16 +136,21 @@ impl Session {
         }));
     }
 
-    /// Delivers the events of count `id` in `progress` pushes' `new_events`
-    /// (1.2), [`EVENTS_PER_PUSH`] at a time, before its answer. The engine
-    /// hands the worker its events when the analysis ends, so the pushes
-    /// while it runs carry none and these carry them all.
-    fn push_events(&mut self, id: u32, total_s: f64, events: &[EventInfo]) {
-        for batch in events.chunks(EVENTS_PER_PUSH) {
+    /// Pushes the progress of count `id`, with `events` (decided since the
+    /// last push) in `new_events` (1.2), [`EVENTS_PER_PUSH`] at a time:
+    /// one push when there are none.
+    fn push_progress(&mut self, id: u32, done_s: f64, total_s: f64, events: &[EventInfo]) {
+        let empty: &[EventInfo] = &[];
+        let batches: Vec<&[EventInfo]> = if events.is_empty() {
+            vec![empty]
+        } else {
+            events.chunks(EVENTS_PER_PUSH).collect()
+        };
+        for batch in batches {
             self.send(
                 &Push::Progress {
                     id,
-                    done_s: total_s,
+                    done_s,
                     total_s,
                     new_events: batch.to_vec(),
                 },

@@ -34,11 +34,16 @@ impl Analysis {
 
 /// How far an analysis has got, for progress bars and `progress` pushes.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Progress {
+pub struct Progress<'a> {
     /// Seconds of the recording analysed.
     pub done_s: f64,
     /// Length of the recording in seconds.
     pub total_s: f64,
+    /// The occurrences that became certain since the last report, in time
+    /// order, so that a caller can pass them on while the count runs; the
+    /// last ones become certain only at the recording's end, after the
+    /// last report. [`Analysis::events`] holds them all, in the same order.
+    pub new_events: &'a [Event],
 }
 
 /// What the engine saw, frame by frame: for plots that show why it counted
@@ -122,7 +127,7 @@ pub fn analyze_file(
     recording: &Path,
     options: &Options,
     trace: bool,
-    progress: &mut dyn FnMut(Progress) -> bool,
+    progress: &mut dyn FnMut(Progress<'_>) -> bool,
 ) -> Result<(Analysis, Option<Trace>), DspError> {
     analyze_file_with(
         template,
@@ -142,7 +147,7 @@ pub fn analyze_file_with(
     options: &Options,
     tuning: &Tuning,
     trace: bool,
-    progress: &mut dyn FnMut(Progress) -> bool,
+    progress: &mut dyn FnMut(Progress<'_>) -> bool,
 ) -> Result<(Analysis, Option<Trace>), DspError> {
     let mut source = AudioReader::open(recording)?;
     let info = source.info();
@@ -168,9 +173,13 @@ pub fn analyze_file_with(
         if source.read_block(BLOCK_FRAMES, &mut block)? == 0 {
             break;
         }
-        counter.push(&block)?;
+        let new_events = counter.push(&block)?;
         let done_s = counter.processed_s();
-        if !progress(Progress { done_s, total_s }) {
+        if !progress(Progress {
+            done_s,
+            total_s,
+            new_events: &new_events,
+        }) {
             return Err(DspError::Cancelled);
         }
     }
@@ -181,4 +190,44 @@ pub fn analyze_file_with(
         verdicts: counter.verdicts().clone(),
     };
     Ok((analysis, counter.take_trace()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{planted_recording, rng, sound, write_wav, SoundKind};
+
+    /// The events the progress reports carry, followed by those decided
+    /// at the end, are the analysis's events: a caller passing them on
+    /// while the count runs sends each once, in order, and most of them
+    /// before the end.
+    #[test]
+    fn progress_reports_carry_the_events_as_they_are_decided() {
+        let rate = 16_000;
+        let click = sound(SoundKind::KeyClick, rate, &mut rng(7));
+        let at: Vec<f64> = (0..40).map(|i| 1.0 + f64::from(i) * 0.5).collect();
+        let recording = planted_recording(&click, rate, 22.0, &at);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clicks.wav");
+        write_wav(&path, &recording, rate, 1, crate::audio::SampleLayout::S16).unwrap();
+        let template = TemplateAudio {
+            samples: click,
+            sample_rate: rate,
+        };
+        let mut reported = Vec::new();
+        let mut reports_with_events = 0;
+        let (analysis, _) = analyze_file(&template, &path, &Options::default(), false, &mut |p| {
+            reported.extend_from_slice(p.new_events);
+            reports_with_events += usize::from(!p.new_events.is_empty());
+            true
+        })
+        .unwrap();
+        assert_eq!(analysis.count(), at.len());
+        assert!(
+            reports_with_events >= 3,
+            "events come while the count runs: {reports_with_events} reports carried some"
+        );
+        assert!(reported.len() > analysis.count() / 2);
+        assert_eq!(reported[..], analysis.events[..reported.len()]);
+    }
 }

@@ -18,6 +18,7 @@
 //! comparisons by CPU time: on a machine shared with other jobs the wall
 //! clock counts their time as well.
 
+use harmonic::actors::timing::thread_cpu_time;
 use std::path::Path;
 use std::time::Instant;
 
@@ -47,23 +48,11 @@ fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
-/// CPU seconds this thread has used (user and system, from
-/// /proc/thread-self/stat): on a machine shared with other jobs the wall
-/// clock counts their time too, the thread's CPU time does not.
+/// CPU seconds this thread has used ([`thread_cpu_time`]): on a machine
+/// shared with other jobs the wall clock counts their time too, the
+/// thread's CPU time does not. NaN where the platform does not say.
 fn thread_cpu_s() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/stat")
-        .ok()
-        .and_then(|stat| {
-            // Fields after the command's closing parenthesis: utime and
-            // stime are the 12th and 13th, in clock ticks (100 a second
-            // on Linux).
-            let rest = &stat[stat.rfind(')')? + 2..];
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let ticks =
-                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(f64::NAN)
+    thread_cpu_time().map_or(f64::NAN, |cpu| cpu.as_secs_f64())
 }
 
 /// Times `run` by wall clock and by this thread's CPU time.

@@ -81,15 +81,7 @@ impl Session {
             let pushed = Arc::clone(&progress);
             // A first push at once: the client learns the job runs and how
             // long the recording is, whatever the job's speed.
-            session.send(
-                &Push::Progress {
-                    id,
-                    done_s: 0.0,
-                    total_s,
-                    new_events: Vec::new(),
-                },
-                &[],
-            );
+            session.push_progress(id, 0.0, total_s, &[]);
             let timer = ctx.run_interval(PROGRESS_PERIOD, move |session, _| {
                 let done_s = seen.done_s().min(total_s);
                 let events = event_infos(&seen.take_events());

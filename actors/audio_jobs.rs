@@ -59,7 +59,8 @@ pub async fn save_sound(
 }
 
 /// The template of a `stream.open`, decoded off the library's thread; a
-/// template upload is consumed once it decoded. Where its time went is
+/// template upload is consumed once it decoded (a saved sound needs no
+/// second trip to the library). Where its time went is
 /// logged at `debug` after `log`.
 pub async fn stream_template(
     library: Addr<Library>,
@@ -79,12 +80,16 @@ pub async fn stream_template(
     .await?;
     let audio = audio?;
     let consuming = Instant::now();
-    ask(library.send(Consume {
-        owner,
-        template,
-        recording: None,
-    }))
-    .await?;
+    // A saved sound is never consumed: only a template upload needs the
+    // library again (one trip less through its queue for a live stream).
+    if matches!(template, TemplateSource::Upload(_)) {
+        ask(library.send(Consume {
+            owner,
+            template,
+            recording: None,
+        }))
+        .await?;
+    }
     log::debug!(target: "analysis::timing", "{log}: stream template: located {}, decoded ({decoding}), consumed {}",
         Ms(located), Ms(consuming.elapsed()));
     Ok(audio)

@@ -448,6 +448,31 @@ async fn count_with_progress_then_the_same_audio_as_a_stream() {
         .err("stream.data", json!({"stream_id": stream_id}), &[1, 2])
         .await;
     assert_eq!(code, "not_found");
+
+    // A template upload is consumed by the stream it opened (a saved
+    // sound, above, stays).
+    let format = json!({"encoding": "s16le", "sample_rate": rate, "channels": 1});
+    let template_upload = c.upload(&wav(&click, rate)).await;
+    c.ok(
+        "stream.open",
+        json!({"template_upload": template_upload, "format": format}),
+        &[],
+    )
+    .await;
+    let (code, _) = c
+        .err(
+            "stream.open",
+            json!({"template_upload": template_upload, "format": format}),
+            &[],
+        )
+        .await;
+    assert_eq!(code, "not_found", "the template upload was consumed");
+    c.ok(
+        "stream.open",
+        json!({"sound": "click", "format": format}),
+        &[],
+    )
+    .await;
 }
 
 #[tokio::test]

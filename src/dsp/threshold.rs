@@ -222,6 +222,18 @@ impl Threshold {
         if score < self.at(frame) {
             return Err(Reason::BelowThreshold);
         }
+        self.check_peers(score, loudness, tuning)
+    }
+
+    /// The rules of [`Threshold::check`] after the threshold itself: a
+    /// score and a loudness like the events found so far's (always
+    /// passes with a caller's threshold).
+    pub fn check_peers(
+        &self,
+        score: f32,
+        loudness: Option<f32>,
+        tuning: &Tuning,
+    ) -> Result<(), Reason> {
         if self.fixed.is_some() {
             return Ok(());
         }

@@ -297,11 +297,19 @@ const FLOOR_MARGIN: f32 = 2.0;
 ///
 /// A gain change scales power and floor alike, so features do not depend on
 /// loudness; stationary noise sits at its floor, so it adds nothing.
+///
+/// The log is taken only where the ratio exceeds 1: elsewhere it is at
+/// most 0 and the feature is 0 (as `ln().max(0.0)` gives, NaN included),
+/// and most bands of most frames sit at their floor, so this skips most
+/// of the recording's logs without changing a value.
 #[inline]
 pub fn feature(power: f32, floor: f32) -> f32 {
-    ((power + POWER_FLOOR) / (FLOOR_MARGIN * floor + POWER_FLOOR))
-        .ln()
-        .max(0.0)
+    let ratio = (power + POWER_FLOOR) / (FLOOR_MARGIN * floor + POWER_FLOOR);
+    if ratio > 1.0 {
+        ratio.ln()
+    } else {
+        0.0
+    }
 }
 
 /// The recording's noise floor per band, tracked causally: the minimum of

@@ -27,10 +27,9 @@ use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::FormatReader;
 use symphonia::core::io::{MediaSource, ReadOnlySource};
 
+use super::pcm::SampleLayout;
 use super::probe::{header_error, open_format, OddListFix};
-use super::{
-    check_sample_rate, checked_sample, AudioError, MAX_FILE_CHANNELS, MAX_SAMPLE_MAGNITUDE,
-};
+use super::{check_sample_rate, AudioError, MAX_FILE_CHANNELS};
 
 /// The facts of an audio file that matter to analysis and to the sound library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +80,8 @@ pub struct AudioReader {
     pending_start: usize,
     /// Interleaved samples of the last packet (reused).
     interleaved: Option<SampleBuffer<f32>>,
+    /// Plain PCM whose packets are mixed straight from their bytes.
+    direct: Option<DirectPcm>,
     frames_decoded: u64,
     frames_read: u64,
     finished: bool,
@@ -124,11 +125,13 @@ impl AudioReader {
     }
 
     fn from_source(source: Box<dyn MediaSource>) -> Result<Self, AudioError> {
-        catch_unwind(AssertUnwindSafe(|| AudioReader::open_source(source)))
+        catch_unwind(AssertUnwindSafe(|| AudioReader::open_source(source, true)))
             .unwrap_or_else(|_| Err(decoder_panicked()))
     }
 
-    fn open_source(source: Box<dyn MediaSource>) -> Result<Self, AudioError> {
+    /// Opens the container and its decoder; `allow_direct` lets plain PCM
+    /// skip symphonia's decoder ([`DirectPcm`]; tests compare both).
+    fn open_source(source: Box<dyn MediaSource>, allow_direct: bool) -> Result<Self, AudioError> {
         let format = open_format(source)?;
         let track = format
             .tracks()
@@ -169,6 +172,7 @@ impl AudioReader {
             pending: Vec::new(),
             pending_start: 0,
             interleaved: None,
+            direct: DirectPcm::for_params(&params).filter(|_| allow_direct),
             frames_decoded: 0,
             frames_read: 0,
             finished: false,
@@ -292,6 +296,20 @@ impl AudioReader {
             if packet.track_id() != self.track_id {
                 continue;
             }
+            if let Some(direct) = self.direct {
+                let frames = direct.frames_in(packet.buf());
+                if frames == 0 {
+                    continue;
+                }
+                direct.layout.mix_to_mono(
+                    &packet.buf()[..frames * direct.frame_bytes],
+                    direct.channels,
+                    self.frames_decoded,
+                    &mut self.pending,
+                )?;
+                self.frames_decoded += frames as u64;
+                continue;
+            }
             match self.decoder.decode(&packet) {
                 Ok(decoded) => {
                     bad_packets = 0;
@@ -353,6 +371,66 @@ impl AudioReader {
     }
 }
 
+/// Plain interleaved PCM (WAV's usual 8-bit unsigned, 16-, 24- and 32-bit
+/// signed little-endian and 32-bit float) mixed to mono straight from a
+/// packet's bytes.
+///
+/// symphonia's PCM decoder first copies every sample, frame by frame,
+/// into a planar buffer of the stored type, and `AudioReader` then
+/// converts that to interleaved `f32`: two passes and a per-frame closure
+/// that cost an hour-long recording over a second of CPU. This path gives
+/// the very same samples (the same conversions, the same mix; a test
+/// compares them bit for bit) in one pass. Every other codec, and PCM
+/// that codes fewer bits than it stores (which symphonia shifts), goes
+/// through symphonia's decoder.
+#[derive(Debug, Clone, Copy)]
+struct DirectPcm {
+    layout: SampleLayout,
+    channels: usize,
+    frame_bytes: usize,
+    /// symphonia's decoder holds at most this many frames of a packet
+    /// (the container's packet size); kept so that both paths agree even
+    /// on a packet that claims more.
+    max_frames: usize,
+}
+
+impl DirectPcm {
+    /// The direct path for a track, where its codec and parameters allow.
+    fn for_params(params: &symphonia::core::codecs::CodecParameters) -> Option<DirectPcm> {
+        let layout = match params.codec {
+            CODEC_TYPE_PCM_U8 => SampleLayout::U8,
+            CODEC_TYPE_PCM_S16LE => SampleLayout::S16,
+            CODEC_TYPE_PCM_S24LE => SampleLayout::S24,
+            CODEC_TYPE_PCM_S32LE => SampleLayout::S32,
+            CODEC_TYPE_PCM_F32LE => SampleLayout::F32,
+            _ => return None,
+        };
+        let coded_bits = params
+            .bits_per_coded_sample
+            .or(params.bits_per_sample)
+            .unwrap_or(0);
+        let stored_bits = 8 * layout.bytes() as u32;
+        if layout != SampleLayout::F32 && coded_bits != stored_bits {
+            return None;
+        }
+        let channels = params.channels?.count();
+        let max_frames = usize::try_from(params.max_frames_per_packet?).ok()?;
+        (1..=usize::from(MAX_FILE_CHANNELS))
+            .contains(&channels)
+            .then_some(DirectPcm {
+                layout,
+                channels,
+                frame_bytes: layout.bytes() * channels,
+                max_frames,
+            })
+    }
+
+    /// Whole frames in a packet, as symphonia's decoder would decode them.
+    fn frames_in(&self, packet: &[u8]) -> usize {
+        (packet.len() / self.frame_bytes).min(self.max_frames)
+    }
+}
+
 /// Whether a PCM length is a writer's "unknown" marker: a WAV written to
 /// a pipe (ffmpeg, sox, arecord) cannot go back to fill in its `data`
 /// size and leaves it at 0xFFFFFFFF; its audio runs to the end of the file.
@@ -405,24 +483,7 @@ fn mix_interleaved(
         let sum: f32 = frame.iter().sum();
         sum * gain
     }));
-    // One pass without branches checks them all (`abs() <= MAX` fails for
-    // NaN and infinities too, as `checked_sample` does); only a bad
-    // sample sends the check back, sample by sample, for its error, with
-    // the samples before it kept.
-    let mixed = &out[start..];
-    if mixed
-        .iter()
-        .fold(true, |fine, v| fine & (v.abs() <= MAX_SAMPLE_MAGNITUDE))
-    {
-        return Ok(());
-    }
-    for index in 0..mixed.len() {
-        if let Err(error) = checked_sample(out[start + index], first_frame + index as u64) {
-            out.truncate(start + index);
-            return Err(error);
-        }
-    }
-    Ok(())
+    super::pcm::check_floats(out, start, first_frame)
 }
 
 fn check_channels(channels: usize) -> Result<(), AudioError> {
@@ -499,4 +560,116 @@ pub fn measure_duration(path: &Path, stop_after_s: f64) -> Result<f64, AudioErro
     let rate = f64::from(info.sample_rate);
     let stop_after = (stop_after_s * rate).min(u64::MAX as f64) as u64;
     Ok(reader.count_remaining(stop_after)? as f64 / rate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A WAV of `frames` frames of `channels` distinct channels, with
+    /// values spread over the whole range (and, in float, signed zeros,
+    /// subnormals and full scale).
+    fn wav(layout: SampleLayout, channels: u16, frames: usize) -> Vec<u8> {
+        let (bits, format) = match layout {
+            SampleLayout::U8 => (8, hound::SampleFormat::Int),
+            SampleLayout::S16 => (16, hound::SampleFormat::Int),
+            SampleLayout::S24 => (24, hound::SampleFormat::Int),
+            SampleLayout::S32 => (32, hound::SampleFormat::Int),
+            SampleLayout::F32 => (32, hound::SampleFormat::Float),
+        };
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: 44_100,
+            bits_per_sample: bits,
+            sample_format: format,
+        };
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        let mut writer = hound::WavWriter::new(&mut bytes, spec).unwrap();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let specials = [-0.0f32, 0.0, 1e-40, -1e-40, 1.0, -1.0, 0.5];
+        for index in 0..frames * usize::from(channels) {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let word = (state >> 32) as u32;
+            match layout {
+                SampleLayout::U8 => writer.write_sample((word >> 24) as u8 as i8).unwrap(),
+                SampleLayout::S16 => writer.write_sample((word >> 16) as u16 as i16).unwrap(),
+                SampleLayout::S24 => writer.write_sample((word as i32) >> 8).unwrap(),
+                SampleLayout::S32 => writer.write_sample(word as i32).unwrap(),
+                SampleLayout::F32 => {
+                    let value = if index % 5 == 0 {
+                        specials[(word % specials.len() as u32) as usize]
+                    } else {
+                        (word as i32) as f32 / 2_147_483_648.0
+                    };
+                    writer.write_sample(value).unwrap()
+                }
+            }
+        }
+        writer.finalize().unwrap();
+        bytes.into_inner()
+    }
+
+    fn read(bytes: Vec<u8>, allow_direct: bool) -> (Vec<f32>, bool) {
+        let source = Box::new(OddListFix::new(std::io::Cursor::new(bytes)));
+        let mut reader = AudioReader::open_source(source, allow_direct).unwrap();
+        let direct = reader.direct.is_some();
+        (reader.read_all().unwrap(), direct)
+    }
+
+    /// The direct path gives symphonia's samples to the bit, in every
+    /// layout it takes and for any channel count.
+    #[test]
+    fn plain_pcm_read_directly_is_symphonias_decoding_to_the_bit() {
+        for layout in [
+            SampleLayout::U8,
+            SampleLayout::S16,
+            SampleLayout::S24,
+            SampleLayout::S32,
+            SampleLayout::F32,
+        ] {
+            for channels in [1, 2, 3, 6] {
+                let bytes = wav(layout, channels, 5_000);
+                let (direct, took_direct) = read(bytes.clone(), true);
+                let (decoded, took_symphonia) = read(bytes, false);
+                assert!(took_direct && !took_symphonia, "{layout:?}");
+                assert_eq!(direct.len(), 5_000, "{layout:?} x{channels}");
+                let direct: Vec<u32> = direct.iter().map(|v| v.to_bits()).collect();
+                let decoded: Vec<u32> = decoded.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(direct, decoded, "{layout:?} x{channels}");
+            }
+        }
+    }
+
+    /// A NaN in a float WAV is the same error, naming the same frame, on
+    /// both paths.
+    #[test]
+    fn a_bad_float_sample_is_the_same_error_on_both_paths() {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 8_000,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        let mut writer = hound::WavWriter::new(&mut bytes, spec).unwrap();
+        for frame in 0..3_000 {
+            let value = if frame == 2_500 { f32::NAN } else { 0.25 };
+            writer.write_sample(value).unwrap();
+            writer.write_sample(0.5f32).unwrap();
+        }
+        writer.finalize().unwrap();
+        for allow_direct in [true, false] {
+            let source = Box::new(OddListFix::new(std::io::Cursor::new(
+                bytes.get_ref().clone(),
+            )));
+            let mut reader = AudioReader::open_source(source, allow_direct).unwrap();
+            let error = reader.read_all().unwrap_err();
+            assert!(
+                matches!(error, AudioError::NonFinite { frame: 2_500 }),
+                "{allow_direct}: {error}"
+            );
+        }
+    }
 }

@@ -37,6 +37,11 @@ impl SampleLayout {
     ///
     /// `first_frame` is the index of the first frame in the whole signal, used
     /// to name the frame of a non-finite float sample.
+    ///
+    /// The samples are those symphonia's PCM decoder gives, mixed as
+    /// `AudioReader` mixes them (channels summed from `-0.0` in order, then
+    /// scaled), to the bit: a WAV read without symphonia's decoder, a raw
+    /// stream and the same audio decoded by symphonia are the same signal.
     pub fn mix_to_mono(
         self,
         bytes: &[u8],
@@ -44,41 +49,86 @@ impl SampleLayout {
         first_frame: u64,
         out: &mut Vec<f32>,
     ) -> Result<(), AudioError> {
-        let width = self.bytes();
-        let frame_len = width * channels;
-        debug_assert_eq!(bytes.len() % frame_len, 0);
-        let gain = 1.0 / channels as f32;
-        out.reserve(bytes.len() / frame_len);
-        for (index, frame) in bytes.chunks_exact(frame_len).enumerate() {
-            let mut sum = 0.0f32;
-            for sample in frame.chunks_exact(width) {
-                sum += self.decode(sample);
+        debug_assert_eq!(bytes.len() % (self.bytes() * channels), 0);
+        match self {
+            SampleLayout::U8 => mix_frames(bytes, channels, out, |[b]: [u8; 1]| {
+                (f32::from(b) - 128.0) / 128.0
+            }),
+            SampleLayout::S16 => mix_frames(bytes, channels, out, |b: [u8; 2]| {
+                f32::from(i16::from_le_bytes(b)) / 32_768.0
+            }),
+            SampleLayout::S24 => mix_frames(bytes, channels, out, |[b0, b1, b2]: [u8; 3]| {
+                // Sign-extend by placing the 24 bits at the top of an i32.
+                let v = i32::from_le_bytes([0, b0, b1, b2]) >> 8;
+                v as f32 / 8_388_608.0
+            }),
+            SampleLayout::S32 => mix_frames(bytes, channels, out, |b: [u8; 4]| {
+                i32::from_le_bytes(b) as f32 / 2_147_483_648.0
+            }),
+            SampleLayout::F32 => {
+                let start = out.len();
+                mix_frames(bytes, channels, out, f32::from_le_bytes);
+                check_floats(out, start, first_frame)?;
             }
-            out.push(super::checked_sample(
-                sum * gain,
-                first_frame + index as u64,
-            )?);
         }
         Ok(())
     }
+}
 
-    /// Decodes one sample (exactly `self.bytes()` bytes) to -1..1.
-    #[inline]
-    fn decode(self, b: &[u8]) -> f32 {
-        match self {
-            SampleLayout::U8 => (f32::from(b[0]) - 128.0) / 128.0,
-            SampleLayout::S16 => f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0,
-            SampleLayout::S24 => {
-                // Sign-extend by placing the 24 bits at the top of an i32.
-                let v = i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8;
-                v as f32 / 8_388_608.0
-            }
-            SampleLayout::S32 => {
-                i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0
-            }
-            SampleLayout::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+/// Appends the mix of every whole frame of `W`-byte samples in `bytes`
+/// to `out`. One channel is copied through `decode` (no arithmetic, so a
+/// `-0.0` stays one, as in symphonia's path); more are summed from
+/// `-0.0` in channel order and scaled by `1 / channels`.
+#[inline]
+fn mix_frames<const W: usize>(
+    bytes: &[u8],
+    channels: usize,
+    out: &mut Vec<f32>,
+    decode: impl Fn([u8; W]) -> f32,
+) {
+    let sample = |chunk: &[u8]| {
+        let mut raw = [0u8; W];
+        raw.copy_from_slice(chunk);
+        decode(raw)
+    };
+    if channels == 1 {
+        out.extend(bytes.chunks_exact(W).map(sample));
+        return;
+    }
+    let gain = 1.0 / channels as f32;
+    out.extend(bytes.chunks_exact(W * channels).map(|frame| {
+        let sum = frame
+            .chunks_exact(W)
+            .map(sample)
+            .fold(-0.0f32, |a, b| a + b);
+        sum * gain
+    }));
+}
+
+/// Checks the float samples `out[start..]` (frame `first_frame` on): one
+/// pass without branches over them all (`abs() <= MAX` fails for NaN and
+/// infinities too, as [`checked_sample`](super::checked_sample) does);
+/// only a bad sample sends the check back, sample by sample, for its
+/// error, with the samples before it kept. Integer layouts need no check:
+/// they lie within ±1 by construction.
+pub(crate) fn check_floats(
+    out: &mut Vec<f32>,
+    start: usize,
+    first_frame: u64,
+) -> Result<(), AudioError> {
+    let mixed = &out[start..];
+    if mixed.iter().fold(true, |fine, v| {
+        fine & (v.abs() <= super::MAX_SAMPLE_MAGNITUDE)
+    }) {
+        return Ok(());
+    }
+    for index in 0..mixed.len() {
+        if let Err(error) = super::checked_sample(out[start + index], first_frame + index as u64) {
+            out.truncate(start + index);
+            return Err(error);
         }
     }
+    Ok(())
 }
 
 /// The encodings a live stream may use (PROTOCOL.md §5 `stream.open`).

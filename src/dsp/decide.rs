@@ -16,7 +16,9 @@ pub struct Candidate {
     pub start_s: f64,
     /// The correlation score times the spectral check's factor, 0..1.
     pub score: f32,
-    /// The fine check's score ([`fine`](super::fine)), -1..1.
+    /// The fine check's score ([`fine`](super::fine)), -1..1; NaN where
+    /// it was not measured: outside a trace, a candidate that
+    /// [`rejected_before_fine`] rejects.
     pub fine: f32,
     /// What a true repeat can be expected to keep of the fine score: the
     /// template's [`steadiness`](super::fine::FineTemplate::steadiness).
@@ -206,13 +208,8 @@ impl Tuning {
 /// [`Reason::ALL`]; the first that rejects gives the reason.
 pub fn decide(candidate: &Candidate, threshold: &Threshold, tuning: &Tuning) -> Verdict {
     let reject = Verdict::Rejected;
-    if candidate.separate == Some(false) {
-        return reject(Reason::NotSeparate);
-    }
-    if candidate.separate.is_some()
-        && threshold.too_quiet_in_shadow(candidate.loudness, tuning.shadowed_loudness)
-    {
-        return reject(Reason::QuietInShadow);
+    if let Some(reason) = rejected_before_fine(candidate, threshold, tuning) {
+        return reject(reason);
     }
     if candidate.fine < tuning.fine_min * candidate.fine_steadiness {
         return reject(Reason::FineMismatch);
@@ -243,6 +240,26 @@ pub fn decide(candidate: &Candidate, threshold: &Threshold, tuning: &Tuning) -> 
         }
         Err(reason) => reject(reason),
     }
+}
+
+/// The reason [`decide`] rejects `candidate` by the rules it applies
+/// before reading the fine score, if one does: the counter skips the fine
+/// check, the dearest measurement, for these candidates, since their
+/// verdict does not depend on it.
+pub fn rejected_before_fine(
+    candidate: &Candidate,
+    threshold: &Threshold,
+    tuning: &Tuning,
+) -> Option<Reason> {
+    if candidate.separate == Some(false) {
+        return Some(Reason::NotSeparate);
+    }
+    if candidate.separate.is_some()
+        && threshold.too_quiet_in_shadow(candidate.loudness, tuning.shadowed_loudness)
+    {
+        return Some(Reason::QuietInShadow);
+    }
+    None
 }
 
 /// How many candidates each verdict took: for the bench and `--explain`.

@@ -297,11 +297,30 @@ const FLOOR_MARGIN: f32 = 2.0;
 ///
 /// A gain change scales power and floor alike, so features do not depend on
 /// loudness; stationary noise sits at its floor, so it adds nothing.
+///
+/// The log is taken only where the ratio exceeds 1: elsewhere it is at
+/// most 0 and the feature is 0 (as `ln().max(0.0)` gives, NaN included),
+/// and most bands of most frames sit at their floor, so this skips most
+/// of the recording's logs without changing a value.
 #[inline]
 pub fn feature(power: f32, floor: f32) -> f32 {
-    ((power + POWER_FLOOR) / (FLOOR_MARGIN * floor + POWER_FLOOR))
-        .ln()
-        .max(0.0)
+    ratio_feature(floor_ratio(power, floor))
+}
+
+/// A band's power over its floor, the ratio [`feature`] takes the log of.
+#[inline]
+fn floor_ratio(power: f32, floor: f32) -> f32 {
+    (power + POWER_FLOOR) / (FLOOR_MARGIN * floor + POWER_FLOOR)
+}
+
+/// [`feature`] of a [`floor_ratio`].
+#[inline]
+fn ratio_feature(ratio: f32) -> f32 {
+    if ratio > 1.0 {
+        ratio.ln()
+    } else {
+        0.0
+    }
 }
 
 /// The recording's noise floor per band, tracked causally: the minimum of
@@ -360,9 +379,16 @@ impl RunningFloor {
                 *sum += f64::from(p);
             }
             self.recent.push_back(powers);
+            // Band by band, in passes: the arithmetic passes run over all
+            // 40 bands at once in vector registers, the queues' branchy
+            // bookkeeping stays in a pass of its own. Each band's values
+            // come from the same operations, in the same order, as one
+            // band at a time.
             let n = self.recent.len() as f64;
-            for (b, value) in frame.iter_mut().enumerate() {
-                let smoothed = (self.sums[b] / n).max(0.0) as f32;
+            let smoothed: [f32; BANDS] =
+                std::array::from_fn(|b| (self.sums[b] / n).max(0.0) as f32);
+            let mut minima = [0.0f32; BANDS];
+            for (b, (minimum, &smoothed)) in minima.iter_mut().zip(&smoothed).enumerate() {
                 let queue = &mut self.minima[b];
                 while queue.back().is_some_and(|&(_, p)| p >= smoothed) {
                     queue.pop_back();
@@ -374,15 +400,19 @@ impl RunningFloor {
                 {
                     queue.pop_front();
                 }
-                let minimum = queue.front().map_or(smoothed, |&(_, p)| p);
-                let floor = if self.frame == 0 {
-                    minimum
-                } else {
-                    minimum.min(self.last[b] * self.rise_per_frame)
-                };
-                self.last[b] = floor;
-                floors.push(floor);
-                *value = feature(*value, floor);
+                *minimum = queue.front().map_or(smoothed, |&(_, p)| p);
+            }
+            if self.frame == 0 {
+                self.last = minima;
+            } else {
+                for (last, &minimum) in self.last.iter_mut().zip(&minima) {
+                    *last = minimum.min(*last * self.rise_per_frame);
+                }
+            }
+            floors.extend_from_slice(&self.last);
+            let ratios: [f32; BANDS] = std::array::from_fn(|b| floor_ratio(frame[b], self.last[b]));
+            for (value, ratio) in frame.iter_mut().zip(ratios) {
+                *value = ratio_feature(ratio);
             }
             self.frame += 1;
         }

@@ -441,19 +441,26 @@ impl Counter {
         let resolution = self.resolution;
         let limit = (p.frame + self.template_frames).saturating_sub(1) * resolution.hop as u64
             + resolution.window as u64;
-        let fine = self.fine.score(onset_s * f64::from(ANALYSIS_RATE), limit);
-        Candidate {
+        let mut candidate = Candidate {
             frame: p.frame,
             start_s: onset_s.max(0.0),
             score,
-            fine,
+            fine: f32::NAN,
             fine_steadiness: self.fine.steadiness(),
             // The check keeps these frames too (see above), so the
             // loudness is always known; the threshold copes without it.
             loudness: self.check.loudness(p.frame),
             separate,
             buried,
+        };
+        // A candidate rejected whatever its fine score needs none (a
+        // trace shows every candidate's).
+        if self.trace.is_some()
+            || decide::rejected_before_fine(&candidate, &self.threshold, &self.tuning).is_none()
+        {
+            candidate.fine = self.fine.score(onset_s * f64::from(ANALYSIS_RATE), limit);
         }
+        candidate
     }
 
     /// Every candidate's verdict so far, counted by reason.

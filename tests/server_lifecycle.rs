@@ -260,7 +260,6 @@ async fn timers_close_sessions() {
     let mut s = settings(dir.path());
     s.handshake_timeout = Duration::from_millis(300);
     s.login_timeout = Duration::from_millis(400);
-    s.idle_timeout = Duration::from_millis(600);
     let server = start(s);
     let addr = server.local_addr();
 
@@ -277,16 +276,22 @@ async fn timers_close_sessions() {
     c.ok("ping", json!({}), &[]).await;
     assert_eq!(c.until_closed().await.as_deref(), Some("login_timeout"));
 
-    // Logged in, pings keep the session alive; silence ends it.
-    let mut c = TestClient::connect(addr).await;
+    // Logged in, pings keep the session alive; silence ends it. A server
+    // of its own, whose login timer leaves a signup's and a login's
+    // password hashes time on a busy machine (other tests hash too).
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(dir.path());
+    s.idle_timeout = Duration::from_millis(1000);
+    let server = start(s);
+    let mut c = TestClient::connect(server.local_addr()).await;
     c.signup_login("leo").await;
     for _ in 0..6 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
         c.ok("ping", json!({}), &[]).await;
     }
     let quiet = std::time::Instant::now();
     assert_eq!(c.until_closed().await.as_deref(), Some("idle_timeout"));
-    assert!(quiet.elapsed() >= Duration::from_millis(500));
+    assert!(quiet.elapsed() >= Duration::from_millis(800));
 }
 
 #[tokio::test]

@@ -570,19 +570,7 @@ mod tests {
     /// values spread over the whole range (and, in float, signed zeros,
     /// subnormals and full scale).
     fn wav(layout: SampleLayout, channels: u16, frames: usize) -> Vec<u8> {
-        let (bits, format) = match layout {
-            SampleLayout::U8 => (8, hound::SampleFormat::Int),
-            SampleLayout::S16 => (16, hound::SampleFormat::Int),
-            SampleLayout::S24 => (24, hound::SampleFormat::Int),
-            SampleLayout::S32 => (32, hound::SampleFormat::Int),
-            SampleLayout::F32 => (32, hound::SampleFormat::Float),
-        };
-        let spec = hound::WavSpec {
-            channels,
-            sample_rate: 44_100,
-            bits_per_sample: bits,
-            sample_format: format,
-        };
+        let spec = crate::synth::wav_spec(44_100, channels, layout);
         let mut bytes = std::io::Cursor::new(Vec::new());
         let mut writer = hound::WavWriter::new(&mut bytes, spec).unwrap();
         let mut state = 0x9e37_79b9_7f4a_7c15u64;

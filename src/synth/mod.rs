@@ -459,6 +459,25 @@ pub fn wav_bytes(
     bytes.into_inner()
 }
 
+/// hound's description of a WAV file of `channels` channels at `rate`
+/// stored as `layout`: what every WAV the crate writes starts from.
+pub fn wav_spec(rate: u32, channels: u16, layout: crate::audio::SampleLayout) -> hound::WavSpec {
+    use crate::audio::SampleLayout;
+    let (bits_per_sample, sample_format) = match layout {
+        SampleLayout::U8 => (8, hound::SampleFormat::Int),
+        SampleLayout::S16 => (16, hound::SampleFormat::Int),
+        SampleLayout::S24 => (24, hound::SampleFormat::Int),
+        SampleLayout::S32 => (32, hound::SampleFormat::Int),
+        SampleLayout::F32 => (32, hound::SampleFormat::Float),
+    };
+    hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample,
+        sample_format,
+    }
+}
+
 /// Writes a WAV file into `out` with hound.
 fn write_wav_to<W: std::io::Write + std::io::Seek>(
     out: W,
@@ -468,20 +487,7 @@ fn write_wav_to<W: std::io::Write + std::io::Seek>(
     layout: crate::audio::SampleLayout,
 ) -> Result<(), hound::Error> {
     use crate::audio::SampleLayout;
-    let (bits, format) = match layout {
-        SampleLayout::U8 => (8, hound::SampleFormat::Int),
-        SampleLayout::S16 => (16, hound::SampleFormat::Int),
-        SampleLayout::S24 => (24, hound::SampleFormat::Int),
-        SampleLayout::S32 => (32, hound::SampleFormat::Int),
-        SampleLayout::F32 => (32, hound::SampleFormat::Float),
-    };
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: rate,
-        bits_per_sample: bits,
-        sample_format: format,
-    };
-    let mut writer = hound::WavWriter::new(out, spec)?;
+    let mut writer = hound::WavWriter::new(out, wav_spec(rate, channels, layout))?;
     for &s in samples {
         let s = s.clamp(-1.0, 1.0);
         for _ in 0..channels {

@@ -327,6 +327,14 @@ fn ratio_feature(ratio: f32) -> f32 {
 /// smoothed power over the last [`FLOOR_WINDOW_S`] (minimum statistics),
 /// rising no faster than [`FLOOR_RISE_DB_PER_S`]. Causal and
 /// frame-by-frame, so a stream and a whole file get the same features.
+///
+/// The window's minimum is taken block-wise (van Herk / Gil-Werman): the
+/// frames are cut into blocks of the window's length, and a window ending
+/// in one block is the tail of the block before it and the head of its
+/// own, so its minimum is that of the tail's minimum (kept for each
+/// position when the block before was complete) and the head's (kept as
+/// the block arrives). Three comparisons a frame, band for band with no
+/// branch, and exactly the minimum a queue of candidates would give.
 pub struct RunningFloor {
     /// The last frames' powers, for the smoothing average.
     recent: std::collections::VecDeque<[f32; BANDS]>,
@@ -334,10 +342,16 @@ pub struct RunningFloor {
     /// taking away values leaves no error that matters.
     sums: [f64; BANDS],
     smoothing_frames: usize,
-    window_frames: u64,
-    /// Per band: (frame, smoothed power) candidates for the window minimum,
-    /// increasing in power (a monotonic queue).
-    minima: Vec<std::collections::VecDeque<(u64, f32)>>,
+    /// Frames in the minimum's window, and in each block.
+    window_frames: usize,
+    /// The current block's smoothed powers so far.
+    block: Vec<[f32; BANDS]>,
+    /// Per band: the minimum of the current block so far.
+    head: [f32; BANDS],
+    /// For each position of the previous block: per band, the minimum of
+    /// the block from that position to its end (empty before the first
+    /// block is complete).
+    tails: Vec<[f32; BANDS]>,
     frame: u64,
     /// Per band: the floor given for the previous frame.
     last: [f32; BANDS],
@@ -349,16 +363,50 @@ impl RunningFloor {
     /// A floor tracker for frames of `resolution`.
     pub fn new(resolution: Resolution) -> RunningFloor {
         let smoothing_frames = resolution.frames(FLOOR_SMOOTHING_S);
+        let window_frames = resolution.frames(FLOOR_WINDOW_S);
         RunningFloor {
             recent: std::collections::VecDeque::with_capacity(smoothing_frames),
             sums: [0.0; BANDS],
             smoothing_frames,
-            window_frames: resolution.frames(FLOOR_WINDOW_S) as u64,
-            minima: vec![std::collections::VecDeque::new(); BANDS],
+            window_frames,
+            block: Vec::with_capacity(window_frames),
+            head: [0.0; BANDS],
+            tails: Vec::with_capacity(window_frames),
             frame: 0,
             last: [0.0; BANDS],
             rise_per_frame: 10f64.powf(FLOOR_RISE_DB_PER_S * resolution.frame_seconds() / 10.0)
                 as f32,
+        }
+    }
+
+    /// Per band: the minimum of `smoothed` over the window of frames that
+    /// ends with this one (all frames so far while there are fewer).
+    fn window_minimum(&mut self, smoothed: [f32; BANDS]) -> [f32; BANDS] {
+        if self.block.len() == self.window_frames {
+            // The block is complete: its tails' minima, from the end.
+            self.tails.clear();
+            self.tails.extend_from_slice(&self.block);
+            for i in (0..self.window_frames.saturating_sub(1)).rev() {
+                let (tail, after) = self.tails.split_at_mut(i + 1);
+                for (t, &a) in tail[i].iter_mut().zip(&after[0]) {
+                    *t = t.min(a);
+                }
+            }
+            self.block.clear();
+        }
+        if self.block.is_empty() {
+            self.head = smoothed;
+        } else {
+            for (h, &s) in self.head.iter_mut().zip(&smoothed) {
+                *h = h.min(s);
+            }
+        }
+        self.block.push(smoothed);
+        // The window's frames in the previous block: from the position
+        // after this one's to its end.
+        match self.tails.get(self.block.len()) {
+            Some(tail) => std::array::from_fn(|b| tail[b].min(self.head[b])),
+            None => self.head,
         }
     }
 
@@ -379,29 +427,10 @@ impl RunningFloor {
                 *sum += f64::from(p);
             }
             self.recent.push_back(powers);
-            // Band by band, in passes: the arithmetic passes run over all
-            // 40 bands at once in vector registers, the queues' branchy
-            // bookkeeping stays in a pass of its own. Each band's values
-            // come from the same operations, in the same order, as one
-            // band at a time.
             let n = self.recent.len() as f64;
             let smoothed: [f32; BANDS] =
                 std::array::from_fn(|b| (self.sums[b] / n).max(0.0) as f32);
-            let mut minima = [0.0f32; BANDS];
-            for (b, (minimum, &smoothed)) in minima.iter_mut().zip(&smoothed).enumerate() {
-                let queue = &mut self.minima[b];
-                while queue.back().is_some_and(|&(_, p)| p >= smoothed) {
-                    queue.pop_back();
-                }
-                queue.push_back((self.frame, smoothed));
-                while queue
-                    .front()
-                    .is_some_and(|&(f, _)| f + self.window_frames <= self.frame)
-                {
-                    queue.pop_front();
-                }
-                *minimum = queue.front().map_or(smoothed, |&(_, p)| p);
-            }
+            let minima = self.window_minimum(smoothed);
             if self.frame == 0 {
                 self.last = minima;
             } else {
@@ -553,6 +582,30 @@ mod tests {
         assert_eq!(Resolution::for_sound_s(0.15), Resolution::STANDARD);
         assert_eq!(Resolution::FINE.frames(FLOOR_WINDOW_S), 4_000);
         assert_eq!(Resolution::STANDARD.frames(0.001), 1, "never zero frames");
+    }
+
+    /// The block-wise minimum is the plain minimum over the window, for
+    /// every frame, whatever the window's length.
+    #[test]
+    fn the_window_minimum_is_the_minimum_of_the_window() {
+        for window in [1, 2, 3, 7, 50] {
+            let mut floor = RunningFloor::new(Resolution::STANDARD);
+            floor.window_frames = window;
+            let values: Vec<[f32; BANDS]> = (0..400u32)
+                .map(|i| std::array::from_fn(|b| ((i * 7919 + b as u32 * 104_729) % 997) as f32))
+                .collect();
+            for (t, &smoothed) in values.iter().enumerate() {
+                let got = floor.window_minimum(smoothed);
+                let first = (t + 1).saturating_sub(window);
+                let want: [f32; BANDS] = std::array::from_fn(|b| {
+                    values[first..=t]
+                        .iter()
+                        .map(|v| v[b])
+                        .fold(f32::INFINITY, f32::min)
+                });
+                assert_eq!(got, want, "window {window}, frame {t}");
+            }
+        }
     }
 
     #[test]

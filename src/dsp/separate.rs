@@ -30,6 +30,7 @@
 //! residual; where one more copy takes away a good share of it, at a gain
 //! like its neighbours', the audio holds one more occurrence.
 
+use std::cell::OnceCell;
 use std::collections::VecDeque;
 
 use super::correlate::{standardise, BandCorrelation};
@@ -83,6 +84,16 @@ pub const HIDDEN_GAIN: f32 = 0.3;
 /// Most hidden occurrences one stretch may hold (repeats a third of the
 /// template apart fill four template lengths with eleven).
 const MAX_HIDDEN: usize = 11;
+/// The search for one more copy takes each frame's dot product directly
+/// while the frames to try times the template's frames stay within this
+/// many times a transform's length times its log (the butterflies per
+/// band of one FFT, roughly): short templates between close repeats (a
+/// key click every 0.12 s: some 40 frames of 19) need far fewer products
+/// than the 41 transforms of the FFT search, long ones far more. At 1 the
+/// rule is the plain count of multiplications either way; the dense hour
+/// (a 19-frame click, stretches of some 50 frames) searches directly, a
+/// 1 s template in rapid repeats by FFT.
+const DIRECT_SEARCH_SHARE: usize = 1;
 /// Coordinate-descent sweeps of the least-squares fit: a handful of
 /// columns that overlap in part converge in far fewer.
 const FIT_SWEEPS: usize = 40;
@@ -99,6 +110,10 @@ pub struct Separation {
     /// The squared norm of `template_power`: a whole copy's, in the joint
     /// model.
     template_norm: f32,
+    /// The squared norms of the template's first frames, by how many
+    /// (filled as asked for): a copy that runs past a stretch's end, as
+    /// most copies the search for one more tries do.
+    head_norms: Vec<OnceCell<f32>>,
     frames: usize,
     /// The searches for one more copy made so far, one per transform
     /// length: planning one and transforming the template's 40 bands cost
@@ -125,6 +140,7 @@ impl Separation {
             template,
             template_onsets,
             template_norm: sum_of_squares(&template_power),
+            head_norms: vec![OnceCell::new(); frames + 1],
             template_power,
             frames,
             searches: Vec::new(),
@@ -246,6 +262,7 @@ impl Separation {
         let model = JointModel {
             template: &self.template_power,
             template_norm: self.template_norm,
+            head_norms: &self.head_norms,
             frames: self.frames as i64,
             span: span as i64,
         };
@@ -258,15 +275,6 @@ impl Separation {
             .filter(|&k| k + model.frames > 0 && k < model.span)
             .collect();
         let fft_len = CopySearch::fft_len_for(self.frames, span);
-        let search = match self.searches.iter().position(|s| s.fft_len() == fft_len) {
-            Some(i) => &mut self.searches[i],
-            None => {
-                self.searches
-                    .push(CopySearch::new(&self.template_power, fft_len));
-                let last = self.searches.len() - 1;
-                &mut self.searches[last]
-            }
-        };
         let mut found = Vec::new();
         // The fit of the occurrences so far; each one found brings its own.
         let (mut gains, mut residual) = model.fit(&occurrences, &observed);
@@ -275,20 +283,37 @@ impl Separation {
             if unexplained <= 0.0 {
                 break;
             }
-            // The frame where one more copy takes away the most residual.
-            let along = search.along(&residual, span);
-            let best = (after + gap..=before.saturating_sub(gap))
+            // The frame where one more copy takes away the most residual:
+            // each frame's dot product directly where there are few frames
+            // to try and the template is short, else all at once by FFT.
+            let tries: Vec<i64> = (after + gap..=before.saturating_sub(gap))
                 .map(relative)
                 .filter(|&x| occurrences.iter().all(|&k| k.abs_diff(x) >= gap))
+                .collect();
+            let direct = tries.len() * self.frames
+                <= DIRECT_SEARCH_SHARE * fft_len * fft_len.ilog2() as usize;
+            let along_all = (!direct).then(|| {
+                CopySearch::of_length(&mut self.searches, &self.template_power, fft_len)
+                    .along(&residual, span)
+            });
+            let best = tries
+                .into_iter()
                 .filter_map(|x| {
-                    let along = along[x as usize];
+                    let along = match &along_all {
+                        Some(along) => along[x as usize],
+                        None => model.dot(x, &residual),
+                    };
                     let norm = model.norm(x);
                     (along > 0.0 && norm > 0.0).then(|| (x, along * along / norm))
                 })
                 .max_by(|a, b| a.1.total_cmp(&b.1));
             let Some((x, _)) = best else { break };
             occurrences.push(x);
-            let (with_gains, with_residual) = model.fit(&occurrences, &observed);
+            // From the fit so far, the new copy at no gain: the known
+            // copies' gains move little, and the fit needs fewer sweeps.
+            let mut start = gains.clone();
+            start.push(0.0);
+            let (with_gains, with_residual) = model.fit_from(&occurrences, start, residual.clone());
             let improvement = (unexplained - sum_of_squares(&with_residual)) / unexplained;
             let gain = with_gains.last().copied().unwrap_or(0.0);
             if improvement <= HIDDEN_IMPROVEMENT
@@ -312,6 +337,9 @@ struct JointModel<'a> {
     template: &'a [f32],
     /// Their squared norm.
     template_norm: f32,
+    /// The squared norms of the template's first frames, by how many
+    /// ([`Separation`]'s, filled as asked for).
+    head_norms: &'a [OnceCell<f32>],
     frames: i64,
     /// Frames in the stretch.
     span: i64,
@@ -345,7 +373,12 @@ impl JointModel<'_> {
         if frames.len() == self.frames as usize {
             return self.template_norm;
         }
-        sum_of_squares(&self.template[frames.start * BANDS..frames.end * BANDS])
+        let squares = || sum_of_squares(&self.template[frames.start * BANDS..frames.end * BANDS]);
+        if frames.start == 0 {
+            *self.head_norms[frames.end].get_or_init(squares)
+        } else {
+            squares()
+        }
     }
 
     /// Takes `gain` times the copy at `at` away from `signal`.
@@ -364,8 +397,21 @@ impl JointModel<'_> {
     /// `observed` (least squares, by coordinate descent), and the
     /// residual they leave.
     fn fit(&self, occurrences: &[i64], observed: &[f32]) -> (Vec<f32>, Vec<f32>) {
-        let mut gains = vec![0.0f32; occurrences.len()];
-        let mut residual = observed.to_vec();
+        self.fit_from(
+            occurrences,
+            vec![0.0f32; occurrences.len()],
+            observed.to_vec(),
+        )
+    }
+
+    /// [`JointModel::fit`] from `gains` (one per occurrence, not
+    /// negative) and the `residual` they leave.
+    fn fit_from(
+        &self,
+        occurrences: &[i64],
+        mut gains: Vec<f32>,
+        mut residual: Vec<f32>,
+    ) -> (Vec<f32>, Vec<f32>) {
         let norms: Vec<f32> = occurrences.iter().map(|&at| self.norm(at)).collect();
         for _ in 0..FIT_SWEEPS {
             let mut moved = false;
@@ -394,7 +440,8 @@ impl JointModel<'_> {
 /// with a residual (their dot product), for every frame at once: one
 /// [`BandCorrelation`]. Direct dot products cost the template's length per
 /// frame, which for a long template over a stretch four times its length
-/// is millions of products per search.
+/// is millions of products per search (for a short one, fewer than the
+/// transforms: [`DIRECT_SEARCH_SHARE`]).
 struct CopySearch {
     correlation: BandCorrelation,
 }
@@ -413,6 +460,23 @@ impl CopySearch {
     fn new(template: &[f32], fft_len: usize) -> CopySearch {
         CopySearch {
             correlation: BandCorrelation::new(template, fft_len),
+        }
+    }
+
+    /// The search in `searches` with transforms of `fft_len`, made and
+    /// kept there if none has it yet.
+    fn of_length<'s>(
+        searches: &'s mut Vec<CopySearch>,
+        template: &[f32],
+        fft_len: usize,
+    ) -> &'s mut CopySearch {
+        match searches.iter().position(|s| s.fft_len() == fft_len) {
+            Some(i) => &mut searches[i],
+            None => {
+                searches.push(CopySearch::new(template, fft_len));
+                let last = searches.len() - 1;
+                &mut searches[last]
+            }
         }
     }
 
@@ -602,6 +666,7 @@ mod tests {
         let model = JointModel {
             template: &template,
             template_norm: sum_of_squares(&template),
+            head_norms: &vec![OnceCell::new(); 8],
             frames: 7,
             span: span as i64,
         };

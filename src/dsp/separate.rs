@@ -413,26 +413,69 @@ impl JointModel<'_> {
         mut residual: Vec<f32>,
     ) -> (Vec<f32>, Vec<f32>) {
         let norms: Vec<f32> = occurrences.iter().map(|&at| self.norm(at)).collect();
+        // The sweeps run on the copies' dot products with the residual
+        // and with one another, a few numbers per copy: a gain that moves
+        // by `delta` takes `delta` times its copy's product with each copy
+        // from that copy's dot with the residual. The residual itself is
+        // brought up to date once, at the end.
+        let count = occurrences.len();
+        let mut along: Vec<f32> = occurrences
+            .iter()
+            .map(|&at| self.dot(at, &residual))
+            .collect();
+        let mut products = vec![0.0f32; count * count];
+        for i in 0..count {
+            products[i * count + i] = norms[i];
+            for j in 0..i {
+                let product = self.cross(occurrences[i], occurrences[j]);
+                products[i * count + j] = product;
+                products[j * count + i] = product;
+            }
+        }
+        let start = gains.clone();
         for _ in 0..FIT_SWEEPS {
             let mut moved = false;
-            for ((gain, &at), &norm) in gains.iter_mut().zip(occurrences).zip(&norms) {
-                if norm <= 0.0 {
+            for i in 0..count {
+                if norms[i] <= 0.0 {
                     continue;
                 }
-                let new = (*gain + self.dot(at, &residual) / norm).max(0.0);
-                if new != *gain {
-                    self.subtract(at, new - *gain, &mut residual);
-                    *gain = new;
+                let new = (gains[i] + along[i] / norms[i]).max(0.0);
+                if new != gains[i] {
+                    let delta = new - gains[i];
+                    for (a, &product) in along.iter_mut().zip(&products[i * count..][..count]) {
+                        *a -= delta * product;
+                    }
+                    gains[i] = new;
                     moved = true;
                 }
             }
-            // A sweep that moved no gain left the residual as it was, so
+            // A sweep that moved no gain left every dot as it was, so
             // every later sweep would repeat it exactly: the fit is done.
             if !moved {
                 break;
             }
         }
+        for ((&at, &gain), &before) in occurrences.iter().zip(&gains).zip(&start) {
+            if gain != before {
+                self.subtract(at, gain - before, &mut residual);
+            }
+        }
         (gains, residual)
+    }
+
+    /// The copies at `a` and `b` (gain 1) dotted with each other within
+    /// the stretch.
+    fn cross(&self, a: i64, b: i64) -> f32 {
+        let first = a.max(b).max(0);
+        let end = (a.min(b) + self.frames).min(self.span);
+        if end <= first {
+            return 0.0;
+        }
+        let len = (end - first) as usize * BANDS;
+        lane_dot(
+            &self.template[(first - a) as usize * BANDS..][..len],
+            &self.template[(first - b) as usize * BANDS..][..len],
+        )
     }
 }
 
@@ -678,6 +721,37 @@ mod tests {
             assert!(
                 (value - direct).abs() <= 1e-3 * direct.abs().max(1.0),
                 "frame {x}: {value} against {direct}"
+            );
+        }
+    }
+
+    /// Two clipped copies' product is the dot product of the copies laid
+    /// into the stretch, wherever they start.
+    #[test]
+    fn copies_products_are_those_of_the_laid_copies() {
+        let template: Vec<f32> = (0..7 * BANDS)
+            .map(|i| ((i * 37) % 11) as f32 * 0.1)
+            .collect();
+        let span = 12;
+        let head_norms = vec![OnceCell::new(); 8];
+        let model = JointModel {
+            template: &template,
+            template_norm: sum_of_squares(&template),
+            head_norms: &head_norms,
+            frames: 7,
+            span,
+        };
+        let laid = |at: i64| {
+            let mut copy = vec![0.0f32; span as usize * BANDS];
+            model.subtract(at, -1.0, &mut copy);
+            copy
+        };
+        for (a, b) in [(0, 0), (0, 3), (-4, 2), (-2, -5), (8, 10), (1, 9), (11, -6)] {
+            let direct: f32 = laid(a).iter().zip(laid(b)).map(|(x, y)| x * y).sum();
+            let product = model.cross(a, b);
+            assert!(
+                (product - direct).abs() <= 1e-4 * direct.abs().max(1.0),
+                "{a}, {b}: {product} against {direct}"
             );
         }
     }

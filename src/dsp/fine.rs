@@ -133,9 +133,11 @@ struct Variant {
 pub struct FineTemplate {
     variants: Vec<Variant>,
     bins: usize,
-    /// Whether any variant has a cell in each bin: the others are never
-    /// read, so a candidate's spectrogram needs no log power there.
-    used_bins: Vec<bool>,
+    /// Per bin: how many of a candidate's frames, from the first onset
+    /// shift's, any variant reads there at any shift (0 where no variant
+    /// has a cell). A candidate's spectrogram needs no log power past
+    /// them: a short sound's upper bins hold its onset only.
+    read_frames: Vec<usize>,
     /// What the template scores against itself played [`SELF_SPEED`]
     /// faster ([`FineTemplate::steadiness`]).
     steadiness: f32,
@@ -213,16 +215,17 @@ impl FineTemplate {
         if variants.is_empty() {
             return None;
         }
-        let mut used_bins = vec![false; bins];
+        let mut read_frames = vec![0; bins];
         for variant in &variants {
-            for &(_, k) in &variant.cells {
-                used_bins[k as usize] = true;
+            for &(j, k) in &variant.cells {
+                let read = &mut read_frames[k as usize];
+                *read = (*read).max(j as usize + SHIFTS);
             }
         }
         let mut template = FineTemplate {
             variants,
             bins,
-            used_bins,
+            read_frames,
             steadiness: 1.0,
         };
         let faster = crate::synth::speed(sound, SELF_SPEED);
@@ -375,17 +378,16 @@ impl FineCheck {
             self.spectrogram.frame_of(samples, &mut self.powers);
         }
         // Log power floored under the window's loudest cell (as
-        // [`floored_log`]), in bins the template reads only; frames past
-        // `limit` hold 0, so that every shift reads every cell, and add
-        // nothing where they fall.
+        // [`floored_log`]), in the cells the template reads only
+        // (the template's `read_frames`); frames past `limit` hold 0, so
+        // that every shift reads every cell, and add nothing where they
+        // fall.
         let floor = log_floor(&self.powers);
         self.columns.clear();
         self.columns.resize(bins * frames, 0.0);
         for (k, column) in self.columns.chunks_exact_mut(frames).enumerate() {
-            if !self.template.used_bins[k] {
-                continue;
-            }
-            for (j, value) in column[..usable].iter_mut().enumerate() {
+            let read = usable.min(self.template.read_frames[k]);
+            for (j, value) in column[..read].iter_mut().enumerate() {
                 *value = (self.powers[j * bins + k] + floor).ln();
             }
         }

@@ -397,9 +397,11 @@ async fn count_with_progress_then_the_same_audio_as_a_stream() {
             pushes += 1;
         }
     }
-    // At least one a second, at most ten.
+    // At least one a second, at most ten, besides the push at the start
+    // and the one with the last events at the end (a count shorter than
+    // a tick has both).
     assert!(
-        pushes as f64 >= elapsed_s.floor() && pushes as f64 <= 10.0 * elapsed_s + 1.0,
+        pushes as f64 >= elapsed_s.floor() && pushes as f64 <= 10.0 * elapsed_s + 2.0,
         "{pushes} pushes in {elapsed_s} s"
     );
     let (code, _) = c

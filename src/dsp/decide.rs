@@ -130,15 +130,17 @@ pub struct Tuning {
 
 /// The fine score under which a candidate is another sound, as a share
 /// of the template's steadiness. On the real-sound corpus's tuning
-/// sources, candidates elsewhere than a true onset score a median 0.18
-/// (90th percentile 0.5), those at one a median 0.85 (10th percentile
-/// 0.49, mostly repeats in noise at 0 dB, rapid overlaps and
-/// phone-bandwidth copies); siblings that pass sit at 0.45-0.75. Swept on
-/// the tuning sources (30 cases per tier, F1): 0.40 0.921, 0.45 0.925,
-/// 0.50 0.930, 0.55 0.932, 0.60 0.927 (more misses than false events
-/// saved); the held-out sources gained with it (exact count 59.1 % to
-/// 64.0 %, F1 0.923 to 0.926).
-pub const FINE_MIN: f32 = 0.55;
+/// sources, with the fine check's look at the template in a room
+/// ([`fine::ROOM_RT60_S`](super::fine::ROOM_RT60_S)), events at a true
+/// onset score a median 0.97 of it (10th percentile 0.85; 0.72 under 0 dB
+/// of noise, 0.79 in rapid runs), while siblings of the template's family
+/// that passed at the old floor sit at 0.55-0.8. Swept on the tuning
+/// sources (30 cases per tier, F1): 0.55 0.936, 0.60 0.939, 0.65 0.940,
+/// 0.70 0.938. Without the room's look, reverberant repeats fell to 0.5
+/// of it and the best floor was 0.55 (tuning F1 0.935); with it, the held-out
+/// sources gained (30 cases per tier: exact count 64.9 % to 71.1 %, F1
+/// 0.929 to 0.935).
+pub const FINE_MIN: f32 = 0.65;
 
 /// The fine score, as a share of the template's steadiness, at which a
 /// candidate under the correlation threshold is an event all the same

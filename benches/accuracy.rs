@@ -1,6 +1,7 @@
 //! Accuracy of the counting engine on the project's seeded corpus.
 //!
-//! `cargo bench --bench accuracy -- [--cases N] [--first K] [--tiers clean,snr0,...] [--sweep] [--misses]`
+//! `cargo bench --bench accuracy -- [--cases N] [--first K] [--tiers clean,snr0,...] [--sweep] [--misses]
+//! [--tune name=value,...]` (`--tune` sets parameters of `dsp::decide::Tuning`, as in the real-sound bench)
 //! `cargo bench --bench accuracy -- --dump TIER/INDEX` writes one case as WAV files.
 //! `cargo bench --bench accuracy -- --explain TIER/INDEX` prints each true onset
 //! with the best score near it, and each false event.
@@ -15,7 +16,7 @@ use std::time::Instant;
 use harmonic::dsp::Options;
 use harmonic::synth::corpus::{case, Tier};
 use harmonic::synth::evaluate::{
-    detect, explain_heading, explain_timeline, job_threads, match_events, print_timeline, run_case,
+    explain_heading, explain_timeline, job_threads, match_events, print_timeline, run_case,
     run_jobs, write_case, BenchArgs, Report,
 };
 
@@ -26,6 +27,13 @@ fn main() {
     // set for checking that tuning on the first one did not overfit.
     let first: u64 = args.number("--first", 0);
     let tiers = args.tiers(&Tier::ALL);
+    let tuning = match args.tuning() {
+        Ok(tuning) => tuning,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
     let thresholds: Vec<Option<f32>> = if args.switch("--sweep") {
         [0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65]
             .into_iter()
@@ -82,11 +90,13 @@ fn main() {
                     threshold,
                     min_gap_s: None,
                 };
-                detect(&case, &options, scratch.path()).unwrap_or_else(|e| {
-                    eprintln!("{}: {e}", case.name);
-                    failed.lock().unwrap().push(case.name.clone());
-                    Vec::new()
-                })
+                run_case(&case, &options, &tuning, scratch.path(), false)
+                    .map(|run| run.events.iter().map(|e| e.start_s).collect())
+                    .unwrap_or_else(|e| {
+                        eprintln!("{}: {e}", case.name);
+                        failed.lock().unwrap().push(case.name.clone());
+                        Vec::new()
+                    })
             })
             .collect();
         let outcomes: Vec<_> = detections

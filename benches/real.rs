@@ -42,13 +42,13 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let mut tuning = Tuning::default();
-    if let Some(settings) = args.value("--tune") {
-        if let Err(e) = tuning.apply(&settings) {
-            eprintln!("--tune: {e}");
+    let tuning = match args.tuning() {
+        Ok(tuning) => tuning,
+        Err(e) => {
+            eprintln!("{e}");
             std::process::exit(2);
         }
-    }
+    };
     let candidates = args.switch("--candidates");
     let candidates_csv = args.value("--candidates-csv");
     if let Some(name) = args.value("--explain") {

@@ -263,6 +263,19 @@ impl BenchArgs {
         self.0.iter().any(|a| a == flag)
     }
 
+    /// The decision's parameters: the defaults, with what `--tune
+    /// name=value,...` sets (both accuracy benches sweep the same
+    /// [`Tuning`] without editing code). An error names a bad setting.
+    pub fn tuning(&self) -> Result<Tuning, String> {
+        let mut tuning = Tuning::default();
+        if let Some(settings) = self.value("--tune") {
+            tuning
+                .apply(&settings)
+                .map_err(|e| format!("--tune: {e}"))?;
+        }
+        Ok(tuning)
+    }
+
     /// The tiers of `from` that `--tiers a,b,...` names, in `from`'s order;
     /// all of `from` without `--tiers`.
     pub fn tiers(&self, from: &[Tier]) -> Vec<Tier> {

@@ -133,8 +133,9 @@ pub struct Tuning {
 /// sources, with the fine check's look at the template in a room
 /// ([`fine::ROOM_RT60_S`](super::fine::ROOM_RT60_S)), events at a true
 /// onset score a median 0.97 of it (10th percentile 0.85; 0.72 under 0 dB
-/// of noise, 0.79 in rapid runs), while siblings of the template's family
-/// that passed at the old floor sit at 0.55-0.8. Swept on the tuning
+/// of noise, 0.79 in rapid runs), while the false events of the clean
+/// tier, siblings of the template's family, score a median 0.77 (90th
+/// percentile 0.89). Swept on the tuning
 /// sources (30 cases per tier, F1): 0.55 0.936, 0.60 0.939, 0.65 0.940,
 /// 0.70 0.938. Without the room's look, reverberant repeats fell to 0.5
 /// of it and the best floor was 0.55 (tuning F1 0.935); with it, the held-out

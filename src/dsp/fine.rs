@@ -357,6 +357,9 @@ const SHIFTS: usize = 2 * ONSET_SEARCH_FRAMES + 1;
 /// template.
 pub struct FineCheck {
     template: FineTemplate,
+    /// The widest SIMD instruction set of this CPU, detected once: the
+    /// inner sums run compiled for it.
+    arch: pulp::Arch,
     spectrogram: Spectrogram,
     samples: std::collections::VecDeque<f32>,
     /// Absolute index of `samples[0]`.
@@ -375,6 +378,7 @@ impl FineCheck {
     /// A check against `template`.
     pub fn new(template: FineTemplate) -> FineCheck {
         FineCheck {
+            arch: pulp::Arch::new(),
             spectrogram: Spectrogram::new(template.bins),
             template,
             samples: std::collections::VecDeque::new(),
@@ -466,13 +470,47 @@ impl FineCheck {
                 *value = (self.powers[j * bins + k] + floor).ln();
             }
         }
-        let dry = best_alignment(&self.template.variants, &self.columns, frames, usable);
-        if dry >= ROOM_LOOK_BELOW * self.template.steadiness {
+        // Compiled for the CPU's widest vectors (AVX2 where there is one:
+        // nine shifts fill one register and a lane, not two and a lane);
+        // the same operations in the same order, so the same bits.
+        self.arch.dispatch(Alignment {
+            template: &self.template,
+            columns: &self.columns,
+            frames,
+            usable,
+        })
+    }
+}
+
+/// The fine score of a window's log power `columns` (bin by bin,
+/// `frames` each, the first `usable` of them read) against a template:
+/// the dry template's best alignment, and the room's where that falls
+/// short.
+struct Alignment<'a> {
+    template: &'a FineTemplate,
+    columns: &'a [f32],
+    frames: usize,
+    usable: usize,
+}
+
+impl pulp::WithSimd for Alignment<'_> {
+    type Output = f32;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> f32 {
+        let Alignment {
+            template,
+            columns,
+            frames,
+            usable,
+        } = self;
+        let dry = best_alignment(&template.variants, columns, frames, usable);
+        if dry >= ROOM_LOOK_BELOW * template.steadiness {
             return dry;
         }
         dry.max(best_alignment(
-            &self.template.room_variants,
-            &self.columns,
+            &template.room_variants,
+            columns,
             frames,
             usable,
         ))
@@ -481,7 +519,8 @@ impl FineCheck {
 
 /// The best correlation of any of `variants` at any onset shift with a
 /// window's log power `columns` (bin by bin, `frames` each, the first
-/// `usable` of them read).
+/// `usable` of them read). Inlined into its caller's SIMD dispatch.
+#[inline(always)]
 fn best_alignment(variants: &[Variant], columns: &[f32], frames: usize, usable: usize) -> f32 {
     let mut best = -1.0f32;
     for variant in variants {

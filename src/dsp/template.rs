@@ -12,7 +12,8 @@ use super::features::{
 use super::DspError;
 use crate::audio::{Resampler, ANALYSIS_RATE};
 
-/// Frames quieter than the loudest by more than this are not the sound (dB).
+/// Frames quieter than the loudest by more than this are not the sound
+/// (dB, as heard: A-weighted).
 const ACTIVE_BELOW_PEAK_DB: f32 = 30.0;
 /// The longest stretch under the gate inside one sound (seconds): a
 /// double click's two clicks and a spoken word's stop consonants (up to
@@ -296,26 +297,18 @@ fn active_span(
     let floor = floor_db(&energies_db);
     let bridge = resolution.frames(MAX_DIP_S) + 1;
     let loudest = main_sound_peak(&energies_db, &heard_db, floor, bridge)?;
-    let peak = energies_db[loudest];
-    // The level the sound rose from: the floor of the frames just before
-    // its core (a dip's length of them). Over a quiet room it is the
-    // room's; a phone's chatter or a hum going on under the sound is not
-    // the sound, however far above the capture's quietest frames it
-    // stands. A gap between two notes of one sound, or a pause inside
-    // chatter, is no floor: taken as a low quantile, not the minimum.
-    let core_start = (0..=loudest)
-        .rev()
-        .take_while(|&i| energies_db[i] > peak - CORE_BELOW_PEAK_DB)
-        .last()
-        .unwrap_or(loudest);
-    let lead_floor = floor_db(&energies_db[core_start.saturating_sub(bridge)..core_start]);
-    let gate = (peak - ACTIVE_BELOW_PEAK_DB)
-        .max(floor + ACTIVE_ABOVE_FLOOR_DB)
-        .max(lead_floor + ACTIVE_ABOVE_FLOOR_DB);
-    if peak <= gate {
-        return None;
-    }
-    let active = |i: usize| energies_db[i] > gate;
+    // Where the sound begins and ends is judged by what the ear hears of
+    // each frame (A-weighted), where the sound stands out that way: a low
+    // rumble's or thump's tail, loud in power, is barely heard, and a
+    // handling thump or a hum is heard far less than measured. A sound
+    // the ear hears little of over the room (a low note, a bass drum) is
+    // judged by its power.
+    let (levels_db, peak, gate) = span_gate(&heard_db, loudest, bridge)
+        .map(|(peak, gate)| (&heard_db, peak, gate))
+        .or_else(|| {
+            span_gate(&energies_db, loudest, bridge).map(|(peak, gate)| (&energies_db, peak, gate))
+        })?;
+    let active = |i: usize| levels_db[i] > gate;
     // Runs of frames above the gate join the loudest one across dips of
     // up to a bridge. After it, any run does: a sound's decay, echoes and
     // last consonant fall in and out of the gate. Before it, only a run as
@@ -323,10 +316,10 @@ fn active_span(
     // first syllable) does, with the quieter runs between: chatter or a
     // hum crossing the gate just before the sound would put its onset
     // early.
-    let runs = active_runs(&energies_db, gate);
+    let runs = active_runs(levels_db, gate);
     let loud = |run: &std::ops::RangeInclusive<usize>| {
         run.clone()
-            .any(|i| energies_db[i] > peak - JOIN_BELOW_PEAK_DB)
+            .any(|i| levels_db[i] > peak - JOIN_BELOW_PEAK_DB)
     };
     let core = runs.iter().position(|run| run.contains(&loudest))?;
     let mut first_run = core;
@@ -349,10 +342,34 @@ fn active_span(
     if last + 1 - first < resolution.frames(MIN_SOUND_S) {
         // The loudest frame is a spike on its own (a pop in a long capture):
         // it is no sound to trim around, so every frame above the gate is.
-        first = (0..energies_db.len()).find(|&i| active(i))?;
-        last = (0..energies_db.len()).rfind(|&i| active(i))?;
+        first = (0..levels_db.len()).find(|&i| active(i))?;
+        last = (0..levels_db.len()).rfind(|&i| active(i))?;
     }
     Some((first, last))
+}
+
+/// The peak level of the sound whose loudest frame is `loudest`, and the
+/// gate its frames must pass, on the frame levels `levels_db`; `None`
+/// when the sound does not stand above the gate.
+fn span_gate(levels_db: &[f32], loudest: usize, bridge: usize) -> Option<(f32, f32)> {
+    let floor = floor_db(levels_db);
+    let peak = levels_db[loudest];
+    // The level the sound rose from: the floor of the frames just before
+    // its core (a dip's length of them). Over a quiet room it is the
+    // room's; a phone's chatter or a hum going on under the sound is not
+    // the sound, however far above the capture's quietest frames it
+    // stands. A gap between two notes of one sound, or a pause inside
+    // chatter, is no floor: taken as a low quantile, not the minimum.
+    let core_start = (0..=loudest)
+        .rev()
+        .take_while(|&i| levels_db[i] > peak - CORE_BELOW_PEAK_DB)
+        .last()
+        .unwrap_or(loudest);
+    let lead_floor = floor_db(&levels_db[core_start.saturating_sub(bridge)..core_start]);
+    let gate = (peak - ACTIVE_BELOW_PEAK_DB)
+        .max(floor + ACTIVE_ABOVE_FLOOR_DB)
+        .max(lead_floor + ACTIVE_ABOVE_FLOOR_DB);
+    (peak > gate).then_some((peak, gate))
 }
 
 /// The runs of consecutive frames above `gate`, in order.

@@ -270,8 +270,9 @@ fn onset_sample(resampled: &[f32], first_frame: usize, resolution: Resolution) -
         .map_or(first_frame * hop + window / 2, |i| window + from + i)
 }
 
-/// First and last frame that belong to the sound, by energy (from band
-/// powers): the frames above the gate around the loudest one, across dips
+/// First and last frame that belong to the sound, by level as heard
+/// (A-weighted band powers; by power where the sound does not stand out
+/// as heard): the frames above the gate around the loudest one, across dips
 /// under it of at most [`MAX_DIP_S`] (before it, only to a part loud like
 /// the sound, [`JOIN_BELOW_PEAK_DB`]). A phone capture holds more than the
 /// sound: a handling thump when recording starts, a word of chatter, a
@@ -303,11 +304,9 @@ fn active_span(
     // handling thump or a hum is heard far less than measured. A sound
     // the ear hears little of over the room (a low note, a bass drum) is
     // judged by its power.
-    let (levels_db, peak, gate) = span_gate(&heard_db, loudest, bridge)
-        .map(|(peak, gate)| (&heard_db, peak, gate))
-        .or_else(|| {
-            span_gate(&energies_db, loudest, bridge).map(|(peak, gate)| (&energies_db, peak, gate))
-        })?;
+    let (levels_db, (peak, gate)) = [&heard_db, &energies_db]
+        .into_iter()
+        .find_map(|levels| Some((levels, span_gate(levels, loudest, bridge)?)))?;
     let active = |i: usize| levels_db[i] > gate;
     // Runs of frames above the gate join the loudest one across dips of
     // up to a bridge. After it, any run does: a sound's decay, echoes and
@@ -316,7 +315,7 @@ fn active_span(
     // first syllable) does, with the quieter runs between: chatter or a
     // hum crossing the gate just before the sound would put its onset
     // early.
-    let runs = active_runs(levels_db, gate);
+    let runs = runs_above(levels_db, gate, 1);
     let loud = |run: &std::ops::RangeInclusive<usize>| {
         run.clone()
             .any(|i| levels_db[i] > peak - JOIN_BELOW_PEAK_DB)
@@ -372,12 +371,14 @@ fn span_gate(levels_db: &[f32], loudest: usize, bridge: usize) -> Option<(f32, f
     (peak > gate).then_some((peak, gate))
 }
 
-/// The runs of consecutive frames above `gate`, in order.
-fn active_runs(energies_db: &[f32], gate: f32) -> Vec<std::ops::RangeInclusive<usize>> {
+/// The runs of frames above `gate`, in order, a run going on across
+/// frames under it while the next frame above comes within `join` frames
+/// of the last (1: consecutive frames only).
+fn runs_above(levels_db: &[f32], gate: f32, join: usize) -> Vec<std::ops::RangeInclusive<usize>> {
     let mut runs: Vec<std::ops::RangeInclusive<usize>> = Vec::new();
-    for (i, _) in energies_db.iter().enumerate().filter(|&(_, &db)| db > gate) {
+    for (i, _) in levels_db.iter().enumerate().filter(|&(_, &db)| db > gate) {
         match runs.last_mut() {
-            Some(run) if run.end() + 1 == i => *run = *run.start()..=i,
+            Some(run) if i - run.end() <= join => *run = *run.start()..=i,
             _ => runs.push(i..=i),
         }
     }
@@ -416,26 +417,19 @@ fn main_sound_peak(
         .copied()
         .fold(f32::NEG_INFINITY, f32::max);
     let gate = (peak - ACTIVE_BELOW_PEAK_DB).max(floor + ACTIVE_ABOVE_FLOOR_DB);
-    // Each sound as its first and last frame.
-    let mut sounds: Vec<(usize, usize)> = Vec::new();
-    for (i, _) in energies_db.iter().enumerate().filter(|&(_, &db)| db > gate) {
-        match sounds.last_mut() {
-            Some(sound) if i - sound.1 <= bridge => sound.1 = i,
-            _ => sounds.push((i, i)),
-        }
-    }
-    let loudest = |(first, last): (usize, usize), levels: &[f32]| {
-        (first..=last).max_by(|&a, &b| levels[a].total_cmp(&levels[b]))
+    // Each sound: the frames above the gate across dips of a bridge.
+    let sounds = runs_above(energies_db, gate, bridge);
+    let loudest = |sound: &std::ops::RangeInclusive<usize>, levels: &[f32]| {
+        sound
+            .clone()
+            .max_by(|&a, &b| levels[a].total_cmp(&levels[b]))
     };
     let heard = |sound| loudest(sound, heard_db).map_or(f32::NEG_INFINITY, |i| heard_db[i]);
-    match sounds
-        .into_iter()
-        .max_by(|&a, &b| heard(a).total_cmp(&heard(b)))
-    {
+    match sounds.iter().max_by(|a, b| heard(a).total_cmp(&heard(b))) {
         Some(main) => loudest(main, energies_db),
         // Nothing stands above the gate: the caller finds the capture
         // steady from its loudest frame.
-        None => loudest((0, energies_db.len().checked_sub(1)?), energies_db),
+        None => loudest(&(0..=energies_db.len().checked_sub(1)?), energies_db),
     }
 }
 
@@ -527,14 +521,16 @@ mod tests {
         // loud like it: the sound starts at the tone.
         let rate = 16_000;
         let mut capture = burst(rate, 0.8, 0.2, 0.5);
-        let mut state = 0x85eb_ca6b_u32;
+        let mut rng = crate::synth::rng(11);
+        let word_len = (0.04 * rate as f32) as usize;
         for word_s in [0.5f32, 0.6, 0.7] {
             let start = (word_s * rate as f32) as usize;
-            for sample in &mut capture.samples[start..start + (0.04 * rate as f32) as usize] {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
-                *sample += (state as f32 / u32::MAX as f32 - 0.5) * 0.38;
+            let word = crate::synth::white(word_len, &mut rng);
+            for (sample, noise) in capture.samples[start..start + word_len]
+                .iter_mut()
+                .zip(word)
+            {
+                *sample += 0.11 * noise;
             }
         }
         let template = PreparedTemplate::new(&capture, rate).unwrap();

@@ -458,7 +458,11 @@ impl Counter {
         if self.trace.is_some()
             || decide::rejected_before_fine(&candidate, &self.threshold, &self.tuning).is_none()
         {
-            candidate.fine = self.fine.score(onset_s * f64::from(ANALYSIS_RATE), limit);
+            let rate = f64::from(ANALYSIS_RATE);
+            let next = p
+                .next
+                .map(|u| (u as f64 * self.frame_seconds + self.onset_offset_s) * rate);
+            candidate.fine = self.fine.score_before(onset_s * rate, limit, next);
         }
         candidate
     }

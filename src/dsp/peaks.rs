@@ -52,6 +52,14 @@ pub struct Peak {
     /// of a varied or resampled repeat can rise above the template's own
     /// side lobe.
     pub higher: Option<u64>,
+    /// The first frame within reach after this peak that scores at least
+    /// as high and is a peak by the threshold and the gap alone: where
+    /// another occurrence may begin while this one still sounds, so the
+    /// fine check leaves out the cells its onset covers
+    /// ([`FineCheck::score_before`](super::fine::FineCheck::score_before)).
+    /// A lower peak is more often this one's side lobe or a partial match
+    /// than a repeat.
+    pub next: Option<u64>,
 }
 
 /// A peak must score at least this share of every score within
@@ -220,6 +228,8 @@ impl PeakPicker {
             }
             _ => 0.0,
         };
+        let next = (t + 1..t + reach + 1)
+            .find(|&u| self.score(u).is_some_and(|s| s >= score) && self.is_local_peak(u));
         Some(Peak {
             frame: t,
             offset,
@@ -228,7 +238,20 @@ impl PeakPicker {
             higher_before,
             higher_after,
             higher,
+            next,
         })
+    }
+
+    /// Whether frame `u` reaches the threshold and no known frame within
+    /// the gap scores higher (the earlier one winning a tie).
+    fn is_local_peak(&self, u: u64) -> bool {
+        let Some(score) = self.score(u) else {
+            return false;
+        };
+        let gap = self.gap as u64;
+        score >= self.threshold
+            && !(u.saturating_sub(gap)..u).any(|v| self.score(v).is_some_and(|s| s >= score))
+            && !(u + 1..=u + gap).any(|v| self.score(v).is_some_and(|s| s > score))
     }
 }
 
@@ -283,6 +306,25 @@ mod tests {
         assert_eq!(frames(&out), vec![4, 9]);
         let rivals: Vec<_> = out.iter().filter_map(|p| p.rival).collect();
         assert_eq!(rivals, vec![4, 4], "both partial matches defer to frame 4");
+    }
+
+    #[test]
+    fn a_peak_names_the_next_as_high_within_reach() {
+        // Peaks at 2 (0.7), 5 (0.5, lower), 7 (0.8) and 14 (0.9, out of
+        // reach of 7); reach 6, gap 1.
+        let scores = [
+            0.0, 0.0, 0.7, 0.0, 0.0, 0.5, 0.0, 0.8, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.9, 0.0,
+        ];
+        let mut picker = PeakPicker::new(0.4, 1, 6);
+        let mut out = Vec::new();
+        picker.push(&scores, &mut out);
+        picker.finish(&mut out);
+        let next: Vec<_> = out.iter().map(|p| (p.frame, p.next)).collect();
+        assert_eq!(
+            next,
+            vec![(2, Some(7)), (5, Some(7)), (7, None), (14, None)],
+            "the lower peak at 5 is no one's next"
+        );
     }
 
     #[test]

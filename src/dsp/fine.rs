@@ -22,6 +22,12 @@
 //! the template as recorded scores under [`ROOM_LOOK_BELOW`] of its
 //! steadiness, the check also compares the template heard in a typical
 //! room ([`ROOM_RT60_S`], [`ROOM_DRR_DB`]) and keeps the better score.
+//!
+//! Nor is a repeat that the next one cuts short: in rapid repeats the
+//! next onset falls inside the window, and a fresh attack where the
+//! template decays looks like another sound. Where a peak as high follows
+//! within reach, the cells its copy would be louder in are left out
+//! ([`FineCheck::score_before`]).
 
 use std::sync::Arc;
 

@@ -694,7 +694,16 @@ mod tests {
     /// time over a spectrogram of every bin: [`FineCheck::score`] must
     /// give it to the bit.
     fn plain_score(check: &FineCheck, onset: f64, limit: u64) -> f32 {
-        let template = &check.template;
+        plain_score_against(check, &check.template, onset, limit)
+    }
+
+    /// [`plain_score`] against `template` in place of the check's own.
+    fn plain_score_against(
+        check: &FineCheck,
+        template: &FineTemplate,
+        onset: f64,
+        limit: u64,
+    ) -> f32 {
         let frames = template.max_frames() + 2 * ONSET_SEARCH_FRAMES;
         let first_centre = onset.round() as i64 - (ONSET_SEARCH_FRAMES * FINE_HOP) as i64;
         let usable = (0..frames)
@@ -787,6 +796,15 @@ mod tests {
                     fast.to_bits(),
                     plain.to_bits(),
                     "onset {onset}, limit {limit}"
+                );
+                // With the cells of a copy 0.1 s later left out.
+                let masked = check.template.uncovered(20.0).unwrap();
+                let fast = check.score_before(onset, limit, Some(onset + 1_600.0));
+                let plain = plain_score_against(&check, &masked, onset, limit);
+                assert_eq!(
+                    fast.to_bits(),
+                    plain.to_bits(),
+                    "onset {onset}, limit {limit}, before the next"
                 );
             }
         }

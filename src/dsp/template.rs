@@ -351,7 +351,7 @@ fn active_span(
 /// gate its frames must pass, on the frame levels `levels_db`; `None`
 /// when the sound does not stand above the gate.
 fn span_gate(levels_db: &[f32], loudest: usize, bridge: usize) -> Option<(f32, f32)> {
-    let floor = floor_db(levels_db);
+    let floor = room_floor_db(levels_db, loudest, bridge);
     let peak = levels_db[loudest];
     // The level the sound rose from: the floor of the frames just before
     // its core (a dip's length of them). Over a quiet room it is the
@@ -437,6 +437,41 @@ fn main_sound_peak(
 /// of them stay under, so that a few quiet frames (a pause, a gap between
 /// notes) do not pass for the floor, and the sound itself, loud in the rest,
 /// does not raise it. Minus infinity for no frames.
+/// The level of the room around the sound whose loudest frame is
+/// `loudest`: the floor ([`floor_db`]) of the frames outside its core
+/// (the frames around it within [`CORE_BELOW_PEAK_DB`] of its peak), and
+/// never above the whole capture's. A sound that fills most of its
+/// capture (a three-second chime with a moment of room noise either
+/// side) would otherwise set the floor itself, and only its loudest
+/// swell would stand above the gate: the template would be that swell,
+/// found once in every repeat at each of the chime's like-sounding
+/// swells, and its reported onset seconds late. With fewer frames
+/// outside than a dip (`bridge`), there is no room to measure, and the
+/// whole capture's floor stands: a tone filling its capture stands out
+/// from nothing.
+fn room_floor_db(levels_db: &[f32], loudest: usize, bridge: usize) -> f32 {
+    let peak = levels_db[loudest];
+    let near = |i: &usize| levels_db[*i] > peak - CORE_BELOW_PEAK_DB;
+    let start = (0..=loudest)
+        .rev()
+        .take_while(near)
+        .last()
+        .unwrap_or(loudest);
+    let end = (loudest..levels_db.len())
+        .take_while(near)
+        .last()
+        .unwrap_or(loudest);
+    let outside: Vec<f32> = levels_db[..start]
+        .iter()
+        .chain(&levels_db[end + 1..])
+        .copied()
+        .collect();
+    if outside.len() < bridge {
+        return floor_db(levels_db);
+    }
+    floor_db(&outside).min(floor_db(levels_db))
+}
+
 fn floor_db(energies_db: &[f32]) -> f32 {
     let mut sorted = energies_db.to_vec();
     sorted.sort_by(f32::total_cmp);
@@ -489,6 +524,34 @@ mod tests {
         );
         let norm: f32 = template.level.iter().map(|v| v * v).sum();
         assert!((norm - 1.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn a_sound_filling_most_of_its_capture_is_kept_whole() {
+        // A three-second chime swelling by 6 dB at its end, with 0.2 s of
+        // room noise before and after: the chime is the sound, not only
+        // its swell.
+        let rate = 16_000;
+        let mut capture = burst(rate, 0.2, 0.0, 3.2);
+        let start = (0.2 * rate as f32) as usize;
+        for i in 0..3 * rate as usize {
+            let t = i as f32 / rate as f32;
+            let swell = if t > 2.5 { 2.0 } else { 1.0 };
+            let fade = (t / 0.01).min((3.0 - t) / 0.01).min(1.0);
+            capture.samples[start + i] += 0.1
+                * swell
+                * fade
+                * [523.0f32, 659.0, 784.0]
+                    .iter()
+                    .map(|f| (std::f32::consts::TAU * f * t).sin())
+                    .sum::<f32>();
+        }
+        let template = PreparedTemplate::new(&capture, rate).unwrap();
+        assert!(
+            template.duration_s() > 2.8,
+            "kept {} s",
+            template.duration_s()
+        );
     }
 
     #[test]

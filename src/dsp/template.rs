@@ -359,11 +359,7 @@ fn span_gate(levels_db: &[f32], loudest: usize, bridge: usize) -> Option<(f32, f
     // the sound, however far above the capture's quietest frames it
     // stands. A gap between two notes of one sound, or a pause inside
     // chatter, is no floor: taken as a low quantile, not the minimum.
-    let core_start = (0..=loudest)
-        .rev()
-        .take_while(|&i| levels_db[i] > peak - CORE_BELOW_PEAK_DB)
-        .last()
-        .unwrap_or(loudest);
+    let core_start = *core(levels_db, loudest).start();
     let lead_floor = floor_db(&levels_db[core_start.saturating_sub(bridge)..core_start]);
     let gate = (peak - ACTIVE_BELOW_PEAK_DB)
         .max(floor + ACTIVE_ABOVE_FLOOR_DB)
@@ -433,23 +429,9 @@ fn main_sound_peak(
     }
 }
 
-/// The noise floor of a stretch of frame energies (dB): the level a fifth
-/// of them stay under, so that a few quiet frames (a pause, a gap between
-/// notes) do not pass for the floor, and the sound itself, loud in the rest,
-/// does not raise it. Minus infinity for no frames.
-/// The level of the room around the sound whose loudest frame is
-/// `loudest`: the floor ([`floor_db`]) of the frames outside its core
-/// (the frames around it within [`CORE_BELOW_PEAK_DB`] of its peak), and
-/// never above the whole capture's. A sound that fills most of its
-/// capture (a three-second chime with a moment of room noise either
-/// side) would otherwise set the floor itself, and only its loudest
-/// swell would stand above the gate: the template would be that swell,
-/// found once in every repeat at each of the chime's like-sounding
-/// swells, and its reported onset seconds late. With fewer frames
-/// outside than a dip (`bridge`), there is no room to measure, and the
-/// whole capture's floor stands: a tone filling its capture stands out
-/// from nothing.
-fn room_floor_db(levels_db: &[f32], loudest: usize, bridge: usize) -> f32 {
+/// The core of the sound whose loudest frame is `loudest`: the frames
+/// around it, without a break, within [`CORE_BELOW_PEAK_DB`] of it.
+fn core(levels_db: &[f32], loudest: usize) -> std::ops::RangeInclusive<usize> {
     let peak = levels_db[loudest];
     let near = |i: &usize| levels_db[*i] > peak - CORE_BELOW_PEAK_DB;
     let start = (0..=loudest)
@@ -461,9 +443,26 @@ fn room_floor_db(levels_db: &[f32], loudest: usize, bridge: usize) -> f32 {
         .take_while(near)
         .last()
         .unwrap_or(loudest);
-    let outside: Vec<f32> = levels_db[..start]
+    start..=end
+}
+
+/// The level of the room around the sound whose loudest frame is
+/// `loudest`: the floor ([`floor_db`]) of the frames outside its core
+/// (the frames around it within [`CORE_BELOW_PEAK_DB`] of its peak), and
+/// never above the whole capture's. A sound that fills most of its
+/// capture (a three-second chime with a moment of room noise either
+/// side) would otherwise set the floor itself, and only its loudest
+/// swell would stand above the gate: the template would be that swell,
+/// found once in every repeat at each of the chime's like-sounding
+/// swells, and its reported onset seconds late. With fewer frames
+/// outside than a dip (`bridge`), there is no room to measure, and the
+/// whole capture's floor stands: a steady tone filling its capture
+/// stands out from nothing and is no distinct sound.
+fn room_floor_db(levels_db: &[f32], loudest: usize, bridge: usize) -> f32 {
+    let core = core(levels_db, loudest);
+    let outside: Vec<f32> = levels_db[..*core.start()]
         .iter()
-        .chain(&levels_db[end + 1..])
+        .chain(&levels_db[core.end() + 1..])
         .copied()
         .collect();
     if outside.len() < bridge {
@@ -472,6 +471,10 @@ fn room_floor_db(levels_db: &[f32], loudest: usize, bridge: usize) -> f32 {
     floor_db(&outside).min(floor_db(levels_db))
 }
 
+/// The noise floor of a stretch of frame energies (dB): the level a fifth
+/// of them stay under, so that a few quiet frames (a pause, a gap between
+/// notes) do not pass for the floor, and the sound itself, loud in the rest,
+/// does not raise it. Minus infinity for no frames.
 fn floor_db(energies_db: &[f32]) -> f32 {
     let mut sorted = energies_db.to_vec();
     sorted.sort_by(f32::total_cmp);

@@ -70,3 +70,28 @@ fn an_exact_copy_in_silence_counts_once_and_scores_about_one() {
         }
     }
 }
+
+#[test]
+fn a_long_chime_filling_its_capture_counts_once_in_its_own_file() {
+    // Three seconds of a chime cycling through three notes, its last
+    // cycle 6 dB louder, with 0.2 s of room noise either side: the whole
+    // chime is the sound, found once, where it starts.
+    let note_s = 0.25f32;
+    let lead = RATE as usize / 5;
+    let mut rng = synth::rng(6);
+    let mut template: Vec<f32> = synth::white(2 * lead + 3 * RATE as usize, &mut rng)
+        .into_iter()
+        .map(|s| s * 1e-4)
+        .collect();
+    for i in 0..3 * RATE as usize {
+        let t = i as f32 / RATE as f32;
+        let note = [523.0f32, 659.0, 784.0][(t / note_s) as usize % 3];
+        let within = t % note_s;
+        let envelope = (within / 0.005).min(1.0) * (-within * 4.0).exp();
+        let swell = if t > 2.25 { 2.0 } else { 1.0 };
+        template[lead + i] += 0.2 * swell * envelope * (std::f32::consts::TAU * note * t).sin();
+    }
+    let found = events(&template, &template);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!((found[0].start_s - 0.2).abs() < 0.05, "{found:?}");
+}

@@ -184,14 +184,7 @@ impl PeakPicker {
 
     fn peak_at(&self, t: u64) -> Option<Peak> {
         let score = self.score(t)?;
-        if score < self.threshold {
-            return None;
-        }
-        let gap = self.gap as u64;
-        let earlier_higher =
-            (t.saturating_sub(gap)..t).any(|u| self.score(u).is_some_and(|s| s >= score));
-        let later_higher = (t + 1..=t + gap).any(|u| self.score(u).is_some_and(|s| s > score));
-        if earlier_higher || later_higher {
+        if !self.is_local_peak(t) {
             return None;
         }
         let reach = self.reach as u64;

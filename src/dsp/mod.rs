@@ -313,7 +313,6 @@ impl Counter {
         if end {
             self.picker.finish(&mut self.peaks);
         }
-        let onset = self.onset_offset_s;
         let mut new = Vec::new();
         // Taken out for the loop, which also updates the counter's state.
         let peaks = std::mem::take(&mut self.peaks);
@@ -342,7 +341,7 @@ impl Counter {
             if self.threshold.is_adaptive() {
                 for frame in self.hidden_before(p.frame) {
                     let hidden = Event {
-                        start_s: (frame as f64 * self.frame_seconds + onset).max(0.0),
+                        start_s: self.onset_s(frame as f64).max(0.0),
                         score: self.recent_score(frame),
                     };
                     new.extend(self.probation.hold(frame, None, hidden));
@@ -435,7 +434,7 @@ impl Counter {
                 }
                 _ => false,
             };
-        let onset_s = (p.frame as f64 + p.offset) * self.frame_seconds + self.onset_offset_s;
+        let onset_s = self.onset_s(p.frame as f64 + p.offset);
         // The fine check reads no sample a stream may not have when this
         // peak is decided: those of the frames its score was made of.
         let resolution = self.resolution;
@@ -459,12 +458,18 @@ impl Counter {
             || decide::rejected_before_fine(&candidate, &self.threshold, &self.tuning).is_none()
         {
             let rate = f64::from(ANALYSIS_RATE);
-            let next = p
-                .next
-                .map(|u| (u as f64 * self.frame_seconds + self.onset_offset_s) * rate);
+            let next = p.next.map(|u| self.onset_s(u as f64) * rate);
             candidate.fine = self.fine.score_before(onset_s * rate, limit, next);
         }
         candidate
+    }
+
+    /// Seconds from the recording's start to the onset of an occurrence
+    /// whose correlation peaks at `frame` (fractional where a peak's
+    /// position is interpolated); negative for a sound cut by the
+    /// recording's start.
+    fn onset_s(&self, frame: f64) -> f64 {
+        frame * self.frame_seconds + self.onset_offset_s
     }
 
     /// Every candidate's verdict so far, counted by reason.

@@ -351,7 +351,8 @@ fn active_span(
 /// gate its frames must pass, on the frame levels `levels_db`; `None`
 /// when the sound does not stand above the gate.
 fn span_gate(levels_db: &[f32], loudest: usize, bridge: usize) -> Option<(f32, f32)> {
-    let floor = room_floor_db(levels_db, loudest, bridge);
+    let core = core(levels_db, loudest);
+    let floor = room_floor_db(levels_db, &core, bridge);
     let peak = levels_db[loudest];
     // The level the sound rose from: the floor of the frames just before
     // its core (a dip's length of them). Over a quiet room it is the
@@ -359,7 +360,7 @@ fn span_gate(levels_db: &[f32], loudest: usize, bridge: usize) -> Option<(f32, f
     // the sound, however far above the capture's quietest frames it
     // stands. A gap between two notes of one sound, or a pause inside
     // chatter, is no floor: taken as a low quantile, not the minimum.
-    let core_start = *core(levels_db, loudest).start();
+    let core_start = *core.start();
     let lead_floor = floor_db(&levels_db[core_start.saturating_sub(bridge)..core_start]);
     let gate = (peak - ACTIVE_BELOW_PEAK_DB)
         .max(floor + ACTIVE_ABOVE_FLOOR_DB)
@@ -446,9 +447,9 @@ fn core(levels_db: &[f32], loudest: usize) -> std::ops::RangeInclusive<usize> {
     start..=end
 }
 
-/// The level of the room around the sound whose loudest frame is
-/// `loudest`: the floor ([`floor_db`]) of the frames outside its core
-/// (the frames around it within [`CORE_BELOW_PEAK_DB`] of its peak), and
+/// The level of the room around a sound whose [`core`] is `core`: the
+/// floor ([`floor_db`]) of the frames outside it (those around the
+/// sound's loudest within [`CORE_BELOW_PEAK_DB`] of its peak), and
 /// never above the whole capture's. A sound that fills most of its
 /// capture (a three-second chime with a moment of room noise either
 /// side) would otherwise set the floor itself, and only its loudest
@@ -458,8 +459,7 @@ fn core(levels_db: &[f32], loudest: usize) -> std::ops::RangeInclusive<usize> {
 /// outside than a dip (`bridge`), there is no room to measure, and the
 /// whole capture's floor stands: a steady tone filling its capture
 /// stands out from nothing and is no distinct sound.
-fn room_floor_db(levels_db: &[f32], loudest: usize, bridge: usize) -> f32 {
-    let core = core(levels_db, loudest);
+fn room_floor_db(levels_db: &[f32], core: &std::ops::RangeInclusive<usize>, bridge: usize) -> f32 {
     let outside: Vec<f32> = levels_db[..*core.start()]
         .iter()
         .chain(&levels_db[core.end() + 1..])

@@ -145,10 +145,16 @@ impl Spectrogram {
 }
 
 /// `powers` (`bins` per frame) as log power floored [`CELL_RANGE_DB`]
-/// under their loudest cell.
+/// under their loudest cell, and measured from that floor: a cell at
+/// the floor is 0. A window of digital silence is then all zeros, with
+/// no spread to correlate, rather than a level of ln(1e-20) whose
+/// spread is rounding error (it scored up to 60).
 fn floored_log(powers: &mut [f32]) {
     let floor = log_floor(powers);
-    powers.iter_mut().for_each(|p| *p = (*p + floor).ln());
+    let zero = floor.ln();
+    powers
+        .iter_mut()
+        .for_each(|p| *p = (*p + floor).ln() - zero);
 }
 
 /// What [`floored_log`] adds to every power of `powers` before its log.
@@ -166,6 +172,53 @@ struct Variant {
     frames: usize,
     cells: Vec<(u32, u32)>,
     values: Vec<f32>,
+    /// Running sums of `values` and of their squares: `partial[n]` over
+    /// the first `n` cells, for the correlation over the cells a window
+    /// cut short has ([`Variant::correlation`]).
+    partial: Vec<(f32, f32)>,
+}
+
+impl Variant {
+    fn new(speed: f32, frames: usize, cells: Vec<(u32, u32)>, values: Vec<f32>) -> Variant {
+        let mut partial = Vec::with_capacity(values.len() + 1);
+        let (mut sum, mut squares) = (0.0f32, 0.0f32);
+        partial.push((sum, squares));
+        for &value in &values {
+            sum += value;
+            squares += value * value;
+            partial.push((sum, squares));
+        }
+        Variant {
+            speed,
+            frames,
+            cells,
+            values,
+            partial,
+        }
+    }
+
+    /// The Pearson correlation of the first `n` cells' values with a
+    /// window's values there, given the window's sums over them: `dot`
+    /// (with the cells' values), `sum` and `squares`. Over all the cells
+    /// the values have zero mean and unit norm; over fewer (a window cut
+    /// short) they have neither, and their own sums count. `None` where
+    /// either side has no spread.
+    #[inline(always)]
+    fn correlation(&self, n: usize, dot: f32, sum: f32, squares: f32) -> Option<f32> {
+        let spread = squares - sum * sum / n as f32;
+        if spread <= 1e-9 {
+            return None;
+        }
+        if n == self.cells.len() {
+            return Some(dot / spread.sqrt());
+        }
+        let (own_sum, own_squares) = self.partial[n];
+        let own_spread = own_squares - own_sum * own_sum / n as f32;
+        if own_spread <= 1e-9 {
+            return None;
+        }
+        Some((dot - own_sum * sum / n as f32) / (spread * own_spread).sqrt())
+    }
 }
 
 /// The template's fine spectrogram at every speed of [`SPEEDS`].
@@ -308,12 +361,12 @@ impl FineTemplate {
                     if (cells.len() as f32) < MIN_UNCOVERED_SHARE * variant.cells.len() as f32 {
                         return None;
                     }
-                    Some(Variant {
-                        speed: variant.speed,
-                        frames: variant.frames,
-                        values: super::correlate::standardise(&values)?,
+                    Some(Variant::new(
+                        variant.speed,
+                        variant.frames,
                         cells,
-                    })
+                        super::correlate::standardise(&values)?,
+                    ))
                 })
                 .collect()
         };
@@ -396,12 +449,7 @@ fn speed_variants(powers: &[f32], frames: usize, bins: usize) -> Vec<Variant> {
                 }
             }
             let values = super::correlate::standardise(&values)?;
-            Some(Variant {
-                speed,
-                frames: n,
-                cells,
-                values,
-            })
+            Some(Variant::new(speed, n, cells, values))
         })
         .collect()
 }
@@ -485,6 +533,21 @@ impl FineCheck {
         self.template.steadiness
     }
 
+    /// One past the last sample the score of an onset at sample `onset`
+    /// reads: the window of its last frame at the latest onset shift
+    /// and the slowest speed.
+    pub fn window_end(&self, onset: f64) -> u64 {
+        let frames = self.template.max_frames() + 2 * ONSET_SEARCH_FRAMES;
+        let first_centre = onset.round() as i64 - (ONSET_SEARCH_FRAMES * FINE_HOP) as i64;
+        let last_centre = first_centre + (frames.saturating_sub(1) * FINE_HOP) as i64;
+        (last_centre + (FINE_WINDOW / 2) as i64).max(0) as u64
+    }
+
+    /// One past the last sample pushed so far.
+    pub fn received(&self) -> u64 {
+        self.start + self.samples.len() as u64
+    }
+
     /// Forgets the samples before `sample`.
     pub fn forget_before(&mut self, sample: u64) {
         let forget = sample
@@ -566,12 +629,13 @@ impl FineCheck {
         // that every shift reads every cell, and add nothing where they
         // fall.
         let floor = log_floor(&self.powers);
+        let zero = floor.ln();
         self.columns.clear();
         self.columns.resize(bins * frames, 0.0);
         for (k, column) in self.columns.chunks_exact_mut(frames).enumerate() {
             let read = usable.min(self.template.read_frames[k]);
             for (j, value) in column[..read].iter_mut().enumerate() {
-                *value = (self.powers[j * bins + k] + floor).ln();
+                *value = (self.powers[j * bins + k] + floor).ln() - zero;
             }
         }
         // Compiled for the CPU's widest vectors (AVX2 where there is one:
@@ -655,9 +719,8 @@ fn best_alignment(variants: &[Variant], columns: &[f32], frames: usize, usable: 
             if n[s] < variant.cells.len() / 2 {
                 continue;
             }
-            let variance = squares[s] - sum[s] * sum[s] / n[s] as f32;
-            if variance > 1e-9 {
-                best = best.max(dot[s] / variance.sqrt());
+            if let Some(score) = variant.correlation(n[s], dot[s], sum[s], squares[s]) {
+                best = best.max(score);
             }
         }
     }
@@ -758,9 +821,8 @@ mod tests {
                 if n < variant.cells.len() / 2 {
                     continue;
                 }
-                let variance = squares - sum * sum / n as f32;
-                if variance > 1e-9 {
-                    best = best.max(dot / variance.sqrt());
+                if let Some(score) = variant.correlation(n, dot, sum, squares) {
+                    best = best.max(score);
                 }
             }
         }
@@ -823,6 +885,18 @@ mod tests {
         other.extend(vec![0.0f32; 4_000]);
         let sibling = scored(&login, &other, 4_000);
         assert!(sibling < 0.8, "{sibling}");
+    }
+
+    /// Digital silence, and a window of one steady level, hold no shape:
+    /// a correlation with them is rounding error, and must be no score.
+    #[test]
+    fn silence_and_a_flat_window_score_nothing() {
+        let login = tone(&[660.0, 880.0, 1_320.0], 0.4);
+        for level in [0.0f32, 1e-3] {
+            let flat = vec![level; 16_000];
+            let score = scored(&login, &flat, 4_000);
+            assert!(score <= 0.0, "level {level}: {score}");
+        }
     }
 
     #[test]

@@ -170,6 +170,11 @@ pub struct Counter {
     frames: Vec<f32>,
     scores: Vec<f32>,
     peaks: Vec<Peak>,
+    /// Peaks picked whose fine window has not all arrived yet, in frame
+    /// order: each is measured and decided once it has (or the recording
+    /// ends), so its fine score reads the whole of it however the audio
+    /// arrives.
+    pending: std::collections::VecDeque<Peak>,
     /// Recent occurrences (frames), found or hidden, for the joint model.
     accepted: std::collections::VecDeque<u64>,
     /// Recent scores, from frame `scores_start` on: a hidden occurrence
@@ -240,6 +245,7 @@ impl Counter {
             frames: Vec::new(),
             scores: Vec::new(),
             peaks: Vec::new(),
+            pending: std::collections::VecDeque::new(),
             accepted: std::collections::VecDeque::new(),
             recent_scores: std::collections::VecDeque::new(),
             recent_scores_start: 0,
@@ -313,15 +319,19 @@ impl Counter {
         if end {
             self.picker.finish(&mut self.peaks);
         }
+        self.pending.extend(self.peaks.drain(..));
         let mut new = Vec::new();
-        // Taken out for the loop, which also updates the counter's state.
-        let peaks = std::mem::take(&mut self.peaks);
-        for p in &peaks {
+        while let Some(&p) = self.pending.front() {
+            let Some(limit) = self.fine_limit(&p, end) else {
+                break;
+            };
+            self.pending.pop_front();
+            let p = &p;
             // Every frame before this peak is decided.
             if self.probation.ends_by(p.frame) {
                 self.close_probation(&mut new);
             }
-            let candidate = self.measure(p);
+            let candidate = self.measure(p, limit);
             let verdict = decide::decide(&candidate, &self.threshold, &self.tuning);
             self.verdicts.add(verdict);
             if let Some(trace) = self.trace.as_mut() {
@@ -356,9 +366,10 @@ impl Counter {
             };
             new.extend(self.probation.hold(p.frame, candidate.loudness, event));
         }
-        if end || self.probation.ends_by(self.picker.undecided()) {
+        if end || self.probation.ends_by(self.undecided()) {
             self.close_probation(&mut new);
         }
+        let undecided = self.undecided();
         if let Some(trace) = self.trace.as_mut() {
             // The threshold at a frame depends on the events before it, so
             // it is drawn once they are all decided, and none of them is
@@ -366,7 +377,7 @@ impl Counter {
             let decided = if end {
                 trace.scores.len() as u64
             } else {
-                self.picker.undecided().min(trace.scores.len() as u64)
+                undecided.min(trace.scores.len() as u64)
             };
             let decided = self.probation.final_before(decided);
             let first = trace.thresholds.len() as u64;
@@ -376,10 +387,10 @@ impl Counter {
         }
         // The trace still draws the threshold from the first held event on.
         self.threshold
-            .forget_before(self.probation.final_before(self.picker.undecided()));
+            .forget_before(self.probation.final_before(undecided));
         // The joint model looks back over the stretch before a new
         // occurrence and the copies that reach into it.
-        let look_back = self.picker.undecided().saturating_sub(
+        let look_back = undecided.saturating_sub(
             self.picker.reach() as u64 + self.hidden_look_back() + self.template_frames,
         );
         self.separation.forget_before(look_back);
@@ -389,23 +400,39 @@ impl Counter {
         while self.recent_scores_start < look_back && self.recent_scores.pop_front().is_some() {
             self.recent_scores_start += 1;
         }
-        self.check.forget_before(
-            self.picker
-                .undecided()
-                .saturating_sub(self.check.context_frames() as u64),
-        );
+        self.check
+            .forget_before(undecided.saturating_sub(self.check.context_frames() as u64));
         // A candidate's onset lies at least a window before its frame.
         self.fine.forget_before(
-            (self.picker.undecided() * self.resolution.hop as u64)
+            (undecided * self.resolution.hop as u64)
                 .saturating_sub(fine::FineCheck::look_back() + self.resolution.window as u64),
         );
         self.events.extend_from_slice(&new);
         new
     }
 
+    /// The first frame not decided yet: the first peak still waiting for
+    /// its fine window, or the picker's first undecided frame.
+    fn undecided(&self) -> u64 {
+        let picked = self.picker.undecided();
+        self.pending.front().map_or(picked, |p| p.frame.min(picked))
+    }
+
+    /// Where the fine check of peak `p` stops reading (a sample index),
+    /// once its whole window has arrived or the recording has ended
+    /// (`end`): `None` while it must wait. The limit is the window's end
+    /// or the recording's, whichever comes first, so it depends on the
+    /// recording alone, never on how its audio arrived.
+    fn fine_limit(&self, p: &Peak, end: bool) -> Option<u64> {
+        let onset = self.onset_s(p.frame as f64 + p.offset) * f64::from(ANALYSIS_RATE);
+        let window_end = self.fine.window_end(onset);
+        let received = self.fine.received();
+        (end || received >= window_end).then(|| window_end.min(received))
+    }
+
     /// Measures a peak into a [`Candidate`]: everything [`decide::decide`]
     /// needs to know about it.
-    fn measure(&mut self, p: &Peak) -> Candidate {
+    fn measure(&mut self, p: &Peak, limit: u64) -> Candidate {
         // A peak beside a higher one counts only if the audio holds
         // two occurrences: clearly so where it could be the higher
         // one's side lobe, at least as plainly as one otherwise. The
@@ -435,11 +462,6 @@ impl Counter {
                 _ => false,
             };
         let onset_s = self.onset_s(p.frame as f64 + p.offset);
-        // The fine check reads no sample a stream may not have when this
-        // peak is decided: those of the frames its score was made of.
-        let resolution = self.resolution;
-        let limit = (p.frame + self.template_frames).saturating_sub(1) * resolution.hop as u64
-            + resolution.window as u64;
         let mut candidate = Candidate {
             frame: p.frame,
             start_s: onset_s.max(0.0),

@@ -141,7 +141,7 @@ pub struct Tuning {
 /// of it and the best floor was 0.55 (tuning F1 0.935); with it, the held-out
 /// sources gained (30 cases per tier: exact count 64.9 % to 71.1 %, F1
 /// 0.929 to 0.935).
-pub const FINE_MIN: f32 = 0.65;
+pub const FINE_MIN: f32 = 0.75;
 
 /// The fine score, as a share of the template's steadiness, at which a
 /// candidate under the correlation threshold is an event all the same

@@ -85,6 +85,29 @@ pub const MAX_FINE_S: f64 = 1.5;
 /// tier) a half and a quarter score alike (F1 0.953).
 pub const MIN_UNCOVERED_SHARE: f32 = 0.25;
 
+/// Frames of audio just before a candidate's window from which the check
+/// measures the background, per bin ([`FineCheck::background`]): their
+/// median power stands for the background's mean. Nine frames hold a
+/// click or two of a rapid run and still give the background's level.
+pub const BACKGROUND_FRAMES: usize = 9;
+/// Samples between those frames (16 ms, half a window): 9 of them span
+/// 160 ms before the window.
+pub const BACKGROUND_HOP: usize = 256;
+/// A template cell counts in the fine score only where a repeat at the
+/// candidate's level would stand at least this far (dB) over the
+/// background there. Under it, the cell holds the background's detail
+/// whatever sound is there, and it pulls a true repeat's score toward a
+/// foreign sound's.
+pub const AUDIBLE_MARGIN_DB: f32 = 0.0;
+/// A cell where the template is not audible over the background still
+/// counts where the window is this far (dB) over the background's mean
+/// there: something else sounds in it, which a repeat would not explain.
+/// A bin of noise exceeds its mean by 10 dB once in 22,000.
+pub const FOREIGN_OVER_BACKGROUND_DB: f32 = 10.0;
+/// Under this share of the template's cells audible over the background,
+/// the check compares every cell: too few are left to say anything alone.
+pub const MIN_AUDIBLE_SHARE: f32 = 0.25;
+
 /// A Hann window of `len` samples.
 fn hann(len: usize) -> Vec<f32> {
     (0..len)
@@ -157,6 +180,13 @@ fn floored_log(powers: &mut [f32]) {
         .for_each(|p| *p = (*p + floor).ln() - zero);
 }
 
+/// The power against the loudest cell, as a natural log, of a cell whose
+/// [`floored_log`] is `value` (which is ln(1 + power / floor), the floor
+/// [`CELL_RANGE_DB`] under the loudest cell).
+fn level_of_floored(value: f32) -> f32 {
+    (value.exp() - 1.0).max(1e-3).ln() - CELL_RANGE_DB / 10.0 * std::f32::consts::LN_10
+}
+
 /// What [`floored_log`] adds to every power of `powers` before its log.
 fn log_floor(powers: &[f32]) -> f32 {
     let peak = powers.iter().copied().fold(0.0f32, f32::max);
@@ -172,52 +202,46 @@ struct Variant {
     frames: usize,
     cells: Vec<(u32, u32)>,
     values: Vec<f32>,
-    /// Running sums of `values` and of their squares: `partial[n]` over
-    /// the first `n` cells, for the correlation over the cells a window
-    /// cut short has ([`Variant::correlation`]).
-    partial: Vec<(f32, f32)>,
+    /// Per cell: its power against the template's loudest cell, as a
+    /// natural log (0 at the loudest, -9.2 at [`CELL_RANGE_DB`] under
+    /// it): where a repeat at a given level stands above the background
+    /// ([`audible_levels`]).
+    levels: Vec<f32>,
+    /// The sum of the cells' power against the loudest cell (of the
+    /// exponentials of `levels`).
+    power: f32,
 }
 
-impl Variant {
-    fn new(speed: f32, frames: usize, cells: Vec<(u32, u32)>, values: Vec<f32>) -> Variant {
-        let mut partial = Vec::with_capacity(values.len() + 1);
-        let (mut sum, mut squares) = (0.0f32, 0.0f32);
-        partial.push((sum, squares));
-        for &value in &values {
-            sum += value;
-            squares += value * value;
-            partial.push((sum, squares));
-        }
-        Variant {
-            speed,
-            frames,
-            cells,
-            values,
-            partial,
-        }
+/// Sums over the template's cells a correlation reads: of their values,
+/// of their squares, and how many.
+#[derive(Debug, Clone, Copy, Default)]
+struct OwnSums {
+    sum: f32,
+    squares: f32,
+    count: usize,
+}
+
+impl OwnSums {
+    #[inline(always)]
+    fn add(&mut self, value: f32) {
+        self.sum += value;
+        self.squares += value * value;
+        self.count += 1;
     }
 
-    /// The Pearson correlation of the first `n` cells' values with a
-    /// window's values there, given the window's sums over them: `dot`
-    /// (with the cells' values), `sum` and `squares`. Over all the cells
-    /// the values have zero mean and unit norm; over fewer (a window cut
-    /// short) they have neither, and their own sums count. `None` where
-    /// either side has no spread.
+    /// The Pearson correlation of these cells' values with a window's
+    /// values there, given the window's sums over the same cells: `dot`
+    /// (with the cells' values), `sum` and `squares`. `None` where either
+    /// side has no spread.
     #[inline(always)]
-    fn correlation(&self, n: usize, dot: f32, sum: f32, squares: f32) -> Option<f32> {
-        let spread = squares - sum * sum / n as f32;
-        if spread <= 1e-9 {
+    fn correlation(&self, dot: f32, sum: f32, squares: f32) -> Option<f32> {
+        let n = self.count as f32;
+        let spread = squares - sum * sum / n;
+        let own_spread = self.squares - self.sum * self.sum / n;
+        if self.count < 2 || spread <= 1e-9 || own_spread <= 1e-9 {
             return None;
         }
-        if n == self.cells.len() {
-            return Some(dot / spread.sqrt());
-        }
-        let (own_sum, own_squares) = self.partial[n];
-        let own_spread = own_squares - own_sum * own_sum / n as f32;
-        if own_spread <= 1e-9 {
-            return None;
-        }
-        Some((dot - own_sum * sum / n as f32) / (spread * own_spread).sqrt())
+        Some((dot - self.sum * sum / n) / (spread * own_spread).sqrt())
     }
 }
 
@@ -341,8 +365,10 @@ impl FineTemplate {
             variants
                 .iter()
                 .map(|variant| {
-                    let (mut cells, mut values) = (Vec::new(), Vec::new());
-                    for (&(j, k), &value) in variant.cells.iter().zip(&variant.values) {
+                    let (mut cells, mut values, mut levels) = (Vec::new(), Vec::new(), Vec::new());
+                    for ((&(j, k), &value), &level) in
+                        variant.cells.iter().zip(&variant.values).zip(&variant.levels)
+                    {
                         // The cell in the template's own frames and bins;
                         // the next copy, at the same speed, is `offset`
                         // window frames later.
@@ -356,17 +382,20 @@ impl FineTemplate {
                         if !covered {
                             cells.push((j, k));
                             values.push(value);
+                            levels.push(level);
                         }
                     }
                     if (cells.len() as f32) < MIN_UNCOVERED_SHARE * variant.cells.len() as f32 {
                         return None;
                     }
-                    Some(Variant::new(
-                        variant.speed,
-                        variant.frames,
+                    Some(Variant {
+                        speed: variant.speed,
+                        frames: variant.frames,
+                        values: super::correlate::standardise(&values)?,
                         cells,
-                        super::correlate::standardise(&values)?,
-                    ))
+                        power: levels.iter().map(|l| l.exp()).sum(),
+                        levels,
+                    })
                 })
                 .collect()
         };
@@ -435,6 +464,7 @@ fn speed_variants(powers: &[f32], frames: usize, bins: usize) -> Vec<Variant> {
             let n = ((frames as f32 / speed).round() as usize).max(1);
             let mut cells = Vec::new();
             let mut values = Vec::new();
+            let mut levels = Vec::new();
             for j in 0..n {
                 let t = j as f32 * speed;
                 for k in 0..bins {
@@ -445,11 +475,19 @@ fn speed_variants(powers: &[f32], frames: usize, bins: usize) -> Vec<Variant> {
                     if on {
                         cells.push((j as u32, k as u32));
                         values.push(value);
+                        levels.push(level_of_floored(value));
                     }
                 }
             }
             let values = super::correlate::standardise(&values)?;
-            Some(Variant::new(speed, n, cells, values))
+            Some(Variant {
+                speed,
+                frames: n,
+                cells,
+                values,
+                power: levels.iter().map(|l| l.exp()).sum(),
+                levels,
+            })
         })
         .collect()
 }
@@ -496,6 +534,13 @@ pub struct FineCheck {
     span: Vec<f32>,
     /// Reused: the window's power spectra, frame by frame.
     powers: Vec<f32>,
+    /// Reused: the background's power per bin before the window.
+    background: Vec<f32>,
+    /// Reused: the background's median power per bin, before smoothing.
+    medians: Vec<f32>,
+    /// Reused: per bin, the lowest template level
+    /// ([`Variant::levels`]) audible over the background.
+    audible: Vec<f32>,
     /// Reused: the window's log power, bin by bin (the frames of one bin
     /// side by side, so that every onset shift of a cell reads
     /// neighbouring values).
@@ -513,6 +558,9 @@ impl FineCheck {
             start: 0,
             span: Vec::new(),
             powers: Vec::new(),
+            background: Vec::new(),
+            medians: Vec::new(),
+            audible: Vec::new(),
             columns: Vec::new(),
         }
     }
@@ -525,7 +573,43 @@ impl FineCheck {
     /// Samples before the window of an onset at `sample` that the check
     /// reads.
     pub fn look_back() -> u64 {
-        (ONSET_SEARCH_FRAMES * FINE_HOP + FINE_WINDOW) as u64
+        (ONSET_SEARCH_FRAMES * FINE_HOP
+            + FINE_WINDOW
+            + (BACKGROUND_FRAMES - 1) * BACKGROUND_HOP
+            + FINE_WINDOW) as u64
+    }
+
+    /// Measures the background's power per bin into `background`: the
+    /// median over [`BACKGROUND_FRAMES`] frames ending where the first
+    /// frame of a window centred at `first_centre` begins, scaled to the
+    /// mean (a bin's power in noise is exponential: its median is ln 2 of
+    /// its mean), then smoothed over 5 bins.
+    fn measure_background(&mut self, first_centre: i64) {
+        let bins = self.template.bins;
+        let span = (BACKGROUND_FRAMES - 1) * BACKGROUND_HOP + FINE_WINDOW;
+        let first = first_centre - (FINE_WINDOW / 2) as i64 - span as i64;
+        self.gather(first, span);
+        self.background.clear();
+        for i in 0..BACKGROUND_FRAMES {
+            let samples = &self.span[i * BACKGROUND_HOP..i * BACKGROUND_HOP + FINE_WINDOW];
+            self.spectrogram.frame_of(samples, &mut self.background);
+        }
+        let mut column = [0.0f32; BACKGROUND_FRAMES];
+        self.medians.clear();
+        for k in 0..bins {
+            for (i, value) in column.iter_mut().enumerate() {
+                *value = self.background[i * bins + k];
+            }
+            column.sort_unstable_by(f32::total_cmp);
+            self.medians
+                .push(column[BACKGROUND_FRAMES / 2] / std::f32::consts::LN_2);
+        }
+        self.background.clear();
+        let medians = &self.medians;
+        self.background.extend((0..bins).map(|k| {
+            let near = &medians[k.saturating_sub(2)..(k + 3).min(bins)];
+            near.iter().sum::<f32>() / near.len() as f32
+        }));
     }
 
     /// The template's [`FineTemplate::steadiness`].
@@ -614,6 +698,7 @@ impl FineCheck {
         let usable = (0..frames)
             .take_while(|&j| first_centre + (j * FINE_HOP + FINE_WINDOW / 2) as i64 <= limit as i64)
             .count();
+        self.measure_background(first_centre);
         let span = usable
             .checked_sub(1)
             .map_or(0, |last| last * FINE_HOP + FINE_WINDOW);
@@ -638,14 +723,24 @@ impl FineCheck {
                 *value = (self.powers[j * bins + k] + floor).ln() - zero;
             }
         }
+        let template = masked.unwrap_or(&self.template);
+        let audible = audible_levels(
+            template,
+            &self.powers,
+            &self.background,
+            usable,
+            (&self.columns, frames, floor),
+            &mut self.audible,
+        );
         // Compiled for the CPU's widest vectors (AVX2 where there is one:
         // nine shifts fill one register and a lane, not two and a lane);
         // the same operations in the same order, so the same bits.
         self.arch.dispatch(Alignment {
-            template: masked.unwrap_or(&self.template),
+            template,
             columns: &self.columns,
             frames,
             usable,
+            audible: audible.then_some(&self.audible[..]),
         })
     }
 }
@@ -659,6 +754,9 @@ struct Alignment<'a> {
     columns: &'a [f32],
     frames: usize,
     usable: usize,
+    /// Per bin, the lowest template level audible over the background
+    /// ([`audible_levels`]); `None` compares every cell.
+    audible: Option<&'a [f32]>,
 }
 
 impl pulp::WithSimd for Alignment<'_> {
@@ -671,8 +769,9 @@ impl pulp::WithSimd for Alignment<'_> {
             columns,
             frames,
             usable,
+            audible,
         } = self;
-        let dry = best_alignment(&template.variants, columns, frames, usable);
+        let dry = best_alignment(&template.variants, columns, frames, usable, audible);
         if dry >= ROOM_LOOK_BELOW * template.steadiness {
             return dry;
         }
@@ -681,15 +780,42 @@ impl pulp::WithSimd for Alignment<'_> {
             columns,
             frames,
             usable,
+            audible,
         ))
     }
 }
 
+/// Whether cell `index` of `variant` counts, given the lowest audible
+/// level per bin (`None`: every cell counts).
+#[inline(always)]
+fn counts(
+    variant: &Variant,
+    index: usize,
+    audible: Option<&[f32]>,
+    columns: &[f32],
+    frames: usize,
+) -> bool {
+    audible.is_none_or(|thresholds| {
+        let (j, k) = variant.cells[index];
+        let (lowest, loud) = thresholds.split_at(thresholds.len() / 2);
+        variant.levels[index] >= lowest[k as usize]
+            || columns[k as usize * frames + j as usize + ONSET_SEARCH_FRAMES] >= loud[k as usize]
+    })
+}
+
 /// The best correlation of any of `variants` at any onset shift with a
 /// window's log power `columns` (bin by bin, `frames` each, the first
-/// `usable` of them read). Inlined into its caller's SIMD dispatch.
+/// `usable` of them read), over the cells audible over the background
+/// (`audible`, per bin: the lowest level that is; `None` for all).
+/// Inlined into its caller's SIMD dispatch.
 #[inline(always)]
-fn best_alignment(variants: &[Variant], columns: &[f32], frames: usize, usable: usize) -> f32 {
+fn best_alignment(
+    variants: &[Variant],
+    columns: &[f32],
+    frames: usize,
+    usable: usize,
+    audible: Option<&[f32]>,
+) -> f32 {
     let mut best = -1.0f32;
     for variant in variants {
         // Each onset shift sums over the cells in the same order: the
@@ -697,7 +823,12 @@ fn best_alignment(variants: &[Variant], columns: &[f32], frames: usize, usable: 
         // the other.
         let (mut dot, mut sum, mut squares) =
             ([0.0f32; SHIFTS], [0.0f32; SHIFTS], [0.0f32; SHIFTS]);
-        for (&(j, k), &a) in variant.cells.iter().zip(&variant.values) {
+        let mut own = OwnSums::default();
+        for (index, (&(j, k), &a)) in variant.cells.iter().zip(&variant.values).enumerate() {
+            if !counts(variant, index, audible, columns, frames) {
+                continue;
+            }
+            own.add(a);
             let at = k as usize * frames + j as usize;
             let b = &columns[at..at + SHIFTS];
             for s in 0..SHIFTS {
@@ -707,8 +838,9 @@ fn best_alignment(variants: &[Variant], columns: &[f32], frames: usize, usable: 
             }
         }
         // The cells each shift reads before `limit` (cells come in
-        // frame order).
-        let n: [usize; SHIFTS] = std::array::from_fn(|s| {
+        // frame order); past it the window holds 0, which adds nothing
+        // to its sums.
+        let read: [usize; SHIFTS] = std::array::from_fn(|s| {
             variant
                 .cells
                 .partition_point(|&(j, _)| (j as usize) + s < usable)
@@ -716,15 +848,78 @@ fn best_alignment(variants: &[Variant], columns: &[f32], frames: usize, usable: 
         for s in 0..SHIFTS {
             // Too few cells left to say anything: a candidate at the
             // very end of a recording.
-            if n[s] < variant.cells.len() / 2 {
+            if read[s] < variant.cells.len() / 2 {
                 continue;
             }
-            if let Some(score) = variant.correlation(n[s], dot[s], sum[s], squares[s]) {
+            let own = if read[s] == variant.cells.len() {
+                own
+            } else {
+                let mut first = OwnSums::default();
+                for index in (0..read[s]).filter(|&index| counts(variant, index, audible, columns, frames)) {
+                    first.add(variant.values[index]);
+                }
+                first
+            };
+            if let Some(score) = own.correlation(dot[s], sum[s], squares[s]) {
                 best = best.max(score);
             }
         }
     }
     best
+}
+
+/// Fills `lowest` with, per bin, the lowest template level
+/// ([`Variant::levels`]) that a repeat at the window's level stands
+/// [`AUDIBLE_MARGIN_DB`] over `background` (power per bin) at; whether
+/// to compare those cells only. The window's level is the template's
+/// power that explains the window's power over the background, in the
+/// template's cells at speed 1 and the correlation's onset. `false`
+/// (compare every cell) where the background is silent, where the
+/// window holds nothing over it, or where under
+/// [`MIN_AUDIBLE_SHARE`] of the cells would be left.
+fn audible_levels(
+    template: &FineTemplate,
+    powers: &[f32],
+    background: &[f32],
+    usable: usize,
+    (columns, frames, floor): (&[f32], usize, f32),
+    lowest: &mut Vec<f32>,
+) -> bool {
+    let bins = template.bins;
+    if background.iter().all(|&b| b <= 0.0) {
+        return false;
+    }
+    let Some(nominal) = template.variants.iter().find(|v| v.speed == 1.0) else {
+        return false;
+    };
+    let (mut over, mut own) = (0.0f32, 0.0f32);
+    let whole = nominal.frames + ONSET_SEARCH_FRAMES <= usable;
+    for (&(j, k), &level) in nominal.cells.iter().zip(&nominal.levels) {
+        let frame = j as usize + ONSET_SEARCH_FRAMES;
+        if frame < usable {
+            over += powers[frame * bins + k as usize] - background[k as usize];
+            if !whole {
+                own += level.exp();
+            }
+        }
+    }
+    if whole {
+        own = nominal.power;
+    }
+    if over <= 0.0 || own <= 0.0 {
+        return false;
+    }
+    let gain = over / own;
+    let margin = 10f32.powf(AUDIBLE_MARGIN_DB / 10.0);
+    lowest.clear();
+    lowest.extend(background.iter().map(|&b| (margin * b / gain).max(1e-30).ln()));
+    let loud = 10f32.powf(FOREIGN_OVER_BACKGROUND_DB / 10.0);
+    let zero = floor.ln();
+    lowest.extend(background.iter().map(|&b| (loud * b + floor).ln() - zero));
+    let audible = (0..nominal.cells.len())
+        .filter(|&index| counts(nominal, index, Some(lowest), columns, frames))
+        .count();
+    audible as f32 >= MIN_AUDIBLE_SHARE * nominal.cells.len() as f32
 }
 
 #[cfg(test)]
@@ -806,7 +1001,8 @@ mod tests {
         let mut best = -1.0f32;
         for variant in variants {
             for shift in 0..SHIFTS {
-                let (mut dot, mut sum, mut squares, mut n) = (0.0f32, 0.0f32, 0.0f32, 0usize);
+                let (mut dot, mut sum, mut squares) = (0.0f32, 0.0f32, 0.0f32);
+                let (mut own, mut n) = (OwnSums::default(), 0);
                 for (&(j, k), &a) in variant.cells.iter().zip(&variant.values) {
                     let frame = shift + j as usize;
                     if frame >= usable {
@@ -816,12 +1012,13 @@ mod tests {
                     dot += a * b;
                     sum += b;
                     squares += b * b;
+                    own.add(a);
                     n += 1;
                 }
                 if n < variant.cells.len() / 2 {
                     continue;
                 }
-                if let Some(score) = variant.correlation(n, dot, sum, squares) {
+                if let Some(score) = own.correlation(dot, sum, squares) {
                     best = best.max(score);
                 }
             }

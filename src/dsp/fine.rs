@@ -110,7 +110,7 @@ pub const FOREIGN_OVER_BACKGROUND_DB: f32 = 10.0;
 pub const BACKGROUND_LOOK_BELOW: f32 = 0.9;
 /// Under this share of the template's cells audible over the background,
 /// the check compares every cell: too few are left to say anything alone.
-pub const MIN_AUDIBLE_SHARE: f32 = 0.25;
+pub const MIN_AUDIBLE_SHARE: f32 = 0.1;
 
 /// A Hann window of `len` samples.
 fn hann(len: usize) -> Vec<f32> {

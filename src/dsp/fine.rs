@@ -370,8 +370,11 @@ impl FineTemplate {
                 .iter()
                 .map(|variant| {
                     let (mut cells, mut values, mut levels) = (Vec::new(), Vec::new(), Vec::new());
-                    for ((&(j, k), &value), &level) in
-                        variant.cells.iter().zip(&variant.values).zip(&variant.levels)
+                    for ((&(j, k), &value), &level) in variant
+                        .cells
+                        .iter()
+                        .zip(&variant.values)
+                        .zip(&variant.levels)
                     {
                         // The cell in the template's own frames and bins;
                         // the next copy, at the same speed, is `offset`
@@ -538,7 +541,6 @@ pub struct FineCheck {
     span: Vec<f32>,
     /// Reused: the window's power spectra, frame by frame.
     powers: Vec<f32>,
-    replace: bool,
     /// Reused: the background's power per bin before the window.
     background: Vec<f32>,
     /// Reused: the background's median power per bin, before smoothing.
@@ -563,7 +565,6 @@ impl FineCheck {
             start: 0,
             span: Vec::new(),
             powers: Vec::new(),
-            replace: std::env::var("XREPLACE").is_ok(),
             background: Vec::new(),
             medians: Vec::new(),
             audible: Vec::new(),
@@ -760,7 +761,7 @@ impl FineCheck {
             usable,
             audible: Some(&self.audible),
         });
-        if self.replace { audible_cells } else { every_cell.max(audible_cells) }
+        every_cell.max(audible_cells)
     }
 }
 
@@ -874,7 +875,9 @@ fn best_alignment(
                 own
             } else {
                 let mut first = OwnSums::default();
-                for index in (0..read[s]).filter(|&index| counts(variant, index, audible, columns, frames)) {
+                for index in
+                    (0..read[s]).filter(|&index| counts(variant, index, audible, columns, frames))
+                {
                     first.add(variant.values[index]);
                 }
                 first
@@ -931,7 +934,11 @@ fn audible_levels(
     let gain = over / own;
     let margin = 10f32.powf(AUDIBLE_MARGIN_DB / 10.0);
     lowest.clear();
-    lowest.extend(background.iter().map(|&b| (margin * b / gain).max(1e-30).ln()));
+    lowest.extend(
+        background
+            .iter()
+            .map(|&b| (margin * b / gain).max(1e-30).ln()),
+    );
     let loud = 10f32.powf(FOREIGN_OVER_BACKGROUND_DB / 10.0);
     let zero = floor.ln();
     lowest.extend(background.iter().map(|&b| (loud * b + floor).ln() - zero));
@@ -970,13 +977,14 @@ mod tests {
     /// The fine score as defined, one variant and onset shift at a
     /// time over a spectrogram of every bin: [`FineCheck::score`] must
     /// give it to the bit.
-    fn plain_score(check: &FineCheck, onset: f64, limit: u64) -> f32 {
-        plain_score_against(check, &check.template, onset, limit)
+    fn plain_score(check: &mut FineCheck, onset: f64, limit: u64) -> f32 {
+        let template = check.template.clone();
+        plain_score_against(check, &template, onset, limit)
     }
 
     /// [`plain_score`] against `template` in place of the check's own.
     fn plain_score_against(
-        check: &FineCheck,
+        check: &mut FineCheck,
         template: &FineTemplate,
         onset: f64,
         limit: u64,
@@ -987,7 +995,7 @@ mod tests {
             .take_while(|&j| first_centre + (j * FINE_HOP + FINE_WINDOW / 2) as i64 <= limit as i64)
             .count();
         let mut spectrogram = Spectrogram::new(template.bins);
-        let mut powers = Vec::new();
+        let mut raw = Vec::new();
         for j in 0..usable {
             spectrogram.frame(
                 first_centre + (j * FINE_HOP) as i64,
@@ -998,41 +1006,85 @@ mod tests {
                         .copied()
                         .unwrap_or(0.0)
                 },
-                &mut powers,
+                &mut raw,
             );
         }
+        let mut powers = raw.clone();
         floored_log(&mut powers);
-        let dry = plain_best(&template.variants, &powers, template.bins, usable);
-        if dry >= ROOM_LOOK_BELOW * template.steadiness {
-            return dry;
+        let bins = template.bins;
+        let plain_every_cell = |audible: Option<(&[f32], &[f32])>| {
+            let dry = plain_best(&template.variants, &powers, bins, usable, audible);
+            if dry >= ROOM_LOOK_BELOW * template.steadiness {
+                return dry;
+            }
+            dry.max(plain_best(
+                &template.room_variants,
+                &powers,
+                bins,
+                usable,
+                audible,
+            ))
+        };
+        let every_cell = plain_every_cell(None);
+        if every_cell >= BACKGROUND_LOOK_BELOW * template.steadiness {
+            return every_cell;
         }
-        dry.max(plain_best(
-            &template.room_variants,
-            &powers,
-            template.bins,
+        // The cells audible over the background, by the check's own
+        // measure of it and the same thresholds.
+        check.measure_background(first_centre);
+        let mut columns = vec![0.0f32; bins * frames];
+        for k in 0..bins {
+            for j in 0..usable.min(template.read_frames[k]) {
+                columns[k * frames + j] = powers[j * bins + k];
+            }
+        }
+        let mut thresholds = Vec::new();
+        if !audible_levels(
+            template,
+            &raw,
+            &check.background,
             usable,
-        ))
+            (&columns, frames, log_floor(&raw)),
+            &mut thresholds,
+        ) {
+            return every_cell;
+        }
+        every_cell.max(plain_every_cell(Some((&thresholds, &columns))))
     }
 
     /// The best of `variants` at every onset shift over a spectrogram's
-    /// log power (`bins` per frame, `usable` frames).
-    fn plain_best(variants: &[Variant], powers: &[f32], bins: usize, usable: usize) -> f32 {
+    /// log power (`bins` per frame, `usable` frames), over the cells that
+    /// count by `audible` (thresholds and the window bin by bin) if given.
+    fn plain_best(
+        variants: &[Variant],
+        powers: &[f32],
+        bins: usize,
+        usable: usize,
+        audible: Option<(&[f32], &[f32])>,
+    ) -> f32 {
         let mut best = -1.0f32;
         for variant in variants {
             for shift in 0..SHIFTS {
                 let (mut dot, mut sum, mut squares) = (0.0f32, 0.0f32, 0.0f32);
                 let (mut own, mut n) = (OwnSums::default(), 0);
-                for (&(j, k), &a) in variant.cells.iter().zip(&variant.values) {
+                for (index, (&(j, k), &a)) in variant.cells.iter().zip(&variant.values).enumerate()
+                {
                     let frame = shift + j as usize;
                     if frame >= usable {
                         continue;
+                    }
+                    n += 1;
+                    if let Some((thresholds, columns)) = audible {
+                        let frames = columns.len() / bins;
+                        if !counts(variant, index, Some(thresholds), columns, frames) {
+                            continue;
+                        }
                     }
                     let b = powers[frame * bins + k as usize];
                     dot += a * b;
                     sum += b;
                     squares += b * b;
                     own.add(a);
-                    n += 1;
                 }
                 if n < variant.cells.len() / 2 {
                     continue;
@@ -1069,7 +1121,7 @@ mod tests {
         ] {
             for limit in [0, 9_500, 12_000, 15_000, 40_000, 60_000] {
                 let fast = check.score(onset, limit);
-                let plain = plain_score(&check, onset, limit);
+                let plain = plain_score(&mut check, onset, limit);
                 assert_eq!(
                     fast.to_bits(),
                     plain.to_bits(),
@@ -1078,7 +1130,7 @@ mod tests {
                 // With the cells of a copy 0.1 s later left out.
                 let masked = check.template.uncovered(20.0).unwrap();
                 let fast = check.score_before(onset, limit, Some(onset + 1_600.0));
-                let plain = plain_score_against(&check, &masked, onset, limit);
+                let plain = plain_score_against(&mut check, &masked, onset, limit);
                 assert_eq!(
                     fast.to_bits(),
                     plain.to_bits(),

@@ -209,10 +209,10 @@ fn note_onsets_far_under_events_alike_in_loudness_do_not_count() {
 
 /// Key clicks in white noise at 0 dB SNR (`snr0/8`) score 0.15-0.4 while
 /// the noise stays under 0.1: with the adaptive threshold's floor at 0.25,
-/// 11 of the 26 were missed; at 0.2, 3 were. The fine check's floor at
-/// 0.65 of the template's steadiness (which keeps siblings of real
-/// sounds out) misses 10: in noise this deep, half a click's cells are
-/// the noise's, and its fine score falls with them.
+/// 11 of the 26 were missed; at 0.2, 3 were. In noise this deep most of a
+/// click's cells are the noise's, and its fine score over every cell
+/// falls under the fine floor (21 missed); over the cells audible over
+/// the background, 6 or 7 are.
 #[test]
 fn faint_matches_in_quiet_scoring_noise_count() {
     let (truth, outcome) = counted(Tier::Snr0, 8);

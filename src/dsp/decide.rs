@@ -135,12 +135,13 @@ pub struct Tuning {
 /// onset score a median 0.97 of it (10th percentile 0.85; 0.72 under 0 dB
 /// of noise, 0.79 in rapid runs), while the false events of the clean
 /// tier, siblings of the template's family, score a median 0.77 (90th
-/// percentile 0.89). Swept on the tuning
-/// sources (30 cases per tier, F1): 0.55 0.936, 0.60 0.939, 0.65 0.940,
-/// 0.70 0.938. Without the room's look, reverberant repeats fell to 0.5
-/// of it and the best floor was 0.55 (tuning F1 0.935); with it, the held-out
-/// sources gained (30 cases per tier: exact count 64.9 % to 71.1 %, F1
-/// 0.929 to 0.935).
+/// percentile 0.89). The look over the cells audible over the background
+/// ([`fine::BACKGROUND_LOOK_BELOW`](super::fine::BACKGROUND_LOOK_BELOW))
+/// raises true repeats in noise, and the floor rose with it: swept on
+/// the tuning sources (30 cases per tier, exact count and F1), 0.65
+/// 67.5 % / 0.958, 0.70 68.5 % / 0.959, 0.72 70.5 % / 0.961, 0.75
+/// 70.8 % / 0.962, 0.78 71.4 % / 0.961 (without the look, 0.65 gave
+/// 68.8 % / 0.960 and 0.80 66.9 % / 0.950).
 pub const FINE_MIN: f32 = 0.75;
 
 /// The fine score, as a share of the template's steadiness, at which a

@@ -10,6 +10,8 @@
 //! a comparison of their fine spectrogram with the template's ([`fine`]),
 //! and a threshold that adapts to the recording ([`threshold`]); the
 //! first events wait until later ones can overrule them ([`probation`]).
+//! A candidate is decided once the audio its fine comparison reads has
+//! arrived (a few tens of milliseconds after the template's length).
 //! Each candidate is measured into a [`decide::Candidate`] and judged by
 //! one function ([`decide::decide`]), whose verdict names the rule that
 //! rejected it; its parameters live in one [`decide::Tuning`]. A whole

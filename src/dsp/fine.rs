@@ -114,16 +114,18 @@ pub const BACKGROUND_HOP: usize = 256;
 /// the candidate's level would stand at least this far (dB) over the
 /// background there: under it, the cell holds the background's detail
 /// whatever sound is there. Swept on the real-sound corpus's tuning
-/// sources (30 cases per tier, F1, with the fine floor at 0.72): -3 dB
-/// 0.962, 0 dB 0.961, +3 dB 0.958, +6 dB 0.958.
+/// sources (30 cases per tier, F1, with the audible cells as the score
+/// itself and the fine floor at 0.72): -3 dB 0.962, 0 dB 0.961, +3 dB
+/// 0.958, +6 dB 0.958.
 pub const AUDIBLE_MARGIN_DB: f32 = 0.0;
 /// A cell where the template is not audible over the background still
 /// counts where the window is this far (dB) over the background's mean
 /// there: something else sounds in it, which a repeat would not explain,
 /// and leaving it out let note onsets in music and syllables in babble
-/// pass (tuning false events 193 without it, 112 with it). A bin of noise
-/// exceeds its mean by 10 dB once in 22,000. Swept (tuning F1): 6 dB
-/// 0.961, 10 dB 0.961, 15 dB 0.959.
+/// pass (tuning false events 142 without it, 112 with it, with the
+/// audible cells as the score and the floor at 0.72). A bin of noise
+/// exceeds its mean by 10 dB once in 22,000. Swept the same way (tuning
+/// F1): 6 dB 0.961, 10 dB 0.961, 15 dB 0.959.
 pub const FOREIGN_OVER_BACKGROUND_DB: f32 = 10.0;
 /// Under this share of the template's steadiness, the fine score over
 /// every cell gets a second look over the cells audible over the
@@ -131,9 +133,8 @@ pub const FOREIGN_OVER_BACKGROUND_DB: f32 = 10.0;
 /// change, and dense clean repeats pay nothing for the look).
 pub const BACKGROUND_LOOK_BELOW: f32 = 0.9;
 /// Under this share of the template's cells audible over the background,
-/// the look is not taken: too few cells are left to say anything. A key
-/// click at 0 dB in white noise keeps a tenth to a quarter of its cells;
-/// on the tuning sources (30 cases per tier) a tenth scored F1 0.963 and
+/// the look is not taken: too few cells are left to say anything. On
+/// the tuning sources (30 cases per tier) a tenth scored F1 0.963 and
 /// a quarter 0.962, and on the synthetic corpus the clicks of snr0/8 were
 /// found 20 times of 26 against 5.
 pub const MIN_AUDIBLE_SHARE: f32 = 0.1;

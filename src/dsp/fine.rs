@@ -34,10 +34,16 @@
 //! whatever sound is there, and a true repeat scores like a foreign one.
 //! Where the score over every cell falls under
 //! [`BACKGROUND_LOOK_BELOW`] of the steadiness, the check measures the
-//! background per bin just before the window and scores again over the
-//! cells a repeat at the window's level would stand over it in, plus
-//! those where the window holds far more than the background (a foreign
-//! sound there is evidence against), and keeps the better score.
+//! background per bin just before the window and scores again: the
+//! window's power over that background against what a repeat at the
+//! window's level would add to it, over the cells such a repeat would
+//! stand over the background in, plus those where the window holds far
+//! more than the background (a foreign sound there is evidence against);
+//! it keeps the better score. Measured against the background, a part of
+//! the template that a repeat at that level would make plain but the
+//! window lacks counts against the candidate, as it should: measured
+//! against the window's own loudest cell, such a part and the silence in
+//! its place both sat at the floor and agreed.
 //!
 //! The score is the Pearson correlation over the cells compared, every
 //! one of the window read: a candidate is decided once its whole window
@@ -236,7 +242,7 @@ struct Variant {
     /// Per cell: its power against the template's loudest cell, as a
     /// natural log (0 at the loudest, -9.2 at [`CELL_RANGE_DB`] under
     /// it): where a repeat at a given level stands above the background
-    /// ([`audible_levels`]).
+    /// ([`Audibility::measure`]).
     levels: Vec<f32>,
     /// The sum of the cells' power against the loudest cell (of the
     /// exponentials of `levels`).
@@ -260,6 +266,16 @@ impl OwnSums {
         self.count += 1;
     }
 
+    /// The sums over `values`, in order.
+    #[inline(always)]
+    fn of(values: &[f32]) -> OwnSums {
+        let mut own = OwnSums::default();
+        for &value in values {
+            own.add(value);
+        }
+        own
+    }
+
     /// The Pearson correlation of these cells' values with a window's
     /// values there, given the window's sums over the same cells: `dot`
     /// (with the cells' values), `sum` and `squares`. `None` where either
@@ -273,6 +289,41 @@ impl OwnSums {
             return None;
         }
         Some((dot - self.sum * sum / n) / (spread * own_spread).sqrt())
+    }
+}
+
+impl Variant {
+    /// This variant as the background look compares it: the cells
+    /// `audibility` counts, each valued as a repeat at `gain` would
+    /// stand over `background` (power per bin, no lower than `floor`)
+    /// there ([`over_background`]).
+    fn heard_over(
+        &self,
+        audibility: &Audibility,
+        background: &[f32],
+        floor: f32,
+        gain: f32,
+        (columns, frames): (&[f32], usize),
+    ) -> Variant {
+        let (mut cells, mut values, mut levels) = (Vec::new(), Vec::new(), Vec::new());
+        for (index, (&(j, k), &level)) in self.cells.iter().zip(&self.levels).enumerate() {
+            if audibility.counts(self, index, columns, frames) {
+                cells.push((j, k));
+                values.push(over_background(
+                    gain * level.exp(),
+                    background[k as usize].max(floor),
+                ));
+                levels.push(level);
+            }
+        }
+        Variant {
+            speed: self.speed,
+            frames: self.frames,
+            cells,
+            values,
+            levels,
+            power: self.power,
+        }
     }
 }
 
@@ -572,9 +623,11 @@ pub struct FineCheck {
     background: Vec<f32>,
     /// Reused: the background's median power per bin, before smoothing.
     medians: Vec<f32>,
-    /// Reused: per bin, the lowest template level
-    /// ([`Variant::levels`]) audible over the background.
-    audible: Vec<f32>,
+    /// Reused: which cells the background look compares.
+    audible: Audibility,
+    /// Reused: the window's power over the background
+    /// ([`over_background`]), laid out as `columns`.
+    excess: Vec<f32>,
     /// Reused: the window's log power, bin by bin (the frames of one bin
     /// side by side, so that every onset shift of a cell reads
     /// neighbouring values).
@@ -594,7 +647,8 @@ impl FineCheck {
             powers: Vec::new(),
             background: Vec::new(),
             medians: Vec::new(),
-            audible: Vec::new(),
+            audible: Audibility::default(),
+            excess: Vec::new(),
             columns: Vec::new(),
         }
     }
@@ -759,37 +813,74 @@ impl FineCheck {
         // Compiled for the CPU's widest vectors (AVX2 where there is one:
         // nine shifts fill one register and a lane, not two and a lane);
         // the same operations in the same order, so the same bits.
+        let template = masked.unwrap_or(&self.template);
         let every_cell = self.arch.dispatch(Alignment {
-            template: masked.unwrap_or(&self.template),
+            dry: &template.variants,
+            room: &template.room_variants,
+            steadiness: template.steadiness,
             columns: &self.columns,
             frames,
             usable,
-            audible: None,
         });
-        if every_cell >= BACKGROUND_LOOK_BELOW * self.template.steadiness {
+        if every_cell >= BACKGROUND_LOOK_BELOW * template.steadiness {
             return every_cell;
         }
         self.measure_background(first_centre);
         let template = masked.unwrap_or(&self.template);
-        if !audible_levels(
+        let Some(gain) = self.audible.measure(
             template,
             &self.powers,
             &self.background,
             usable,
             (&self.columns, frames, floor),
-            &mut self.audible,
-        ) {
+        ) else {
             return every_cell;
+        };
+        self.excess.clear();
+        self.excess.resize(bins * frames, 0.0);
+        for (k, column) in self.excess.chunks_exact_mut(frames).enumerate() {
+            let background = self.background[k].max(floor);
+            let read = usable.min(template.read_frames[k]);
+            for (j, value) in column[..read].iter_mut().enumerate() {
+                *value = over_background(self.powers[j * bins + k], background);
+            }
         }
-        let audible_cells = self.arch.dispatch(Alignment {
-            template,
-            columns: &self.columns,
+        let heard = |variants: &[Variant]| -> Vec<Variant> {
+            variants
+                .iter()
+                .map(|variant| {
+                    variant.heard_over(
+                        &self.audible,
+                        &self.background,
+                        floor,
+                        gain,
+                        (&self.columns, frames),
+                    )
+                })
+                .collect()
+        };
+        let (dry, room) = (heard(&template.variants), heard(&template.room_variants));
+        let look = self.arch.dispatch(Alignment {
+            dry: &dry,
+            room: &room,
+            steadiness: template.steadiness,
+            columns: &self.excess,
             frames,
             usable,
-            audible: Some(&self.audible),
         });
-        every_cell.max(audible_cells)
+        every_cell.max(look)
     }
+}
+
+/// A bin's power over the background's mean power there, as a natural
+/// log: `ln(1 + power / background)`, 0 where nothing sounds over the
+/// background and the log of the ratio where something does. The
+/// background look compares the window's this way with a repeat's
+/// ([`Variant::heard_over`]), each as the background would leave it
+/// audible.
+#[inline]
+fn over_background(power: f32, background: f32) -> f32 {
+    (1.0 + power / background).ln()
 }
 
 /// The fine score of a window's log power `columns` (bin by bin,
@@ -797,13 +888,15 @@ impl FineCheck {
 /// the dry template's best alignment, and the room's where that falls
 /// short.
 struct Alignment<'a> {
-    template: &'a FineTemplate,
+    /// The template's variants as recorded.
+    dry: &'a [Variant],
+    /// The same heard in a room.
+    room: &'a [Variant],
+    /// The template's [`FineTemplate::steadiness`].
+    steadiness: f32,
     columns: &'a [f32],
     frames: usize,
     usable: usize,
-    /// Per bin, the lowest template level audible over the background
-    /// ([`audible_levels`]); `None` compares every cell.
-    audible: Option<&'a [f32]>,
 }
 
 impl pulp::WithSimd for Alignment<'_> {
@@ -812,57 +905,26 @@ impl pulp::WithSimd for Alignment<'_> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) -> f32 {
         let Alignment {
-            template,
+            dry,
+            room,
+            steadiness,
             columns,
             frames,
             usable,
-            audible,
         } = self;
-        let dry = best_alignment(&template.variants, columns, frames, usable, audible);
-        if dry >= ROOM_LOOK_BELOW * template.steadiness {
+        let dry = best_alignment(dry, columns, frames, usable);
+        if dry >= ROOM_LOOK_BELOW * steadiness {
             return dry;
         }
-        dry.max(best_alignment(
-            &template.room_variants,
-            columns,
-            frames,
-            usable,
-            audible,
-        ))
+        dry.max(best_alignment(room, columns, frames, usable))
     }
 }
 
-/// Whether cell `index` of `variant` counts, given the lowest audible
-/// level per bin (`None`: every cell counts).
-#[inline(always)]
-fn counts(
-    variant: &Variant,
-    index: usize,
-    audible: Option<&[f32]>,
-    columns: &[f32],
-    frames: usize,
-) -> bool {
-    audible.is_none_or(|thresholds| {
-        let (j, k) = variant.cells[index];
-        let (lowest, loud) = thresholds.split_at(thresholds.len() / 2);
-        variant.levels[index] >= lowest[k as usize]
-            || columns[k as usize * frames + j as usize + ONSET_SEARCH_FRAMES] >= loud[k as usize]
-    })
-}
-
 /// The best correlation of any of `variants` at any onset shift with a
-/// window's log power `columns` (bin by bin, `frames` each, the first
-/// `usable` of them read), over the cells audible over the background
-/// (`audible`, per bin: the lowest level that is; `None` for all).
-/// Inlined into its caller's SIMD dispatch.
+/// window's `columns` (bin by bin, `frames` each, the first `usable` of
+/// them read). Inlined into its caller's SIMD dispatch.
 #[inline(always)]
-fn best_alignment(
-    variants: &[Variant],
-    columns: &[f32],
-    frames: usize,
-    usable: usize,
-    audible: Option<&[f32]>,
-) -> f32 {
+fn best_alignment(variants: &[Variant], columns: &[f32], frames: usize, usable: usize) -> f32 {
     let mut best = -1.0f32;
     for variant in variants {
         // Each onset shift sums over the cells in the same order: the
@@ -870,12 +932,7 @@ fn best_alignment(
         // the other.
         let (mut dot, mut sum, mut squares) =
             ([0.0f32; SHIFTS], [0.0f32; SHIFTS], [0.0f32; SHIFTS]);
-        let mut own = OwnSums::default();
-        for (index, (&(j, k), &a)) in variant.cells.iter().zip(&variant.values).enumerate() {
-            if !counts(variant, index, audible, columns, frames) {
-                continue;
-            }
-            own.add(a);
+        for (&(j, k), &a) in variant.cells.iter().zip(&variant.values) {
             let at = k as usize * frames + j as usize;
             let b = &columns[at..at + SHIFTS];
             for s in 0..SHIFTS {
@@ -892,6 +949,7 @@ fn best_alignment(
                 .cells
                 .partition_point(|&(j, _)| (j as usize) + s < usable)
         });
+        let all = OwnSums::of(&variant.values);
         for s in 0..SHIFTS {
             // Too few cells left to say anything: a candidate at the
             // very end of a recording.
@@ -899,15 +957,9 @@ fn best_alignment(
                 continue;
             }
             let own = if read[s] == variant.cells.len() {
-                own
+                all
             } else {
-                let mut first = OwnSums::default();
-                for index in
-                    (0..read[s]).filter(|&index| counts(variant, index, audible, columns, frames))
-                {
-                    first.add(variant.values[index]);
-                }
-                first
+                OwnSums::of(&variant.values[..read[s]])
             };
             if let Some(score) = own.correlation(dot[s], sum[s], squares[s]) {
                 best = best.max(score);
@@ -917,62 +969,85 @@ fn best_alignment(
     best
 }
 
-/// Fills `lowest` with, per bin, the lowest template level
-/// ([`Variant::levels`]) that a repeat at the window's level stands
-/// [`AUDIBLE_MARGIN_DB`] over `background` (power per bin) at; whether
-/// to compare those cells only. The window's level is the template's
-/// power that explains the window's power over the background, in the
-/// template's cells at speed 1 and the correlation's onset. `false`
-/// (compare every cell) where the background is silent, where the
-/// window holds nothing over it, or where under
-/// [`MIN_AUDIBLE_SHARE`] of the cells would be left.
-fn audible_levels(
-    template: &FineTemplate,
-    powers: &[f32],
-    background: &[f32],
-    usable: usize,
-    (columns, frames, floor): (&[f32], usize, f32),
-    lowest: &mut Vec<f32>,
-) -> bool {
-    let bins = template.bins;
-    if background.iter().all(|&b| b <= 0.0) {
-        return false;
+/// Which of a template's cells the background look compares: those a
+/// repeat at the window's level stands [`AUDIBLE_MARGIN_DB`] over the
+/// background in, and those where the window stands
+/// [`FOREIGN_OVER_BACKGROUND_DB`] over it.
+#[derive(Debug, Default)]
+struct Audibility {
+    /// Per bin: the lowest template level ([`Variant::levels`]) a repeat
+    /// at the window's level is audible at.
+    lowest: Vec<f32>,
+    /// Per bin: the window's log power (as the check's columns) from
+    /// which a cell holds something foreign.
+    foreign: Vec<f32>,
+}
+
+impl Audibility {
+    /// Whether cell `index` of `variant` is compared, given the window's
+    /// log power `columns` (bin by bin, `frames` each).
+    fn counts(&self, variant: &Variant, index: usize, columns: &[f32], frames: usize) -> bool {
+        let (j, k) = variant.cells[index];
+        let k = k as usize;
+        variant.levels[index] >= self.lowest[k]
+            || columns[k * frames + j as usize + ONSET_SEARCH_FRAMES] >= self.foreign[k]
     }
-    let Some(nominal) = template.variants.iter().find(|v| v.speed == 1.0) else {
-        return false;
-    };
-    let (mut over, mut own) = (0.0f32, 0.0f32);
-    let whole = nominal.frames + ONSET_SEARCH_FRAMES <= usable;
-    for (&(j, k), &level) in nominal.cells.iter().zip(&nominal.levels) {
-        let frame = j as usize + ONSET_SEARCH_FRAMES;
-        if frame < usable {
-            over += powers[frame * bins + k as usize] - background[k as usize];
-            if !whole {
-                own += level.exp();
+
+    /// Measures which cells to compare, and returns the window's level:
+    /// the gain on the template that explains the window's power over
+    /// `background` (power per bin), in the template's cells at speed 1
+    /// and the correlation's onset. `None` (compare every cell as it
+    /// is) where the background is silent, where the window holds
+    /// nothing over it, or where under [`MIN_AUDIBLE_SHARE`] of the
+    /// cells would be compared.
+    fn measure(
+        &mut self,
+        template: &FineTemplate,
+        powers: &[f32],
+        background: &[f32],
+        usable: usize,
+        (columns, frames, floor): (&[f32], usize, f32),
+    ) -> Option<f32> {
+        let bins = template.bins;
+        if background.iter().all(|&b| b <= 0.0) {
+            return None;
+        }
+        let nominal = template.variants.iter().find(|v| v.speed == 1.0)?;
+        let (mut over, mut own) = (0.0f32, 0.0f32);
+        let whole = nominal.frames + ONSET_SEARCH_FRAMES <= usable;
+        for (&(j, k), &level) in nominal.cells.iter().zip(&nominal.levels) {
+            let frame = j as usize + ONSET_SEARCH_FRAMES;
+            if frame < usable {
+                over += powers[frame * bins + k as usize] - background[k as usize];
+                if !whole {
+                    own += level.exp();
+                }
             }
         }
+        if whole {
+            own = nominal.power;
+        }
+        if over <= 0.0 || own <= 0.0 {
+            return None;
+        }
+        let gain = over / own;
+        let margin = 10f32.powf(AUDIBLE_MARGIN_DB / 10.0);
+        self.lowest.clear();
+        self.lowest.extend(
+            background
+                .iter()
+                .map(|&b| (margin * b / gain).max(1e-30).ln()),
+        );
+        let loud = 10f32.powf(FOREIGN_OVER_BACKGROUND_DB / 10.0);
+        let zero = floor.ln();
+        self.foreign.clear();
+        self.foreign
+            .extend(background.iter().map(|&b| (loud * b + floor).ln() - zero));
+        let audible = (0..nominal.cells.len())
+            .filter(|&index| self.counts(nominal, index, columns, frames))
+            .count();
+        (audible as f32 >= MIN_AUDIBLE_SHARE * nominal.cells.len() as f32).then_some(gain)
     }
-    if whole {
-        own = nominal.power;
-    }
-    if over <= 0.0 || own <= 0.0 {
-        return false;
-    }
-    let gain = over / own;
-    let margin = 10f32.powf(AUDIBLE_MARGIN_DB / 10.0);
-    lowest.clear();
-    lowest.extend(
-        background
-            .iter()
-            .map(|&b| (margin * b / gain).max(1e-30).ln()),
-    );
-    let loud = 10f32.powf(FOREIGN_OVER_BACKGROUND_DB / 10.0);
-    let zero = floor.ln();
-    lowest.extend(background.iter().map(|&b| (loud * b + floor).ln() - zero));
-    let audible = (0..nominal.cells.len())
-        .filter(|&index| counts(nominal, index, Some(lowest), columns, frames))
-        .count();
-    audible as f32 >= MIN_AUDIBLE_SHARE * nominal.cells.len() as f32
 }
 
 #[cfg(test)]
@@ -1039,20 +1114,12 @@ mod tests {
         let mut powers = raw.clone();
         floored_log(&mut powers);
         let bins = template.bins;
-        let plain_every_cell = |audible: Option<(&[f32], &[f32])>| {
-            let dry = plain_best(&template.variants, &powers, bins, usable, audible);
-            if dry >= ROOM_LOOK_BELOW * template.steadiness {
-                return dry;
-            }
-            dry.max(plain_best(
-                &template.room_variants,
-                &powers,
-                bins,
-                usable,
-                audible,
-            ))
+        let dry = plain_best(&template.variants, &powers, bins, usable);
+        let every_cell = if dry >= ROOM_LOOK_BELOW * template.steadiness {
+            dry
+        } else {
+            dry.max(plain_best(&template.room_variants, &powers, bins, usable))
         };
-        let every_cell = plain_every_cell(None);
         if every_cell >= BACKGROUND_LOOK_BELOW * template.steadiness {
             return every_cell;
         }
@@ -1065,48 +1132,77 @@ mod tests {
                 columns[k * frames + j] = powers[j * bins + k];
             }
         }
-        let mut thresholds = Vec::new();
-        if !audible_levels(
+        let mut audibility = Audibility::default();
+        let floor = log_floor(&raw);
+        let Some(gain) = audibility.measure(
             template,
             &raw,
             &check.background,
             usable,
-            (&columns, frames, log_floor(&raw)),
-            &mut thresholds,
-        ) {
+            (&columns, frames, floor),
+        ) else {
             return every_cell;
-        }
-        every_cell.max(plain_every_cell(Some((&thresholds, &columns))))
+        };
+        // The window's excess over the background against a repeat's at
+        // the window's level, over the cells that count.
+        let plain_look = |variants: &[Variant]| {
+            let mut best = -1.0f32;
+            for variant in variants {
+                let counted: Vec<usize> = (0..variant.cells.len())
+                    .filter(|&index| audibility.counts(variant, index, &columns, frames))
+                    .collect();
+                for shift in 0..SHIFTS {
+                    let (mut dot, mut sum, mut squares) = (0.0f32, 0.0f32, 0.0f32);
+                    let (mut own, mut n) = (OwnSums::default(), 0);
+                    for &index in &counted {
+                        let (j, k) = variant.cells[index];
+                        let frame = shift + j as usize;
+                        if frame >= usable {
+                            continue;
+                        }
+                        n += 1;
+                        let background = check.background[k as usize].max(floor);
+                        let a = over_background(gain * variant.levels[index].exp(), background);
+                        let b = over_background(raw[frame * bins + k as usize], background);
+                        dot += a * b;
+                        sum += b;
+                        squares += b * b;
+                        own.add(a);
+                    }
+                    if n < counted.len() / 2 {
+                        continue;
+                    }
+                    if let Some(score) = own.correlation(dot, sum, squares) {
+                        best = best.max(score);
+                    }
+                }
+            }
+            best
+        };
+        let dry = plain_look(&template.variants);
+        let look = if dry >= ROOM_LOOK_BELOW * template.steadiness {
+            dry
+        } else {
+            dry.max(plain_look(&template.room_variants))
+        };
+        every_cell.max(look)
     }
 
     /// The best of `variants` at every onset shift over a spectrogram's
     /// log power (`bins` per frame, `usable` frames), over the cells that
     /// count by `audible` (thresholds and the window bin by bin) if given.
-    fn plain_best(
-        variants: &[Variant],
-        powers: &[f32],
-        bins: usize,
-        usable: usize,
-        audible: Option<(&[f32], &[f32])>,
-    ) -> f32 {
+    fn plain_best(variants: &[Variant], powers: &[f32], bins: usize, usable: usize) -> f32 {
         let mut best = -1.0f32;
         for variant in variants {
             for shift in 0..SHIFTS {
                 let (mut dot, mut sum, mut squares) = (0.0f32, 0.0f32, 0.0f32);
                 let (mut own, mut n) = (OwnSums::default(), 0);
-                for (index, (&(j, k), &a)) in variant.cells.iter().zip(&variant.values).enumerate()
-                {
+                for (&(j, k), &a) in variant.cells.iter().zip(&variant.values) {
                     let frame = shift + j as usize;
                     if frame >= usable {
                         continue;
                     }
                     n += 1;
-                    if let Some((thresholds, columns)) = audible {
-                        let frames = columns.len() / bins;
-                        if !counts(variant, index, Some(thresholds), columns, frames) {
-                            continue;
-                        }
-                    }
                     let b = powers[frame * bins + k as usize];
                     dot += a * b;
                     sum += b;

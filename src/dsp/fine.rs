@@ -247,6 +247,9 @@ struct Variant {
     /// The sum of the cells' power against the loudest cell (of the
     /// exponentials of `levels`).
     power: f32,
+    /// The sums over every cell's value: the correlation of a window
+    /// read whole needs them for every candidate.
+    own: OwnSums,
 }
 
 /// Sums over the template's cells a correlation reads: of their values,
@@ -293,6 +296,25 @@ impl OwnSums {
 }
 
 impl Variant {
+    /// A variant of `cells` with `values` and `levels` (as the fields).
+    fn new(
+        speed: f32,
+        frames: usize,
+        cells: Vec<(u32, u32)>,
+        values: Vec<f32>,
+        levels: Vec<f32>,
+    ) -> Variant {
+        Variant {
+            speed,
+            frames,
+            cells,
+            power: levels.iter().map(|l| l.exp()).sum(),
+            own: OwnSums::of(&values),
+            values,
+            levels,
+        }
+    }
+
     /// This variant as the background look compares it: the cells
     /// `audibility` counts, each valued as a repeat at `gain` would
     /// stand over `background` (power per bin, no lower than `floor`)
@@ -316,14 +338,7 @@ impl Variant {
                 levels.push(level);
             }
         }
-        Variant {
-            speed: self.speed,
-            frames: self.frames,
-            cells,
-            values,
-            levels,
-            power: self.power,
-        }
+        Variant::new(self.speed, self.frames, cells, values, levels)
     }
 }
 
@@ -473,14 +488,13 @@ impl FineTemplate {
                     if (cells.len() as f32) < MIN_UNCOVERED_SHARE * variant.cells.len() as f32 {
                         return None;
                     }
-                    Some(Variant {
-                        speed: variant.speed,
-                        frames: variant.frames,
-                        values: super::correlate::standardise(&values)?,
+                    Some(Variant::new(
+                        variant.speed,
+                        variant.frames,
                         cells,
-                        power: levels.iter().map(|l| l.exp()).sum(),
+                        super::correlate::standardise(&values)?,
                         levels,
-                    })
+                    ))
                 })
                 .collect()
         };
@@ -565,14 +579,7 @@ fn speed_variants(powers: &[f32], frames: usize, bins: usize) -> Vec<Variant> {
                 }
             }
             let values = super::correlate::standardise(&values)?;
-            Some(Variant {
-                speed,
-                frames: n,
-                cells,
-                values,
-                power: levels.iter().map(|l| l.exp()).sum(),
-                levels,
-            })
+            Some(Variant::new(speed, n, cells, values, levels))
         })
         .collect()
 }
@@ -949,7 +956,6 @@ fn best_alignment(variants: &[Variant], columns: &[f32], frames: usize, usable: 
                 .cells
                 .partition_point(|&(j, _)| (j as usize) + s < usable)
         });
-        let all = OwnSums::of(&variant.values);
         for s in 0..SHIFTS {
             // Too few cells left to say anything: a candidate at the
             // very end of a recording.
@@ -957,7 +963,7 @@ fn best_alignment(variants: &[Variant], columns: &[f32], frames: usize, usable: 
                 continue;
             }
             let own = if read[s] == variant.cells.len() {
-                all
+                variant.own
             } else {
                 OwnSums::of(&variant.values[..read[s]])
             };

@@ -135,14 +135,16 @@ pub struct Tuning {
 /// onset score a median 0.97 of it (10th percentile 0.85; 0.72 under 0 dB
 /// of noise, 0.79 in rapid runs), while the false events of the clean
 /// tier, siblings of the template's family, score a median 0.77 (90th
-/// percentile 0.89). The look over the cells audible over the background
+/// percentile 0.89). The look against the background
 /// ([`fine::BACKGROUND_LOOK_BELOW`](super::fine::BACKGROUND_LOOK_BELOW))
 /// raises true repeats in noise, and the floor rose with it: swept on
-/// the tuning sources (30 cases per tier, exact count and F1, the look
-/// needing a quarter of the cells audible), 0.72 70.5 % / 0.961, 0.75
-/// 70.8 % / 0.962, 0.78 71.4 % / 0.961; with the audible cells as the
-/// score itself, 0.65 67.5 % / 0.958 and 0.70 68.5 % / 0.959; without
-/// either, 0.65 gave 68.8 % / 0.960 and 0.80 66.9 % / 0.950.
+/// the tuning sources (30 cases per tier, exact count and F1, with an
+/// earlier form of the look that compared the audible cells in the
+/// window's own log power and needed a quarter of them), 0.72 70.5 % /
+/// 0.961, 0.75 70.8 % / 0.962, 0.78 71.4 % / 0.961; with the audible
+/// cells as the score itself, 0.65 67.5 % / 0.958 and 0.70 68.5 % /
+/// 0.959; without either, 0.65 gave 68.8 % / 0.960 and 0.80 66.9 % /
+/// 0.950. With the look as it is, 0.75 gives 71.4 % / 0.965.
 pub const FINE_MIN: f32 = 0.75;
 
 /// The fine score, as a share of the template's steadiness, at which a

@@ -111,7 +111,9 @@ pub const MIN_UNCOVERED_SHARE: f32 = 0.25;
 /// their median power, over ln 2, stands for the background's mean (a
 /// bin's power in noise is exponential). Nine frames hold a click or two
 /// of a rapid run and still give the background's level; five frames
-/// over the same span scored alike (tuning F1 0.962 against 0.963).
+/// over the same span scored alike (tuning F1 0.962 against 0.963, with
+/// an earlier form of the look that compared the window's own log
+/// power).
 pub const BACKGROUND_FRAMES: usize = 9;
 /// Samples between those frames (16 ms, half a window): nine of them
 /// span 160 ms before the window.
@@ -140,8 +142,9 @@ pub const FOREIGN_OVER_BACKGROUND_DB: f32 = 10.0;
 pub const BACKGROUND_LOOK_BELOW: f32 = 0.9;
 /// Under this share of the template's cells audible over the background,
 /// the look is not taken: too few cells are left to say anything. On
-/// the tuning sources (30 cases per tier) a tenth scored F1 0.963 and
-/// a quarter 0.962, and on the synthetic corpus the clicks of snr0/8 were
+/// the tuning sources (30 cases per tier, with an earlier form of the
+/// look that compared the window's own log power) a tenth scored F1
+/// 0.963 and a quarter 0.962, and on the synthetic corpus the clicks of snr0/8 were
 /// found 20 times of 26 against 5.
 pub const MIN_AUDIBLE_SHARE: f32 = 0.1;
 

@@ -144,7 +144,9 @@ pub struct Tuning {
 /// 0.961, 0.75 70.8 % / 0.962, 0.78 71.4 % / 0.961; with the audible
 /// cells as the score itself, 0.65 67.5 % / 0.958 and 0.70 68.5 % /
 /// 0.959; without either, 0.65 gave 68.8 % / 0.960 and 0.80 66.9 % /
-/// 0.950. With the look as it is, 0.75 gives 71.4 % / 0.965.
+/// 0.950. With the look as it is: 0.72 70.8 % / 0.964, **0.75 71.4 % /
+/// 0.965**, 0.78 72.4 % / 0.963 (a higher floor trades missed repeats
+/// for false events; 0.75 has the best F1).
 pub const FINE_MIN: f32 = 0.75;
 
 /// The fine score, as a share of the template's steadiness, at which a

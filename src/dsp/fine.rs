@@ -247,9 +247,6 @@ struct Variant {
     /// it): where a repeat at a given level stands above the background
     /// ([`Audibility::measure`]).
     levels: Vec<f32>,
-    /// The sum of the cells' power against the loudest cell (of the
-    /// exponentials of `levels`).
-    power: f32,
     /// The sums over every cell's value: the correlation of a window
     /// read whole needs them for every candidate.
     own: OwnSums,
@@ -311,7 +308,6 @@ impl Variant {
             speed,
             frames,
             cells,
-            power: levels.iter().map(|l| l.exp()).sum(),
             own: OwnSums::of(&values),
             values,
             levels,
@@ -692,15 +688,11 @@ impl FineCheck {
             let samples = &self.span[i * BACKGROUND_HOP..i * BACKGROUND_HOP + FINE_WINDOW];
             self.spectrogram.frame_of(samples, &mut self.background);
         }
-        let mut column = [0.0f32; BACKGROUND_FRAMES];
         self.medians.clear();
         for k in 0..bins {
-            for (i, value) in column.iter_mut().enumerate() {
-                *value = self.background[i * bins + k];
-            }
-            column.sort_unstable_by(f32::total_cmp);
-            self.medians
-                .push(column[BACKGROUND_FRAMES / 2] / std::f32::consts::LN_2);
+            let column = (0..BACKGROUND_FRAMES).map(|i| self.background[i * bins + k]);
+            let median = super::median(column).unwrap_or(0.0);
+            self.medians.push(median / std::f32::consts::LN_2);
         }
         self.background.clear();
         let medians = &self.medians;
@@ -836,6 +828,8 @@ impl FineCheck {
             return every_cell;
         }
         self.measure_background(first_centre);
+        // Borrowed again: measuring the background needed the check
+        // whole.
         let template = masked.unwrap_or(&self.template);
         let Some(gain) = self.audible.measure(
             template,
@@ -1023,18 +1017,12 @@ impl Audibility {
         }
         let nominal = template.variants.iter().find(|v| v.speed == 1.0)?;
         let (mut over, mut own) = (0.0f32, 0.0f32);
-        let whole = nominal.frames + ONSET_SEARCH_FRAMES <= usable;
         for (&(j, k), &level) in nominal.cells.iter().zip(&nominal.levels) {
             let frame = j as usize + ONSET_SEARCH_FRAMES;
             if frame < usable {
                 over += powers[frame * bins + k as usize] - background[k as usize];
-                if !whole {
-                    own += level.exp();
-                }
+                own += level.exp();
             }
-        }
-        if whole {
-            own = nominal.power;
         }
         if over <= 0.0 || own <= 0.0 {
             return None;

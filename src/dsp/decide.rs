@@ -42,9 +42,6 @@ pub enum Reason {
     /// Beside a higher peak, the audio is explained as well by that one
     /// occurrence alone.
     NotSeparate,
-    /// Beside a higher peak, far quieter than the events found: that
-    /// peak's partial match.
-    QuietInShadow,
     /// Its fine structure is not the template's: a different sound of
     /// the same kind ([`Tuning::fine_min`]).
     FineMismatch,
@@ -62,9 +59,8 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order [`decide`] asks.
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 6] = [
         Reason::NotSeparate,
-        Reason::QuietInShadow,
         Reason::FineMismatch,
         Reason::FineUnderPeers,
         Reason::BelowThreshold,
@@ -76,7 +72,6 @@ impl Reason {
     pub fn name(self) -> &'static str {
         match self {
             Reason::NotSeparate => "not-separate",
-            Reason::QuietInShadow => "quiet-in-shadow",
             Reason::FineMismatch => "fine-mismatch",
             Reason::FineUnderPeers => "fine-under-peers",
             Reason::BelowThreshold => "below-threshold",
@@ -118,8 +113,6 @@ pub struct Tuning {
     pub peer_share: f32,
     /// [`threshold::PEER_LOUDNESS`](super::threshold::PEER_LOUDNESS).
     pub peer_loudness: f32,
-    /// [`threshold::SHADOWED_LOUDNESS`](super::threshold::SHADOWED_LOUDNESS).
-    pub shadowed_loudness: f32,
     /// [`threshold::QUIETEST_PEER_LOUDNESS`](super::threshold::QUIETEST_PEER_LOUDNESS).
     pub quietest_peer_loudness: f32,
     /// The fine score, as a share of the template's steadiness, that
@@ -173,7 +166,6 @@ impl Default for Tuning {
             fine_peer_margin: f32::INFINITY,
             peer_share: super::threshold::PEER_SHARE,
             peer_loudness: super::threshold::PEER_LOUDNESS,
-            shadowed_loudness: super::threshold::SHADOWED_LOUDNESS,
             quietest_peer_loudness: super::threshold::QUIETEST_PEER_LOUDNESS,
             fine_vouch: FINE_VOUCH,
         }
@@ -188,7 +180,6 @@ impl Tuning {
             "fine_peer_margin" => &mut self.fine_peer_margin,
             "peer_share" => &mut self.peer_share,
             "peer_loudness" => &mut self.peer_loudness,
-            "shadowed_loudness" => &mut self.shadowed_loudness,
             "quietest_peer_loudness" => &mut self.quietest_peer_loudness,
             "fine_vouch" => &mut self.fine_vouch,
             _ => return Err(format!("no tuning parameter {name}")),
@@ -217,7 +208,7 @@ impl Tuning {
 /// [`Reason::ALL`]; the first that rejects gives the reason.
 pub fn decide(candidate: &Candidate, threshold: &Threshold, tuning: &Tuning) -> Verdict {
     let reject = Verdict::Rejected;
-    if let Some(reason) = rejected_before_fine(candidate, threshold, tuning) {
+    if let Some(reason) = rejected_before_fine(candidate) {
         return reject(reason);
     }
     if candidate.fine < tuning.fine_min * candidate.fine_steadiness {
@@ -255,20 +246,8 @@ pub fn decide(candidate: &Candidate, threshold: &Threshold, tuning: &Tuning) -> 
 /// before reading the fine score, if one does: the counter skips the fine
 /// check, the dearest measurement, for these candidates, since their
 /// verdict does not depend on it.
-pub fn rejected_before_fine(
-    candidate: &Candidate,
-    threshold: &Threshold,
-    tuning: &Tuning,
-) -> Option<Reason> {
-    if candidate.separate == Some(false) {
-        return Some(Reason::NotSeparate);
-    }
-    if candidate.separate.is_some()
-        && threshold.too_quiet_in_shadow(candidate.loudness, tuning.shadowed_loudness)
-    {
-        return Some(Reason::QuietInShadow);
-    }
-    None
+pub fn rejected_before_fine(candidate: &Candidate) -> Option<Reason> {
+    (candidate.separate == Some(false)).then_some(Reason::NotSeparate)
 }
 
 /// How many candidates each verdict took: for the bench and `--explain`.

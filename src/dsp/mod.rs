@@ -478,9 +478,7 @@ impl Counter {
         };
         // A candidate rejected whatever its fine score needs none (a
         // trace shows every candidate's).
-        if self.trace.is_some()
-            || decide::rejected_before_fine(&candidate, &self.threshold, &self.tuning).is_none()
-        {
+        if self.trace.is_some() || decide::rejected_before_fine(&candidate).is_none() {
             let rate = f64::from(ANALYSIS_RATE);
             let next = p.next.map(|u| self.onset_s(u as f64) * rate);
             candidate.fine = self.fine.score_before(onset_s * rate, limit, next);

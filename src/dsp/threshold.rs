@@ -27,10 +27,8 @@
 //! ([`SpectralCheck::loudness`](super::verify::SpectralCheck::loudness)):
 //! one under [`PEER_LOUDNESS`] of its peers' median (15 dB down) is a
 //! quieter sound that happens to have the template's shape, such as music
-//! 20 dB under a thump whose note onsets score 0.4–0.47. Beside a higher
-//! peak, a candidate must come closer still ([`SHADOWED_LOUDNESS`], 10 dB):
-//! there it may be that peak's partial match. And none may be 8 dB under
-//! the quietest of its peers ([`QUIETEST_PEER_LOUDNESS`]): where the events
+//! 20 dB under a thump whose note onsets score 0.4–0.47. And none may be
+//! 8 dB under the quietest of its peers ([`QUIETEST_PEER_LOUDNESS`]): where the events
 //! are alike in loudness, that is stricter than the 15 dB rule.
 
 use std::collections::VecDeque;
@@ -42,10 +40,10 @@ use super::DEFAULT_THRESHOLD;
 
 /// The lowest score the default threshold ever accepts. Slaps in white or
 /// pink noise at 0 dB SNR score 0.15–0.4. 0.2 found more of them than 0.25
-/// on every case set, and no longer cost false events elsewhere once
-/// partial matches beside a higher peak had to be as loud as the events
-/// found ([`SHADOWED_LOUDNESS`]); before that it was tried and dropped
-/// three times (docs/BENCHMARKS.md).
+/// on every case set, and costs no false events elsewhere now that the
+/// fine check tells a higher peak's partial match beside it from a
+/// repeat ([`fine`](super::fine)); before such matches were rejected it
+/// was tried and dropped three times (docs/BENCHMARKS.md).
 pub const MIN_THRESHOLD: f32 = 0.2;
 /// Seconds of scores before a candidate that tell what the background
 /// scores.
@@ -76,17 +74,6 @@ pub const PEER_SHARE: f32 = 0.5;
 /// Chosen on the accuracy corpus: 0.02–0.05 did alike, 0.1 lost varied
 /// repeats (docs/BENCHMARKS.md).
 pub const PEER_LOUDNESS: f32 = 0.03;
-/// A candidate beside a higher peak (within the peak picker's reach) under
-/// this share of its peers' median loudness (10 dB down) is that peak's
-/// partial match: a double click's second click under the template's
-/// first takes half the template's sound, in the wrong frames. In rapid
-/// repeats such a match fits the audio as well as a true repeat does
-/// ([`separate`](super::separate)), and the loudness is what tells them
-/// apart; true repeats beside it vary by a few dB. Chosen on the accuracy
-/// corpus: 0.085-0.12 gained on both case sets, 0.1 most; 0.2 lost true
-/// repeats whose peak lies a few frames off their clicks
-/// (docs/BENCHMARKS.md).
-pub const SHADOWED_LOUDNESS: f32 = 0.1;
 
 /// A candidate under this share of the quietest of its [`PEERS`] (8 dB
 /// down) is not one of them either: where the events found are alike in
@@ -287,14 +274,6 @@ impl Threshold {
         median(self.accepted.iter().map(|p| p.fine))
     }
 
-    /// Whether a candidate beside a higher peak, with `loudness`, is too
-    /// quiet to be one of the events: under `share` of their median
-    /// loudness ([`SHADOWED_LOUDNESS`] by default). Never with a caller's
-    /// threshold, an unknown loudness or no events yet.
-    pub fn too_quiet_in_shadow(&self, loudness: Option<f32>, share: f32) -> bool {
-        self.fixed.is_none() && self.quieter_than_peers(loudness, share)
-    }
-
     /// Whether `loudness` is under `share` of the median loudness of the
     /// last [`PEERS`] events; false when either is unknown.
     fn quieter_than_peers(&self, loudness: Option<f32>, share: f32) -> bool {
@@ -343,12 +322,6 @@ impl Threshold {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    impl Threshold {
-        fn too_quiet_in_shadow_default(&self, loudness: Option<f32>) -> bool {
-            self.too_quiet_in_shadow(loudness, SHADOWED_LOUDNESS)
-        }
-    }
 
     /// 10 ms frames: 300 make the background.
     const FRAME: Resolution = Resolution::STANDARD;
@@ -462,35 +435,6 @@ mod tests {
         let mut fixed = with_peers(Some(0.2), &[1.0, 1.2, 0.9, 1.1, 0.8]);
         assert!(
             fixed.accepts(300, 0.8, Some(0.01)),
-            "a caller's threshold is all"
-        );
-    }
-
-    #[test]
-    fn beside_a_higher_peak_a_candidate_must_be_nearly_as_loud_as_its_peers() {
-        let mut threshold = Threshold::new(None, FRAME, 20);
-        assert!(
-            !threshold.too_quiet_in_shadow_default(Some(1e-6)),
-            "no events yet: nothing to compare with"
-        );
-        assert!(threshold.accepts(100, 0.8, Some(1.0)));
-        assert!(threshold.accepts(200, 0.8, Some(2.0)));
-        assert!(threshold.accepts(300, 0.8, Some(0.5)));
-        assert!(
-            !threshold.too_quiet_in_shadow_default(Some(0.15)),
-            "8 dB under 1"
-        );
-        assert!(
-            threshold.too_quiet_in_shadow_default(Some(0.05)),
-            "13 dB under 1"
-        );
-        assert!(!threshold.too_quiet_in_shadow_default(None));
-        // The same candidate away from any higher peak is one of them.
-        assert!(threshold.accepts(400, 0.8, Some(0.05)));
-        let mut fixed = Threshold::new(Some(0.2), FRAME, 20);
-        assert!(fixed.accepts(100, 0.9, Some(1.0)));
-        assert!(
-            !fixed.too_quiet_in_shadow_default(Some(1e-6)),
             "a caller's threshold is all"
         );
     }

@@ -72,7 +72,7 @@ pub const HIDDEN_RUN: f64 = 2.0;
 /// 30-60 ms typed or struck five times a second are a run too, though
 /// their repeats lie three or four template lengths apart. With two
 /// template lengths alone, a click hidden in such a run was never looked
-/// for (docs/BENCHMARKS.md, session 10).
+/// for (docs/BENCHMARKS.md).
 pub const HIDDEN_RUN_S: f64 = 0.2;
 /// The share of the known occurrences' residual one more copy must take
 /// away to count. Chosen on the accuracy corpus (docs/BENCHMARKS.md).

@@ -89,7 +89,7 @@ fn band_sums<'a>(frames: impl IntoIterator<Item = &'a [f32]>) -> [f32; BANDS] {
 /// counting against it (`SpectralCheck::cap_foreign_bands`): 10 dB.
 /// Chosen on the accuracy corpus: 5 (7 dB) let distractors through, 20
 /// (13 dB) and more kept fewer of the ten-minute recordings' true matches
-/// (docs/BENCHMARKS.md, session 11).
+/// (docs/BENCHMARKS.md).
 pub const FOREIGN_BAND_EXCESS: f32 = 10.0;
 
 /// Bands more than 30 dB below a profile's loudest band are "nothing": the

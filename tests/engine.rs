@@ -200,8 +200,8 @@ fn a_match_on_another_sounds_onset_keeps_its_score() {
 
 /// Thumps in music at 5 dB SNR (`snr5/226`): the thumps are alike in
 /// loudness (within 6 dB), and five of music's note onsets, 12-14 dB under
-/// their median, passed the 15 dB peer rule; they are 9-11 dB under the
-/// quietest thump, which now takes 8 dB.
+/// their median, pass the 15 dB peer rule; the fine check rejects them
+/// (without it they count).
 #[test]
 fn note_onsets_far_under_events_alike_in_loudness_do_not_count() {
     assert_all_found_and_nothing_else(Tier::Snr5, 226, 15);

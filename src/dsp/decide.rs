@@ -53,7 +53,7 @@ pub enum Reason {
     /// Its score is far under the events found ([`Tuning::peer_share`]).
     UnderPeerScores,
     /// It is far quieter than the events found
-    /// ([`Tuning::peer_loudness`], [`Tuning::quietest_peer_loudness`]).
+    /// ([`Tuning::peer_loudness`]).
     QuieterThanPeers,
 }
 
@@ -113,8 +113,6 @@ pub struct Tuning {
     pub peer_share: f32,
     /// [`threshold::PEER_LOUDNESS`](super::threshold::PEER_LOUDNESS).
     pub peer_loudness: f32,
-    /// [`threshold::QUIETEST_PEER_LOUDNESS`](super::threshold::QUIETEST_PEER_LOUDNESS).
-    pub quietest_peer_loudness: f32,
     /// The fine score, as a share of the template's steadiness, that
     /// makes a candidate an event though its score is under the threshold
     /// (default [`FINE_VOUCH`]; infinite turns it off).
@@ -166,7 +164,6 @@ impl Default for Tuning {
             fine_peer_margin: f32::INFINITY,
             peer_share: super::threshold::PEER_SHARE,
             peer_loudness: super::threshold::PEER_LOUDNESS,
-            quietest_peer_loudness: super::threshold::QUIETEST_PEER_LOUDNESS,
             fine_vouch: FINE_VOUCH,
         }
     }
@@ -180,7 +177,6 @@ impl Tuning {
             "fine_peer_margin" => &mut self.fine_peer_margin,
             "peer_share" => &mut self.peer_share,
             "peer_loudness" => &mut self.peer_loudness,
-            "quietest_peer_loudness" => &mut self.quietest_peer_loudness,
             "fine_vouch" => &mut self.fine_vouch,
             _ => return Err(format!("no tuning parameter {name}")),
         };

@@ -27,9 +27,9 @@
 //! ([`SpectralCheck::loudness`](super::verify::SpectralCheck::loudness)):
 //! one under [`PEER_LOUDNESS`] of its peers' median (15 dB down) is a
 //! quieter sound that happens to have the template's shape, such as music
-//! 20 dB under a thump whose note onsets score 0.4–0.47. And none may be
-//! 8 dB under the quietest of its peers ([`QUIETEST_PEER_LOUDNESS`]): where the events
-//! are alike in loudness, that is stricter than the 15 dB rule.
+//! 20 dB under a thump whose note onsets score 0.4–0.47. Nearer their
+//! loudness, the fine check tells such onsets from the events
+//! ([`fine`](super::fine)).
 
 use std::collections::VecDeque;
 
@@ -74,20 +74,6 @@ pub const PEER_SHARE: f32 = 0.5;
 /// Chosen on the accuracy corpus: 0.02–0.05 did alike, 0.1 lost varied
 /// repeats (docs/BENCHMARKS.md).
 pub const PEER_LOUDNESS: f32 = 0.03;
-
-/// A candidate under this share of the quietest of its [`PEERS`] (8 dB
-/// down) is not one of them either: where the events found are alike in
-/// loudness, as copies in music are, the 15 dB rule
-/// ([`PEER_LOUDNESS`]) lets through music's note onsets 12-14 dB under
-/// their median; where they vary, as repeats 6 dB louder or softer do, the
-/// quietest stands far under the median and this rule asks little more.
-/// Chosen on the accuracy corpus: 0.2 and 0.25 lost varied repeats, 0.1
-/// gained less (docs/BENCHMARKS.md, session 11).
-pub const QUIETEST_PEER_LOUDNESS: f32 = 0.15;
-/// Events with a known loudness needed before
-/// [`QUIETEST_PEER_LOUDNESS`] applies: the quietest of two or three says
-/// little about how far repeats vary.
-pub const QUIETEST_PEERS_NEEDED: usize = 5;
 
 /// An event as the candidates after it are compared with it.
 #[derive(Debug, Clone, Copy)]
@@ -228,9 +214,7 @@ impl Threshold {
         if median(scores).is_some_and(|m| score < tuning.peer_share * m) {
             return Err(Reason::UnderPeerScores);
         }
-        if self.quieter_than_peers(loudness, tuning.peer_loudness)
-            || self.quieter_than_quietest_peer(loudness, tuning.quietest_peer_loudness)
-        {
+        if self.quieter_than_peers(loudness, tuning.peer_loudness) {
             return Err(Reason::QuieterThanPeers);
         }
         Ok(())
@@ -280,19 +264,6 @@ impl Threshold {
         median(self.accepted.iter().filter_map(|p| p.loudness))
             .zip(loudness)
             .is_some_and(|(m, l)| l < share * m)
-    }
-
-    /// Whether `loudness` is under `share` ([`QUIETEST_PEER_LOUDNESS`] by
-    /// default) of the quietest of the last [`PEERS`] events; false when
-    /// it is unknown or fewer than [`QUIETEST_PEERS_NEEDED`] of them have
-    /// a loudness.
-    fn quieter_than_quietest_peer(&self, loudness: Option<f32>, share: f32) -> bool {
-        let (known, quietest) = self
-            .accepted
-            .iter()
-            .filter_map(|p| p.loudness)
-            .fold((0, f32::INFINITY), |(n, q), l| (n + 1, q.min(l)));
-        known >= QUIETEST_PEERS_NEEDED && loudness.is_some_and(|l| l < share * quietest)
     }
 
     /// Forgets the events at `frames`, which turned out to be none
@@ -401,40 +372,6 @@ mod tests {
         assert!(fixed.accepts(100, 0.9, Some(1.0)));
         assert!(
             fixed.accepts(200, 0.9, Some(1e-6)),
-            "a caller's threshold is all"
-        );
-    }
-
-    /// A threshold (`fixed`, or the adaptive default over a silent
-    /// background) that has accepted events scoring 0.8 at `loudness`,
-    /// 50 frames apart.
-    fn with_peers(fixed: Option<f32>, loudness: &[f32]) -> Threshold {
-        let mut threshold = Threshold::new(fixed, FRAME, 20);
-        threshold.push(&[0.0; 400]);
-        for (i, &l) in loudness.iter().enumerate() {
-            assert!(threshold.accepts(50 * i as u64, 0.8, Some(l)));
-        }
-        threshold
-    }
-
-    #[test]
-    fn among_events_alike_in_loudness_a_quieter_one_must_come_closer() {
-        let mut alike = with_peers(None, &[1.0, 1.2, 0.9, 1.1]);
-        assert!(
-            alike.accepts(250, 0.8, Some(0.1)),
-            "four peers: too few to say how far they vary"
-        );
-        assert!(alike.accepts(260, 0.8, Some(1.0)));
-        // Six peers now, the quietest 0.1: repeats vary this much here.
-        assert!(alike.accepts(270, 0.8, Some(0.05)), "3 dB under 0.1");
-        // Without the 0.1 among them, a note onset 10 dB under them all
-        // passes the 15 dB rule but not this one.
-        let mut tight = with_peers(None, &[1.0, 1.2, 0.9, 1.1, 0.8]);
-        assert!(!tight.accepts(300, 0.8, Some(0.1)), "9 dB under 0.8");
-        assert!(tight.accepts(310, 0.8, Some(0.15)), "7 dB under 0.8");
-        let mut fixed = with_peers(Some(0.2), &[1.0, 1.2, 0.9, 1.1, 0.8]);
-        assert!(
-            fixed.accepts(300, 0.8, Some(0.01)),
             "a caller's threshold is all"
         );
     }

@@ -90,7 +90,7 @@ pub const ROOM_DRR_DB: f32 = 0.0;
 /// recorded gets a second look with the template in a room. Above it the
 /// dry template already finds the sound (true repeats heard dry score
 /// at the steadiness or above; the decision's highest rule, the vouch,
-/// asks 0.85), so the room could change no verdict, and a recording of
+/// asks 0.80), so the room could change no verdict, and a recording of
 /// dense clean repeats pays nothing for it.
 pub const ROOM_LOOK_BELOW: f32 = 0.9;
 /// The fine check looks at no more than this much of a long template

@@ -17,7 +17,7 @@ use harmonic::dsp::Options;
 use harmonic::synth::corpus::{case, Tier};
 use harmonic::synth::evaluate::{
     explain_heading, explain_timeline, job_threads, match_events, print_timeline, run_case,
-    run_jobs, write_case, BenchArgs, Report,
+    run_jobs, write_case, BenchArgs, OnsetTiming, Report,
 };
 
 fn main() {
@@ -77,7 +77,7 @@ fn main() {
         .collect();
     // Generate once, score at every threshold.
     let generated = Mutex::new(Vec::new());
-    let timing = Mutex::new(Vec::<f64>::new());
+    let timing = Mutex::new(OnsetTiming::default());
     // Cases the engine refused with an error: scored as no events, and
     // named after the tables, as they point at a bug rather than a miss.
     let failed = Mutex::new(Vec::<String>::new());
@@ -103,20 +103,13 @@ fn main() {
             .iter()
             .map(|d| match_events(&case.truth, d, case.tolerance_s()))
             .collect();
-        // Timing: each detection against the nearest true onset
-        // within tolerance (first threshold only).
-        let mut errors = timing.lock().unwrap();
-        for &d in detections.first().into_iter().flatten() {
-            let nearest = case
-                .truth
-                .iter()
-                .map(|t| d - t)
-                .min_by(|a, b| a.abs().total_cmp(&b.abs()));
-            if let Some(e) = nearest.filter(|e| e.abs() <= case.tolerance_s()) {
-                errors.push(e);
-            }
+        // Timing of the events matched at the first threshold.
+        if let Some(first) = detections.first() {
+            timing
+                .lock()
+                .unwrap()
+                .add(&case.truth, first, case.tolerance_s());
         }
-        drop(errors);
         generated.lock().unwrap().push((case, outcomes));
     });
     let mut generated = generated.into_inner().unwrap();
@@ -144,18 +137,7 @@ fn main() {
             }
         }
     }
-    let mut errors = timing.into_inner().unwrap();
-    if !errors.is_empty() {
-        let mean = errors.iter().sum::<f64>() / errors.len() as f64;
-        errors.iter_mut().for_each(|e| *e = e.abs());
-        errors.sort_by(f64::total_cmp);
-        println!(
-            "\nonset timing of matched events: mean error {:+.1} ms, median |error| {:.1} ms, 90th percentile {:.1} ms",
-            mean * 1e3,
-            errors[errors.len() / 2] * 1e3,
-            errors[errors.len() * 9 / 10] * 1e3
-        );
-    }
+    println!("\n{}", timing.into_inner().unwrap().line());
     let mut failed = failed.into_inner().unwrap();
     if !failed.is_empty() {
         failed.sort();

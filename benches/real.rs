@@ -3,7 +3,7 @@
 //! `sudo scripts/install-real-sounds.sh`).
 //!
 //! `cargo bench --bench real -- [--split held-out|tuning|both] [--cases N]
-//! [--first K] [--tiers clean,snr0,...] [--misses]`
+//! [--first K] [--tiers clean,snr0,...] [--misses] [--timing]`
 //! `cargo bench --bench real -- --explain held-out/TIER/INDEX` prints each
 //! true onset with the best score near it, and each false event.
 //! `cargo bench --bench real -- --dump held-out/TIER/INDEX` writes one case
@@ -13,7 +13,8 @@
 //! change is judged by) and per tier, the exact-count rate and event F1
 //! (one-to-one matching of onsets within max(0.1 s, 25 % of the
 //! template's sound)), how many zero-count cases counted 0, and how many
-//! candidates each rule rejected. `--tune` sets parameters of the
+//! candidates each rule rejected, and how far the reported onsets of
+//! matched events lie from the true ones (`--timing`: per tier). `--tune` sets parameters of the
 //! decision ([`Tuning`]); `--candidates` prints the spread of the fine
 //! and correlation scores of candidates at a true onset and elsewhere;
 //! `--candidates-csv FILE` writes every candidate's measurements, verdict
@@ -28,7 +29,7 @@ use harmonic::dsp::Options;
 use harmonic::synth::corpus::{Case, Tier};
 use harmonic::synth::evaluate::{
     explain_heading, explain_timeline, job_threads, match_events, print_timeline, run_case,
-    run_jobs, write_case, BenchArgs, Outcome, Report,
+    run_jobs, write_case, BenchArgs, OnsetTiming, Outcome, Report,
 };
 use harmonic::synth::real::{self, Library, Split};
 
@@ -87,7 +88,7 @@ fn main() {
             })
         })
         .collect();
-    let results = Mutex::new(Vec::<(Split, Case, Outcome, VerdictCounts)>::new());
+    let results = Mutex::new(Vec::<(Split, Case, Outcome, VerdictCounts, OnsetTiming)>::new());
     // (at a true onset, fine score, score) of every candidate.
     let measured = Mutex::new(Vec::<(bool, f32, f32)>::new());
     // One CSV line per candidate for `--candidates-csv`.
@@ -145,10 +146,12 @@ fn main() {
             }
         };
         let outcome = match_events(&case.truth, &detected, case.tolerance_s());
+        let mut timing = OnsetTiming::default();
+        timing.add(&case.truth, &detected, case.tolerance_s());
         results
             .lock()
             .unwrap()
-            .push((split, case, outcome, verdicts));
+            .push((split, case, outcome, verdicts, timing));
     });
     let mut results = results.into_inner().unwrap();
     results.sort_by(|a, b| (a.0, a.1.tier, &a.1.name).cmp(&(b.0, b.1.tier, &b.1.name)));
@@ -156,8 +159,12 @@ fn main() {
         let mut report = Report::default();
         let (mut zero_cases, mut zero_right) = (0, 0);
         let mut verdicts = VerdictCounts::default();
-        for (_, case, outcome, counts) in results.iter().filter(|r| r.0 == *split) {
+        let mut timings = std::collections::BTreeMap::<Tier, OnsetTiming>::new();
+        let mut overall_timing = OnsetTiming::default();
+        for (_, case, outcome, counts, timing) in results.iter().filter(|r| r.0 == *split) {
             verdicts.merge(counts);
+            timings.entry(case.tier).or_default().merge(timing);
+            overall_timing.merge(timing);
             report.add(case, *outcome);
             if case.truth.is_empty() {
                 zero_cases += 1;
@@ -172,6 +179,20 @@ fn main() {
         );
         print!("{}", report.markdown());
         println!("zero-count cases counted 0: {zero_right} of {zero_cases}");
+        println!("{}", overall_timing.line());
+        if args.switch("--timing") {
+            println!(
+                "| tier | mean onset error | median size | 90th percentile |\n|---|---:|---:|---:|"
+            );
+            for (tier, timing) in &timings {
+                if let Some((mean, median, p90)) = timing.summary_ms() {
+                    println!(
+                        "| {} | {mean:+.1} ms | {median:.1} ms | {p90:.1} ms |",
+                        tier.name()
+                    );
+                }
+            }
+        }
         let rejected: Vec<String> = Reason::ALL
             .iter()
             .zip(&verdicts.rejected)

@@ -36,10 +36,22 @@ impl Outcome {
 /// seconds. Both lists must be sorted; with one tolerance for all, the
 /// greedy sweep finds a maximum matching.
 pub fn match_events(truth: &[f64], detected: &[f64], tolerance: f64) -> Outcome {
-    let (mut i, mut j, mut matched) = (0, 0, 0);
+    let matched = matched_pairs(truth, detected, tolerance).len();
+    Outcome {
+        true_positives: matched,
+        false_positives: detected.len() - matched,
+        false_negatives: truth.len() - matched,
+    }
+}
+
+/// The pairs (index in `truth`, index in `detected`) that
+/// [`match_events`] matches.
+fn matched_pairs(truth: &[f64], detected: &[f64], tolerance: f64) -> Vec<(usize, usize)> {
+    let (mut i, mut j) = (0, 0);
+    let mut pairs = Vec::new();
     while i < truth.len() && j < detected.len() {
         if (truth[i] - detected[j]).abs() <= tolerance {
-            matched += 1;
+            pairs.push((i, j));
             i += 1;
             j += 1;
         } else if detected[j] < truth[i] {
@@ -48,10 +60,54 @@ pub fn match_events(truth: &[f64], detected: &[f64], tolerance: f64) -> Outcome 
             i += 1;
         }
     }
-    Outcome {
-        true_positives: matched,
-        false_positives: detected.len() - matched,
-        false_negatives: truth.len() - matched,
+    pairs
+}
+
+/// How far the reported onsets of matched events lie from the true ones:
+/// the time of every occurrence is half of what a user is told, and the
+/// matching tolerance alone hides an onset that is always late or early.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OnsetTiming {
+    /// Detected minus true onset of each matched event (seconds).
+    errors_s: Vec<f64>,
+}
+
+impl OnsetTiming {
+    /// Adds the errors of the events [`match_events`] matches.
+    pub fn add(&mut self, truth: &[f64], detected: &[f64], tolerance: f64) {
+        self.errors_s.extend(
+            matched_pairs(truth, detected, tolerance)
+                .into_iter()
+                .map(|(i, j)| detected[j] - truth[i]),
+        );
+    }
+
+    /// Adds another set of errors to these.
+    pub fn merge(&mut self, other: &OnsetTiming) {
+        self.errors_s.extend_from_slice(&other.errors_s);
+    }
+
+    /// Mean error (bias: positive is late), median and 90th percentile of
+    /// the error's size, in milliseconds; `None` without matched events.
+    pub fn summary_ms(&self) -> Option<(f64, f64, f64)> {
+        if self.errors_s.is_empty() {
+            return None;
+        }
+        let mean = self.errors_s.iter().sum::<f64>() / self.errors_s.len() as f64;
+        let mut sizes: Vec<f64> = self.errors_s.iter().map(|e| e.abs()).collect();
+        sizes.sort_by(f64::total_cmp);
+        let at = |q: f64| sizes[((sizes.len() - 1) as f64 * q).round() as usize];
+        Some((mean * 1e3, at(0.5) * 1e3, at(0.9) * 1e3))
+    }
+
+    /// One line for a bench's report.
+    pub fn line(&self) -> String {
+        match self.summary_ms() {
+            Some((mean, median, p90)) => format!(
+                "onset timing of matched events: mean error {mean:+.1} ms, median |error| {median:.1} ms, 90th percentile {p90:.1} ms"
+            ),
+            None => "onset timing: no matched events".to_owned(),
+        }
     }
 }
 
@@ -396,6 +452,16 @@ mod tests {
             3.0,
             "no true events: counts them"
         );
+    }
+
+    #[test]
+    fn onset_timing_reads_the_matched_events_only() {
+        let mut timing = OnsetTiming::default();
+        timing.add(&[1.0, 2.0, 3.0], &[1.05, 1.08, 2.5, 3.02], 0.1);
+        let (mean, median, p90) = timing.summary_ms().unwrap();
+        assert!((mean - 35.0).abs() < 1e-6, "(+50 + 20) / 2 ms: {mean}");
+        assert!((median - 50.0).abs() < 1e-6 && (p90 - 50.0).abs() < 1e-6);
+        assert_eq!(OnsetTiming::default().summary_ms(), None);
     }
 
     #[test]

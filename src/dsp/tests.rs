@@ -95,3 +95,37 @@ fn a_long_chime_filling_its_capture_counts_once_in_its_own_file() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!((found[0].start_s - 0.2).abs() < 0.05, "{found:?}");
 }
+
+#[test]
+fn chatter_running_on_into_a_click_does_not_move_its_onset() {
+    // A phone's capture: chatter about 20 dB under a key click, in
+    // syllables whose level swings by 12 dB, runs on into the click and
+    // past it without a pause. The click is found where it starts, as
+    // the same click captured in silence is.
+    let click = synth::sound(SoundKind::KeyClick, RATE, &mut synth::rng(4));
+    let click_rms = (click.iter().map(|s| s * s).sum::<f32>() / click.len() as f32).sqrt();
+    let lead = (0.6 * f64::from(RATE)) as usize;
+    let mut rng = synth::rng(12);
+    let mut template = synth::pink(lead + click.len() + RATE as usize / 3, &mut rng);
+    let syllable = (0.08 * f64::from(RATE)) as usize;
+    for (k, chunk) in template.chunks_mut(syllable).enumerate() {
+        let swing_db = [-8.0f32, 4.0, -2.0, 2.0, -6.0, 0.0][k % 6];
+        let gain = click_rms * 10f32.powf((swing_db - 20.0) / 20.0);
+        chunk.iter_mut().for_each(|s| *s *= gain);
+    }
+    for (sample, c) in template[lead..].iter_mut().zip(&click) {
+        *sample += c;
+    }
+    let mut recording = vec![0.0f32; RATE as usize];
+    recording.extend(capture(SoundKind::KeyClick, 4));
+    recording.extend(vec![0.0f32; 3 * RATE as usize]);
+    let alone = events(&capture(SoundKind::KeyClick, 4), &recording);
+    let found = events(&template, &recording);
+    assert_eq!((alone.len(), found.len()), (1, 1), "{alone:?} {found:?}");
+    assert!(
+        (found[0].start_s - alone[0].start_s).abs() < 0.01,
+        "reported at {:.3} s, the click alone at {:.3} s",
+        found[0].start_s,
+        alone[0].start_s
+    );
+}

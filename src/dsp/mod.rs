@@ -162,6 +162,9 @@ pub struct Counter {
     scorer: Scorer,
     picker: PeakPicker,
     onset_offset_s: f64,
+    /// Seconds from a sound's lead-in to its onset as matched
+    /// ([`PreparedTemplate`]'s): taken off every reported start.
+    lead_s: f64,
     frame_seconds: f64,
     recording_rate: u32,
     samples_in: u64,
@@ -238,6 +241,7 @@ impl Counter {
             )
             .with_side_lobes(prepared.side_lobes.clone()),
             onset_offset_s: prepared.onset_offset_s,
+            lead_s: prepared.lead_s,
             frame_seconds,
             recording_rate,
             samples_in: 0,
@@ -353,7 +357,7 @@ impl Counter {
             if self.threshold.is_adaptive() {
                 for frame in self.hidden_before(p.frame) {
                     let hidden = Event {
-                        start_s: self.onset_s(frame as f64).max(0.0),
+                        start_s: (self.onset_s(frame as f64) - self.lead_s).max(0.0),
                         score: self.recent_score(frame),
                     };
                     new.extend(self.probation.hold(frame, None, hidden));
@@ -466,7 +470,7 @@ impl Counter {
         let onset_s = self.onset_s(p.frame as f64 + p.offset);
         let mut candidate = Candidate {
             frame: p.frame,
-            start_s: onset_s.max(0.0),
+            start_s: (onset_s - self.lead_s).max(0.0),
             score,
             fine: f32::NAN,
             fine_steadiness: self.fine.steadiness(),

@@ -313,9 +313,9 @@ fn onset_sample(resampled: &[f32], first_frame: usize, resolution: Resolution, g
 }
 
 /// What the capture's background reaches outside the sound's frames
-/// `span` and a [`bridge_frames`] either side of them: the 1 ms envelope's peak that [`BACKGROUND_REACH_QUANTILE`] of
-/// its blocks stay under (0 with fewer blocks outside than a frame's
-/// window holds). Chatter running on into a sound reaches within 30 dB of
+/// `span` and a [`bridge_frames`] either side of them: the 1 ms
+/// envelope's peak that [`BACKGROUND_REACH_QUANTILE`] of its blocks stay
+/// under (0 with fewer blocks outside than a frame's window holds). Chatter running on into a sound reaches within 30 dB of
 /// its peak, and the first of its syllables in the sound's first frame
 /// would otherwise be taken for the sound's start.
 fn envelope_reach(
@@ -455,13 +455,13 @@ fn span_gate(levels_db: &[f32], loudest: usize, bridge: usize) -> Option<(f32, f
 /// [`core`], that stands [`ACTIVE_ABOVE_FLOOR_DB`] over the level the
 /// frames outside the span stay under ([`BACKGROUND_REACH_QUANTILE`]),
 /// leaving out a [`bridge_frames`] either side of it: a lead-in or a last
-/// consonant there may be the sound's own.
-/// The gate is set over the background's floor, and chatter running on
-/// into a sound without a dip joins it: in the phone tier every onset
-/// was reported early (median 22 ms, a 45 ms click in chatter 0.15 s). Only
-/// the start is gated again: the same gate on the frames after the core
-/// gave the held-out sources twice the false events (12 cases per tier:
-/// 11 to 22).
+/// consonant there may be the sound's own. The span's gate is set over
+/// the background's floor, and chatter running on into a sound without a
+/// dip joins it: in the phone tier every onset was reported early
+/// (median 22 ms, a 45 ms click in chatter 0.15 s). Only the start is
+/// gated again: the same gate on the frames after the core gave the
+/// held-out sources twice the false events (12 cases per tier: 11 to
+/// 22).
 ///
 /// Returns the lead-in's first frame too: the frames just before that
 /// start that stand as far over the background, however far under the
@@ -471,9 +471,9 @@ fn span_gate(levels_db: &[f32], loudest: usize, bridge: usize) -> Option<(f32, f
 /// yet a listener hears the sound start there, and its onset is
 /// reported from there (without the lead-in, the 90th percentile of the
 /// onsets' error on the real sounds was 28 ms; with it, 12 ms on the
-/// tuning sources and 11 ms on the held-out ones, 30 cases per tier). With fewer frames
-/// outside than a dip (`bridge`), nothing is measured and the start
-/// stays, without a lead-in.
+/// tuning sources and 11 ms on the held-out ones, 30 cases per tier).
+/// With fewer frames outside than a dip (`bridge`), nothing is measured
+/// and the start stays, without a lead-in.
 fn start_above_background(
     levels_db: &[f32],
     span: std::ops::RangeInclusive<usize>,

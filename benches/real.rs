@@ -14,12 +14,12 @@
 //! (one-to-one matching of onsets within max(0.1 s, 25 % of the
 //! template's sound)), how many zero-count cases counted 0, and how many
 //! candidates each rule rejected, and how far the reported onsets of
-//! matched events lie from the true ones (`--timing`: per tier). `--tune` sets parameters of the
-//! decision ([`Tuning`]); `--candidates` prints the spread of the fine
-//! and correlation scores of candidates at a true onset and elsewhere;
-//! `--candidates-csv FILE` writes every candidate's measurements, verdict
-//! and whether it lies at a true onset, one line each, for analysis
-//! outside the bench.
+//! matched events lie from the true ones (`--timing`: per tier). `--tune`
+//! sets parameters of the decision ([`Tuning`]); `--candidates` prints
+//! the spread of the fine and correlation scores of candidates at a true
+//! onset and elsewhere; `--candidates-csv FILE` writes every candidate's
+//! measurements, verdict and whether it lies at a true onset, one line
+//! each, for analysis outside the bench.
 
 use std::sync::Mutex;
 use std::time::Instant;

@@ -83,6 +83,13 @@ impl Trace {
                 .map(|frame| 10.0 * frame_energy(frame).max(1e-12).log10()),
         );
     }
+
+    /// Keeps the first `frames` frames' values: those of the recording.
+    pub(crate) fn truncate(&mut self, frames: usize) {
+        self.energy_db.truncate(frames);
+        self.scores.truncate(frames);
+        self.thresholds.truncate(frames);
+    }
 }
 
 /// Reads a template file whole (templates are short: at most 60 s).

@@ -165,3 +165,26 @@ fn a_sound_is_reported_from_its_quiet_lead_in() {
         found[0].start_s
     );
 }
+
+#[test]
+fn a_recording_that_stops_as_the_last_sound_dies_away_counts_it() {
+    // The user stops recording right after the last occurrence: with no
+    // silence after the sound, or halfway through a long ring. Its window
+    // runs past the recording's end, and it counts all the same.
+    for (kind, seed, kept) in [
+        (SoundKind::KeyClick, 4, 1.0),
+        (SoundKind::Ring, 1, 1.0),
+        (SoundKind::Ring, 1, 0.6),
+    ] {
+        let sound = synth::sound(kind, RATE, &mut synth::rng(seed));
+        let template = capture(kind, seed);
+        let mut recording = vec![0.0f32; RATE as usize];
+        recording.extend(&template);
+        recording.extend(vec![0.0f32; RATE as usize]);
+        let last_s = recording.len() as f64 / f64::from(RATE);
+        recording.extend(&sound[..(sound.len() as f64 * kept) as usize]);
+        let found = events(&template, &recording);
+        assert_eq!(found.len(), 2, "{} kept {kept}: {found:?}", kind.name());
+        assert!((found[1].start_s - last_s).abs() < 0.05, "{found:?}");
+    }
+}

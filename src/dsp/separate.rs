@@ -10,7 +10,9 @@
 //! the template at the higher peak alone, and the template at both peaks
 //! (overlapping sounds combined by their louder band, as log energies
 //! nearly do). If the second model fits the recording clearly better (in
-//! Pearson correlation), the audio holds two occurrences. A peak that
+//! Pearson correlation), the audio holds two occurrences; before saying
+//! so, each model is taken at the best of the speeds a repeat may take,
+//! so that a varied repeat's drift is not a second copy. A peak that
 //! stands clear of the side lobes is asked less: two occurrences must fit
 //! at least as well as one ([`NEIGHBOUR_MARGIN`]), which still drops a
 //! partial match that a varied repeat lifts above the side lobe.
@@ -102,6 +104,12 @@ const FIT_SWEEPS: usize = 40;
 pub struct Separation {
     /// The template's level features (not standardised), `frames × BANDS`.
     template: Vec<f32>,
+    /// The same at each speed a repeat may take ([`SPEEDS`](super::fine::SPEEDS)):
+    /// a repeat a few percent faster or slower than the template is still
+    /// one occurrence. Compared at the template's own speed only, a varied
+    /// repeat's misfit was explained by a second copy a few frames later,
+    /// and counted twice.
+    template_speeds: Vec<Vec<f32>>,
     /// The template's onset strengths, the same way.
     template_onsets: Vec<f32>,
     /// The template's band powers over the floor, for the joint model
@@ -136,8 +144,13 @@ impl Separation {
         let mut template_onsets = Vec::with_capacity(template.len());
         OnsetChannels::default().extend(&template, &mut template_onsets);
         let template_power: Vec<f32> = template.iter().map(|&v| linear(v)).collect();
+        let template_speeds = super::fine::SPEEDS
+            .iter()
+            .map(|&speed| stretched(&template, speed))
+            .collect();
         Separation {
             template,
+            template_speeds,
             template_onsets,
             template_norm: sum_of_squares(&template_power),
             head_norms: vec![OnceCell::new(); frames + 1],
@@ -173,8 +186,7 @@ impl Separation {
     /// [`NEIGHBOUR_MARGIN`]) than one at `rival` alone. `None` if the
     /// frames are gone or not in yet.
     pub fn both(&self, candidate: u64, rival: u64, margin: f32) -> Option<bool> {
-        let gain = self.gain(&self.recent, &self.template, candidate, rival)?;
-        Some(gain > margin)
+        Some(self.level_gain(candidate, rival, margin)? > margin)
     }
 
     /// Whether an occurrence at `candidate`, between higher peaks at
@@ -183,24 +195,44 @@ impl Separation {
     /// neighbour alone does. `None` if the frames are gone or not in yet.
     pub fn buried(&self, candidate: u64, before: u64, after: u64) -> Option<bool> {
         let clear = |neighbour| {
-            let level = self.gain(&self.recent, &self.template, candidate, neighbour)?;
             let onset = self.gain(
                 &self.recent_onsets,
-                &self.template_onsets,
+                std::slice::from_ref(&self.template_onsets),
                 candidate,
                 neighbour,
             )?;
+            let level = self.level_gain(candidate, neighbour, 2.0 * BURIED_MARGIN - onset)?;
             Some(0.5 * (level + onset) > BURIED_MARGIN)
         };
         Some(clear(before)? && clear(after)?)
     }
 
+    /// How much better the template's levels at `candidate` and `rival`
+    /// fit the recording than at `rival` alone, at the best of the speeds a
+    /// repeat may take. Where the template's own speed shows no more than
+    /// `more_than`, that is the answer: the other speeds are asked only to
+    /// confirm two occurrences (they cost a fit each, and the dense hour's
+    /// clicks ask for thousands a minute).
+    fn level_gain(&self, candidate: u64, rival: u64, more_than: f32) -> Option<f32> {
+        let own = self.gain(
+            &self.recent,
+            std::slice::from_ref(&self.template),
+            candidate,
+            rival,
+        )?;
+        if own <= more_than {
+            return Some(own);
+        }
+        self.gain(&self.recent, &self.template_speeds, candidate, rival)
+    }
+
     /// How much better the template at `candidate` and `rival` fits
-    /// `recent` than at `rival` alone (Pearson over the frames they cover).
+    /// `recent` than at `rival` alone (Pearson over the frames they cover),
+    /// each model at the best of the template's `variants`.
     fn gain(
         &self,
         recent: &VecDeque<f32>,
-        template: &[f32],
+        variants: &[Vec<f32>],
         candidate: u64,
         rival: u64,
     ) -> Option<f32> {
@@ -214,10 +246,6 @@ impl Separation {
             .range(offset * BANDS..(offset + span) * BANDS)
             .copied()
             .collect();
-        let mut one = vec![0.0f32; span * BANDS];
-        place(template, &mut one, (rival - first) as usize);
-        let mut two = one.clone();
-        place(template, &mut two, (candidate - first) as usize);
         // Pearson of each model with the audio, the audio standardised
         // once for both; flat audio favours neither model.
         let Some(observed) = standardise(&observed) else {
@@ -226,7 +254,16 @@ impl Separation {
         let fit = |model: &[f32]| {
             standardise(model).map_or(0.0, |m| observed.iter().zip(&m).map(|(a, b)| a * b).sum())
         };
-        Some(fit(&two) - fit(&one))
+        let (mut one_fit, mut two_fit) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+        for template in variants {
+            let mut one = vec![0.0f32; span * BANDS];
+            place(template, &mut one, (rival - first) as usize);
+            let mut two = one.clone();
+            place(template, &mut two, (candidate - first) as usize);
+            one_fit = one_fit.max(fit(&one));
+            two_fit = two_fit.max(fit(&two));
+        }
+        Some(two_fit - one_fit)
     }
 }
 
@@ -580,6 +617,29 @@ fn sum_of_squares(values: &[f32]) -> f32 {
 
 /// Lays `template` into `model` from frame `at`, keeping the louder value
 /// where something is there already.
+/// `template` (frames × [`BANDS`]) played `speed` times as fast: its
+/// frames read at `speed` times the pace, between two frames by linear
+/// interpolation.
+fn stretched(template: &[f32], speed: f32) -> Vec<f32> {
+    let frames = template.len() / BANDS;
+    if frames == 0 {
+        return Vec::new();
+    }
+    let len = ((frames as f32 / speed).round() as usize).max(1);
+    let mut out = Vec::with_capacity(len * BANDS);
+    for j in 0..len {
+        let at = (j as f32 * speed).min((frames - 1) as f32);
+        let (i, w) = (at.floor() as usize, at.fract());
+        let next = (i + 1).min(frames - 1);
+        let (a, b) = (
+            &template[i * BANDS..(i + 1) * BANDS],
+            &template[next * BANDS..(next + 1) * BANDS],
+        );
+        out.extend(a.iter().zip(b).map(|(&x, &y)| x + (y - x) * w));
+    }
+    out
+}
+
 fn place(template: &[f32], model: &mut [f32], at: usize) {
     for (m, &t) in model[at * BANDS..].iter_mut().zip(template) {
         *m = m.max(t);
@@ -612,6 +672,34 @@ mod tests {
         let mut separation = Separation::new(template);
         separation.push(&recording, &strengths);
         separation
+    }
+
+    #[test]
+    fn a_repeat_a_few_percent_slow_is_one_occurrence() {
+        // A sweep: one band after another, a frame each, over 40 frames.
+        // A repeat 4 % slower drifts off the template by two frames at its
+        // end, and the template once more a frame or two later covers
+        // what it misses; at the repeat's own speed one copy explains it.
+        let frames = 40;
+        let mut sweep = vec![0.0f32; frames * BANDS];
+        for i in 0..frames {
+            sweep[i * BANDS + i] = 5.0;
+        }
+        let slow = stretched(&sweep, 0.96);
+        let mut recording = vec![0.0f32; 60 * BANDS];
+        place(&slow, &mut recording, 2);
+        let mut strengths = Vec::new();
+        OnsetChannels::default().extend(&recording, &mut strengths);
+        let mut separation = Separation::new(sweep);
+        separation.push(&recording, &strengths);
+        for later in [3, 4] {
+            assert_eq!(
+                separation.both(later, 2, NEIGHBOUR_MARGIN),
+                Some(false),
+                "a second copy {} frames later",
+                later - 2
+            );
+        }
     }
 
     #[test]

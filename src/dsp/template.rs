@@ -780,13 +780,10 @@ mod tests {
         assert!(sound > 0.1, "the tone is {sound} s");
     }
 
-    #[test]
-    fn a_handling_thump_louder_in_power_than_the_sound_is_not_the_sound() {
-        // A phone's capture: a 70 Hz thump 0.5 s before a 900 Hz tone,
-        // three times its amplitude (about 10 dB more power), yet 25 dB
-        // under it as the ear hears. The template is the tone: about
-        // 0.2 s from 0.8 s on, not the thump at 0.3 s.
-        let rate = 16_000;
+    /// A phone's capture: a 70 Hz thump at 0.3 s, three times the
+    /// amplitude of a 900 Hz tone at 0.8 s (about 10 dB more power), yet
+    /// 25 dB under it as the ear hears.
+    fn tone_after_thump(rate: u32) -> TemplateAudio {
         let mut capture = burst(rate, 0.8, 0.2, 0.5);
         let start = (0.3 * rate as f32) as usize;
         for i in 0..(0.15 * rate as f32) as usize {
@@ -794,6 +791,15 @@ mod tests {
             capture.samples[start + i] +=
                 3.0 * (2.0 * std::f32::consts::PI * 70.0 * t).sin() * (-t * 20.0).exp();
         }
+        capture
+    }
+
+    #[test]
+    fn a_handling_thump_louder_in_power_than_the_sound_is_not_the_sound() {
+        // The template is the tone: about 0.2 s from 0.8 s on, not the
+        // thump at 0.3 s.
+        let rate = 16_000;
+        let capture = tone_after_thump(rate);
         let template = PreparedTemplate::new(&capture, rate).unwrap();
         assert!(
             template.duration_s() < 0.3,
@@ -808,19 +814,12 @@ mod tests {
 
     #[test]
     fn chatter_joining_a_thump_to_the_sound_does_not_make_the_thump_its_peak() {
-        // A phone's capture: chatter 20 dB under a 900 Hz tone runs from
-        // 0.25 s to the end in syllables, joining a 70 Hz thump at 0.3 s (more power
-        // than the tone, heard far under it) and the tone at 0.8 s into
-        // one stretch. The template starts at the tone (the chatter after
-        // it may stay in its tail), not at the thump or the chatter.
+        // Chatter 20 dB under the tone runs from 0.25 s to the end in
+        // syllables, joining the thump and the tone into one stretch. The
+        // template starts at the tone (the chatter after it may stay in
+        // its tail), not at the thump or the chatter.
         let rate = 16_000;
-        let mut capture = burst(rate, 0.8, 0.2, 0.5);
-        let start = (0.3 * rate as f32) as usize;
-        for i in 0..(0.15 * rate as f32) as usize {
-            let t = i as f32 / rate as f32;
-            capture.samples[start + i] +=
-                3.0 * (2.0 * std::f32::consts::PI * 70.0 * t).sin() * (-t * 20.0).exp();
-        }
+        let mut capture = tone_after_thump(rate);
         let mut rng = crate::synth::rng(5);
         let chatter_start = (0.25 * rate as f32) as usize;
         let chatter = crate::synth::white(capture.samples.len() - chatter_start, &mut rng);

@@ -615,8 +615,6 @@ fn sum_of_squares(values: &[f32]) -> f32 {
     values.iter().map(|v| v * v).sum()
 }
 
-/// Lays `template` into `model` from frame `at`, keeping the louder value
-/// where something is there already.
 /// `template` (frames × [`BANDS`]) played `speed` times as fast: its
 /// frames read at `speed` times the pace, between two frames by linear
 /// interpolation.
@@ -640,6 +638,8 @@ fn stretched(template: &[f32], speed: f32) -> Vec<f32> {
     out
 }
 
+/// Lays `template` into `model` from frame `at`, keeping the louder value
+/// where something is there already.
 fn place(template: &[f32], model: &mut [f32], at: usize) {
     for (m, &t) in model[at * BANDS..].iter_mut().zip(template) {
         *m = m.max(t);

@@ -102,13 +102,12 @@ const FIT_SWEEPS: usize = 40;
 
 /// Keeps the recent features and compares the models.
 pub struct Separation {
-    /// The template's level features (not standardised), `frames × BANDS`.
-    template: Vec<f32>,
-    /// The same at each speed a repeat may take ([`SPEEDS`](super::fine::SPEEDS)):
-    /// a repeat a few percent faster or slower than the template is still
-    /// one occurrence. Compared at the template's own speed only, a varied
-    /// repeat's misfit was explained by a second copy a few frames later,
-    /// and counted twice.
+    /// The template's level features (not standardised), `frames × BANDS`:
+    /// first at its own speed, then at each other speed a repeat may take
+    /// ([`SPEEDS`](super::fine::SPEEDS)). A repeat a few percent faster or
+    /// slower than the template is still one occurrence. Compared at the
+    /// template's own speed only, a varied repeat's misfit was explained by
+    /// a second copy a few frames later, and counted twice.
     template_speeds: Vec<Vec<f32>>,
     /// The template's onset strengths, the same way.
     template_onsets: Vec<f32>,
@@ -144,13 +143,12 @@ impl Separation {
         let mut template_onsets = Vec::with_capacity(template.len());
         OnsetChannels::default().extend(&template, &mut template_onsets);
         let template_power: Vec<f32> = template.iter().map(|&v| linear(v)).collect();
-        let template_speeds = super::fine::SPEEDS
-            .iter()
+        let others = super::fine::SPEEDS.iter().filter(|&&speed| speed != 1.0);
+        let template_speeds = others
             .map(|&speed| stretched(&template, speed))
-            .collect();
+            .collect::<Vec<_>>();
         Separation {
-            template,
-            template_speeds,
+            template_speeds: std::iter::once(template).chain(template_speeds).collect(),
             template_onsets,
             template_norm: sum_of_squares(&template_power),
             head_norms: vec![OnceCell::new(); frames + 1],
@@ -214,12 +212,7 @@ impl Separation {
     /// confirm two occurrences (they cost a fit each, and the dense hour's
     /// clicks ask for thousands a minute).
     fn level_gain(&self, candidate: u64, rival: u64, more_than: f32) -> Option<f32> {
-        let own = self.gain(
-            &self.recent,
-            std::slice::from_ref(&self.template),
-            candidate,
-            rival,
-        )?;
+        let own = self.gain(&self.recent, &self.template_speeds[..1], candidate, rival)?;
         if own <= more_than {
             return Some(own);
         }

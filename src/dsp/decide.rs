@@ -14,7 +14,7 @@ pub struct Candidate {
     pub frame: u64,
     /// Seconds from the recording's start to the onset it stands for.
     pub start_s: f64,
-    /// The correlation score times the spectral check's factor, 0..1.
+    /// The correlation score, 0..1.
     pub score: f32,
     /// The fine check's score ([`fine`](super::fine)), -1..1; NaN where
     /// it was not measured: outside a trace, a candidate that
@@ -24,7 +24,7 @@ pub struct Candidate {
     /// template's [`steadiness`](super::fine::FineTemplate::steadiness).
     pub fine_steadiness: f32,
     /// How loud it is on the template's terms
-    /// ([`SpectralCheck::loudness`](super::verify::SpectralCheck::loudness)).
+    /// ([`Loudness::of`](super::loudness::Loudness::of)).
     pub loudness: Option<f32>,
     /// Beside a higher peak within the picker's reach: whether the audio
     /// holds two occurrences there ([`separate`](super::separate)).

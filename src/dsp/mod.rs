@@ -6,9 +6,10 @@
 //! and onset strengths ([`features`]), are correlated with the prepared
 //! template ([`correlate`]), and the scores become candidates ([`peaks`]);
 //! one in the shadow of a higher one must show that the audio holds two
-//! occurrences ([`separate`]); all must pass a spectral check ([`verify`]),
-//! a comparison of their fine spectrogram with the template's ([`fine`]),
-//! and a threshold that adapts to the recording ([`threshold`]); the
+//! occurrences ([`separate`]); all must pass a comparison of their fine
+//! spectrogram with the template's ([`fine`]) and a threshold that adapts
+//! to the recording and to how loud the events found are ([`threshold`],
+//! [`loudness`]); the
 //! first events wait until later ones can overrule them ([`probation`]).
 //! A candidate is decided once the audio its fine comparison reads has
 //! arrived (a few tens of milliseconds after the template's length).
@@ -25,12 +26,12 @@ pub mod correlate;
 pub mod decide;
 pub mod features;
 pub mod fine;
+pub mod loudness;
 pub mod peaks;
 pub mod probation;
 pub mod separate;
 mod template;
 pub mod threshold;
-pub mod verify;
 
 pub use analyze::{
     analyze_file, analyze_file_with, load_template, read_template, Analysis, Progress, Trace,
@@ -154,7 +155,7 @@ pub struct Counter {
     resampler: Resampler,
     features: FeatureExtractor,
     floor: RunningFloor,
-    check: verify::SpectralCheck,
+    loudness: loudness::Loudness,
     separation: separate::Separation,
     threshold: threshold::Threshold,
     raw: Vec<f32>,
@@ -223,12 +224,7 @@ impl Counter {
             resampler: Resampler::new(recording_rate, ANALYSIS_RATE)?,
             features: FeatureExtractor::new(prepared.layout.clone()),
             floor: RunningFloor::new(resolution),
-            check: verify::SpectralCheck::new(
-                prepared.profile,
-                prepared.power.clone(),
-                prepared.active.clone(),
-                resolution,
-            ),
+            loudness: loudness::Loudness::new(prepared.power.clone(), prepared.active.clone()),
             separation: separate::Separation::new(prepared.shape.clone()),
             threshold,
             raw: Vec::new(),
@@ -324,7 +320,7 @@ impl Counter {
         self.raw.extend_from_slice(&self.frames);
         self.floors.clear();
         self.floor.apply(&mut self.frames, &mut self.floors);
-        self.check.push(&self.raw, &self.floors);
+        self.loudness.push(&self.raw, &self.floors);
         self.scores.clear();
         self.scorer.push(&self.frames, &mut self.scores);
         self.separation.push(&self.frames, self.scorer.onsets());
@@ -423,8 +419,7 @@ impl Counter {
         while self.recent_scores_start < look_back && self.recent_scores.pop_front().is_some() {
             self.recent_scores_start += 1;
         }
-        self.check
-            .forget_before(undecided.saturating_sub(self.check.context_frames() as u64));
+        self.loudness.forget_before(undecided);
         // A candidate's onset lies at least a window before its frame.
         self.fine.forget_before(
             (undecided * self.resolution.hop as u64)
@@ -469,10 +464,7 @@ impl Counter {
         };
         let separate = neighbour
             .map(|(other, margin)| self.separation.both(p.frame, other, margin) == Some(true));
-        // The check keeps the frames of every undecided window, so it
-        // always has the answer; a missing one would be a bug, and
-        // keeping the score is the harmless way out.
-        let score = p.score * self.check.factor(p.frame).unwrap_or(1.0);
+        let score = p.score;
         // An occurrence buried between two stronger ones scores low
         // (they overlap it); the audio must show it, and the caller's
         // threshold, when set, stands alone.
@@ -491,9 +483,10 @@ impl Counter {
             score,
             fine: f32::NAN,
             fine_steadiness: self.fine.steadiness(),
-            // The check keeps these frames too (see above), so the
-            // loudness is always known; the threshold copes without it.
-            loudness: self.check.loudness(p.frame),
+            // The measure keeps the frames of every undecided window, so
+            // the loudness is always known; the threshold copes without
+            // it.
+            loudness: self.loudness.of(p.frame),
             separate,
             buried,
         };

@@ -111,12 +111,10 @@ pub struct PreparedTemplate {
     /// occurrence looks like in the recording's features, for
     /// [`Separation`](super::separate::Separation).
     pub(crate) shape: Vec<f32>,
-    /// The sound's band profile, for [`SpectralCheck`](super::verify::SpectralCheck).
-    pub(crate) profile: [f32; BANDS],
     /// The sound's band powers with the noise taken out, frame by frame
     /// over the active frames (`active.len() × BANDS`): what an
     /// occurrence's loudness is measured against
-    /// ([`SpectralCheck::loudness`](super::verify::SpectralCheck::loudness)).
+    /// ([`Loudness::of`](super::loudness::Loudness::of)).
     pub(crate) power: Vec<f32>,
     /// Frames of the patch that hold the sound.
     pub(crate) active: std::ops::Range<usize>,
@@ -191,16 +189,14 @@ impl PreparedTemplate {
                 frame
                     .iter()
                     .zip(floor.floors())
-                    .map(|(&p, &f)| super::verify::noise_free(p, f))
+                    .map(|(&p, &f)| super::loudness::noise_free(p, f))
             })
             .collect();
-        let mut sums = [0.0f32; BANDS];
-        for frame in power.chunks_exact(BANDS) {
-            for (s, &p) in sums.iter_mut().zip(frame) {
-                *s += p;
-            }
+        // Nothing over the capture's own floor: there is no sound to
+        // measure an occurrence's loudness against.
+        if !power.iter().any(|&p| p > 0.0) {
+            return Err(DspError::SilentTemplate);
         }
-        let profile = super::verify::standard_profile(&sums).ok_or(DspError::SilentTemplate)?;
         floor.apply(&mut features);
         let mut onsets = Vec::with_capacity(features.len());
         OnsetChannels::default().extend(&features, &mut onsets);
@@ -247,7 +243,6 @@ impl PreparedTemplate {
             level,
             onset,
             shape: features[cut].to_vec(),
-            profile,
             power,
             side_lobes,
             active: first - start..last + 1 - start,

@@ -24,7 +24,7 @@
 //! is something else that happens to correlate (music's note onsets under a
 //! slap's template score 0.3–0.5 against the slaps' 0.5–0.7). They are
 //! alike in loudness too, measured on the template's own bands and frames
-//! ([`SpectralCheck::loudness`](super::verify::SpectralCheck::loudness)):
+//! ([`Loudness::of`](super::loudness::Loudness::of)):
 //! one under [`PEER_LOUDNESS`] of its peers' median (15 dB down) is a
 //! quieter sound that happens to have the template's shape, such as music
 //! 20 dB under a thump whose note onsets score 0.4–0.47. Nearer their
@@ -181,7 +181,7 @@ impl Threshold {
     }
 
     /// Whether a candidate at `frame` with `score` and `loudness`
-    /// ([`SpectralCheck::loudness`](super::verify::SpectralCheck::loudness);
+    /// ([`Loudness::of`](super::loudness::Loudness::of);
     /// `None` when unknown, which skips that comparison) passes the
     /// threshold and looks like the events found so far (with the shares
     /// of `tuning`); the reason if not.

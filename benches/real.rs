@@ -14,7 +14,10 @@
 //! (one-to-one matching of onsets within max(0.1 s, 25 % of the
 //! template's sound)), how many zero-count cases counted 0, and how many
 //! candidates each rule rejected, and how far the reported onsets of
-//! matched events lie from the true ones (`--timing`: per tier). `--tune`
+//! matched events lie from the true ones (`--timing`: per tier).
+//! `--misses` names every inexact case, each repeat it missed and how that
+//! repeat was varied, and tallies the missed repeats by kind of variation
+//! (plain, a room, a telephone's band, both). `--tune`
 //! sets parameters of the decision ([`Tuning`]); `--candidates` prints
 //! the spread of the fine and correlation scores of candidates at a true
 //! onset and elsewhere; `--candidates-csv FILE` writes every candidate's
@@ -28,10 +31,14 @@ use harmonic::dsp::decide::{Reason, Tuning, VerdictCounts};
 use harmonic::dsp::Options;
 use harmonic::synth::corpus::{Case, Tier};
 use harmonic::synth::evaluate::{
-    explain_heading, explain_timeline, job_threads, match_events, print_timeline, run_case,
-    run_jobs, write_case, BenchArgs, OnsetTiming, Outcome, Report,
+    explain_heading, explain_timeline, job_threads, match_events, missed_onsets, print_timeline,
+    run_case, run_jobs, write_case, BenchArgs, OnsetTiming, Outcome, Report,
 };
 use harmonic::synth::real::{self, Library, Split};
+
+/// Per case: its split, the case, the outcome, the verdicts, the onset
+/// timing and which true onsets were missed (indices in its truth).
+type CaseResult = (Split, Case, Outcome, VerdictCounts, OnsetTiming, Vec<usize>);
 
 fn main() {
     let args = BenchArgs::from_env();
@@ -88,7 +95,7 @@ fn main() {
             })
         })
         .collect();
-    let results = Mutex::new(Vec::<(Split, Case, Outcome, VerdictCounts, OnsetTiming)>::new());
+    let results = Mutex::new(Vec::<CaseResult>::new());
     // (at a true onset, fine score, score) of every candidate.
     let measured = Mutex::new(Vec::<(bool, f32, f32)>::new());
     // One CSV line per candidate for `--candidates-csv`.
@@ -146,12 +153,13 @@ fn main() {
             }
         };
         let outcome = match_events(&case.truth, &detected, case.tolerance_s());
+        let missed = missed_onsets(&case.truth, &detected, case.tolerance_s());
         let mut timing = OnsetTiming::default();
         timing.add(&case.truth, &detected, case.tolerance_s());
         results
             .lock()
             .unwrap()
-            .push((split, case, outcome, verdicts, timing));
+            .push((split, case, outcome, verdicts, timing, missed));
     });
     let mut results = results.into_inner().unwrap();
     results.sort_by(|a, b| (a.0, a.1.tier, &a.1.name).cmp(&(b.0, b.1.tier, &b.1.name)));
@@ -161,7 +169,7 @@ fn main() {
         let mut verdicts = VerdictCounts::default();
         let mut timings = std::collections::BTreeMap::<Tier, OnsetTiming>::new();
         let mut overall_timing = OnsetTiming::default();
-        for (_, case, outcome, counts, timing) in results.iter().filter(|r| r.0 == *split) {
+        for (_, case, outcome, counts, timing, _) in results.iter().filter(|r| r.0 == *split) {
             verdicts.merge(counts);
             timings.entry(case.tier).or_default().merge(timing);
             overall_timing.merge(timing);
@@ -205,11 +213,23 @@ fn main() {
         );
         if args.switch("--misses") {
             for (name, outcome) in &report.misses {
-                let case = results.iter().find(|r| &r.1.name == name).map(|r| &r.1);
+                let result = results.iter().find(|r| &r.1.name == name);
+                let case = result.map(|r| &r.1);
                 let sound = case.map_or("?", |c| c.sound.as_str());
                 let noise = case.and_then(|c| c.noise).unwrap_or("no noise");
                 println!("  miss {name} ({sound}, {noise}): {outcome:?}");
+                if let Some(r) = result {
+                    for &i in &r.5 {
+                        let how = r.1.variations.get(i).map(|v| v.to_string());
+                        println!(
+                            "    missed {:.3} s: {}",
+                            r.1.truth[i],
+                            how.as_deref().unwrap_or("?")
+                        );
+                    }
+                }
             }
+            print_missed_by_variation(results.iter().filter(|r| r.0 == *split));
         }
     }
     if let Some(path) = &candidates_csv {
@@ -272,6 +292,26 @@ fn main() {
 }
 
 /// The case named `split/tier/index`.
+/// How many repeats of each kind of variation
+/// ([`Variation::kind`](harmonic::synth::corpus::Variation::kind)) the
+/// cases hold and how many were missed: which changes a repeat goes
+/// through the engine is weakest against.
+fn print_missed_by_variation<'a>(results: impl Iterator<Item = &'a CaseResult>) {
+    let mut tally = std::collections::BTreeMap::<&str, (usize, usize)>::new();
+    for (_, case, _, _, _, missed) in results {
+        for (i, variation) in case.variations.iter().enumerate() {
+            let entry = tally.entry(variation.kind()).or_default();
+            entry.0 += 1;
+            entry.1 += usize::from(missed.contains(&i));
+        }
+    }
+    let line: Vec<String> = tally
+        .iter()
+        .map(|(kind, (all, missed))| format!("{kind} {missed} of {all}"))
+        .collect();
+    println!("missed repeats by variation: {}", line.join(", "));
+}
+
 fn named_case(library: &Library, name: &str) -> Case {
     let mut parts = name.split('/');
     let (Some(split), Some(tier), Some(index)) = (parts.next(), parts.next(), parts.next()) else {

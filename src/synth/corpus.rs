@@ -140,6 +140,55 @@ pub struct Case {
     /// The tier's background noise (`white`, `pink`, `music`, `babble`),
     /// when it has one besides the quiet room.
     pub noise: Option<&'static str>,
+    /// How each true occurrence differs from the template, one per
+    /// `truth` where the corpus records it (empty otherwise): the bench
+    /// tells which kinds of repeat are missed.
+    pub variations: Vec<Variation>,
+}
+
+/// How one repeat differs from the template.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Variation {
+    /// Playback speed (1.04 is 4 % faster and higher).
+    pub speed: f32,
+    /// The EQ tilt ([`tilt`](super::tilt)'s amount, -1 duller..1 brighter).
+    pub tilt: f32,
+    /// Whether it went through a telephone's band.
+    pub telephone: bool,
+    /// The RT60 (seconds) of the room it was heard in, if any.
+    pub room_rt60_s: Option<f32>,
+    /// Its gain against the template (dB).
+    pub gain_db: f32,
+}
+
+impl Variation {
+    /// The kind of change that matters most to the fine check, for
+    /// tallies: `telephone and room`, `telephone`, `room` or `plain`.
+    pub fn kind(&self) -> &'static str {
+        match (self.telephone, self.room_rt60_s.is_some()) {
+            (true, true) => "telephone and room",
+            (true, false) => "telephone",
+            (false, true) => "room",
+            (false, false) => "plain",
+        }
+    }
+}
+
+impl std::fmt::Display for Variation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "speed {:.3}, tilt {:+.2}, gain {:+.1} dB",
+            self.speed, self.tilt, self.gain_db
+        )?;
+        if self.telephone {
+            write!(f, ", telephone band")?;
+        }
+        if let Some(rt60) = self.room_rt60_s {
+            write!(f, ", room RT60 {rt60:.2} s")?;
+        }
+        Ok(())
+    }
 }
 
 impl Case {
@@ -260,6 +309,7 @@ pub fn case(tier: Tier, index: u64) -> Case {
         recording_format,
         truth,
         sound_s,
+        variations: Vec::new(),
         noise,
     }
 }

@@ -44,6 +44,16 @@ pub fn match_events(truth: &[f64], detected: &[f64], tolerance: f64) -> Outcome 
     }
 }
 
+/// The indices in `truth` of the onsets [`match_events`] leaves
+/// unmatched: the repeats the engine missed.
+pub fn missed_onsets(truth: &[f64], detected: &[f64], tolerance: f64) -> Vec<usize> {
+    let mut matched = vec![false; truth.len()];
+    for (i, _) in matched_pairs(truth, detected, tolerance) {
+        matched[i] = true;
+    }
+    (0..truth.len()).filter(|&i| !matched[i]).collect()
+}
+
 /// The pairs (index in `truth`, index in `detected`) that
 /// [`match_events`] matches.
 fn matched_pairs(truth: &[f64], detected: &[f64], tolerance: f64) -> Vec<(usize, usize)> {

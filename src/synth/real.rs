@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 
 use rand::Rng;
 
-use super::corpus::{add_at_rate, add_background, random_format, resample, Case, FileFormat, Tier};
+use super::corpus::{
+    add_at_rate, add_background, random_format, resample, Case, FileFormat, Tier, Variation,
+};
 use super::{normalise_rms, phone_band, pink, reverb, rms, speed, tilt, SynthRng};
 use crate::audio::SampleLayout;
 
@@ -287,26 +289,36 @@ impl Library {
 /// How one repeat differs from the template in each tier: exact copies in
 /// the clean tier; ±3 dB and ±2 % speed with some EQ under noise; in
 /// every other tier ±6 dB, ±4 % speed and pitch, EQ, and now and then a
-/// phone's bandwidth or a room.
-fn vary(base: &[f32], tier: Tier, rng: &mut SynthRng) -> Vec<f32> {
+/// phone's bandwidth or a room. Returns the repeat and how it varies.
+fn vary(base: &[f32], tier: Tier, rng: &mut SynthRng) -> (Vec<f32>, Variation) {
+    let mut variation = Variation {
+        speed: 1.0,
+        ..Variation::default()
+    };
     if tier == Tier::Clean {
-        return base.to_vec();
+        return (base.to_vec(), variation);
     }
     let mild = tier.snr_db().is_some();
     let (gain_db, speed_range) = if mild { (3.0, 0.02) } else { (6.0, 0.04) };
-    let mut out = speed(base, 1.0 + rng.random_range(-speed_range..=speed_range));
-    tilt(&mut out, rng.random_range(-0.5..0.5), MIX_RATE);
+    variation.speed = 1.0 + rng.random_range(-speed_range..=speed_range);
+    let mut out = speed(base, variation.speed);
+    variation.tilt = rng.random_range(-0.5..0.5);
+    tilt(&mut out, variation.tilt, MIX_RATE);
     if !mild {
         if rng.random_bool(0.2) {
             phone_band(&mut out, MIX_RATE);
+            variation.telephone = true;
         }
         if rng.random_bool(0.4) {
-            out = reverb(&out, rng.random_range(0.2..0.6), 0.3, MIX_RATE, rng);
+            let rt60_s = rng.random_range(0.2..0.6);
+            out = reverb(&out, rt60_s, 0.3, MIX_RATE, rng);
+            variation.room_rt60_s = Some(rt60_s);
         }
     }
-    let gain = 10f32.powf(rng.random_range(-gain_db..=gain_db) / 20.0);
+    variation.gain_db = rng.random_range(-gain_db..=gain_db);
+    let gain = 10f32.powf(variation.gain_db / 20.0);
     out.iter_mut().for_each(|s| *s *= gain);
-    out
+    (out, variation)
 }
 
 /// Whether two names of one family are one sound: the same, or one a
@@ -414,13 +426,14 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
         _ => 0.35,
     };
     let mut truth = Vec::new();
+    let mut variations = Vec::new();
     let mut t = rng.random_range(0.2..1.0);
     while t + sound_s * 1.2 + 0.3 < duration_s {
         // Before each repeat, now and then (always in the distractor
         // tier), a sibling sound as loud.
         if !distractors.is_empty() && rng.random_bool(distractor_share) {
             let other = distractors[rng.random_range(0..distractors.len())];
-            let mut sound = vary(&other.samples, tier, &mut rng);
+            let (mut sound, _) = vary(&other.samples, tier, &mut rng);
             normalise_rms(&mut sound, base_rms * rng.random_range(0.7..1.4));
             let len_s = sound.len() as f64 / f64::from(MIX_RATE);
             if t + len_s + sound_s * 1.2 + 0.3 >= duration_s {
@@ -430,9 +443,10 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
             t += len_s * 1.1 + rng.random_range(0.2..1.0);
         }
         if !zero_count {
-            let repeat = vary(base, tier, &mut rng);
+            let (repeat, variation) = vary(base, tier, &mut rng);
             add_at_rate(&mut recording, &repeat, t, MIX_RATE);
             truth.push(t);
+            variations.push(variation);
         }
         t += match tier {
             Tier::Rapid => rng.random_range(sound_s / 3.0..sound_s.max(0.15)),
@@ -470,6 +484,7 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
         truth,
         sound_s,
         noise,
+        variations,
     })
 }
 

@@ -208,6 +208,17 @@ impl Library {
                 }
                 let mut samples = resample(sound, rate, MIX_RATE);
                 super::normalise_peak(&mut samples, 0.5);
+                // A package may ship one recording under several names
+                // (lbreakout2's ghost.wav under ten, expand.wav as
+                // shrink.wav): one sound, so one source, or the copies
+                // would be one another's distractors and could sit on
+                // both sides of the split.
+                if sources
+                    .iter()
+                    .any(|s: &Source| s.family == family_name && s.samples == samples)
+                {
+                    continue;
+                }
                 sources.push(Source {
                     family: family_name.clone(),
                     name: path

@@ -147,7 +147,7 @@ pub struct Case {
 }
 
 /// How one repeat differs from the template.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Variation {
     /// Playback speed (1.04 is 4 % faster and higher).
     pub speed: f32,

@@ -302,9 +302,13 @@ impl Library {
 /// every other tier ±6 dB, ±4 % speed and pitch, EQ, and now and then a
 /// phone's bandwidth or a room. Returns the repeat and how it varies.
 fn vary(base: &[f32], tier: Tier, rng: &mut SynthRng) -> (Vec<f32>, Variation) {
+    // An exact copy until a change below says otherwise.
     let mut variation = Variation {
         speed: 1.0,
-        ..Variation::default()
+        tilt: 0.0,
+        telephone: false,
+        room_rt60_s: None,
+        gain_db: 0.0,
     };
     if tier == Tier::Clean {
         return (base.to_vec(), variation);

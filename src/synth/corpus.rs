@@ -151,7 +151,7 @@ pub struct Case {
 pub struct Variation {
     /// Playback speed (1.04 is 4 % faster and higher).
     pub speed: f32,
-    /// The EQ tilt ([`tilt`](super::tilt)'s amount, -1 duller..1 brighter).
+    /// The EQ tilt ([`tilt`]'s amount, -1 duller..1 brighter).
     pub tilt: f32,
     /// Whether it went through a telephone's band.
     pub telephone: bool,

@@ -464,12 +464,11 @@ impl Counter {
         };
         let separate = neighbour
             .map(|(other, margin)| self.separation.both(p.frame, other, margin) == Some(true));
-        let score = p.score;
         // An occurrence buried between two stronger ones scores low
         // (they overlap it); the audio must show it, and the caller's
         // threshold, when set, stands alone.
         let buried = self.threshold.is_adaptive()
-            && score >= separate::BURIED_MIN_SCORE
+            && p.score >= separate::BURIED_MIN_SCORE
             && match (p.higher_before, p.higher_after) {
                 (Some(before), Some(after)) => {
                     self.separation.buried(p.frame, before, after) == Some(true)
@@ -480,7 +479,7 @@ impl Counter {
         let mut candidate = Candidate {
             frame: p.frame,
             start_s: (onset_s - self.lead_s).max(0.0),
-            score,
+            score: p.score,
             fine: f32::NAN,
             fine_steadiness: self.fine.steadiness(),
             // The measure keeps the frames of every undecided window, so

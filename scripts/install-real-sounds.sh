@@ -43,14 +43,16 @@ rm -rf "$OUT.tmp"
 mkdir -p "$OUT.tmp"/{sounds,music,voice}
 
 # convert SRC DEST [MAX_SECONDS]: mono, 16-bit, original rate; short sounds
-# are cut at MAX_SECONDS.
+# are cut at MAX_SECONDS. `-R` seeds SoX's dither: without it every install
+# dithers differently, and the corpus (so every bench figure) would differ
+# from one machine to the next.
 convert() {
   local src="$1" dest="$2" max="${3:-}"
   mkdir -p "$(dirname "$dest")"
   if [ -n "$max" ]; then
-    sox -V1 -q "$src" -c 1 -b 16 "$dest" trim 0 "$max"
+    sox -R -V1 -q "$src" -c 1 -b 16 "$dest" trim 0 "$max"
   else
-    sox -V1 -q "$src" -c 1 -b 16 "$dest"
+    sox -R -V1 -q "$src" -c 1 -b 16 "$dest"
   fi
 }
 # family NAME FILES...: short sounds (at most 3 s) of one family.

@@ -25,7 +25,7 @@
 //!
 //! Nor is a repeat that the next one cuts short: in rapid repeats the
 //! next onset falls inside the window, and a fresh attack where the
-//! template decays looks like another sound. Where a peak as high follows
+//! template decays looks like another sound. Where another peak follows
 //! within reach, the cells its copy would be louder in are left out
 //! ([`FineCheck::score_before`]).
 //!

@@ -52,13 +52,16 @@ pub struct Peak {
     /// of a varied or resampled repeat can rise above the template's own
     /// side lobe.
     pub higher: Option<u64>,
-    /// The first frame within reach after this peak that scores at least
-    /// as high and is a peak by the threshold and the gap alone: where
-    /// another occurrence may begin while this one still sounds, so the
-    /// fine check leaves out the cells its onset covers
+    /// The first frame within reach after this peak that is a peak by the
+    /// threshold and the gap alone: where another occurrence may begin
+    /// while this one still sounds, so the fine check leaves out the cells
+    /// its onset covers
     /// ([`FineCheck::score_before`](super::fine::FineCheck::score_before)).
-    /// A lower peak is more often this one's side lobe or a partial match
-    /// than a repeat.
+    /// However low it scores: in repeats that overlap, the next one's
+    /// peak is cut down by this one's tail, and its fresh attack still
+    /// sits in this one's window. Where it is only a side lobe, the cells
+    /// left out are ones a side lobe's copy would be louder in, and the
+    /// check compares what is left.
     pub next: Option<u64>,
 }
 
@@ -221,8 +224,7 @@ impl PeakPicker {
             }
             _ => 0.0,
         };
-        let next = (t + 1..t + reach + 1)
-            .find(|&u| self.score(u).is_some_and(|s| s >= score) && self.is_local_peak(u));
+        let next = (t + 1..t + reach + 1).find(|&u| self.is_local_peak(u));
         Some(Peak {
             frame: t,
             offset,
@@ -302,7 +304,7 @@ mod tests {
     }
 
     #[test]
-    fn a_peak_names_the_next_as_high_within_reach() {
+    fn a_peak_names_the_next_peak_within_reach() {
         // Peaks at 2 (0.7), 5 (0.5, lower), 7 (0.8) and 14 (0.9, out of
         // reach of 7); reach 6, gap 1.
         let scores = [
@@ -315,8 +317,8 @@ mod tests {
         let next: Vec<_> = out.iter().map(|p| (p.frame, p.next)).collect();
         assert_eq!(
             next,
-            vec![(2, Some(7)), (5, Some(7)), (7, None), (14, None)],
-            "the lower peak at 5 is no one's next"
+            vec![(2, Some(5)), (5, Some(7)), (7, None), (14, None)],
+            "the lower peak at 5 is 2's next; 14 is out of 7's reach"
         );
     }
 

@@ -45,9 +45,6 @@ pub enum Reason {
     /// Its fine structure is not the template's: a different sound of
     /// the same kind ([`Tuning::fine_min`]).
     FineMismatch,
-    /// Its fine score falls well under the events found
-    /// ([`Tuning::fine_peer_margin`]).
-    FineUnderPeers,
     /// Its score is under the threshold in force.
     BelowThreshold,
     /// Its score is far under the events found ([`Tuning::peer_share`]).
@@ -59,10 +56,9 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order [`decide`] asks.
-    pub const ALL: [Reason; 6] = [
+    pub const ALL: [Reason; 5] = [
         Reason::NotSeparate,
         Reason::FineMismatch,
-        Reason::FineUnderPeers,
         Reason::BelowThreshold,
         Reason::UnderPeerScores,
         Reason::QuieterThanPeers,
@@ -73,7 +69,6 @@ impl Reason {
         match self {
             Reason::NotSeparate => "not-separate",
             Reason::FineMismatch => "fine-mismatch",
-            Reason::FineUnderPeers => "fine-under-peers",
             Reason::BelowThreshold => "below-threshold",
             Reason::UnderPeerScores => "under-peer-scores",
             Reason::QuieterThanPeers => "quieter-than-peers",
@@ -102,13 +97,6 @@ pub struct Tuning {
     /// The fine score a candidate must reach whatever else holds, as a
     /// share of the template's steadiness (default [`FINE_MIN`]).
     pub fine_min: f32,
-    /// How far under the median fine score of the events found a
-    /// candidate may fall (off by default: infinite). Repeats of one
-    /// sound in one recording score alike, a sibling sound about 0.15
-    /// under them; but rapid, noisy and reverberant repeats spread more:
-    /// 0.1-0.2 lost more true repeats than it removed siblings on the
-    /// tuning sources (docs/BENCHMARKS.md).
-    pub fine_peer_margin: f32,
     /// [`threshold::PEER_SHARE`](super::threshold::PEER_SHARE).
     pub peer_share: f32,
     /// [`threshold::PEER_LOUDNESS`](super::threshold::PEER_LOUDNESS).
@@ -161,7 +149,6 @@ impl Default for Tuning {
     fn default() -> Tuning {
         Tuning {
             fine_min: FINE_MIN,
-            fine_peer_margin: f32::INFINITY,
             peer_share: super::threshold::PEER_SHARE,
             peer_loudness: super::threshold::PEER_LOUDNESS,
             fine_vouch: FINE_VOUCH,
@@ -174,7 +161,6 @@ impl Tuning {
     pub fn set(&mut self, name: &str, value: f32) -> Result<(), String> {
         let field = match name {
             "fine_min" => &mut self.fine_min,
-            "fine_peer_margin" => &mut self.fine_peer_margin,
             "peer_share" => &mut self.peer_share,
             "peer_loudness" => &mut self.peer_loudness,
             "fine_vouch" => &mut self.fine_vouch,
@@ -209,12 +195,6 @@ pub fn decide(candidate: &Candidate, threshold: &Threshold, tuning: &Tuning) -> 
     }
     if candidate.fine < tuning.fine_min * candidate.fine_steadiness {
         return reject(Reason::FineMismatch);
-    }
-    if threshold
-        .peer_fine()
-        .is_some_and(|median| candidate.fine < median - tuning.fine_peer_margin)
-    {
-        return reject(Reason::FineUnderPeers);
     }
     match threshold.check(candidate.frame, candidate.score, candidate.loudness, tuning) {
         Ok(()) => Verdict::Event { peer: true },
@@ -340,26 +320,6 @@ mod tests {
             }),
             Verdict::Event { peer: false },
             "a buried occurrence counts, but is no peer"
-        );
-    }
-
-    #[test]
-    fn a_fine_score_well_under_the_events_found_is_another_sound() {
-        let mut threshold = quiet_background();
-        for frame in [100, 150, 200] {
-            threshold.remember(frame, 0.8, Some(1.0), 0.9);
-        }
-        let tuning = Tuning {
-            fine_peer_margin: 0.1,
-            ..Tuning::default()
-        };
-        assert_eq!(
-            decide(&candidate(300, 0.8, 0.75), &threshold, &tuning),
-            Verdict::Rejected(Reason::FineUnderPeers)
-        );
-        assert_eq!(
-            decide(&candidate(300, 0.8, 0.85), &threshold, &tuning),
-            Verdict::Event { peer: true }
         );
     }
 

@@ -360,12 +360,8 @@ impl Counter {
                 continue;
             };
             if peer {
-                self.threshold.remember(
-                    candidate.frame,
-                    candidate.score,
-                    candidate.loudness,
-                    candidate.fine,
-                );
+                self.threshold
+                    .remember(candidate.frame, candidate.score, candidate.loudness);
             }
             if self.threshold.is_adaptive() {
                 for frame in self.hidden_before(p.frame) {

@@ -81,7 +81,6 @@ struct Peer {
     frame: u64,
     score: f32,
     loudness: Option<f32>,
-    fine: f32,
 }
 
 /// The threshold in force at each frame.
@@ -220,10 +219,10 @@ impl Threshold {
         Ok(())
     }
 
-    /// Remembers an event at `frame` with `score`, `loudness` and `fine`
-    /// score as a peer of the candidates after it (with the adaptive
-    /// threshold only).
-    pub fn remember(&mut self, frame: u64, score: f32, loudness: Option<f32>, fine: f32) {
+    /// Remembers an event at `frame` with `score` and `loudness` as a
+    /// peer of the candidates after it (with the adaptive threshold
+    /// only).
+    pub fn remember(&mut self, frame: u64, score: f32, loudness: Option<f32>) {
         if self.fixed.is_some() {
             return;
         }
@@ -231,7 +230,6 @@ impl Threshold {
             frame,
             score,
             loudness,
-            fine,
         });
         self.event_frames.push_back(frame);
         if self.accepted.len() > PEERS {
@@ -247,15 +245,9 @@ impl Threshold {
             .check(frame, score, loudness, &Tuning::default())
             .is_ok();
         if passes {
-            self.remember(frame, score, loudness, 1.0);
+            self.remember(frame, score, loudness);
         }
         passes
-    }
-
-    /// The median fine score of the last [`PEERS`] events; `None` before
-    /// the first or with a caller's threshold.
-    pub fn peer_fine(&self) -> Option<f32> {
-        median(self.accepted.iter().map(|p| p.fine))
     }
 
     /// Whether `loudness` is under `share` of the median loudness of the

@@ -21,7 +21,8 @@
 //! sets parameters of the decision ([`Tuning`]); `--candidates` prints
 //! the spread of the fine and correlation scores of candidates at a true
 //! onset and elsewhere; `--candidates-csv FILE` writes every candidate's
-//! measurements, verdict and whether it lies at a true onset, one line
+//! measurements, verdict, whether it lies at a true onset and whether at
+//! one no event found (a candidate that would mend a miss), one line
 //! each, for analysis outside the bench.
 
 use std::sync::Mutex;
@@ -115,6 +116,11 @@ fn main() {
         let (detected, verdicts) = match run {
             Ok(run) => {
                 if let Some(trace) = &run.trace {
+                    let onsets: Vec<f64> = run.events.iter().map(|e| e.start_s).collect();
+                    let missed: Vec<f64> = missed_onsets(&case.truth, &onsets, case.tolerance_s())
+                        .into_iter()
+                        .map(|i| case.truth[i])
+                        .collect();
                     let mut measured = measured.lock().unwrap();
                     let mut rows = rows.lock().unwrap();
                     for (c, verdict) in &trace.candidates {
@@ -122,9 +128,12 @@ fn main() {
                             .truth
                             .iter()
                             .any(|t| (c.start_s - t).abs() <= case.tolerance_s());
+                        let at_missed = missed
+                            .iter()
+                            .any(|t| (c.start_s - t).abs() <= case.tolerance_s());
                         measured.push((near, c.fine, c.score));
                         rows.push(format!(
-                            "{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:e},{:?},{},{:?},{}",
+                            "{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:e},{:?},{},{:?},{},{}",
                             split.name(),
                             case.tier.name(),
                             case.name,
@@ -139,7 +148,8 @@ fn main() {
                             c.separate,
                             c.buried,
                             verdict,
-                            near
+                            near,
+                            at_missed
                         ));
                     }
                 }
@@ -235,7 +245,7 @@ fn main() {
     if let Some(path) = &candidates_csv {
         let mut rows = rows.into_inner().unwrap();
         rows.sort();
-        let header = "split,tier,case,sound,noise,truths,start_s,score,fine,steadiness,loudness,separate,buried,verdict,at_true_onset";
+        let header = "split,tier,case,sound,noise,truths,start_s,score,fine,steadiness,loudness,separate,buried,verdict,at_true_onset,at_missed_onset";
         let text = std::iter::once(header.to_string())
             .chain(rows)
             .collect::<Vec<_>>()

@@ -270,8 +270,10 @@ impl Scorer {
 /// One score from the level and onset correlations: their geometric mean,
 /// so a window must match on both. Level alone blurs repeats closer than a
 /// decaying sound's length into one broad peak; onsets alone match any
-/// burst. (Mean: F1 0.946; minimum: 0.942; geometric mean: 0.957 on the
-/// corpus, docs/BENCHMARKS.md.)
+/// burst. On the synthetic accuracy corpus (20 cases per tier, threshold
+/// 0.4) the mean of the two gave F1 0.946 (61.1 % exact), the geometric
+/// mean 0.950 (63.2 %); weighting onsets more (0.4 / 0.6, 0.3 / 0.7) gave
+/// 85.9 and 83.8 % exact against 86.5 %.
 #[inline]
 fn combine(level: f32, onset: f32) -> f32 {
     (level * onset).sqrt()

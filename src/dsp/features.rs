@@ -320,8 +320,9 @@ pub const FLOOR_RISE_DB_PER_S: f64 = 3.0;
 /// correction of minimum statistics), so most of the noise's own
 /// fluctuation falls below it. On the synthetic accuracy corpus, with a
 /// 2 s floor window, 2 did worse than 1 (F1 at the best threshold 0.933
-/// against 0.937, 6 cases per tier); with the 10 s window and onset channels it did better (F1
-/// 0.966 against 0.965, snr0 0.83 against 0.81; 20 cases per tier).
+/// against 0.937, 6 cases per tier); with the 10 s window and onset
+/// channels it did better (F1 0.966 against 0.965, snr0 0.83 against
+/// 0.81; 20 cases per tier).
 const FLOOR_MARGIN: f32 = 2.0;
 
 /// Turns a band power into a feature against that band's noise floor:

@@ -84,6 +84,14 @@ impl Trace {
         );
     }
 
+    /// Drops the first `frames` frames' values: the silence laid before
+    /// the recording.
+    pub(crate) fn drop_first(&mut self, frames: usize) {
+        for values in [&mut self.energy_db, &mut self.scores, &mut self.thresholds] {
+            values.drain(..frames.min(values.len()));
+        }
+    }
+
     /// Keeps the first `frames` frames' values: those of the recording.
     pub(crate) fn truncate(&mut self, frames: usize) {
         self.energy_db.truncate(frames);

@@ -301,6 +301,21 @@ impl FeatureExtractor {
 /// over a 2 s window the floor climbed onto the repeats themselves and
 /// flattened them (rapid-repeat F1 0.88 → 0.92 with 10 s).
 pub const FLOOR_WINDOW_S: f64 = 10.0;
+/// Seconds past the template's length over which the floor is first
+/// measured at a recording's start, before any frame is scored there. A
+/// causal floor starts at the first frame's power, so a sound that opens
+/// the recording (a user who starts recording and presses the key at
+/// once, or a template counted in its own file) stood at its own floor
+/// and counted nothing. The floor there is the quietest the recording
+/// shows over the template's length and this much more: the sound, and
+/// what follows it. Counted in their own files, the 300 installed real
+/// sounds that make a template count once 294 times at 0 and 0.25 s,
+/// 293 at 1 s and 291 at 3 s (a longer stretch reaches quieter audio, and
+/// a floor under the background lets a second swell count); 0.25 s
+/// leaves room for a little background after a sound cut tight. A
+/// stream's first decisions wait that long (its first events wait
+/// [`PROBATION_S`](super::probation::PROBATION_S) anyway).
+pub const START_FLOOR_S: f64 = 0.25;
 /// Seconds of power averaged before the floor's minimum is taken, so that
 /// one unusually quiet frame does not pull the floor down.
 const FLOOR_SMOOTHING_S: f64 = 0.03;
@@ -390,6 +405,12 @@ pub struct RunningFloor {
     last: [f32; BANDS],
     /// The most the floor may grow from one frame to the next, as a factor.
     rise_per_frame: f32,
+    /// Per band: the floor at the first frame, when measured ahead
+    /// ([`RunningFloor::start_from`]).
+    start: Option<[f32; BANDS]>,
+    /// Frames still to come of the silence before the recording
+    /// ([`RunningFloor::lead_silence`]).
+    silence_frames: usize,
 }
 
 impl RunningFloor {
@@ -409,7 +430,48 @@ impl RunningFloor {
             last: [0.0; BANDS],
             rise_per_frame: 10f64.powf(FLOOR_RISE_DB_PER_S * resolution.frame_seconds() / 10.0)
                 as f32,
+            start: None,
+            silence_frames: 0,
         }
+    }
+
+    /// Takes the next `frames` frames as the silence laid before the
+    /// recording, not as part of it: they are measured against the floor
+    /// at the start ([`RunningFloor::start_from`]) and leave the floor's
+    /// window alone (their power is no background the recording has).
+    pub fn lead_silence(&mut self, frames: usize) {
+        self.silence_frames = frames;
+    }
+
+    /// Sets the floor at the first frame to the quietest smoothed power,
+    /// per band, of `frames` (band powers, `BANDS` per frame), the
+    /// recording's first ones ([`START_FLOOR_S`]); from there it follows
+    /// the window's minimum as usual, rising no faster than
+    /// [`FLOOR_RISE_DB_PER_S`]. Without it, the first frame's power is
+    /// the first floor. Call it before [`RunningFloor::apply`].
+    pub fn start_from(&mut self, frames: &[f32]) {
+        let mut sums = [0.0f64; BANDS];
+        let mut recent = std::collections::VecDeque::with_capacity(self.smoothing_frames);
+        let mut quietest = [f32::INFINITY; BANDS];
+        for frame in frames.chunks_exact(BANDS) {
+            if recent.len() == self.smoothing_frames {
+                if let Some(oldest) = recent.pop_front() {
+                    let oldest: &[f32] = oldest;
+                    for (sum, &p) in sums.iter_mut().zip(oldest) {
+                        *sum -= f64::from(p);
+                    }
+                }
+            }
+            for (sum, &p) in sums.iter_mut().zip(frame) {
+                *sum += f64::from(p);
+            }
+            recent.push_back(frame);
+            let n = recent.len() as f64;
+            for (q, &sum) in quietest.iter_mut().zip(&sums) {
+                *q = q.min((sum / n).max(0.0) as f32);
+            }
+        }
+        self.start = quietest.iter().all(|q| q.is_finite()).then_some(quietest);
     }
 
     /// Per band: the minimum of `smoothed` over the window of frames that
@@ -447,6 +509,15 @@ impl RunningFloor {
     /// and appends each frame's floors to `floors`.
     pub fn apply(&mut self, frames: &mut [f32], floors: &mut Vec<f32>) {
         for frame in frames.chunks_exact_mut(BANDS) {
+            if self.silence_frames > 0 {
+                self.silence_frames -= 1;
+                let start = self.start.unwrap_or([0.0; BANDS]);
+                floors.extend_from_slice(&start);
+                for (value, &floor) in frame.iter_mut().zip(&start) {
+                    *value = ratio_feature(floor_ratio(*value, floor));
+                }
+                continue;
+            }
             if self.recent.len() == self.smoothing_frames {
                 if let Some(oldest) = self.recent.pop_front() {
                     for (sum, &p) in self.sums.iter_mut().zip(&oldest) {
@@ -465,7 +536,10 @@ impl RunningFloor {
                 std::array::from_fn(|b| (self.sums[b] / n).max(0.0) as f32);
             let minima = self.window_minimum(smoothed);
             if self.frame == 0 {
-                self.last = minima;
+                self.last = match self.start {
+                    Some(start) => std::array::from_fn(|b| start[b].min(minima[b])),
+                    None => minima,
+                };
             } else {
                 for (last, &minimum) in self.last.iter_mut().zip(&minima) {
                     *last = minimum.min(*last * self.rise_per_frame);

@@ -199,6 +199,15 @@ pub struct Counter {
     resolution: Resolution,
     tuning: Tuning,
     verdicts: VerdictCounts,
+    /// The recording's first frames (band powers), held until the floor
+    /// at its start is measured ([`features::START_FLOOR_S`]); `None`
+    /// once it is.
+    start_frames: Option<Vec<f32>>,
+    /// How many frames that takes.
+    start_floor_frames: usize,
+    /// Frames of silence laid before the recording
+    /// (`Counter::with_lead_silence`).
+    lead_frames: usize,
 }
 
 impl Counter {
@@ -267,7 +276,29 @@ impl Counter {
             resolution,
             tuning: Tuning::default(),
             verdicts: VerdictCounts::default(),
-        })
+            start_frames: Some(Vec::new()),
+            start_floor_frames: prepared.frames
+                + (features::START_FLOOR_S / frame_seconds).ceil() as usize,
+            lead_frames: 0,
+        }
+        .with_lead_silence())
+    }
+
+    /// Lays a frame window's worth of silence (in whole frames) before
+    /// the recording, as the template has before its sound
+    /// ([`PreparedTemplate`]): a recording that opens on the sound (a
+    /// template counted in its own file, a key pressed as recording
+    /// starts) then shows its onset as the template does, where it
+    /// otherwise had no frame before the sound to rise from and matched
+    /// nothing. Reported times leave the silence out.
+    fn with_lead_silence(mut self) -> Counter {
+        let Resolution { window, hop } = self.resolution;
+        self.lead_frames = window.div_ceil(hop);
+        let silence = vec![0.0f32; self.lead_frames * hop];
+        self.fine.push(&silence);
+        self.features.push(&silence, &mut self.frames);
+        self.floor.lead_silence(self.lead_frames);
+        self
     }
 
     /// Also records the per-frame energy and score, for plots.
@@ -307,15 +338,39 @@ impl Counter {
         self.features.push(&self.resampled, &mut self.frames);
         self.features.finish(&mut self.frames);
         let events = self.advance(true);
-        // The plot shows the recording, not the silence after it.
+        // The plot shows the recording, not the silence before and after
+        // it.
         let frames = (self.processed_s() / self.frame_seconds).ceil() as usize;
         if let Some(trace) = self.trace.as_mut() {
+            trace.drop_first(self.lead_frames);
             trace.truncate(frames);
         }
         Ok(events)
     }
 
     fn advance(&mut self, end: bool) -> Vec<Event> {
+        // The recording's first frames wait until the floor at its start
+        // is known: measured over the first `start_floor_frames`, or over
+        // the whole recording where it is shorter (not the silence that
+        // `finish` appends).
+        if let Some(mut held) = self.start_frames.take() {
+            held.append(&mut self.frames);
+            let have = held.len() / features::BANDS;
+            if have < self.lead_frames + self.start_floor_frames && !end {
+                self.start_frames = Some(held);
+                return Vec::new();
+            }
+            // Frames wholly within the recording, after the silence laid
+            // before it.
+            let samples = (self.processed_s() * f64::from(ANALYSIS_RATE)) as usize;
+            let Resolution { window, hop } = self.resolution;
+            let recording = samples.checked_sub(window).map_or(0, |s| s / hop + 1);
+            let first = self.lead_frames.min(have);
+            let last = (first + self.start_floor_frames.min(recording)).min(have);
+            self.floor
+                .start_from(&held[first * features::BANDS..last * features::BANDS]);
+            self.frames = held;
+        }
         if let Some(trace) = self.trace.as_mut() {
             trace.add_frames(&self.frames);
         }
@@ -369,7 +424,7 @@ impl Counter {
             if self.threshold.is_adaptive() {
                 for frame in self.hidden_before(p.frame) {
                     let hidden = Event {
-                        start_s: (self.onset_s(frame as f64) - self.lead_s).max(0.0),
+                        start_s: self.start_s(frame as f64),
                         score: self.recent_score(frame),
                     };
                     new.extend(self.probation.hold(frame, None, hidden));
@@ -477,7 +532,7 @@ impl Counter {
         let onset_s = self.onset_s(p.frame as f64 + p.offset);
         let mut candidate = Candidate {
             frame: p.frame,
-            start_s: (onset_s - self.lead_s).max(0.0),
+            start_s: self.start_s(p.frame as f64 + p.offset),
             score: p.score,
             fine: f32::NAN,
             fine_steadiness: self.fine.steadiness(),
@@ -498,12 +553,21 @@ impl Counter {
         candidate
     }
 
-    /// Seconds from the recording's start to the onset of an occurrence
-    /// whose correlation peaks at `frame` (fractional where a peak's
-    /// position is interpolated); negative for a sound cut by the
-    /// recording's start.
+    /// Seconds from the start of the audio the engine reads (the silence
+    /// laid before the recording included: the fine check's samples
+    /// count from there too) to the onset of an occurrence whose
+    /// correlation peaks at `frame` (fractional where a peak's position
+    /// is interpolated).
     fn onset_s(&self, frame: f64) -> f64 {
         frame * self.frame_seconds + self.onset_offset_s
+    }
+
+    /// Seconds from the recording's start to where the occurrence peaking
+    /// at `frame` is reported from: its lead-in, 0 for a sound cut by the
+    /// recording's start.
+    fn start_s(&self, frame: f64) -> f64 {
+        let silence_s = self.lead_frames as f64 * self.frame_seconds;
+        (self.onset_s(frame) - self.lead_s - silence_s).max(0.0)
     }
 
     /// Every candidate's verdict so far, counted by reason.

@@ -188,3 +188,53 @@ fn a_recording_that_stops_as_the_last_sound_dies_away_counts_it() {
         assert!((found[1].start_s - last_s).abs() < 0.05, "{found:?}");
     }
 }
+
+#[test]
+fn a_recording_that_opens_on_the_sound_counts_it() {
+    // A capture cut tight to its sound, counted in its own file, and a
+    // recording whose first sample is the sound's first (the key pressed
+    // as recording starts): the sound has no frame before it to rise
+    // from, as the template's own silence gives it.
+    for (kind, seed) in [
+        (SoundKind::Ring, 1),
+        (SoundKind::Chirp, 2),
+        (SoundKind::Thump, 3),
+        (SoundKind::KeyClick, 4),
+    ] {
+        let tight = synth::sound(kind, RATE, &mut synth::rng(seed));
+        let found = events(&tight, &tight);
+        assert_eq!(found.len(), 1, "{} in itself: {found:?}", kind.name());
+        assert!(found[0].start_s < 0.02, "{found:?}");
+        assert!(found[0].score > 0.9, "{}: {found:?}", kind.name());
+
+        let mut recording = tight.clone();
+        recording.extend(vec![0.0f32; 2 * RATE as usize]);
+        recording.extend(&tight);
+        recording.extend(vec![0.0f32; RATE as usize]);
+        let found = events(&capture(kind, seed), &recording);
+        let starts: Vec<f64> = found.iter().map(|e| e.start_s).collect();
+        let second = (tight.len() + 2 * RATE as usize) as f64 / f64::from(RATE);
+        assert_eq!(starts.len(), 2, "{}: {found:?}", kind.name());
+        assert!(starts[0] < 0.02, "{}: {found:?}", kind.name());
+        assert!(
+            (starts[1] - second).abs() < 0.02,
+            "{}: {found:?}",
+            kind.name()
+        );
+    }
+}
+
+#[test]
+fn noise_that_starts_with_the_recording_is_no_onset() {
+    // The silence laid before the recording makes noise that starts with
+    // it rise from nothing; the floor at the start is the noise's own, so
+    // the rise is no match.
+    for (kind, seed) in [(SoundKind::Thump, 3), (SoundKind::KeyClick, 4)] {
+        let noise: Vec<f32> = synth::white(5 * RATE as usize, &mut synth::rng(seed))
+            .into_iter()
+            .map(|s| 0.1 * s)
+            .collect();
+        let found = events(&capture(kind, seed), &noise);
+        assert!(found.is_empty(), "{}: {found:?}", kind.name());
+    }
+}

@@ -371,6 +371,43 @@ fn ratio_feature(ratio: f32) -> f32 {
     }
 }
 
+/// Per band, the average of the last `frames` frames' powers (fewer at
+/// the start): what the floor's minimum is taken of.
+struct MovingAverage {
+    recent: std::collections::VecDeque<[f32; BANDS]>,
+    /// Per band: the sum of `recent`, kept in f64 so that adding and
+    /// taking away values leaves no error that matters.
+    sums: [f64; BANDS],
+    frames: usize,
+}
+
+impl MovingAverage {
+    fn new(frames: usize) -> MovingAverage {
+        MovingAverage {
+            recent: std::collections::VecDeque::with_capacity(frames),
+            sums: [0.0; BANDS],
+            frames,
+        }
+    }
+
+    /// Adds a frame's powers; returns the average with it.
+    fn push(&mut self, powers: [f32; BANDS]) -> [f32; BANDS] {
+        if self.recent.len() == self.frames {
+            if let Some(oldest) = self.recent.pop_front() {
+                for (sum, &p) in self.sums.iter_mut().zip(&oldest) {
+                    *sum -= f64::from(p);
+                }
+            }
+        }
+        for (sum, &p) in self.sums.iter_mut().zip(&powers) {
+            *sum += f64::from(p);
+        }
+        self.recent.push_back(powers);
+        let n = self.recent.len() as f64;
+        std::array::from_fn(|b| (self.sums[b] / n).max(0.0) as f32)
+    }
+}
+
 /// The recording's noise floor per band, tracked causally: the minimum of
 /// smoothed power over the last [`FLOOR_WINDOW_S`] (minimum statistics),
 /// rising no faster than [`FLOOR_RISE_DB_PER_S`]. Causal and
@@ -384,12 +421,8 @@ fn ratio_feature(ratio: f32) -> f32 {
 /// the block arrives). Three comparisons a frame, band for band with no
 /// branch, and exactly the minimum a queue of candidates would give.
 pub struct RunningFloor {
-    /// The last frames' powers, for the smoothing average.
-    recent: std::collections::VecDeque<[f32; BANDS]>,
-    /// Per band: the sum of `recent`, kept in f64 so that adding and
-    /// taking away values leaves no error that matters.
-    sums: [f64; BANDS],
-    smoothing_frames: usize,
+    /// The average of the last frames' powers, whose minimum is taken.
+    smoothing: MovingAverage,
     /// Frames in the minimum's window, and in each block.
     window_frames: usize,
     /// The current block's smoothed powers so far.
@@ -419,9 +452,7 @@ impl RunningFloor {
         let smoothing_frames = resolution.frames(FLOOR_SMOOTHING_S);
         let window_frames = resolution.frames(FLOOR_WINDOW_S);
         RunningFloor {
-            recent: std::collections::VecDeque::with_capacity(smoothing_frames),
-            sums: [0.0; BANDS],
-            smoothing_frames,
+            smoothing: MovingAverage::new(smoothing_frames),
             window_frames,
             block: Vec::with_capacity(window_frames),
             head: [0.0; BANDS],
@@ -450,25 +481,12 @@ impl RunningFloor {
     /// [`FLOOR_RISE_DB_PER_S`]. Without it, the first frame's power is
     /// the first floor. Call it before [`RunningFloor::apply`].
     pub fn start_from(&mut self, frames: &[f32]) {
-        let mut sums = [0.0f64; BANDS];
-        let mut recent = std::collections::VecDeque::with_capacity(self.smoothing_frames);
+        let mut smoothing = MovingAverage::new(self.smoothing.frames);
         let mut quietest = [f32::INFINITY; BANDS];
         for frame in frames.chunks_exact(BANDS) {
-            if recent.len() == self.smoothing_frames {
-                if let Some(oldest) = recent.pop_front() {
-                    let oldest: &[f32] = oldest;
-                    for (sum, &p) in sums.iter_mut().zip(oldest) {
-                        *sum -= f64::from(p);
-                    }
-                }
-            }
-            for (sum, &p) in sums.iter_mut().zip(frame) {
-                *sum += f64::from(p);
-            }
-            recent.push_back(frame);
-            let n = recent.len() as f64;
-            for (q, &sum) in quietest.iter_mut().zip(&sums) {
-                *q = q.min((sum / n).max(0.0) as f32);
+            let smoothed = smoothing.push(std::array::from_fn(|b| frame[b]));
+            for (q, &p) in quietest.iter_mut().zip(&smoothed) {
+                *q = q.min(p);
             }
         }
         self.start = quietest.iter().all(|q| q.is_finite()).then_some(quietest);
@@ -518,22 +536,7 @@ impl RunningFloor {
                 }
                 continue;
             }
-            if self.recent.len() == self.smoothing_frames {
-                if let Some(oldest) = self.recent.pop_front() {
-                    for (sum, &p) in self.sums.iter_mut().zip(&oldest) {
-                        *sum -= f64::from(p);
-                    }
-                }
-            }
-            let mut powers = [0.0f32; BANDS];
-            powers.copy_from_slice(frame);
-            for (sum, &p) in self.sums.iter_mut().zip(&powers) {
-                *sum += f64::from(p);
-            }
-            self.recent.push_back(powers);
-            let n = self.recent.len() as f64;
-            let smoothed: [f32; BANDS] =
-                std::array::from_fn(|b| (self.sums[b] / n).max(0.0) as f32);
+            let smoothed = self.smoothing.push(std::array::from_fn(|b| frame[b]));
             let minima = self.window_minimum(smoothed);
             if self.frame == 0 {
                 self.last = match self.start {

@@ -742,4 +742,40 @@ mod tests {
         // Back to quiet: the smoothed minimum falls within 30 ms.
         assert!(band_0(22.5) < 2e-6, "{}", band_0(22.5));
     }
+
+    #[test]
+    fn a_floor_measured_ahead_starts_under_a_sound_that_opens_the_recording() {
+        let resolution = Resolution::STANDARD;
+        let per_second = resolution.frames(1.0);
+        // Half a second of a sound 60 dB over the quiet that follows it,
+        // after two frames of the silence laid before the recording.
+        let mut powers = vec![0.0f32; 2 * BANDS];
+        powers.extend(vec![1.0f32; per_second / 2 * BANDS]);
+        powers.extend(vec![1e-6f32; per_second * BANDS]);
+        let measure = |ahead: bool| {
+            let mut floor = RunningFloor::new(resolution);
+            floor.lead_silence(2);
+            if ahead {
+                floor.start_from(&powers[2 * BANDS..]);
+            }
+            let (mut features, mut floors) = (powers.clone(), Vec::new());
+            floor.apply(&mut features, &mut floors);
+            (features, floors)
+        };
+        // Causally, the sound is its own floor and stands at 0; measured
+        // ahead, the floor starts at the quiet's (and rises 3 dB a second), and
+        // the sound stands some 57 dB over it from its first frame.
+        let (causal, _) = measure(false);
+        assert_eq!(causal[2 * BANDS], 0.0);
+        let (ahead, floors) = measure(true);
+        let first = ahead[2 * BANDS];
+        assert!(
+            (first - (1.0f32 / (FLOOR_MARGIN * 1e-6)).ln()).abs() < 0.1,
+            "{first}"
+        );
+        // The silence before is measured against that floor and leaves
+        // the tracking alone: it stands at 0, its floor is the quiet's.
+        assert_eq!(&ahead[..2 * BANDS], &[0.0; 2 * BANDS][..]);
+        assert!((floors[0] / 1e-6 - 1.0).abs() < 0.01, "{}", floors[0]);
+    }
 }

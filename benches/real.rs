@@ -113,57 +113,48 @@ fn main() {
             scratch.path(),
             candidates || candidates_csv.is_some(),
         );
-        let (detected, verdicts) = match run {
+        let (detected, verdicts, trace) = match run {
             Ok(run) => {
-                if let Some(trace) = &run.trace {
-                    let onsets: Vec<f64> = run.events.iter().map(|e| e.start_s).collect();
-                    let missed: Vec<f64> = missed_onsets(&case.truth, &onsets, case.tolerance_s())
-                        .into_iter()
-                        .map(|i| case.truth[i])
-                        .collect();
-                    let mut measured = measured.lock().unwrap();
-                    let mut rows = rows.lock().unwrap();
-                    for (c, verdict) in &trace.candidates {
-                        let near = case
-                            .truth
-                            .iter()
-                            .any(|t| (c.start_s - t).abs() <= case.tolerance_s());
-                        let at_missed = missed
-                            .iter()
-                            .any(|t| (c.start_s - t).abs() <= case.tolerance_s());
-                        measured.push((near, c.fine, c.score));
-                        rows.push(format!(
-                            "{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:e},{:?},{},{:?},{},{}",
-                            split.name(),
-                            case.tier.name(),
-                            case.name,
-                            case.sound,
-                            case.noise.unwrap_or("none"),
-                            case.truth.len(),
-                            c.start_s,
-                            c.score,
-                            c.fine,
-                            c.fine_steadiness,
-                            c.loudness.unwrap_or(f32::NAN),
-                            c.separate,
-                            c.buried,
-                            verdict,
-                            near,
-                            at_missed
-                        ));
-                    }
-                }
                 let onsets = run.events.iter().map(|e| e.start_s).collect();
-                (onsets, run.verdicts)
+                (onsets, run.verdicts, run.trace)
             }
             Err(e) => {
                 eprintln!("{}: {e}", case.name);
                 failed.lock().unwrap().push(case.name.clone());
-                (Vec::new(), VerdictCounts::default())
+                (Vec::new(), VerdictCounts::default(), None)
             }
         };
         let outcome = match_events(&case.truth, &detected, case.tolerance_s());
         let missed = missed_onsets(&case.truth, &detected, case.tolerance_s());
+        if let Some(trace) = &trace {
+            let within = |t: f64, c: f64| (c - t).abs() <= case.tolerance_s();
+            let mut measured = measured.lock().unwrap();
+            let mut rows = rows.lock().unwrap();
+            for (c, verdict) in &trace.candidates {
+                let near = case.truth.iter().any(|&t| within(t, c.start_s));
+                let at_missed = missed.iter().any(|&i| within(case.truth[i], c.start_s));
+                measured.push((near, c.fine, c.score));
+                rows.push(format!(
+                    "{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:e},{:?},{},{:?},{},{}",
+                    split.name(),
+                    case.tier.name(),
+                    case.name,
+                    case.sound,
+                    case.noise.unwrap_or("none"),
+                    case.truth.len(),
+                    c.start_s,
+                    c.score,
+                    c.fine,
+                    c.fine_steadiness,
+                    c.loudness.unwrap_or(f32::NAN),
+                    c.separate,
+                    c.buried,
+                    verdict,
+                    near,
+                    at_missed
+                ));
+            }
+        }
         let mut timing = OnsetTiming::default();
         timing.add(&case.truth, &detected, case.tolerance_s());
         results

@@ -205,8 +205,8 @@ pub struct Counter {
     start_frames: Option<Vec<f32>>,
     /// How many frames that takes.
     start_floor_frames: usize,
-    /// Frames of silence laid before the recording
-    /// (`Counter::with_lead_silence`).
+    /// Frames of silence laid before the recording: a frame window's
+    /// worth, in whole frames (`Counter::with_lead_silence`).
     lead_frames: usize,
 }
 
@@ -279,7 +279,7 @@ impl Counter {
             start_frames: Some(Vec::new()),
             start_floor_frames: prepared.frames
                 + (features::START_FLOOR_S / frame_seconds).ceil() as usize,
-            lead_frames: 0,
+            lead_frames: resolution.window.div_ceil(resolution.hop),
         }
         .with_lead_silence())
     }
@@ -292,9 +292,7 @@ impl Counter {
     /// otherwise had no frame before the sound to rise from and matched
     /// nothing. Reported times leave the silence out.
     fn with_lead_silence(mut self) -> Counter {
-        let Resolution { window, hop } = self.resolution;
-        self.lead_frames = window.div_ceil(hop);
-        let silence = vec![0.0f32; self.lead_frames * hop];
+        let silence = vec![0.0f32; self.lead_frames * self.resolution.hop];
         self.fine.push(&silence);
         self.features.push(&silence, &mut self.frames);
         self.floor.lead_silence(self.lead_frames);

@@ -35,10 +35,10 @@ const MAX_DIP_S: f64 = 0.15;
 /// captured with room noise around, are the same at 0.03 s: both
 /// corpora's figures did not move.
 const MIN_ROOM_S: f64 = 0.03;
-/// A frame's level (dB) where it holds no energy at all (levels are
-/// taken of energies floored at 1e-30): the silence a template is
-/// padded with, or digital silence.
-const NO_ENERGY_DB: f32 = -299.0;
+/// The energy a frame's level (dB) is taken of at the least: a frame at
+/// it holds nothing at all (the silence a template is padded with, or
+/// digital silence).
+const NO_ENERGY: f32 = 1e-30;
 /// Frames must stand this far above the capture's own noise floor, and
 /// above the level the sound rose from (dB).
 const ACTIVE_ABOVE_FLOOR_DB: f32 = 6.0;
@@ -393,14 +393,14 @@ fn active_span(
 ) -> Option<(usize, usize, usize)> {
     let energies_db: Vec<f32> = features
         .chunks_exact(BANDS)
-        .map(|frame| 10.0 * frame_energy(frame).max(1e-30).log10())
+        .map(|frame| 10.0 * frame_energy(frame).max(NO_ENERGY).log10())
         .collect();
     let weights: Vec<f32> = layout.centres_hz().iter().map(|&f| a_weight(f)).collect();
     let heard_db: Vec<f32> = features
         .chunks_exact(BANDS)
         .map(|frame| {
             let heard: f32 = frame.iter().zip(&weights).map(|(p, w)| p * w).sum();
-            10.0 * heard.max(1e-30).log10()
+            10.0 * heard.max(NO_ENERGY).log10()
         })
         .collect();
     let floor = floor_db(&energies_db);
@@ -658,7 +658,7 @@ fn room_floor_db(
         .iter()
         .chain(&levels_db[core.end() + 1..])
         .copied()
-        .filter(|&db| db > NO_ENERGY_DB)
+        .filter(|&db| db > 10.0 * NO_ENERGY.log10())
         .collect();
     if outside.len() < min_room_frames {
         return floor_db(levels_db);

@@ -237,7 +237,7 @@ impl Counter {
             features: FeatureExtractor::new(prepared.layout.clone()),
             floor: RunningFloor::new(resolution),
             loudness: loudness::Loudness::new(prepared.power.clone(), prepared.active.clone()),
-            separation: separate::Separation::new(prepared.shape.clone()),
+            separation: separate::Separation::new(prepared.shape.clone(), &prepared.ringing),
             threshold,
             raw: Vec::new(),
             floors: Vec::new(),

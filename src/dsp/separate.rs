@@ -120,8 +120,9 @@ const FIT_SWEEPS: usize = 40;
 
 /// Keeps the recent features and compares the models.
 pub struct Separation {
-    /// The template's level features (not standardised), `frames × BANDS`:
-    /// first at its own speed, then at each other speed a repeat may take
+    /// The template's level features (not standardised), `frames × BANDS`,
+    /// followed by the capture's ringing after it (up to as many frames
+    /// again; [`Separation::new`]): first at its own speed, then at each other speed a repeat may take
     /// ([`SPEEDS`](super::fine::SPEEDS)). A repeat a few percent faster or
     /// slower than the template is still one occurrence. Compared at the
     /// template's own speed only, a varied repeat's misfit was explained by
@@ -155,18 +156,24 @@ pub struct Separation {
 
 impl Separation {
     /// A test for `template`: its level features, `frames × BANDS`, on the
-    /// same scale as the recording's.
-    pub fn new(template: Vec<f32>) -> Separation {
+    /// same scale as the recording's, and what the capture shows after it
+    /// as the sound rings on (`ringing`, frames of the same features; may
+    /// be empty). Each copy in the models is followed by the ringing, as
+    /// an occurrence in a recording is.
+    pub fn new(template: Vec<f32>, ringing: &[f32]) -> Separation {
         let frames = template.len() / BANDS;
+        let with_ringing: Vec<f32> = template.iter().chain(ringing).copied().collect();
         let mut template_onsets = Vec::with_capacity(template.len());
         OnsetChannels::default().extend(&template, &mut template_onsets);
         let template_power: Vec<f32> = template.iter().map(|&v| linear(v)).collect();
         let others = super::fine::SPEEDS.iter().filter(|&&speed| speed != 1.0);
         let template_speeds = others
-            .map(|&speed| stretched(&template, speed))
+            .map(|&speed| stretched(&with_ringing, speed))
             .collect::<Vec<_>>();
         Separation {
-            template_speeds: std::iter::once(template).chain(template_speeds).collect(),
+            template_speeds: std::iter::once(with_ringing)
+                .chain(template_speeds)
+                .collect(),
             template_onsets,
             template_norm: sum_of_squares(&template_power),
             head_norms: vec![OnceCell::new(); frames + 1],
@@ -685,7 +692,7 @@ mod tests {
         }
         let mut strengths = Vec::new();
         OnsetChannels::default().extend(&recording, &mut strengths);
-        let mut separation = Separation::new(template);
+        let mut separation = Separation::new(template, &[]);
         separation.push(&recording, &strengths);
         separation
     }
@@ -706,7 +713,7 @@ mod tests {
         place(&slow, &mut recording, 2);
         let mut strengths = Vec::new();
         OnsetChannels::default().extend(&recording, &mut strengths);
-        let mut separation = Separation::new(sweep);
+        let mut separation = Separation::new(sweep, &[]);
         separation.push(&recording, &strengths);
         for later in [3, 4] {
             assert_eq!(
@@ -757,6 +764,45 @@ mod tests {
         assert_eq!(separation.buried(4, 2, 8), Some(false));
     }
 
+    #[test]
+    fn a_sound_ringing_on_past_the_template_is_one_occurrence() {
+        // A chime: the template is cut where it has fallen far under its
+        // peak, but the sound rings on for as long again, and the
+        // recording holds the whole of it once, at frame 2.
+        let chime = |levels: &[f32]| {
+            let mut frames = vec![0.0f32; levels.len() * BANDS];
+            for (frame, &level) in levels.iter().enumerate() {
+                frames[frame * BANDS + 5] = level;
+                frames[frame * BANDS + 9] = 0.5 * level;
+            }
+            frames
+        };
+        let template = chime(&[6.0, 5.5, 5.0, 4.5]);
+        let ringing = chime(&[4.0, 3.5, 3.0, 2.5]);
+        let mut recording = vec![0.0f32; 14 * BANDS];
+        place(
+            &chime(&[6.0, 5.5, 5.0, 4.5, 4.0, 3.5, 3.0, 2.5]),
+            &mut recording,
+            2,
+        );
+        let mut strengths = Vec::new();
+        OnsetChannels::default().extend(&recording, &mut strengths);
+        let separation = |ringing: &[f32]| {
+            let mut separation = Separation::new(template.clone(), ringing);
+            separation.push(&recording, &strengths);
+            separation
+        };
+        // Modelled as the capture showed it, the ringing leaves nothing
+        // for a second copy to explain.
+        assert_eq!(
+            separation(&ringing).both(4, 2, SEPARATION_MARGIN),
+            Some(false)
+        );
+        // A model that ends with the template leaves the ringing to a
+        // second copy two frames later.
+        assert_eq!(separation(&[]).both(4, 2, SEPARATION_MARGIN), Some(true));
+    }
+
     /// A separation fed a recording whose band powers are the sum of a
     /// 6-frame template's at `onsets` (levels as the features hold them).
     fn summed(onsets: &[usize], frames: usize) -> Separation {
@@ -772,7 +818,7 @@ mod tests {
             }
         }
         let levels: Vec<f32> = powers.iter().map(|p| p.ln_1p()).collect();
-        let mut separation = Separation::new(template);
+        let mut separation = Separation::new(template, &[]);
         separation.push(&levels, &vec![0.0; levels.len()]);
         separation
     }

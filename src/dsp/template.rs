@@ -130,6 +130,12 @@ pub struct PreparedTemplate {
     /// occurrence looks like in the recording's features, for
     /// [`Separation`](super::separate::Separation).
     pub(crate) shape: Vec<f32>,
+    /// What the capture shows after the patch, as the sound dies away:
+    /// level features on the scale of `shape`, up to as many frames as
+    /// the patch ([`ringing`]). An occurrence in a recording rings on
+    /// the same way, so [`Separation`](super::separate::Separation)
+    /// lays it after each copy of the patch.
+    pub(crate) ringing: Vec<f32>,
     /// The sound's band powers with the noise taken out, frame by frame
     /// over the active frames (`active.len() × BANDS`): what an
     /// occurrence's loudness is measured against
@@ -261,6 +267,7 @@ impl PreparedTemplate {
             layout,
             level,
             onset,
+            ringing: ringing(&features, end, end - start),
             shape: features[cut].to_vec(),
             power,
             side_lobes,
@@ -375,6 +382,36 @@ fn envelope_reach(
         return 0.0;
     }
     10f32.powf(level_quantile_db(&peaks_db, BACKGROUND_REACH_QUANTILE) / 20.0)
+}
+
+/// The level features after the patch that ends at frame `end`, for up
+/// to `frames` frames: the ringing of a sound cut where it fell 30 dB
+/// under its peak ([`ACTIVE_BELOW_PEAK_DB`]). A chime cut tight to its
+/// file rings on past that for a second and more, another 40 dB down to
+/// digital silence (lomiri's Blip and Positive). The same sound in a
+/// recording is followed by the same ringing, and a model of one
+/// occurrence that ends with the patch left it unexplained: a second copy
+/// of the patch a few frames later "explained" it, and each of the two
+/// sounds, padded with a second of silence, counted twice. Each band
+/// only falls from the patch's last frame on: what rises again after the
+/// cut (chatter, a handling thump) is not the sound's. `frames` (the
+/// patch's length) covers any pair the separation compares, which lie
+/// within the peak picker's reach of each other, under a patch apart.
+fn ringing(features: &[f32], end: usize, frames: usize) -> Vec<f32> {
+    let total = features.len() / BANDS;
+    let Some(last) = end.checked_sub(1).filter(|&last| last < total) else {
+        return Vec::new();
+    };
+    let mut level: [f32; BANDS] = std::array::from_fn(|b| features[last * BANDS + b]);
+    let after = &features[end * BANDS..(end + frames).min(total) * BANDS];
+    let mut out = Vec::with_capacity(after.len());
+    for frame in after.chunks_exact(BANDS) {
+        for (l, &v) in level.iter_mut().zip(frame) {
+            *l = l.min(v);
+        }
+        out.extend_from_slice(&level);
+    }
+    out
 }
 
 /// The first frame of the sound's lead-in, and the first and last frame
@@ -689,6 +726,28 @@ fn level_quantile_db(levels_db: &[f32], quantile: f64) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ringing_only_falls_and_stops_after_a_patch_length() {
+        // Band 3 of a 2-frame patch (frames 1-2) falls after it, then a
+        // sound that is not the patch's rises at frame 5.
+        let levels = [0.0f32, 6.0, 5.0, 4.0, 3.0, 7.0, 2.0, 1.0];
+        let mut features = vec![0.0f32; levels.len() * BANDS];
+        for (frame, &level) in levels.iter().enumerate() {
+            features[frame * BANDS + 3] = level;
+        }
+        let band_3: Vec<f32> = ringing(&features, 3, 2)
+            .chunks_exact(BANDS)
+            .map(|frame| frame[3])
+            .collect();
+        assert_eq!(band_3, [4.0, 3.0]);
+        let band_3: Vec<f32> = ringing(&features, 3, 4)
+            .chunks_exact(BANDS)
+            .map(|frame| frame[3])
+            .collect();
+        assert_eq!(band_3, [4.0, 3.0, 3.0, 2.0], "the rise is not followed");
+        assert!(ringing(&features, levels.len(), 4).is_empty());
+    }
 
     fn burst(rate: u32, lead_s: f32, burst_s: f32, tail_s: f32) -> TemplateAudio {
         let lead = (lead_s * rate as f32) as usize;

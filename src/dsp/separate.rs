@@ -122,7 +122,8 @@ const FIT_SWEEPS: usize = 40;
 pub struct Separation {
     /// The template's level features (not standardised), `frames × BANDS`,
     /// followed by the capture's ringing after it (up to as many frames
-    /// again; [`Separation::new`]): first at its own speed, then at each other speed a repeat may take
+    /// again; [`Separation::new`]): first at its own speed, then at each
+    /// other speed a repeat may take
     /// ([`SPEEDS`](super::fine::SPEEDS)). A repeat a few percent faster or
     /// slower than the template is still one occurrence. Compared at the
     /// template's own speed only, a varied repeat's misfit was explained by

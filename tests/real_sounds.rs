@@ -12,11 +12,13 @@
 //! exactly then (`cargo bench --bench real -- --misses` lists those it
 //! does not).
 
+use harmonic::audio::SampleLayout;
 use harmonic::dsp::decide::Tuning;
 use harmonic::dsp::{analyze_file, load_template, DspError, Options, TemplateAudio};
 use harmonic::synth::corpus::Tier;
 use harmonic::synth::evaluate::{match_events, run_case};
 use harmonic::synth::real::{self, Library, Split};
+use harmonic::synth::write_wav;
 
 /// The cases: (split of the source sounds, tier, index).
 const CASES: [(Split, Tier, u64); 7] = [
@@ -150,25 +152,11 @@ fn count(template: &TemplateAudio, recording: &std::path::Path) -> Result<usize,
 }
 
 /// Writes `template`'s samples with a second of digital silence before
-/// and after them to `path` (16-bit WAV at its own rate).
+/// and after them to `path` (16-bit WAV at its own rate), with the
+/// crate's one WAV writer.
 fn write_with_silence_around(template: &TemplateAudio, path: &std::path::Path) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: template.sample_rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let silence = std::iter::repeat_n(0.0f32, template.sample_rate as usize);
-    let mut writer = hound::WavWriter::create(path, spec).expect("the scratch file is created");
-    for sample in silence
-        .clone()
-        .chain(template.samples.iter().copied())
-        .chain(silence)
-    {
-        let value = (sample.clamp(-1.0, 1.0) * f32::from(i16::MAX)).round() as i16;
-        writer
-            .write_sample(value)
-            .expect("the scratch file is written");
-    }
-    writer.finalize().expect("the scratch file is written");
+    let silence = vec![0.0f32; template.sample_rate as usize];
+    let samples = [&silence[..], &template.samples, &silence].concat();
+    write_wav(path, &samples, template.sample_rate, 1, SampleLayout::S16)
+        .expect("the scratch file is written");
 }

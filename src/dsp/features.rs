@@ -310,8 +310,8 @@ pub const FLOOR_WINDOW_S: f64 = 10.0;
 /// shows over the template's length and this much more: the sound, and
 /// what follows it. Counted in their own files, the 300 installed real
 /// sounds that then made a template counted once 294 times at 0 and
-/// 0.25 s, 293 at 1 s and 291 at 3 s (a longer stretch reaches quieter audio, and
-/// a floor under the background lets a second swell count); 0.25 s
+/// 0.25 s, 293 at 1 s and 291 at 3 s (a longer stretch reaches quieter
+/// audio, and a floor under the background lets a second swell count); 0.25 s
 /// leaves room for a little background after a sound cut tight. A
 /// stream's first decisions wait that long (its first events wait
 /// [`PROBATION_S`](super::probation::PROBATION_S) anyway).

@@ -39,6 +39,12 @@ pub struct Loudness {
     frames: VecDeque<[f32; BANDS]>,
     /// Absolute index of `frames[0]`.
     start: u64,
+    /// Per band: whether a telephone's band passes it
+    /// ([`Loudness::with_phone_band`]).
+    in_band: [bool; BANDS],
+    /// What the template's own loudness over every band is to its
+    /// loudness over those a telephone passes.
+    band_ratio: f32,
 }
 
 impl Loudness {
@@ -51,7 +57,57 @@ impl Loudness {
             active,
             frames: VecDeque::new(),
             start: 0,
+            in_band: [true; BANDS],
+            band_ratio: 1.0,
         }
+    }
+
+    /// The same measure, told which bands (`in_band`) a telephone's band
+    /// passes, for [`Loudness::through_phone_band`].
+    pub fn with_phone_band(mut self, in_band: [bool; BANDS]) -> Loudness {
+        let own = |band: &dyn Fn(usize) -> bool| -> f32 {
+            self.template_power
+                .chunks_exact(BANDS)
+                .flat_map(|frame| frame.iter().enumerate())
+                .filter(|&(b, _)| band(b))
+                .map(|(_, t)| t * t)
+                .sum()
+        };
+        let (all, passed) = (own(&|_| true), own(&|b| in_band[b]));
+        self.band_ratio = if passed > 0.0 { all / passed } else { 1.0 };
+        self.in_band = in_band;
+        self
+    }
+
+    /// How loud a candidate starting at `frame` heard through a
+    /// telephone's band is, on the terms of [`Loudness::of`]: the dot
+    /// product over the bands the telephone passes only, scaled by what
+    /// the template's own loudness over every band is to its loudness
+    /// over those. A repeat through the band has lost the bands outside
+    /// it (the template's loudest, for a bright chime or a low thump);
+    /// measured over all of them it is 20 dB and more under its peers
+    /// and failed the loudness rule though its fine structure was the
+    /// template's. Within the band it is as loud as it sounds, and a
+    /// quieter sound of the template's shape stays as much quieter there.
+    /// `None` if those frames are gone or not in yet.
+    pub fn through_phone_band(&self, frame: u64) -> Option<f32> {
+        let (first, last) = self.window(frame)?;
+        Some(
+            self.frames
+                .range(first..last)
+                .zip(self.template_power.chunks_exact(BANDS))
+                .map(|(window, template)| {
+                    window
+                        .iter()
+                        .zip(template)
+                        .zip(&self.in_band)
+                        .filter(|&(_, &passed)| passed)
+                        .map(|((w, t), _)| w * t)
+                        .sum::<f32>()
+                })
+                .sum::<f32>()
+                * self.band_ratio,
+        )
     }
 
     /// Adds frames: `BANDS` powers and `BANDS` floors each.
@@ -117,6 +173,33 @@ mod tests {
     /// A measure for a 3-frame sound whose every frame is `slope(30)`.
     fn slope_loudness() -> Loudness {
         Loudness::new(slope(30).repeat(3), 0..3)
+    }
+
+    #[test]
+    fn a_repeat_through_a_telephone_band_is_as_loud_within_the_band() {
+        let in_band: [bool; BANDS] = std::array::from_fn(|b| (8..28).contains(&b));
+        let mut loudness = slope_loudness().with_phone_band(in_band);
+        // A repeat 6 dB up, with the bands outside the telephone's 30 dB
+        // down, then the same repeat heard whole.
+        let mut powers = Vec::new();
+        for _ in 0..3 {
+            powers.extend(slope(30).iter().enumerate().map(|(b, &p)| {
+                let outside = if in_band[b] { 1.0 } else { 1e-3 };
+                4.0 * p * outside
+            }));
+        }
+        for _ in 0..3 {
+            powers.extend(slope(30).iter().map(|&p| 4.0 * p));
+        }
+        loudness.push(&powers, &vec![0.0f32; powers.len()]);
+        let whole = loudness.of(3).unwrap();
+        let cut = loudness.of(0).unwrap();
+        let within = loudness.through_phone_band(0).unwrap();
+        assert!(cut < 0.5 * whole, "cut {cut}, whole {whole}");
+        assert!(
+            (within / whole - 1.0).abs() < 1e-3,
+            "within {within}, whole {whole}"
+        );
     }
 
     #[test]

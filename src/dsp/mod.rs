@@ -236,7 +236,11 @@ impl Counter {
             resampler: Resampler::new(recording_rate, ANALYSIS_RATE)?,
             features: FeatureExtractor::new(prepared.layout.clone()),
             floor: RunningFloor::new(resolution),
-            loudness: loudness::Loudness::new(prepared.power.clone(), prepared.active.clone()),
+            loudness: loudness::Loudness::new(prepared.power.clone(), prepared.active.clone())
+                .with_phone_band(std::array::from_fn(|b| {
+                    (fine::PHONE_LOW_HZ..=fine::PHONE_HIGH_HZ)
+                        .contains(&prepared.layout.centres_hz()[b])
+                })),
             separation: separate::Separation::new(prepared.shape.clone(), &prepared.ringing),
             threshold,
             raw: Vec::new(),
@@ -547,6 +551,11 @@ impl Counter {
             let rate = f64::from(ANALYSIS_RATE);
             let next = p.next.map(|u| self.onset_s(u as f64) * rate);
             candidate.fine = self.fine.score_before(onset_s * rate, limit, next);
+            // A candidate whose fine structure is the template's heard
+            // through a telephone's band is as loud as it is in that band.
+            if self.fine.heard_through_phone_band() {
+                candidate.loudness = self.loudness.through_phone_band(p.frame);
+            }
         }
         candidate
     }

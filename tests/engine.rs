@@ -333,3 +333,40 @@ fn the_first_events_are_judged_against_the_ones_after_them() {
         "{outcome:?}"
     );
 }
+
+/// A punch heard through a telephone's band now and then among punches
+/// heard whole: the band takes 10-30 dB off its low end, where most of
+/// its power lies, so it is far quieter than the others on the
+/// template's terms, and its fine structure is the template's heard
+/// through the band. It counts, measured within the band.
+#[test]
+fn a_repeat_through_a_telephone_band_counts_among_whole_ones() {
+    use harmonic::synth::{self, SoundKind};
+    let rate = 16_000;
+    let punch = synth::sound(SoundKind::Thump, rate, &mut synth::rng(7));
+    let template = TemplateAudio {
+        samples: punch.clone(),
+        sample_rate: rate,
+    };
+    let mut recording = synth::white(12 * rate as usize, &mut synth::rng(9));
+    recording.iter_mut().for_each(|s| *s *= 1e-4);
+    let onsets = [0.5, 2.0, 3.5, 5.0, 6.5, 8.0, 9.5];
+    for (i, onset) in onsets.iter().enumerate() {
+        let mut repeat = punch.clone();
+        if i == 3 || i == 5 {
+            synth::phone_band(&mut repeat, rate);
+        }
+        let at = (onset * f64::from(rate)) as usize;
+        for (r, s) in recording[at..].iter_mut().zip(&repeat) {
+            *r += s;
+        }
+    }
+    let mut counter = Counter::new(&template, rate, &Options::default()).unwrap();
+    counter.push(&recording).unwrap();
+    counter.finish().unwrap();
+    let found: Vec<f64> = counter.events().iter().map(|e| e.start_s).collect();
+    assert_eq!(found.len(), onsets.len(), "found at {found:?}");
+    for (found, onset) in found.iter().zip(onsets) {
+        assert!((found - onset).abs() < 0.03, "{found} for {onset}");
+    }
+}

@@ -710,12 +710,25 @@ pub struct FineCheck {
     /// Whether the last score came from the template heard through a
     /// telephone's band.
     through_band: bool,
+    /// The template heard through a telephone's band as its only look
+    /// ([`FineCheck::score_through_phone_band`]).
+    band_template: Arc<FineTemplate>,
 }
 
 impl FineCheck {
     /// A check against `template`.
     pub fn new(template: FineTemplate) -> FineCheck {
+        let band_template = Arc::new(FineTemplate {
+            variants: template.band_variants.clone(),
+            room_variants: Vec::new(),
+            band_variants: Vec::new(),
+            bins: template.bins,
+            read_frames: template.read_frames.clone(),
+            steadiness: template.steadiness,
+            logs: template.logs.clone(),
+        });
         FineCheck {
+            band_template,
             arch: pulp::Arch::new(),
             spectrogram: Spectrogram::new(template.bins),
             template,
@@ -867,6 +880,21 @@ impl FineCheck {
                 .uncovered(((next - onset) / FINE_HOP as f64) as f32)
         });
         self.score_with(uncovered.as_ref(), onset, limit)
+    }
+
+    /// [`FineCheck::score_before`] against the template heard through a
+    /// telephone's band alone, whatever the other looks score: whether
+    /// the band explains a candidate at least as well as the template as
+    /// recorded does, for a candidate whose dry look already passed.
+    /// Leaves [`FineCheck::heard_through_phone_band`] as it was.
+    pub fn score_through_phone_band(&mut self, onset: f64, limit: u64, next: Option<f64>) -> f32 {
+        let band = Arc::clone(&self.band_template);
+        let uncovered =
+            next.and_then(|next| band.uncovered(((next - onset) / FINE_HOP as f64) as f32));
+        let through_band = self.through_band;
+        let score = self.score_with(Some(uncovered.as_ref().unwrap_or(&band)), onset, limit);
+        self.through_band = through_band;
+        score
     }
 
     /// The fine score against `masked` in place of the template when

@@ -271,6 +271,12 @@ impl Threshold {
         passes
     }
 
+    /// Whether the loudness rule of [`Threshold::check_peers`] would
+    /// reject `loudness` (never with a caller's threshold).
+    pub fn is_quieter_than_peers(&self, loudness: Option<f32>, tuning: &Tuning) -> bool {
+        self.fixed.is_none() && self.quieter_than_peers(loudness, tuning.peer_loudness)
+    }
+
     /// Whether `loudness` is under `share` of the median loudness of the
     /// last [`PEERS`] events; false when either is unknown.
     fn quieter_than_peers(&self, loudness: Option<f32>, share: f32) -> bool {

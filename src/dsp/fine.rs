@@ -127,6 +127,9 @@ pub const PHONE_HIGH_HZ: f32 = 3_400.0;
 /// its exact edges: on the real-sound corpus (30 cases per tier, found /
 /// false events), orders 1, 2 and 4 gave tuning 3,283 / 87, 3,284 / 87
 /// and 3,281 / 87 and held-out 3,850 / 43, 3,852 / 43 and 3,851 / 45.
+/// The template in a room heard through the band as well, in the same
+/// look (with the loudness within the band): tuning 1 more repeat for 2
+/// more false events, held-out 6 more for 5 more; not used.
 pub const PHONE_ORDER: i32 = 2;
 /// Under this share of the template's steadiness, the fine score as
 /// recorded gets a second look with the template in a room (and, where

@@ -1478,6 +1478,18 @@ mod tests {
         assert!(sibling < 0.8, "{sibling}");
     }
 
+    /// The score of an onset 4,000 samples into `recording` against
+    /// `template` with `variants` as its only look.
+    fn score_alone(template: &FineTemplate, variants: &[Variant], recording: &[f32]) -> f32 {
+        let mut only = template.clone();
+        only.variants = variants.to_vec();
+        only.room_variants.clear();
+        only.band_variants.clear();
+        let mut check = FineCheck::new(only);
+        check.push(recording);
+        check.score(4_000.0, recording.len() as u64)
+    }
+
     #[test]
     fn the_template_in_a_room_finds_a_repeat_heard_across_one() {
         // Short notes with gaps: the room fills the gaps and the decays.
@@ -1492,15 +1504,7 @@ mod tests {
         recording.extend(&far);
         recording.extend(vec![0.0f32; 4_000]);
         let template = FineTemplate::new(&chime, 7_600.0).unwrap();
-        // The score with `variants` alone in place of the template's.
-        let score_with = |variants: &[Variant]| {
-            let mut only = template.clone();
-            only.variants = variants.to_vec();
-            only.room_variants.clear();
-            let mut check = FineCheck::new(only);
-            check.push(&recording);
-            check.score(4_000.0, recording.len() as u64)
-        };
+        let score_with = |variants: &[Variant]| score_alone(&template, variants, &recording);
         let dry = score_with(&template.variants);
         let in_room = score_with(&template.room_variants);
         assert!(in_room > dry + 0.05, "dry {dry}, in a room {in_room}");
@@ -1528,15 +1532,7 @@ mod tests {
         };
         let recording = in_recording(&punch(7));
         let template = FineTemplate::new(&punch(7), 7_600.0).unwrap();
-        let score_with = |variants: &[Variant]| {
-            let mut only = template.clone();
-            only.variants = variants.to_vec();
-            only.room_variants.clear();
-            only.band_variants.clear();
-            let mut check = FineCheck::new(only);
-            check.push(&recording);
-            check.score(4_000.0, recording.len() as u64)
-        };
+        let score_with = |variants: &[Variant]| score_alone(&template, variants, &recording);
         let dry = score_with(&template.variants);
         let through_band = score_with(&template.band_variants);
         assert!(

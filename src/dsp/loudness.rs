@@ -91,6 +91,12 @@ impl Loudness {
     /// quieter sound of the template's shape stays as much quieter there.
     /// `None` if those frames are gone or not in yet.
     pub fn through_phone_band(&self, frame: u64) -> Option<f32> {
+        Some(self.dot(frame, &self.in_band)? * self.band_ratio)
+    }
+
+    /// The window's noise-free band powers from `frame` dotted with the
+    /// template's, frame by frame, over the bands `counted`.
+    fn dot(&self, frame: u64, counted: &[bool; BANDS]) -> Option<f32> {
         let (first, last) = self.window(frame)?;
         Some(
             self.frames
@@ -100,13 +106,12 @@ impl Loudness {
                     window
                         .iter()
                         .zip(template)
-                        .zip(&self.in_band)
-                        .filter(|&(_, &passed)| passed)
+                        .zip(counted)
+                        .filter(|&(_, &counts)| counts)
                         .map(|((w, t), _)| w * t)
                         .sum::<f32>()
                 })
-                .sum::<f32>()
-                * self.band_ratio,
+                .sum(),
         )
     }
 
@@ -135,16 +140,7 @@ impl Loudness {
     /// template's. Comparable only between candidates of one counter.
     /// `None` if those frames are gone or not in yet.
     pub fn of(&self, frame: u64) -> Option<f32> {
-        let (first, last) = self.window(frame)?;
-        Some(
-            self.frames
-                .range(first..last)
-                .zip(self.template_power.chunks_exact(BANDS))
-                .map(|(window, template)| {
-                    window.iter().zip(template).map(|(w, t)| w * t).sum::<f32>()
-                })
-                .sum(),
-        )
+        self.dot(frame, &[true; BANDS])
     }
 
     /// Drops frames before `frame`: no window starting earlier will be

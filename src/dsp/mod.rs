@@ -238,8 +238,11 @@ impl Counter {
             floor: RunningFloor::new(resolution),
             loudness: loudness::Loudness::new(prepared.power.clone(), prepared.active.clone())
                 .with_phone_band(std::array::from_fn(|b| {
-                    (fine::PHONE_LOW_HZ..=fine::PHONE_HIGH_HZ)
-                        .contains(&prepared.layout.centres_hz()[b])
+                    prepared
+                        .layout
+                        .centres_hz()
+                        .get(b)
+                        .is_some_and(|hz| (fine::PHONE_LOW_HZ..=fine::PHONE_HIGH_HZ).contains(hz))
                 })),
             separation: separate::Separation::new(prepared.shape.clone(), &prepared.ringing),
             threshold,

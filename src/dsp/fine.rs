@@ -500,7 +500,8 @@ impl FineTemplate {
     /// `offset` fine frames after its onset covers: where that copy, as
     /// recorded, is louder than the template. `None` where the copy
     /// covers no cell, or so many that what is left says too little
-    /// ([`MIN_UNCOVERED_SHARE`]).
+    /// ([`MIN_UNCOVERED_SHARE`]). Where only the telephone band's look
+    /// says too little, that look is left out rather than the mask.
     fn uncovered(&self, offset: f32) -> Option<FineTemplate> {
         let frames = self.logs.len() / self.bins;
         let log_at = |t: f32, k: usize| {
@@ -550,7 +551,7 @@ impl FineTemplate {
         };
         let variants = without_covered(&self.variants)?;
         let room_variants = without_covered(&self.room_variants)?;
-        let band_variants = without_covered(&self.band_variants)?;
+        let band_variants = without_covered(&self.band_variants).unwrap_or_default();
         covers_any.then(|| FineTemplate {
             variants,
             room_variants,

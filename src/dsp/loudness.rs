@@ -65,15 +65,16 @@ impl Loudness {
     /// The same measure, told which bands (`in_band`) a telephone's band
     /// passes, for [`Loudness::through_phone_band`].
     pub fn with_phone_band(mut self, in_band: [bool; BANDS]) -> Loudness {
-        let own = |band: &dyn Fn(usize) -> bool| -> f32 {
+        // The template's own loudness: its powers dotted with themselves.
+        let own = |counted: &[bool; BANDS]| -> f32 {
             self.template_power
                 .chunks_exact(BANDS)
-                .flat_map(|frame| frame.iter().enumerate())
-                .filter(|&(b, _)| band(b))
-                .map(|(_, t)| t * t)
+                .flat_map(|frame| frame.iter().zip(counted))
+                .filter(|&(_, &counts)| counts)
+                .map(|(t, _)| t * t)
                 .sum()
         };
-        let (all, passed) = (own(&|_| true), own(&|b| in_band[b]));
+        let (all, passed) = (own(&[true; BANDS]), own(&in_band));
         self.band_ratio = if passed > 0.0 { all / passed } else { 1.0 };
         self.in_band = in_band;
         self

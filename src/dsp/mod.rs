@@ -563,10 +563,14 @@ impl Counter {
             // it at least as well (on the real-sound corpus, 30 cases per
             // tier: held-out 4 more repeats found for 1 more false event,
             // tuning 1 more).
+            // (A candidate under the fine floor is rejected whatever its
+            // loudness: it is not asked.)
+            let fine_passes = candidate.fine >= self.tuning.fine_min * candidate.fine_steadiness;
             let through_band = self.fine.heard_through_phone_band()
-                || (self
-                    .threshold
-                    .is_quieter_than_peers(candidate.loudness, &self.tuning)
+                || (fine_passes
+                    && self
+                        .threshold
+                        .is_quieter_than_peers(candidate.loudness, &self.tuning)
                     && self
                         .fine
                         .score_through_phone_band(onset_s * rate, limit, next)

@@ -516,13 +516,15 @@ impl Counter {
         // separation keeps every frame a neighbour within reach needs,
         // so `None` would be a bug: then the peak is dropped, as a
         // side lobe was before separation existed.
-        let neighbour = match (p.rival, p.higher) {
-            (Some(rival), _) => Some((rival, separate::SEPARATION_MARGIN)),
-            (None, Some(higher)) => Some((higher, separate::NEIGHBOUR_MARGIN)),
+        let separate = match (p.rival, p.higher) {
+            (Some(rival), _) => Some(
+                self.separation
+                    .both(p.frame, rival, separate::SEPARATION_MARGIN)
+                    == Some(true),
+            ),
+            (None, Some(higher)) => Some(self.separation.beside(p.frame, higher) == Some(true)),
             (None, None) => None,
         };
-        let separate = neighbour
-            .map(|(other, margin)| self.separation.both(p.frame, other, margin) == Some(true));
         // An occurrence buried between two stronger ones scores low
         // (they overlap it); the audio must show it, and the caller's
         // threshold, when set, stands alone.

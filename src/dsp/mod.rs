@@ -517,11 +517,7 @@ impl Counter {
         // so `None` would be a bug: then the peak is dropped, as a
         // side lobe was before separation existed.
         let separate = match (p.rival, p.higher) {
-            (Some(rival), _) => Some(
-                self.separation
-                    .both(p.frame, rival, separate::SEPARATION_MARGIN)
-                    == Some(true),
-            ),
+            (Some(rival), _) => Some(self.separation.both(p.frame, rival) == Some(true)),
             (None, Some(higher)) => Some(self.separation.beside(p.frame, higher) == Some(true)),
             (None, None) => None,
         };

@@ -253,11 +253,12 @@ impl Separation {
         }
     }
 
-    /// Whether occurrences at both `candidate` and `rival` explain the
-    /// recording's levels better by `margin` ([`SEPARATION_MARGIN`]) than
-    /// one at `rival` alone. `None` if the frames are gone or not in yet.
-    pub fn both(&self, candidate: u64, rival: u64, margin: f32) -> Option<bool> {
-        Some(self.level_gain(candidate, rival, margin)? > margin)
+    /// Whether occurrences at both `candidate` and `rival`, a higher peak
+    /// whose side lobe `candidate` may be, explain the recording's levels
+    /// better by [`SEPARATION_MARGIN`] than one at `rival` alone. `None`
+    /// if the frames are gone or not in yet.
+    pub fn both(&self, candidate: u64, rival: u64) -> Option<bool> {
+        Some(self.level_gain(candidate, rival, SEPARATION_MARGIN)? > SEPARATION_MARGIN)
     }
 
     /// Whether an occurrence at `candidate`, beside a higher peak at
@@ -803,7 +804,7 @@ mod tests {
         // One double click at frame 2: the template at frame 5 puts its
         // first click on the real second click, a side lobe.
         let separation = over(&[2], 12);
-        assert_eq!(separation.both(5, 2, SEPARATION_MARGIN), Some(false));
+        assert_eq!(separation.both(5, 2), Some(false));
     }
 
     #[test]
@@ -811,7 +812,7 @@ mod tests {
         // Double clicks at frames 2 and 5: the second starts on the
         // first's second click, and brings a click at frame 8 too.
         let separation = over(&[2, 5], 12);
-        assert_eq!(separation.both(5, 2, SEPARATION_MARGIN), Some(true));
+        assert_eq!(separation.both(5, 2), Some(true));
     }
 
     #[test]
@@ -910,13 +911,10 @@ mod tests {
         };
         // Modelled as the capture showed it, the ringing leaves nothing
         // for a second copy to explain.
-        assert_eq!(
-            separation(&ringing).both(4, 2, SEPARATION_MARGIN),
-            Some(false)
-        );
+        assert_eq!(separation(&ringing).both(4, 2), Some(false));
         // A model that ends with the template leaves the ringing to a
         // second copy two frames later.
-        assert_eq!(separation(&[]).both(4, 2, SEPARATION_MARGIN), Some(true));
+        assert_eq!(separation(&[]).both(4, 2), Some(true));
     }
 
     /// A separation fed a recording whose band powers are the sum of a
@@ -1025,16 +1023,8 @@ mod tests {
     #[test]
     fn frames_gone_or_not_in_give_no_answer() {
         let mut separation = over(&[2], 8);
-        assert_eq!(
-            separation.both(5, 2, SEPARATION_MARGIN),
-            None,
-            "frame 9 is not in yet"
-        );
+        assert_eq!(separation.both(5, 2), None, "frame 9 is not in yet");
         separation.forget_before(3);
-        assert_eq!(
-            separation.both(4, 2, SEPARATION_MARGIN),
-            None,
-            "frame 2 is gone"
-        );
+        assert_eq!(separation.both(4, 2), None, "frame 2 is gone");
     }
 }

@@ -457,11 +457,19 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
             add_at_rate(&mut recording, &sound, t, MIX_RATE);
             t += len_s * 1.1 + rng.random_range(0.2..1.0);
         }
+        // The gap after a distractor can leave less room than the loop
+        // asks for: a repeat there would be cut off by the recording's
+        // end, no whole occurrence to count. It is drawn all the same,
+        // so that the draws after it (the background's) do not depend
+        // on where the recording ends.
+        let fits = t + sound_s * 1.2 + 0.3 < duration_s;
         if !zero_count {
             let (repeat, variation) = vary(base, tier, &mut rng);
-            add_at_rate(&mut recording, &repeat, t, MIX_RATE);
-            truth.push(t);
-            variations.push(variation);
+            if fits {
+                add_at_rate(&mut recording, &repeat, t, MIX_RATE);
+                truth.push(t);
+                variations.push(variation);
+            }
         }
         t += match tier {
             Tier::Rapid => rng.random_range(sound_s / 3.0..sound_s.max(0.15)),

@@ -375,6 +375,20 @@ impl Separation {
     /// or when the frames are gone or not in yet (the counter keeps
     /// them, so that does not happen there).
     ///
+    /// The best copy is looked for over every frame between `after` and
+    /// `before`, and where it lands within `gap` of a known occurrence
+    /// the search ends: what is left is that occurrence's misfit. A
+    /// sustained note (lomiri/Rhodes, sound-icons/cembalo-11) played a
+    /// little longer than the template leaves level on its later frames,
+    /// and with the search held `gap` away from the known copies, one
+    /// more copy was placed right at that edge, 50-70 ms after a found
+    /// note, and counted. On the real-sound corpus (30 cases per tier,
+    /// found / false / missed): held-out 3,818 / 40 / 134 to 3,817 / 36 /
+    /// 135 (exact count 86.0 to 86.4 %, rapid F1 0.925 to 0.927), tuning
+    /// 3,267 / 86 / 96 to 3,266 / 84 / 97 (81.8 to 81.5 %); the
+    /// synthetic corpus's cases 0-19 and 20-39 one repeat fewer each
+    /// (and one false event fewer in 20-39).
+    ///
     /// The stretch runs from `after` to `gap` frames past `before`: far
     /// enough to see `before`'s onset, not so far that an occurrence
     /// after it, not known yet, spoils the fit.
@@ -420,9 +434,9 @@ impl Separation {
             // The frame where one more copy takes away the most residual:
             // each frame's dot product directly where there are few frames
             // to try and the template is short, else all at once by FFT.
-            let tries: Vec<i64> = (after + gap..=before.saturating_sub(gap))
+            let tries: Vec<i64> = (after + 1..before)
                 .map(relative)
-                .filter(|&x| occurrences.iter().all(|&k| k.abs_diff(x) >= gap))
+                .filter(|&x| !occurrences.contains(&x))
                 .collect();
             let direct = tries.len() * self.frames
                 <= DIRECT_SEARCH_SHARE * fft_len * fft_len.ilog2() as usize;
@@ -442,6 +456,13 @@ impl Separation {
                 })
                 .max_by(|a, b| a.1.total_cmp(&b.1));
             let Some((x, _)) = best else { break };
+            // Where the residual is best explained by a copy closer to a
+            // known occurrence than two occurrences may be, it is that
+            // occurrence's misfit (a note held longer than the template,
+            // a varied repeat's decay), not one more: the search ends.
+            if occurrences.iter().any(|&k| k.abs_diff(x) < gap) {
+                break;
+            }
             occurrences.push(x);
             // From the fit so far, the new copy at no gain: the known
             // copies' gains move little, and the fit needs fewer sweeps.
@@ -945,6 +966,30 @@ mod tests {
         assert_eq!(separation.hidden(&[2, 4, 8, 10], 4, 8, 1), vec![6]);
         // Two hidden ones in one stretch.
         assert_eq!(separation.hidden(&[2, 8, 10], 2, 8, 1), vec![4, 6]);
+    }
+
+    #[test]
+    fn a_misfit_beside_a_known_occurrence_is_no_hidden_one() {
+        // The sound at 2 rings on in a second copy of itself two frames
+        // later (an echo, a note held longer than the template): the
+        // residual is best explained within the gap (3) of 2, which two
+        // occurrences cannot be. With the search held 3 frames from the
+        // known copies, one more was placed at the edge, at 5.
+        let echo = |level: f32| {
+            let mut separation = summed(&[2, 14], 24);
+            for (i, power) in [8.0f32, 5.0, 3.0, 2.0, 1.0, 0.5].into_iter().enumerate() {
+                for (band, share) in [(7, 1.0f32), (8, 0.5)] {
+                    let cell = (4 + i) * BANDS + band;
+                    let raised = linear(separation.recent[cell]) + level * share * power;
+                    separation.recent[cell] = raised.ln_1p();
+                }
+            }
+            separation
+        };
+        assert_eq!(echo(0.8).hidden(&[2, 14], 2, 14, 3), Vec::<u64>::new());
+        // Three frames on, as far as the gap, it is one more occurrence.
+        let mut repeated = summed(&[2, 5, 14], 24);
+        assert_eq!(repeated.hidden(&[2, 14], 2, 14, 3), vec![5]);
     }
 
     #[test]

@@ -442,8 +442,12 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
     };
     let mut truth = Vec::new();
     let mut variations = Vec::new();
+    // Whether a repeat starting at `t` ends inside the recording, with a
+    // fifth of its length and 0.3 s to spare (a varied repeat is up to 4 %
+    // longer, and one with a room rings on).
+    let repeat_fits = |t: f64| t + sound_s * 1.2 + 0.3 < duration_s;
     let mut t = rng.random_range(0.2..1.0);
-    while t + sound_s * 1.2 + 0.3 < duration_s {
+    while repeat_fits(t) {
         // Before each repeat, now and then (always in the distractor
         // tier), a sibling sound as loud.
         if !distractors.is_empty() && rng.random_bool(distractor_share) {
@@ -451,7 +455,7 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
             let (mut sound, _) = vary(&other.samples, tier, &mut rng);
             normalise_rms(&mut sound, base_rms * rng.random_range(0.7..1.4));
             let len_s = sound.len() as f64 / f64::from(MIX_RATE);
-            if t + len_s + sound_s * 1.2 + 0.3 >= duration_s {
+            if !repeat_fits(t + len_s) {
                 break;
             }
             add_at_rate(&mut recording, &sound, t, MIX_RATE);
@@ -462,7 +466,7 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
         // end, no whole occurrence to count. It is drawn all the same,
         // so that the draws after it (the background's) do not depend
         // on where the recording ends.
-        let fits = t + sound_s * 1.2 + 0.3 < duration_s;
+        let fits = repeat_fits(t);
         if !zero_count {
             let (repeat, variation) = vary(base, tier, &mut rng);
             if fits {

@@ -776,20 +776,26 @@ mod tests {
         t
     }
 
+    /// A separation for `template` (followed by `ringing`) fed
+    /// `recording`'s level features and their onset strengths, as the
+    /// counter feeds it.
+    fn fed(template: Vec<f32>, ringing: &[f32], recording: &[f32]) -> Separation {
+        let mut strengths = Vec::new();
+        OnsetChannels::default().extend(recording, &mut strengths);
+        let mut separation = Separation::new(template, ringing);
+        separation.push(recording, &strengths);
+        separation
+    }
+
     /// A separation for [`double_click`] fed a recording of `frames`
-    /// frames with occurrences at `onsets`, and their onset strengths, as
-    /// the counter feeds it.
+    /// frames with occurrences at `onsets`.
     fn over(onsets: &[usize], frames: usize) -> Separation {
         let template = double_click();
         let mut recording = vec![0.0f32; frames * BANDS];
         for &at in onsets {
             place(&template, &mut recording, at);
         }
-        let mut strengths = Vec::new();
-        OnsetChannels::default().extend(&recording, &mut strengths);
-        let mut separation = Separation::new(template, &[]);
-        separation.push(&recording, &strengths);
-        separation
+        fed(template, &[], &recording)
     }
 
     #[test]
@@ -806,10 +812,7 @@ mod tests {
         let slow = stretched(&sweep, 0.96);
         let mut recording = vec![0.0f32; 60 * BANDS];
         place(&slow, &mut recording, 2);
-        let mut strengths = Vec::new();
-        OnsetChannels::default().extend(&recording, &mut strengths);
-        let mut separation = Separation::new(sweep, &[]);
-        separation.push(&recording, &strengths);
+        let separation = fed(sweep, &[], &recording);
         for later in [3, 4] {
             assert_eq!(
                 separation.beside(later, 2),
@@ -871,10 +874,7 @@ mod tests {
         for frame in 8..12 {
             recording[frame * BANDS + 5] = 6.0;
         }
-        let mut strengths = Vec::new();
-        OnsetChannels::default().extend(&recording, &mut strengths);
-        let mut separation = Separation::new(note.clone(), &[]);
-        separation.push(&recording, &strengths);
+        let separation = fed(note.clone(), &[], &recording);
         assert!(
             separation
                 .level_gain(6, 2, 0.0)
@@ -884,11 +884,7 @@ mod tests {
         assert_eq!(separation.beside(6, 2), Some(false));
         // Played again there, the attack comes with it.
         place(&note, &mut recording, 6);
-        let mut strengths = Vec::new();
-        OnsetChannels::default().extend(&recording, &mut strengths);
-        let mut separation = Separation::new(note, &[]);
-        separation.push(&recording, &strengths);
-        assert_eq!(separation.beside(6, 2), Some(true));
+        assert_eq!(fed(note, &[], &recording).beside(6, 2), Some(true));
     }
 
     #[test]
@@ -923,13 +919,7 @@ mod tests {
             &mut recording,
             2,
         );
-        let mut strengths = Vec::new();
-        OnsetChannels::default().extend(&recording, &mut strengths);
-        let separation = |ringing: &[f32]| {
-            let mut separation = Separation::new(template.clone(), ringing);
-            separation.push(&recording, &strengths);
-            separation
-        };
+        let separation = |ringing: &[f32]| fed(template.clone(), ringing, &recording);
         // Modelled as the capture showed it, the ringing leaves nothing
         // for a second copy to explain.
         assert_eq!(separation(&ringing).both(4, 2), Some(false));
@@ -975,18 +965,15 @@ mod tests {
         // residual is best explained within the gap (3) of 2, which two
         // occurrences cannot be. With the search held 3 frames from the
         // known copies, one more was placed at the edge, at 5.
-        let echo = |level: f32| {
-            let mut separation = summed(&[2, 14], 24);
-            for (i, power) in [8.0f32, 5.0, 3.0, 2.0, 1.0, 0.5].into_iter().enumerate() {
-                for (band, share) in [(7, 1.0f32), (8, 0.5)] {
-                    let cell = (4 + i) * BANDS + band;
-                    let raised = linear(separation.recent[cell]) + level * share * power;
-                    separation.recent[cell] = raised.ln_1p();
-                }
+        let mut echoed = summed(&[2, 14], 24);
+        for (i, power) in [8.0f32, 5.0, 3.0, 2.0, 1.0, 0.5].into_iter().enumerate() {
+            for (band, share) in [(7, 1.0f32), (8, 0.5)] {
+                let cell = (4 + i) * BANDS + band;
+                let raised = linear(echoed.recent[cell]) + 0.8 * share * power;
+                echoed.recent[cell] = raised.ln_1p();
             }
-            separation
-        };
-        assert_eq!(echo(0.8).hidden(&[2, 14], 2, 14, 3), Vec::<u64>::new());
+        }
+        assert_eq!(echoed.hidden(&[2, 14], 2, 14, 3), Vec::<u64>::new());
         // Three frames on, as far as the gap, it is one more occurrence.
         let mut repeated = summed(&[2, 5, 14], 24);
         assert_eq!(repeated.hidden(&[2, 14], 2, 14, 3), vec![5]);

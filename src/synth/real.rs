@@ -466,10 +466,9 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
         // end, no whole occurrence to count. It is drawn all the same,
         // so that the draws after it (the background's) do not depend
         // on where the recording ends.
-        let fits = repeat_fits(t);
         if !zero_count {
             let (repeat, variation) = vary(base, tier, &mut rng);
-            if fits {
+            if repeat_fits(t) {
                 add_at_rate(&mut recording, &repeat, t, MIX_RATE);
                 truth.push(t);
                 variations.push(variation);

@@ -114,8 +114,8 @@ pub struct Event {
     /// Seconds from the start of the recording to the sound's onset.
     pub start_s: f64,
     /// How closely it matched, 0..1: the fine check's score
-    /// ([`fine`]), about 1 for an exact copy; an occurrence found hidden
-    /// in rapid repeats gives its correlation score.
+    /// ([`fine`]), about 1 for an exact copy, found or hidden in rapid
+    /// repeats alike.
     pub score: f32,
 }
 
@@ -186,10 +186,6 @@ pub struct Counter {
     pending: std::collections::VecDeque<Peak>,
     /// Recent occurrences (frames), found or hidden, for the joint model.
     accepted: std::collections::VecDeque<u64>,
-    /// Recent scores, from frame `scores_start` on: a hidden occurrence
-    /// reports the score it has, however low.
-    recent_scores: std::collections::VecDeque<f32>,
-    recent_scores_start: u64,
     gap_frames: u64,
     template_frames: u64,
     /// The first events, held until later ones can overrule them.
@@ -268,8 +264,6 @@ impl Counter {
             peaks: Vec::new(),
             pending: std::collections::VecDeque::new(),
             accepted: std::collections::VecDeque::new(),
-            recent_scores: std::collections::VecDeque::new(),
-            recent_scores_start: 0,
             gap_frames: gap_frames.max(1) as u64,
             template_frames: prepared.frames as u64,
             probation: probation::Probation::new(
@@ -395,7 +389,6 @@ impl Counter {
             trace.scores.extend_from_slice(&self.scores);
         }
         self.threshold.push(&self.scores);
-        self.recent_scores.extend(self.scores.iter().copied());
         self.peaks.clear();
         self.picker.push(&self.scores, &mut self.peaks);
         if end {
@@ -427,10 +420,18 @@ impl Counter {
                     .remember(candidate.frame, candidate.score, candidate.loudness);
             }
             if self.threshold.is_adaptive() {
+                // A hidden occurrence reports its fine score too, as the
+                // others do (its correlation score, 0-0.45 between the
+                // copies around it, says little of how alike it is): the
+                // next occurrence's onset follows it within reach.
+                let rate = f64::from(ANALYSIS_RATE);
+                let next = self.onset_s(p.frame as f64 + p.offset) * rate;
                 for frame in self.hidden_before(p.frame) {
+                    let onset = self.onset_s(frame as f64) * rate;
+                    let fine = self.fine.score_before(onset, limit, Some(next));
                     let hidden = Event {
                         start_s: self.start_s(frame as f64),
-                        score: self.recent_score(frame),
+                        score: fine.clamp(0.0, 1.0),
                     };
                     new.extend(self.probation.hold(frame, None, hidden));
                 }
@@ -475,13 +476,12 @@ impl Counter {
         while self.accepted.front().is_some_and(|&f| f < look_back) {
             self.accepted.pop_front();
         }
-        while self.recent_scores_start < look_back && self.recent_scores.pop_front().is_some() {
-            self.recent_scores_start += 1;
-        }
         self.loudness.forget_before(undecided);
-        // A candidate's onset lies at least a window before its frame.
+        // A candidate's onset lies at least a window before its frame, and
+        // an occurrence hidden in the stretch the joint model keeps is
+        // scored too.
         self.fine.forget_before(
-            (undecided * self.resolution.hop as u64)
+            (look_back * self.resolution.hop as u64)
                 .saturating_sub(fine::FineCheck::look_back() + self.resolution.window as u64),
         );
         self.events.extend_from_slice(&new);
@@ -648,14 +648,6 @@ impl Counter {
             .hidden(&known, after, frame, self.gap_frames);
         self.accepted.extend(&hidden);
         hidden
-    }
-
-    /// The best score within a frame of `frame` (0 if forgotten).
-    fn recent_score(&self, frame: u64) -> f32 {
-        (frame.saturating_sub(1)..=frame + 1)
-            .filter_map(|f| f.checked_sub(self.recent_scores_start))
-            .filter_map(|i| self.recent_scores.get(i as usize).copied())
-            .fold(0.0, f32::max)
     }
 
     /// Every event so far, in time order.

@@ -525,7 +525,6 @@ impl Counter {
         // (they overlap it); the audio must show it, and the caller's
         // threshold, when set, stands alone.
         let buried = self.threshold.is_adaptive()
-            && p.score >= separate::BURIED_MIN_SCORE
             && match (p.higher_before, p.higher_after) {
                 (Some(before), Some(after)) => {
                     self.separation.buried(p.frame, before, after) == Some(true)

@@ -422,8 +422,9 @@ impl Counter {
             if self.threshold.is_adaptive() {
                 // A hidden occurrence reports its fine score too, as the
                 // others do (its correlation score, 0-0.45 between the
-                // copies around it, says little of how alike it is): the
-                // next occurrence's onset follows it within reach.
+                // copies around it, says little of how alike it is),
+                // with the new occurrence's cells left out of its window
+                // as for any candidate another follows.
                 let rate = f64::from(ANALYSIS_RATE);
                 let next = self.onset_s(p.frame as f64 + p.offset) * rate;
                 for frame in self.hidden_before(p.frame) {

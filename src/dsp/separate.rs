@@ -100,7 +100,8 @@ pub const NEIGHBOUR_MARGIN: f32 = 0.0;
 /// gave 3,271 / 87 / 92 and 3,822 / 38 / 130, **0.08** 3,271 / 85 / 92
 /// and 3,820 / 38 / 132, 0.12 3,270 / 83 / 93 (exact count 81.5 to
 /// 81.8 %) and 3,814 / 35 / 138 (86.7 to 86.4 %): the tuning sources'
-/// F1 is 0.973-0.974 throughout, and it stays.
+/// F1 is 0.973-0.974 throughout and their exact count moves by one case,
+/// so it stays.
 pub const BURIED_MARGIN: f32 = 0.08;
 
 /// How far apart (in template lengths) two accepted occurrences may be

@@ -148,15 +148,16 @@ fn assert_all_found_and_nothing_else(tier: Tier, index: u64, occurrences: usize)
 
 /// Double clicks 63-190 ms apart (`rapid/9`): 15 of the 144 left no score
 /// peak of their own, or one too low, and were missed until the joint
-/// model of the stretches between repeats found them; 5 are missed now
-/// (4 before partial matches beside a higher peak had to be as loud as
-/// the events found).
+/// model of the stretches between repeats found them. 2 are missed now:
+/// one more was found once a candidate buried between two stronger ones
+/// could score as low as any candidate the picker proposes (0.2; it had
+/// to reach 0.25 before).
 #[test]
 fn the_joint_model_finds_repeats_that_make_no_peak() {
     let (truth, outcome) = counted(Tier::Rapid, 9);
     assert_eq!(truth, 144);
     assert!(
-        outcome.false_negatives <= 6 && outcome.false_positives <= 2,
+        outcome.false_negatives <= 2 && outcome.false_positives == 0,
         "{outcome:?}"
     );
 }

@@ -478,11 +478,16 @@ impl Counter {
             self.accepted.pop_front();
         }
         self.loudness.forget_before(undecided);
-        // A candidate's onset lies at least a window before its frame, and
-        // an occurrence hidden in the stretch the joint model keeps is
-        // scored too.
+        // A candidate's onset lies at least a window before its frame.
+        // Inside a run, an occurrence hidden after the last one found is
+        // scored too, once the next one is: its audio stays from there
+        // (and while the probation may still drop that last one, from
+        // the first event it holds).
+        let fine_from = self
+            .probation
+            .final_before(self.run_end().map_or(undecided, |last| last.min(undecided)));
         self.fine.forget_before(
-            (look_back * self.resolution.hop as u64)
+            (fine_from * self.resolution.hop as u64)
                 .saturating_sub(fine::FineCheck::look_back() + self.resolution.window as u64),
         );
         self.events.extend_from_slice(&new);
@@ -624,21 +629,31 @@ impl Counter {
         (separate::HIDDEN_SPAN * self.template_frames as f64).ceil() as u64
     }
 
+    /// The last occurrence found, where it and the one before it lie
+    /// close enough to be a run of repeats ([`separate::HIDDEN_RUN`],
+    /// [`separate::HIDDEN_RUN_S`]): where the next stretch searched for
+    /// hidden occurrences would start.
+    fn run_end(&self) -> Option<u64> {
+        let mut last_two = self.accepted.iter().rev();
+        let (Some(&after), Some(&earlier)) = (last_two.next(), last_two.next()) else {
+            return None;
+        };
+        let template = self.template_frames as f64;
+        let run =
+            (separate::HIDDEN_RUN * template).max(separate::HIDDEN_RUN_S / self.frame_seconds);
+        ((after - earlier) as f64 <= run).then_some(after)
+    }
+
     /// Occurrences hidden between the last one found and a new one at
     /// `frame` ([`separate::Separation::hidden`]), searched inside a run
     /// of repeats only ([`separate::HIDDEN_RUN`], [`separate::HIDDEN_RUN_S`]);
     /// they join the recent occurrences.
     fn hidden_before(&mut self, frame: u64) -> Vec<u64> {
-        let mut last_two = self.accepted.iter().rev();
-        let (Some(&after), Some(&earlier)) = (last_two.next(), last_two.next()) else {
+        let Some(after) = self.run_end() else {
             return Vec::new();
         };
-        let template = self.template_frames as f64;
-        let run =
-            (separate::HIDDEN_RUN * template).max(separate::HIDDEN_RUN_S / self.frame_seconds);
-        let in_run = (after - earlier) as f64 <= run;
         let close = frame - after <= self.hidden_look_back();
-        if !in_run || !close || frame - after < 2 * self.gap_frames {
+        if !close || frame - after < 2 * self.gap_frames {
             return Vec::new();
         }
         let mut known: Vec<u64> = self.accepted.iter().copied().collect();

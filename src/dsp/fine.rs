@@ -891,7 +891,16 @@ impl FineCheck {
     /// held-out 3,855 / 44; with each copy at its measured loudness,
     /// 3,274 / 90 and 3,856 / 46; only where that copy's power rises
     /// 6 dB within 10 ms (a fresh attack inside it, such as a
-    /// typewriter's second strike), 3,270 / 86 and 3,847 / 40. Leaving
+    /// typewriter's second strike), 3,270 / 86 and 3,847 / 40. Measured
+    /// again with buried repeats asked from the picker's floor and hidden
+    /// ones scored here (against 3,271 / 85 / 92 missed tuning and
+    /// 3,820 / 38 / 132 held-out), leaving out the cells of the last
+    /// occurrence's copy within a template length too gave 3,276 / 96 /
+    /// 87 and 3,829 / 41 / 123 (held-out rapid F1 0.928 to 0.933, but a
+    /// boom's tail passed 9 times in tuning/rapid/19); asked only of
+    /// candidates under the floor without it, with only the unmasked
+    /// score vouching for a low correlation, 3,275 / 95 / 88 and the
+    /// same held-out (the tails count as buried). Leaving
     /// out the cells of every later peak in the window, not only the
     /// next: 3,272 / 85 and 3,848 / 42. The tuning sources' exact count
     /// fell by one or two cases with each, so none is used. Nor is a

@@ -556,7 +556,21 @@ impl Counter {
         if self.trace.is_some() || decide::rejected_before_fine(&candidate).is_none() {
             let rate = f64::from(ANALYSIS_RATE);
             let next = p.next.map(|u| self.onset_s(u as f64) * rate);
-            candidate.fine = self.fine.score_before(onset_s * rate, limit, next);
+            // The last occurrence begun within a template length before
+            // this one may still sound over it.
+            let earlier = self
+                .accepted
+                .iter()
+                .copied()
+                .filter(|&f| f < p.frame && p.frame - f <= self.template_frames)
+                .max()
+                .map(|f| self.onset_s(f as f64) * rate);
+            candidate.fine = self.fine.score_after(
+                onset_s * rate,
+                limit,
+                (earlier, next),
+                self.tuning.fine_min * candidate.fine_steadiness,
+            );
             // A candidate whose fine structure is the template's heard
             // through a telephone's band is as loud as it is in that band.
             // The band's look is taken only where the others fall short, so

@@ -1019,18 +1019,23 @@ impl FineCheck {
         });
         check.samples.clear();
         check.start = 0;
+        let onset = lag as f64;
+        let limit = check.window_end(onset);
+        // Only what the window reads: the next copy may begin past it.
         let sound = &template.sound;
         let mut copies = sound.to_vec();
-        if let Some(next) = next {
-            let at = lag + next;
-            copies.resize(copies.len().max(at + sound.len()), 0.0);
-            for (c, s) in copies[at..].iter_mut().zip(sound.iter()) {
+        copies.truncate(limit as usize);
+        if let Some(at) = next
+            .map(|next| lag + next)
+            .filter(|&at| (at as u64) < limit)
+        {
+            let end = (at + sound.len()).min(limit as usize);
+            copies.resize(copies.len().max(end), 0.0);
+            for (c, s) in copies[at..end].iter_mut().zip(sound.iter()) {
                 *c += s;
             }
         }
         check.push(&copies);
-        let onset = lag as f64;
-        let limit = check.window_end(onset);
         check.score_with(Some(masked), onset, limit)
     }
 

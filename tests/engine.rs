@@ -176,13 +176,16 @@ fn a_click_hidden_in_a_run_of_short_sounds_is_found() {
 /// true repeat there would. Three such partial matches counted and one
 /// true repeat was missed, until candidates beside a higher peak had to
 /// come within 10 dB of the events found, as true repeats do. One of the
-/// 121, overlapped by its neighbour, falls under the fine check's floor.
+/// 121, overlapped by its neighbour, fell under the fine check's floor
+/// until such a repeat was scored without the cells its neighbour's copy
+/// is louder in; the partial matches fit those cells too, and stay out
+/// because the neighbours alone fit them as well (`FineCheck::score_after`).
 #[test]
 fn a_double_clicks_partial_match_beside_it_is_not_a_repeat() {
     let (truth, outcome) = counted(Tier::Rapid, 2);
     assert_eq!(truth, 121);
     assert!(
-        outcome.false_positives == 0 && outcome.false_negatives <= 1,
+        outcome.false_positives == 0 && outcome.false_negatives == 0,
         "{outcome:?}"
     );
 }

@@ -974,7 +974,10 @@ impl FineCheck {
     /// more held-out repeats for no false event, but 1 more tuning repeat
     /// for 4 false events (3,276 / 90 / 87, exact count 80.8 %): the
     /// neighbours' test hears the template's exact copies, and inside a
-    /// varied "yipee" a syllable passed it. It is not used.
+    /// varied "yipee" a syllable passed it. Asked only of candidates under
+    /// the threshold (not of those under the peer scores), 3,833 / 39 /
+    /// 119 and 3,276 / 89 / 87; with the neighbours' copies at each speed
+    /// of [`SPEEDS`] in the test as well, the same. It is not used.
     pub fn score_after(
         &mut self,
         onset: f64,

@@ -1025,17 +1025,12 @@ impl FineCheck {
         let onset = lag as f64;
         let limit = check.window_end(onset);
         // Only what the window reads: the next copy may begin past it.
-        let sound = &template.sound;
-        let mut copies = sound.to_vec();
-        copies.truncate(limit as usize);
-        if let Some(at) = next
-            .map(|next| lag + next)
-            .filter(|&at| (at as u64) < limit)
-        {
-            let end = (at + sound.len()).min(limit as usize);
-            copies.resize(copies.len().max(end), 0.0);
-            for (c, s) in copies[at..end].iter_mut().zip(sound.iter()) {
-                *c += s;
+        let mut copies = vec![0.0f32; limit as usize];
+        for at in std::iter::once(0).chain(next.map(|next| lag + next)) {
+            if let Some(rest) = copies.get_mut(at..) {
+                for (c, s) in rest.iter_mut().zip(template.sound.iter()) {
+                    *c += s;
+                }
             }
         }
         check.push(&copies);

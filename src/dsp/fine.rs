@@ -977,7 +977,10 @@ impl FineCheck {
     /// varied "yipee" a syllable passed it. Asked only of candidates under
     /// the threshold (not of those under the peer scores), 3,833 / 39 /
     /// 119 and 3,276 / 89 / 87; with the neighbours' copies at each speed
-    /// of [`SPEEDS`] in the test as well, the same. It is not used.
+    /// of [`SPEEDS`] in the test as well, the same. It is not used: the
+    /// correlation score is measured instead against what an exact repeat
+    /// keeps of it under the overlap
+    /// ([`OVERLAP_SCORE_FLOOR`](super::decide::OVERLAP_SCORE_FLOOR)).
     pub fn score_after(
         &mut self,
         onset: f64,
@@ -1009,6 +1012,27 @@ impl FineCheck {
             return alone;
         }
         without_earlier
+    }
+
+    /// What the copy of an occurrence begun at sample `earlier` scores
+    /// at `onset` on its own, in silence, as [`FineCheck::score_before`]
+    /// scores a candidate there (the cells of the copy at `next` left
+    /// out, and that copy laid in too): how much of a candidate's fine
+    /// score the earlier occurrence explains alone. A template that
+    /// repeats within itself (a digger's strokes) scores high a stroke
+    /// after its own onset.
+    pub fn score_of_earlier_alone(&mut self, onset: f64, earlier: f64, next: Option<f64>) -> f32 {
+        if earlier >= onset {
+            return f32::NEG_INFINITY;
+        }
+        let template = Arc::clone(&self.template);
+        let uncovered =
+            next.and_then(|next| template.uncovered(((next - onset) / FINE_HOP as f64) as f32));
+        self.neighbours_alone(
+            uncovered.as_ref().unwrap_or(&template),
+            (onset - earlier).round() as usize,
+            next.map(|next| (next - onset).round().max(0.0) as usize),
+        )
     }
 
     /// The score against `masked` of an onset `lag` samples after a copy

@@ -550,6 +550,7 @@ impl Counter {
             loudness: self.loudness.of(p.frame),
             separate,
             buried,
+            score_under_earlier: 1.0,
         };
         // A candidate rejected whatever its fine score needs none (a
         // trace shows every candidate's).
@@ -558,19 +559,38 @@ impl Counter {
             let next = p.next.map(|u| self.onset_s(u as f64) * rate);
             // The last occurrence begun within a template length before
             // this one may still sound over it.
-            let earlier = self
+            let earlier_frame = self
                 .accepted
                 .iter()
                 .copied()
                 .filter(|&f| f < p.frame && p.frame - f <= self.template_frames)
-                .max()
-                .map(|f| self.onset_s(f as f64) * rate);
+                .max();
+            if let Some(earlier) = earlier_frame {
+                candidate.score_under_earlier =
+                    self.separation.score_under_earlier(p.frame - earlier);
+            }
+            let earlier = earlier_frame.map(|f| self.onset_s(f as f64) * rate);
             candidate.fine = self.fine.score_after(
                 onset_s * rate,
                 limit,
                 (earlier, next),
                 self.tuning.fine_min * candidate.fine_steadiness,
             );
+            // The overlap's allowance is for a repeat's own sound: where
+            // the earlier copy alone, in silence, scores as well at this
+            // onset (a template that repeats within itself, a digger's
+            // strokes), the candidate may be only that copy's later part.
+            if let Some(earlier) = earlier.filter(|_| {
+                candidate.score_under_earlier < 1.0
+                    && candidate.fine >= self.tuning.fine_min * candidate.fine_steadiness
+            }) {
+                let alone = self
+                    .fine
+                    .score_of_earlier_alone(onset_s * rate, earlier, next);
+                if alone >= candidate.fine {
+                    candidate.score_under_earlier = 1.0;
+                }
+            }
             // A candidate whose fine structure is the template's heard
             // through a telephone's band is as loud as it is in that band.
             // The band's look is taken only where the others fall short, so

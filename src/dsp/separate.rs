@@ -388,6 +388,35 @@ impl Separation {
 }
 
 impl Separation {
+    /// The correlation score an exact repeat reaches at its own onset
+    /// while the copy of an occurrence begun `lag` frames before it (with
+    /// the capture's ringing) still sounds over it, both at the
+    /// template's level and combined by the louder band, as the models of
+    /// [`Separation::both`] combine them: the share of a score of 1 that
+    /// the overlap alone leaves. 1 where the earlier copy has ended.
+    pub fn score_under_earlier(&self, lag: u64) -> f32 {
+        let span = self.frames * BANDS;
+        let with_ringing = &self.template_speeds[0];
+        let Some(tail) = with_ringing
+            .get(lag as usize * BANDS..)
+            .filter(|t| !t.is_empty())
+        else {
+            return 1.0;
+        };
+        let mut model = vec![0.0f32; span];
+        for (m, &t) in model.iter_mut().zip(tail) {
+            *m = t;
+        }
+        place(&with_ringing[..span], &mut model, 0);
+        let (Some(template), Some(model)) =
+            (standardise(&with_ringing[..span]), standardise(&model))
+        else {
+            return 1.0;
+        };
+        let score: f32 = template.iter().zip(&model).map(|(a, b)| a * b).sum();
+        score.clamp(0.0, 1.0)
+    }
+
     /// Occurrences hidden between accepted ones at frames `after` and
     /// `before` (`after < before`): frames where one more copy of the
     /// template explains the stretch's band powers clearly better
@@ -844,6 +873,25 @@ mod tests {
                 later - 2
             );
         }
+    }
+
+    #[test]
+    fn an_earlier_copy_sounding_over_a_repeat_lowers_what_it_can_score() {
+        let separation = over(&[], 12);
+        // The copy begun a frame before puts its second click at frame 2
+        // of the repeat's window, where the template has none.
+        let overlapped = separation.score_under_earlier(1);
+        assert!((0.3..0.95).contains(&overlapped), "{overlapped}");
+        // Begun three frames before, its second click lands under the
+        // repeat's louder first one: nothing changes.
+        assert!(separation.score_under_earlier(3) > 0.9999);
+        // A copy that has ended leaves the score whole, unless the sound
+        // rings on past the template.
+        assert_eq!(separation.score_under_earlier(5), 1.0);
+        let mut ringing = vec![0.0f32; 3 * BANDS];
+        ringing[BANDS + 9] = 3.0;
+        let ringing_on = Separation::new(double_click(), &ringing);
+        assert!(ringing_on.score_under_earlier(5) < 0.95);
     }
 
     #[test]

@@ -135,7 +135,7 @@ fn main() {
                 let at_missed = missed.iter().any(|&i| within(case.truth[i], c.start_s));
                 measured.push((near, c.fine, c.score));
                 rows.push(format!(
-                    "{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:e},{:?},{},{:?},{},{}",
+                    "{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:e},{:?},{},{:.4},{:?},{},{}",
                     split.name(),
                     case.tier.name(),
                     case.name,
@@ -149,6 +149,7 @@ fn main() {
                     c.loudness.unwrap_or(f32::NAN),
                     c.separate,
                     c.buried,
+                    c.score_under_earlier,
                     verdict,
                     near,
                     at_missed
@@ -236,7 +237,7 @@ fn main() {
     if let Some(path) = &candidates_csv {
         let mut rows = rows.into_inner().unwrap();
         rows.sort();
-        let header = "split,tier,case,sound,noise,truths,start_s,score,fine,steadiness,loudness,separate,buried,verdict,at_true_onset,at_missed_onset";
+        let header = "split,tier,case,sound,noise,truths,start_s,score,fine,steadiness,loudness,separate,buried,score_under_earlier,verdict,at_true_onset,at_missed_onset";
         let text = std::iter::once(header.to_string())
             .chain(rows)
             .collect::<Vec<_>>()

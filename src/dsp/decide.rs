@@ -39,7 +39,7 @@ pub struct Candidate {
     /// over it
     /// ([`Separation::score_under_earlier`](super::separate::Separation::score_under_earlier)):
     /// 1 where none does, or where that occurrence's copy alone explains
-    /// the candidate's fine score
+    /// the fine score of a candidate the fine score vouches for
     /// ([`FineCheck::score_of_earlier_alone`](super::fine::FineCheck::score_of_earlier_alone)).
     pub score_under_earlier: f32,
 }

@@ -580,9 +580,11 @@ impl Counter {
             // the earlier copy alone, in silence, scores as well at this
             // onset (a template that repeats within itself, a digger's
             // strokes), the candidate may be only that copy's later part.
+            // Asked only where the allowance can apply (the fine score
+            // vouches): it is a fine check of its own.
             if let Some(earlier) = earlier.filter(|_| {
                 candidate.score_under_earlier < 1.0
-                    && candidate.fine >= self.tuning.fine_min * candidate.fine_steadiness
+                    && candidate.fine >= self.tuning.fine_vouch * candidate.fine_steadiness
             }) {
                 let alone = self
                     .fine

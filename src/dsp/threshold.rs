@@ -29,7 +29,9 @@
 //! quieter sound that happens to have the template's shape, such as music
 //! 20 dB under a thump whose note onsets score 0.4–0.47. Nearer their
 //! loudness, the fine check tells such onsets from the events
-//! ([`fine`](super::fine)).
+//! ([`fine`](super::fine)), and a candidate whose fine score reaches the
+//! template's steadiness is not asked its loudness at all
+//! ([`LOUDNESS_WAIVER`](super::decide::LOUDNESS_WAIVER)).
 
 use std::collections::VecDeque;
 

@@ -607,17 +607,20 @@ impl FineTemplate {
     }
 }
 
+/// The share of a sound's power at `hz` that a telephone's band passes
+/// ([`PHONE_LOW_HZ`]-[`PHONE_HIGH_HZ`], [`PHONE_ORDER`]).
+pub fn phone_band_gain(hz: f32) -> f32 {
+    let high = (hz / PHONE_LOW_HZ).powi(2) / (1.0 + (hz / PHONE_LOW_HZ).powi(2));
+    let low = 1.0 / (1.0 + (hz / PHONE_HIGH_HZ).powi(2));
+    (high * low).powi(PHONE_ORDER)
+}
+
 /// `powers` (frames × `bins`) heard through a telephone's band
 /// ([`PHONE_LOW_HZ`]-[`PHONE_HIGH_HZ`], [`PHONE_ORDER`]).
 fn through_phone(powers: &[f32], bins: usize) -> Vec<f32> {
     let bin_hz = ANALYSIS_RATE as f32 / FINE_WINDOW as f32;
     let response: Vec<f32> = (0..bins)
-        .map(|k| {
-            let f = k as f32 * bin_hz;
-            let high = (f / PHONE_LOW_HZ).powi(2) / (1.0 + (f / PHONE_LOW_HZ).powi(2));
-            let low = 1.0 / (1.0 + (f / PHONE_HIGH_HZ).powi(2));
-            (high * low).powi(PHONE_ORDER)
-        })
+        .map(|k| phone_band_gain(k as f32 * bin_hz))
         .collect();
     powers
         .chunks_exact(bins)

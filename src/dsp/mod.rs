@@ -240,7 +240,11 @@ impl Counter {
                         .get(b)
                         .is_some_and(|hz| (fine::PHONE_LOW_HZ..=fine::PHONE_HIGH_HZ).contains(hz))
                 })),
-            separation: separate::Separation::new(prepared.shape.clone(), &prepared.ringing),
+            separation: separate::Separation::new(
+                prepared.shape.clone(),
+                &prepared.ringing,
+                prepared.layout.centres_hz(),
+            ),
             threshold,
             raw: Vec::new(),
             floors: Vec::new(),

@@ -12,9 +12,10 @@
 //! nearly do). If the second model fits the recording clearly better (in
 //! Pearson correlation), the audio holds two occurrences; before saying
 //! so, each model is taken at the best of the speeds a repeat may take,
-//! so that a varied repeat's drift is not a second copy; the later copy
-//! may also be heard through a telephone's band, which a repeat off a
-//! phone call has lost the template's lowest and highest bands to. A peak that
+//! so that a varied repeat's drift is not a second copy; the lower peak's
+//! copy may also be heard through a telephone's band, which a repeat off
+//! a phone call has lost the template's lowest and highest bands to. A
+//! peak that
 //! stands clear of the side lobes is asked less: two occurrences must fit
 //! at least as well as one ([`NEIGHBOUR_MARGIN`]), which still drops a
 //! partial match that a varied repeat lifts above the side lobe. There
@@ -182,8 +183,8 @@ pub struct Separation {
     /// The template's level features with its ringing, at its own speed,
     /// heard through a telephone's band
     /// ([`phone_band_gain`](super::fine::phone_band_gain) at each band's
-    /// centre): the later occurrence's copy may take it in the
-    /// two-occurrence model. A repeat heard through a phone call has
+    /// centre): the lower peak's copy may take it in the two-occurrence
+    /// model. A repeat heard through a phone call has
     /// lost the bands outside 300-3400 Hz, where the template's full copy
     /// puts level the audio lacks, and a repeat quieter than the last
     /// one's tail there was taken for its side lobe.
@@ -196,14 +197,14 @@ pub struct Separation {
     /// 86.2 % and held-out 89.4 % either way (3 repeats more). The
     /// synthetic corpus counted a ring in music at 0 dB once too often
     /// (cases 0-19, 6,310 / 20 / 38 to 6,310 / 21 / 38; cases 20-39
-    /// unchanged). The earlier occurrence's copy stays whole: letting it
-    /// (and the one-occurrence model) take the band as well gave
+    /// unchanged). The higher peak's copy stays whole: letting it (and
+    /// the one-occurrence model) take the band as well gave
     /// 3,281 / 80 / 82 (84.1 %) and 3,838 / 38 / 114 (88.6 %).
     band_template: Vec<f32>,
     /// The template's onset strengths, the same way.
     template_onsets: Vec<f32>,
     /// The onset strengths of `band_template`'s template frames: the
-    /// later copy may take them in the two-occurrence model of the onsets
+    /// lower peak's copy may take them in the two-occurrence model of the onsets
     /// as it does in the levels'. On the real-sound corpus (30 cases per
     /// tier) that found 2 held-out repeats more (3,840 / 37 / 112 to
     /// 3,842 / 37 / 110, exact count 89.0 to 89.3 %, rapid F1 0.940 to
@@ -358,12 +359,12 @@ impl Separation {
 
     /// How much better the template's onset strengths at `candidate` and
     /// `neighbour` fit the recording's than at `neighbour` alone (the
-    /// later copy also through a telephone's band).
+    /// candidate's copy also through a telephone's band).
     fn onset_gain(&self, candidate: u64, neighbour: u64) -> Option<f32> {
         self.gain(
             &self.recent_onsets,
             std::slice::from_ref(&self.template_onsets),
-            Some(&self.band_onsets),
+            &self.band_onsets,
             candidate,
             neighbour,
         )
@@ -376,7 +377,7 @@ impl Separation {
     /// confirm two occurrences (they cost a fit each, and the dense hour's
     /// clicks ask for thousands a minute).
     fn level_gain(&self, candidate: u64, rival: u64, more_than: f32) -> Option<f32> {
-        let band = Some(self.band_template.as_slice());
+        let band = &self.band_template;
         let own = self.gain(
             &self.recent,
             &self.template_speeds[..1],
@@ -416,7 +417,7 @@ impl Separation {
         &self,
         recent: &VecDeque<f32>,
         variants: &[Vec<f32>],
-        band: Option<&[f32]>,
+        band: &[f32],
         candidate: u64,
         rival: u64,
     ) -> Option<f32> {
@@ -447,7 +448,7 @@ impl Separation {
             one_fit = one_fit.max(fit(&one));
             two_fit = two_fit.max(fit(&two));
         }
-        if let (Some(band), Some(own)) = (band, variants.first()) {
+        if let Some(own) = variants.first() {
             let mut two = vec![0.0f32; span * BANDS];
             place(own, &mut two, (rival - first) as usize);
             place(band, &mut two, (candidate - first) as usize);

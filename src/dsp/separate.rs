@@ -15,10 +15,10 @@
 //! so that a varied repeat's drift is not a second copy; the lower peak's
 //! copy may also be heard through a telephone's band, which a repeat off
 //! a phone call has lost the template's lowest and highest bands to. A
-//! peak that
-//! stands clear of the side lobes is asked less: two occurrences must fit
-//! at least as well as one ([`NEIGHBOUR_MARGIN`]), which still drops a
-//! partial match that a varied repeat lifts above the side lobe. There
+//! peak that stands clear of the side lobes is asked less: two
+//! occurrences must fit at least as well as one ([`NEIGHBOUR_MARGIN`]),
+//! which still drops a partial match that a varied repeat lifts above
+//! the side lobe. There
 //! the onsets (rises) are asked too ([`Separation::beside`]): a second
 //! copy on the later frames of a sustained or ringing repeat (a piano
 //! note held longer than the template's, a sound with a pulse repeated

@@ -455,18 +455,18 @@ impl Separation {
             standardise(model).map_or(0.0, |m| observed.iter().zip(&m).map(|(a, b)| a * b).sum())
         };
         let (mut one_fit, mut two_fit) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
-        for template in variants {
+        for (i, template) in variants.iter().enumerate() {
             let mut one = vec![0.0f32; span * BANDS];
             place(template, &mut one, (rival - first) as usize);
+            if i == 0 {
+                // The rival's own copy, with the candidate's through the band.
+                let mut banded = one.clone();
+                place(band, &mut banded, (candidate - first) as usize);
+                two_fit = two_fit.max(fit(&banded));
+            }
             let mut two = one.clone();
             place(template, &mut two, (candidate - first) as usize);
             one_fit = one_fit.max(fit(&one));
-            two_fit = two_fit.max(fit(&two));
-        }
-        if let Some(own) = variants.first() {
-            let mut two = vec![0.0f32; span * BANDS];
-            place(own, &mut two, (rival - first) as usize);
-            place(band, &mut two, (candidate - first) as usize);
             two_fit = two_fit.max(fit(&two));
         }
         Some(two_fit - one_fit)

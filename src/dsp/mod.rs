@@ -424,16 +424,33 @@ impl Counter {
                     .remember(candidate.frame, candidate.score, candidate.loudness);
             }
             if self.threshold.is_adaptive() {
-                // A hidden occurrence reports its fine score too, as the
-                // others do (its correlation score, 0-0.45 between the
-                // copies around it, says little of how alike it is),
-                // with the new occurrence's cells left out of its window
-                // as for any candidate another follows.
+                // A hidden occurrence is fine-checked as any candidate
+                // is: the occurrence before it may still sound over it,
+                // the new one's cells are left out of its window, and it
+                // reports its fine score (its correlation score, 0-0.45
+                // between the copies around it, says little of how alike
+                // it is). It is held to the same fine floor
+                // ([`Tuning::fine_min`](decide::Tuning::fine_min)): the
+                // joint model fits band powers, and a copy that takes a
+                // share of a stretch's residual may be another sound (a
+                // sibling chime between two repeats, whose own peak the
+                // fine check had rejected). Only those that pass join
+                // the recent occurrences.
                 let rate = f64::from(ANALYSIS_RATE);
                 let next = self.onset_s(p.frame as f64 + p.offset) * rate;
+                let floor = self.tuning.fine_min * self.fine.steadiness();
                 for frame in self.hidden_before(p.frame) {
                     let onset = self.onset_s(frame as f64) * rate;
-                    let fine = self.fine.score_before(onset, limit, Some(next));
+                    let earlier = self
+                        .earlier_occurrence(frame)
+                        .map(|f| self.onset_s(f as f64) * rate);
+                    let fine = self
+                        .fine
+                        .score_after(onset, limit, (earlier, Some(next)), floor);
+                    if fine < floor {
+                        continue;
+                    }
+                    self.accepted.push_back(frame);
                     let hidden = Event {
                         start_s: self.start_s(frame as f64),
                         score: fine.clamp(0.0, 1.0),
@@ -561,14 +578,7 @@ impl Counter {
         if self.trace.is_some() || decide::rejected_before_fine(&candidate).is_none() {
             let rate = f64::from(ANALYSIS_RATE);
             let next = p.next.map(|u| self.onset_s(u as f64) * rate);
-            // The last occurrence begun within a template length before
-            // this one may still sound over it.
-            let earlier_frame = self
-                .accepted
-                .iter()
-                .copied()
-                .filter(|&f| f < p.frame && p.frame - f <= self.template_frames)
-                .max();
+            let earlier_frame = self.earlier_occurrence(p.frame);
             if let Some(earlier) = earlier_frame {
                 candidate.score_under_earlier =
                     self.separation.score_under_earlier(p.frame - earlier);
@@ -663,6 +673,16 @@ impl Counter {
         self.accepted.retain(|frame| !dropped.contains(frame));
     }
 
+    /// The last occurrence found that began within a template length
+    /// before `frame`: its sound may still be heard over one there.
+    fn earlier_occurrence(&self, frame: u64) -> Option<u64> {
+        self.accepted
+            .iter()
+            .copied()
+            .filter(|&f| f < frame && frame - f <= self.template_frames)
+            .max()
+    }
+
     /// How far back (frames) from a new occurrence the stretch searched
     /// for hidden ones may start.
     fn hidden_look_back(&self) -> u64 {
@@ -687,7 +707,7 @@ impl Counter {
     /// Occurrences hidden between the last one found and a new one at
     /// `frame` ([`separate::Separation::hidden`]), searched inside a run
     /// of repeats only ([`separate::HIDDEN_RUN`], [`separate::HIDDEN_RUN_S`]);
-    /// they join the recent occurrences.
+    /// the caller fine-checks them.
     fn hidden_before(&mut self, frame: u64) -> Vec<u64> {
         let Some(after) = self.run_end() else {
             return Vec::new();
@@ -698,11 +718,8 @@ impl Counter {
         }
         let mut known: Vec<u64> = self.accepted.iter().copied().collect();
         known.push(frame);
-        let hidden = self
-            .separation
-            .hidden(&known, after, frame, self.gap_frames);
-        self.accepted.extend(&hidden);
-        hidden
+        self.separation
+            .hidden(&known, after, frame, self.gap_frames)
     }
 
     /// Every event so far, in time order.

@@ -438,7 +438,7 @@ impl Counter {
                 // the recent occurrences.
                 let rate = f64::from(ANALYSIS_RATE);
                 let next = self.onset_s(p.frame as f64 + p.offset) * rate;
-                let floor = self.tuning.fine_min * self.fine.steadiness();
+                let floor = self.fine_floor();
                 for frame in self.hidden_before(p.frame) {
                     let onset = self.onset_s(frame as f64) * rate;
                     let earlier = self
@@ -584,12 +584,9 @@ impl Counter {
                     self.separation.score_under_earlier(p.frame - earlier);
             }
             let earlier = earlier_frame.map(|f| self.onset_s(f as f64) * rate);
-            candidate.fine = self.fine.score_after(
-                onset_s * rate,
-                limit,
-                (earlier, next),
-                self.tuning.fine_min * candidate.fine_steadiness,
-            );
+            candidate.fine =
+                self.fine
+                    .score_after(onset_s * rate, limit, (earlier, next), self.fine_floor());
             // The overlap's allowance is for a repeat's own sound: where
             // the earlier copy alone, in silence, scores as well at this
             // onset (a template that repeats within itself, a digger's
@@ -618,7 +615,7 @@ impl Counter {
             // tuning 1 more).
             // (A candidate under the fine floor is rejected whatever its
             // loudness: it is not asked.)
-            let fine_passes = candidate.fine >= self.tuning.fine_min * candidate.fine_steadiness;
+            let fine_passes = candidate.fine >= self.fine_floor();
             let through_band = self.fine.heard_through_phone_band()
                 || (fine_passes
                     && self
@@ -671,6 +668,14 @@ impl Counter {
         new.extend(kept);
         self.threshold.withdraw(&dropped);
         self.accepted.retain(|frame| !dropped.contains(frame));
+    }
+
+    /// The fine score under which a candidate, or an occurrence the joint
+    /// model finds hidden, is not the template's sound
+    /// ([`Tuning::fine_min`](decide::Tuning::fine_min) of the template's
+    /// steadiness).
+    fn fine_floor(&self) -> f32 {
+        self.tuning.fine_min * self.fine.steadiness()
     }
 
     /// The last occurrence found that began within a template length

@@ -82,12 +82,11 @@ pub const BACKGROUND_QUANTILE: f64 = 0.95;
 /// cases per tier, 1.6 against 2.0: tuning 6,198 / 150 / 172 (86.7 %)
 /// against 6,195 / 150 / 175 (86.5 %), held-out 7,542 / 86 / 197
 /// (89.1 %) against 7,533 / 85 / 206 (88.9 %); with 12, held-out 90.2
-/// against 89.4 %. The tuning sources lose false events' worth of
-/// exact counts under 1.6 (a lower threshold lets noise's bumps in),
-/// so it is 1.6 and no lower. The synthetic corpus counts the same from 1.6 to 2.0
-/// (cases 0-19 and 20-39). The 90th percentile of the background at
-/// 2.0 gave the same counts as 1.6 does; the 98th lost 8 held-out
-/// repeats.
+/// against 89.4 %. Under 1.6 the tuning sources' exact count falls (a
+/// lower threshold lets noise's bumps in), so it is 1.6 and no lower.
+/// The synthetic corpus counts the same from 1.6 to 2.0 (cases 0-19 and
+/// 20-39). The 90th percentile of the background at 2.0 gave the same
+/// counts as 1.6 does; the 98th lost 8 held-out repeats.
 pub const BACKGROUND_FACTOR: f32 = 1.6;
 /// Seconds of scores a background needs before it can lower the threshold:
 /// the 95th percentile of a handful of frames at a recording's start says

@@ -133,9 +133,14 @@ fn main() {
             for (c, verdict) in &trace.candidates {
                 let near = case.truth.iter().any(|&t| within(t, c.start_s));
                 let at_missed = missed.iter().any(|&i| within(case.truth[i], c.start_s));
+                let on_other = case
+                    .distractors
+                    .iter()
+                    .find(|d| d.sounds_at(c.start_s, case.tolerance_s()))
+                    .map_or("", |d| d.sound.as_str());
                 measured.push((near, c.fine, c.score));
                 rows.push(format!(
-                    "{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:e},{:?},{},{:.4},{:?},{},{}",
+                    "{},{},{},{},{},{},{:.4},{:.4},{:.4},{:.4},{:e},{:?},{},{:.4},{:?},{},{},{}",
                     split.name(),
                     case.tier.name(),
                     case.name,
@@ -152,7 +157,8 @@ fn main() {
                     c.score_under_earlier,
                     verdict,
                     near,
-                    at_missed
+                    at_missed,
+                    on_other
                 ));
             }
         }
@@ -237,7 +243,7 @@ fn main() {
     if let Some(path) = &candidates_csv {
         let mut rows = rows.into_inner().unwrap();
         rows.sort();
-        let header = "split,tier,case,sound,noise,truths,start_s,score,fine,steadiness,loudness,separate,buried,score_under_earlier,verdict,at_true_onset,at_missed_onset";
+        let header = "split,tier,case,sound,noise,truths,start_s,score,fine,steadiness,loudness,separate,buried,score_under_earlier,verdict,at_true_onset,at_missed_onset,on_other";
         let text = std::iter::once(header.to_string())
             .chain(rows)
             .collect::<Vec<_>>()

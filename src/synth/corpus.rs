@@ -144,6 +144,29 @@ pub struct Case {
     /// `truth` where the corpus records it (empty otherwise): the bench
     /// tells which kinds of repeat are missed.
     pub variations: Vec<Variation>,
+    /// Every other sound laid in between the repeats, where the corpus
+    /// records it (empty otherwise): where a false event is a sibling
+    /// of the template's (`--explain`, `--candidates-csv`).
+    pub distractors: Vec<Distractor>,
+}
+
+/// A sound laid into a case's recording that is not the template's: a
+/// sibling of its family, or a short sound of another.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Distractor {
+    /// Seconds from the recording's start to its onset.
+    pub start_s: f64,
+    /// How long it sounds, in seconds (as laid in, varied).
+    pub length_s: f64,
+    /// Its source's `family/name`.
+    pub sound: String,
+}
+
+impl Distractor {
+    /// Whether it sounds at `at` (seconds), give or take `tolerance`.
+    pub fn sounds_at(&self, at: f64, tolerance: f64) -> bool {
+        at >= self.start_s - tolerance && at <= self.start_s + self.length_s
+    }
 }
 
 /// How one repeat differs from the template.
@@ -310,6 +333,7 @@ pub fn case(tier: Tier, index: u64) -> Case {
         truth,
         sound_s,
         variations: Vec::new(),
+        distractors: Vec::new(),
         noise,
     }
 }
@@ -440,4 +464,25 @@ pub(crate) fn resample(signal: &[f32], from: u32, to: u32) -> Vec<f32> {
         let _ = resampler.finish(&mut out);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_distractor_sounds_from_its_onset_to_its_end() {
+        let d = Distractor {
+            start_s: 2.0,
+            length_s: 0.5,
+            sound: "family/other".to_string(),
+        };
+        assert!(d.sounds_at(2.3, 0.1));
+        assert!(
+            d.sounds_at(1.95, 0.1),
+            "within the tolerance before its onset"
+        );
+        assert!(!d.sounds_at(1.85, 0.1));
+        assert!(!d.sounds_at(2.6, 0.1), "after its end");
+    }
 }

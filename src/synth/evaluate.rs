@@ -429,6 +429,13 @@ pub fn explain_timeline(case: &Case, events: &[Event], trace: &Trace) -> Vec<(f6
         let line = format!("  {kind}   {:8.3}  score {:.3}", e.start_s, e.score);
         lines.push((e.start_s, line));
     }
+    for d in &case.distractors {
+        let line = format!(
+            "  other  {:8.3}  {} ({:.3} s)",
+            d.start_s, d.sound, d.length_s
+        );
+        lines.push((d.start_s, line));
+    }
     lines
 }
 

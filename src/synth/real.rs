@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use rand::Rng;
 
 use super::corpus::{
-    add_at_rate, add_background, random_format, resample, Case, FileFormat, Tier, Variation,
+    add_at_rate, add_background, random_format, resample, Case, Distractor, FileFormat, Tier,
+    Variation,
 };
 use super::{normalise_rms, phone_band, pink, reverb, rms, speed, tilt, SynthRng};
 use crate::audio::SampleLayout;
@@ -442,6 +443,7 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
     };
     let mut truth = Vec::new();
     let mut variations = Vec::new();
+    let mut distractors_laid = Vec::new();
     // Whether a repeat starting at `t` ends inside the recording, with a
     // fifth of its length and 0.3 s to spare (a varied repeat is up to 4 %
     // longer, and one with a room rings on).
@@ -459,6 +461,11 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
                 break;
             }
             add_at_rate(&mut recording, &sound, t, MIX_RATE);
+            distractors_laid.push(Distractor {
+                start_s: t,
+                length_s: len_s,
+                sound: other.id(),
+            });
             t += len_s * 1.1 + rng.random_range(0.2..1.0);
         }
         // The gap after a distractor can leave less room than the loop
@@ -511,6 +518,7 @@ pub fn case(library: &Library, split: Split, tier: Tier, index: u64) -> Option<C
         sound_s,
         noise,
         variations,
+        distractors: distractors_laid,
     })
 }
 
@@ -544,6 +552,34 @@ mod tests {
                 case.name,
                 case.sound
             );
+        }
+    }
+
+    /// Every sibling laid into a distractor case is recorded, whole
+    /// inside the recording and of the template's family: the bench's
+    /// `--explain` and `--candidates-csv` name the sound a false event
+    /// sits on. Skips where the sounds are not installed.
+    #[test]
+    fn a_case_records_the_siblings_laid_between_its_repeats() {
+        let Ok(library) = Library::load(&default_dir()) else {
+            eprintln!("skipped: the real sounds are not installed");
+            return;
+        };
+        for index in 0..3 {
+            let case = case(&library, Split::HeldOut, Tier::Distractors, index).unwrap();
+            let duration_s = case.recording.len() as f64 / f64::from(case.recording_format.rate);
+            let family = case.sound.split('/').next().unwrap();
+            assert!(!case.distractors.is_empty(), "{}", case.name);
+            for d in &case.distractors {
+                assert!(
+                    d.start_s >= 0.0 && d.start_s + d.length_s <= duration_s,
+                    "{d:?}"
+                );
+                assert_ne!(d.sound, case.sound, "{}", case.name);
+                if !INTERCHANGEABLE_FAMILIES.contains(&family) {
+                    assert!(d.sound.starts_with(&format!("{family}/")), "{d:?}");
+                }
+            }
         }
     }
 

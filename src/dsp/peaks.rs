@@ -89,7 +89,10 @@ pub const MIN_DOMINANCE: f32 = 0.4;
 /// far enough to cover a press-and-release pair's partial match (a double
 /// click's second click can come 75 % of the way in; 0.7 missed those at
 /// the fine resolution), while the side lobes leave true repeats at other
-/// lags alone.
+/// lags alone. On the real-sound corpus (30 cases per tier, found /
+/// false / missed, against tuning 3,283 / 76 / 80 and held-out
+/// 3,843 / 36 / 109): 0.75 gave 3,280 / 76 / 83 and 3,837 / 33 / 115,
+/// 0.95 gave 3,283 / 77 / 80 and 3,842 / 36 / 110.
 pub const DOMINANCE_REACH: f64 = 0.85;
 
 /// Streaming peak picker.

@@ -24,7 +24,11 @@ const ACTIVE_BELOW_PEAK_DB: f32 = 30.0;
 /// The longest stretch under the gate inside one sound (seconds): a
 /// double click's two clicks and a spoken word's stop consonants (up to
 /// about 100 ms) stay one sound; a handling thump or a word of chatter
-/// further from the sound does not join it.
+/// further from the sound does not join it. On the real-sound corpus (30
+/// cases per tier, found / false / missed, against tuning
+/// 3,283 / 76 / 80, F1 0.977) 0.1 s gave 3,244 / 124 / 119 (F1 0.964)
+/// and 0.2 s 3,266 / 92 / 97 (F1 0.972), with the held-out sources'
+/// counts the same at both.
 const MAX_DIP_S: f64 = 0.15;
 /// The least of a capture's own quiet, outside its sound's core, that
 /// tells the room's level (seconds). A system sound cut tight to its

@@ -131,6 +131,12 @@ pub const SPEEDS: [f32; 5] = [0.96, 0.98, 1.0, 1.02, 1.04];
 /// matched) found 1 more tuning repeat for 10 more false events, and 6
 /// more held-out ones for 15 (30 cases per tier).
 pub const ONSET_SEARCH_FRAMES: usize = 4;
+/// How far (seconds) either way of a candidate's onset the fine check
+/// searches ([`ONSET_SEARCH_FRAMES`]): another onset within it needs no
+/// check of its own.
+pub fn onset_search_s() -> f64 {
+    (ONSET_SEARCH_FRAMES * FINE_HOP) as f64 / f64::from(ANALYSIS_RATE)
+}
 /// Reverberation time (seconds for a 60 dB decay) of the room the
 /// template is also heard in: a living room or an office (0.3-0.6 s).
 /// Variations of the room barely matter (on the real-sound corpus's

@@ -262,7 +262,11 @@ impl Counter {
                 gap_frames,
                 prepared.side_lobes.len().saturating_sub(1),
             )
-            .with_side_lobes(prepared.side_lobes.clone()),
+            .with_side_lobes(prepared.side_lobes.clone())
+            .with_alternates(
+                (fine::onset_search_s() / frame_seconds).floor() as usize + 1,
+                prepared.frames,
+            ),
             onset_offset_s: prepared.onset_offset_s,
             lead_s: prepared.lead_s,
             frame_seconds,
@@ -418,7 +422,8 @@ impl Counter {
             if self.probation.ends_by(p.frame) {
                 self.close_probation(&mut new);
             }
-            let candidate = self.measure(p, limit);
+            let (chosen, candidate) = self.measure_or_alternate(p, limit);
+            let p = &chosen;
             let verdict = decide::decide(&candidate, &self.threshold, &self.tuning);
             self.verdicts.add(verdict);
             if let Some(trace) = self.trace.as_mut() {
@@ -506,7 +511,10 @@ impl Counter {
         while self.accepted.front().is_some_and(|&f| f < look_back) {
             self.accepted.pop_front();
         }
-        self.loudness.forget_before(undecided);
+        // An alternate may lie up to a gap before its peak.
+        let alternate_reach = self.gap_frames.min(self.template_frames);
+        self.loudness
+            .forget_before(undecided.saturating_sub(alternate_reach));
         // A candidate's onset lies at least a window before its frame.
         // Inside a run, an occurrence hidden after the last one found is
         // scored too, once the next one is: its audio stays from there
@@ -514,7 +522,8 @@ impl Counter {
         // the first event it holds).
         let fine_from = self
             .probation
-            .final_before(self.run_end().map_or(undecided, |last| last.min(undecided)));
+            .final_before(self.run_end().map_or(undecided, |last| last.min(undecided)))
+            .saturating_sub(alternate_reach);
         self.fine.forget_before(
             (fine_from * self.resolution.hop as u64)
                 .saturating_sub(fine::FineCheck::look_back() + self.resolution.window as u64),
@@ -536,10 +545,58 @@ impl Counter {
     /// or the recording's, whichever comes first, so it depends on the
     /// recording alone, never on how its audio arrived.
     fn fine_limit(&self, p: &Peak, end: bool) -> Option<u64> {
-        let onset = self.onset_s(p.frame as f64 + p.offset) * f64::from(ANALYSIS_RATE);
+        let last = p.alternate.map_or(p.frame as f64 + p.offset, |a| {
+            (p.frame as f64 + p.offset).max(a.frame as f64 + a.offset)
+        });
+        let onset = self.onset_s(last) * f64::from(ANALYSIS_RATE);
         let window_end = self.fine.window_end(onset);
         let received = self.fine.received();
         (end || received >= window_end).then(|| window_end.min(received))
+    }
+
+    /// Measures a peak into a [`Candidate`], or its
+    /// [`Alternate`](peaks::Alternate) where the peak's onset fails the
+    /// fine check and the alternate's passes: the occurrence in a bump
+    /// is where the audio shows it, whichever maximum the correlation
+    /// scored higher. Returns the peak measured with its candidate.
+    ///
+    /// An alternate lies within the gap, and is measured only where no
+    /// occurrence already found and no next peak lies within the gap of
+    /// it: the gap's promise of one occurrence per stretch holds. It
+    /// stands for the bump alone, so it asks no separation question of
+    /// the rejected peak beside it (`rival`, `higher` and `buried` none)
+    /// and faces the fine floor, the threshold and the peer rules as any
+    /// candidate does. Its verdict is the one counted and traced; where
+    /// it fails the fine check too, the peak's is.
+    fn measure_or_alternate(&mut self, p: &Peak, limit: u64) -> (Peak, Candidate) {
+        let candidate = self.measure(p, limit);
+        let gap = self.gap_frames;
+        let alternate = p.alternate.filter(|a| {
+            decide::rejected_before_fine(&candidate).is_none()
+                && candidate.fine < self.fine_floor()
+                && !self.accepted.iter().any(|&f| f.abs_diff(a.frame) < gap)
+                && p.next.is_none_or(|n| n.abs_diff(a.frame) >= gap)
+        });
+        let Some(alternate) = alternate else {
+            return (*p, candidate);
+        };
+        let peak = Peak {
+            frame: alternate.frame,
+            offset: alternate.offset,
+            score: alternate.score,
+            rival: None,
+            higher_before: None,
+            higher_after: None,
+            higher: None,
+            next: p.next,
+            alternate: None,
+        };
+        let measured = self.measure(&peak, limit);
+        if measured.fine >= self.fine_floor() {
+            (peak, measured)
+        } else {
+            (*p, candidate)
+        }
     }
 
     /// Measures a peak into a [`Candidate`]: everything [`decide::decide`]

@@ -63,6 +63,27 @@ pub struct Peak {
     /// left out are ones a side lobe's copy would be louder in, and the
     /// check compares what is left.
     pub next: Option<u64>,
+    /// The highest other local maximum within the gap, outside the fine
+    /// check's onset search: where the occurrence may begin instead when
+    /// this peak's onset fails the fine check. Music's or babble's onset
+    /// a few tens of milliseconds from a repeat's can outscore the repeat
+    /// in the correlation and take the bump, and the gap then leaves the
+    /// repeat's own maximum no peak of its own. `None` where the picker
+    /// names no alternates ([`PeakPicker::with_alternates`]) or the bump
+    /// has no other maximum.
+    pub alternate: Option<Alternate>,
+}
+
+/// Another local maximum of the scores within a peak's gap
+/// ([`Peak::alternate`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Alternate {
+    /// Frame of the maximum.
+    pub frame: u64,
+    /// Sub-frame refinement, as [`Peak::offset`].
+    pub offset: f64,
+    /// The score at the maximum.
+    pub score: f32,
 }
 
 /// A peak must score at least this share of every score within
@@ -107,6 +128,9 @@ pub struct PeakPicker {
     /// Per lag (frames, 0..=reach): how much of a true match's score the
     /// template's own side lobe reaches there; empty for the flat rule.
     side_lobes: Vec<f32>,
+    /// The lags (frames, least and most) at which a peak names an
+    /// [`Alternate`]; `None` names none.
+    alternate_lags: Option<(u64, u64)>,
     /// Next frame to decide.
     next: u64,
     pushed: u64,
@@ -124,6 +148,7 @@ impl PeakPicker {
             window: VecDeque::new(),
             window_start: 0,
             side_lobes: Vec::new(),
+            alternate_lags: None,
             next: 0,
             pushed: 0,
         }
@@ -137,6 +162,14 @@ impl PeakPicker {
     /// repeats at other lags are kept however close.
     pub fn with_side_lobes(mut self, side_lobes: Vec<f32>) -> PeakPicker {
         self.side_lobes = side_lobes;
+        self
+    }
+
+    /// Names each peak's [`Alternate`]: the highest other local maximum
+    /// at least `min_lag` frames from it (nearer ones are onsets the fine
+    /// check searches anyway) and within the gap and `max_lag` frames.
+    pub fn with_alternates(mut self, min_lag: usize, max_lag: usize) -> PeakPicker {
+        self.alternate_lags = Some((min_lag.max(1) as u64, max_lag.min(self.gap) as u64));
         self
     }
 
@@ -222,7 +255,42 @@ impl PeakPicker {
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(u, _)| u);
         let (higher_before, higher_after) = (before.map(|(u, _)| u), after.map(|(u, _)| u));
-        let offset = match (
+        let offset = self.offset_at(t, score);
+        let next = (t + 1..t + reach + 1).find(|&u| self.is_local_peak(u));
+        let alternate = self.alternate_lags.and_then(|(least, most)| {
+            (t.saturating_sub(most)..=t + most)
+                .filter(|&u| u.abs_diff(t) >= least)
+                .filter_map(|u| {
+                    let score = self.score(u)?;
+                    let before = u.checked_sub(1).and_then(|v| self.score(v))?;
+                    let after = self.score(u + 1)?;
+                    (score >= self.threshold && score > before && score >= after).then(|| {
+                        Alternate {
+                            frame: u,
+                            offset: self.offset_at(u, score),
+                            score,
+                        }
+                    })
+                })
+                .max_by(|a, b| a.score.total_cmp(&b.score))
+        });
+        Some(Peak {
+            frame: t,
+            offset,
+            score,
+            rival,
+            higher_before,
+            higher_after,
+            higher,
+            next,
+            alternate,
+        })
+    }
+
+    /// Where between its neighbours the maximum at frame `t` lies: a
+    /// parabola through the three scores, -0.5..0.5 frames.
+    fn offset_at(&self, t: u64, score: f32) -> f64 {
+        match (
             t.checked_sub(1).and_then(|u| self.score(u)),
             self.score(t + 1),
         ) {
@@ -235,18 +303,7 @@ impl PeakPicker {
                 }
             }
             _ => 0.0,
-        };
-        let next = (t + 1..t + reach + 1).find(|&u| self.is_local_peak(u));
-        Some(Peak {
-            frame: t,
-            offset,
-            score,
-            rival,
-            higher_before,
-            higher_after,
-            higher,
-            next,
-        })
+        }
     }
 
     /// Whether frame `u` reaches the threshold and no known frame within
@@ -396,5 +453,35 @@ mod tests {
         assert!(out.is_empty(), "frame 1 needs frames 2..=4");
         picker.push(&[0.1], &mut out);
         assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn a_peak_names_the_highest_other_maximum_within_its_gap() {
+        // One bump at frame 3, a lower maximum at 6 and a lesser one at 1,
+        // both within the gap of 4; a maximum at 11 lies beyond it.
+        let scores = [
+            0.0, 0.5, 0.4, 0.9, 0.5, 0.6, 0.7, 0.3, 0.0, 0.0, 0.0, 0.8, 0.0, 0.0, 0.0, 0.0,
+        ];
+        let picked = |picker: PeakPicker| {
+            let mut picker = picker;
+            let mut out = Vec::new();
+            picker.push(&scores, &mut out);
+            picker.finish(&mut out);
+            out
+        };
+        let out = picked(PeakPicker::new(0.3, 4, 4).with_alternates(2, 10));
+        let first = out.iter().find(|p| p.frame == 3).expect("the bump's peak");
+        let alternate = first.alternate.expect("frame 6 is another maximum");
+        assert_eq!((alternate.frame, alternate.score), (6, 0.7));
+        assert!(alternate.offset.abs() < 0.5);
+        let last = out.iter().find(|p| p.frame == 11).expect("the far peak");
+        assert_eq!(last.alternate, None, "frame 6 lies beyond the gap");
+
+        // Maxima nearer than the least lag are the fine check's to search.
+        let out = picked(PeakPicker::new(0.3, 4, 4).with_alternates(4, 10));
+        assert_eq!(out[0].alternate, None);
+        // Without alternates, a peak names none.
+        let out = picked(PeakPicker::new(0.3, 4, 4));
+        assert!(out.iter().all(|p| p.alternate.is_none()));
     }
 }

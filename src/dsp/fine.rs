@@ -129,7 +129,10 @@ pub const SPEEDS: [f32; 5] = [0.96, 0.98, 1.0, 1.02, 1.04];
 /// templates where that is past this search: a typewriter's hiss opens
 /// its template 35 ms before the strike, and in rapid runs the strike is
 /// matched) found 1 more tuning repeat for 10 more false events, and 6
-/// more held-out ones for 15 (30 cases per tier).
+/// more held-out ones for 15 (30 cases per tier). What a wider search
+/// was after is done where the correlation points: a peak whose onset
+/// fails is measured again at its bump's other maximum beyond this search
+/// ([`Peak::alternate`](super::peaks::Peak::alternate)).
 pub const ONSET_SEARCH_FRAMES: usize = 4;
 /// How far (seconds) either way of a candidate's onset the fine check
 /// searches ([`ONSET_SEARCH_FRAMES`]): another onset within it needs no

@@ -15,7 +15,10 @@
 //! and only the audio can tell ([`separate`](super::separate)). A peak
 //! that passes it still names its highest neighbour within reach
 //! ([`Peak::higher`]): a varied repeat's partial match can rise above the
-//! template's own side lobe, and the audio is asked about it too.
+//! template's own side lobe, and the audio is asked about it too. Each
+//! peak also names the highest other maximum within its gap
+//! ([`Peak::alternate`]): where the peak's onset fails the fine check,
+//! the occurrence may begin there instead.
 //! Everything is decided as soon as the `reach` frames after it are known,
 //! so a stream reports each event the moment it is certain, and decisions
 //! depend on the scores alone, never on how they arrived.

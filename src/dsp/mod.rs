@@ -422,8 +422,17 @@ impl Counter {
             if self.probation.ends_by(p.frame) {
                 self.close_probation(&mut new);
             }
-            let (chosen, candidate) = self.measure_or_alternate(p, limit);
+            let (chosen, candidate, yielded) = self.measure_or_alternate(p, limit);
             let p = &chosen;
+            // The peak that yielded to its alternate is a candidate the
+            // fine check rejected: counted and traced as one.
+            if let Some(yielded) = yielded {
+                let verdict = decide::decide(&yielded, &self.threshold, &self.tuning);
+                self.verdicts.add(verdict);
+                if let Some(trace) = self.trace.as_mut() {
+                    trace.candidates.push((yielded, verdict));
+                }
+            }
             let verdict = decide::decide(&candidate, &self.threshold, &self.tuning);
             self.verdicts.add(verdict);
             if let Some(trace) = self.trace.as_mut() {
@@ -558,7 +567,8 @@ impl Counter {
     /// [`Alternate`](peaks::Alternate) where the peak's onset fails the
     /// fine check and the alternate's passes: the occurrence in a bump
     /// is where the audio shows it, whichever maximum the correlation
-    /// scored higher. Returns the peak measured with its candidate.
+    /// scored higher. Returns the peak measured with its candidate, and
+    /// the peak's own candidate where its alternate took its place.
     ///
     /// An alternate lies within the gap, and is measured only where no
     /// occurrence already found and no next peak lies within the gap of
@@ -566,9 +576,13 @@ impl Counter {
     /// stands for the bump alone, so it asks no separation question of
     /// the rejected peak beside it (`rival`, `higher` and `buried` none)
     /// and faces the fine floor, the threshold and the peer rules as any
-    /// candidate does. Its verdict is the one counted and traced; where
-    /// it fails the fine check too, the peak's is.
-    fn measure_or_alternate(&mut self, p: &Peak, limit: u64) -> (Peak, Candidate) {
+    /// candidate does. Where it fails the fine check too, the peak's
+    /// candidate stands alone.
+    fn measure_or_alternate(
+        &mut self,
+        p: &Peak,
+        limit: u64,
+    ) -> (Peak, Candidate, Option<Candidate>) {
         let candidate = self.measure(p, limit);
         let gap = self.gap_frames;
         let alternate = p.alternate.filter(|a| {
@@ -578,7 +592,7 @@ impl Counter {
                 && p.next.is_none_or(|n| n.abs_diff(a.frame) >= gap)
         });
         let Some(alternate) = alternate else {
-            return (*p, candidate);
+            return (*p, candidate, None);
         };
         let peak = Peak {
             frame: alternate.frame,
@@ -593,9 +607,9 @@ impl Counter {
         };
         let measured = self.measure(&peak, limit);
         if measured.fine >= self.fine_floor() {
-            (peak, measured)
+            (peak, measured, Some(candidate))
         } else {
-            (*p, candidate)
+            (*p, candidate, None)
         }
     }
 

@@ -144,7 +144,7 @@ pub const PEER_SHARE: f32 = 0.5;
 /// and 86.7 %); 0.1 3,223 / 84 / 140 and 3,768 / 34 / 184 (73.7 % and
 /// 79.5 %: quiet varied repeats lost). It stays at 0.03. Asked only once
 /// two or three events have a loudness (a median of one is that one
-/// event's, and a quiet first repeat sets it), it found no repeat more
+/// event's, and a loud first repeat sets it), it found no repeat more
 /// and let siblings in: held-out 3,849 / 38 / 103 and 3,849 / 41 / 103
 /// against 3,849 / 36 / 103 (exact count 89.9 and 89.6 % against
 /// 90.6 %, 30 cases per tier).

@@ -577,7 +577,12 @@ impl Counter {
     /// the rejected peak beside it (`rival`, `higher` and `buried` none)
     /// and faces the fine floor, the threshold and the peer rules as any
     /// candidate does. Where it fails the fine check too, the peak's
-    /// candidate stands alone.
+    /// candidate stands alone. A peak the separation rejects (a side
+    /// lobe, or no second occurrence beside a higher one) yields to no
+    /// alternate: its bump belongs to its neighbour, and measuring its
+    /// alternate too found no repeat more on the real-sound corpus for
+    /// 10 more held-out false events and 14 more tuning ones (30 cases
+    /// per tier).
     fn measure_or_alternate(
         &mut self,
         p: &Peak,

@@ -418,12 +418,18 @@ impl Counter {
             };
             self.pending.pop_front();
             let p = &p;
-            // Every frame before this peak is decided.
-            if self.probation.ends_by(p.frame) {
+            // Every frame before this peak, and before its alternate, is
+            // decided.
+            let first = p.alternate.map_or(p.frame, |a| a.frame.min(p.frame));
+            if self.probation.ends_by(first) {
                 self.close_probation(&mut new);
             }
             let (chosen, candidate, yielded) = self.measure_or_alternate(p, limit);
             let p = &chosen;
+            // The peak itself, where its alternate did not take its place.
+            if self.probation.ends_by(p.frame) {
+                self.close_probation(&mut new);
+            }
             // The peak that yielded to its alternate is a candidate the
             // fine check rejected: counted and traced as one.
             if let Some(yielded) = yielded {

@@ -42,12 +42,8 @@ const CASES: [(Split, Tier, u64); 9] = [
 
 #[test]
 fn short_real_sound_cases_count_exactly() {
-    let library = match Library::load(&real::default_dir()) {
-        Ok(library) => library,
-        Err(e) => {
-            eprintln!("skipping the real-sound regression subset: {e}");
-            return;
-        }
+    let Some(library) = installed_library("the real-sound regression subset") else {
+        return;
     };
     let scratch = tempfile::tempdir().expect("a scratch directory");
     let mut wrong = Vec::new();
@@ -83,12 +79,8 @@ fn short_real_sound_cases_count_exactly() {
 /// whose repeat at 0.668 s is found at the alternate.
 #[test]
 fn a_yielded_peak_is_decided_alike_however_the_audio_arrives() {
-    let library = match Library::load(&real::default_dir()) {
-        Ok(library) => library,
-        Err(e) => {
-            eprintln!("skipping the real-sound streaming check: {e}");
-            return;
-        }
+    let Some(library) = installed_library("the real-sound streaming check") else {
+        return;
     };
     let case = real::case(&library, Split::HeldOut, Tier::Snr0, 3).expect("the split has sources");
     let template = TemplateAudio {
@@ -190,6 +182,14 @@ fn installed_sounds_count_once_in_their_own_files_and_with_silence_around() {
         once[1],
         other.join("\n")
     );
+}
+
+/// The installed real-sound library, or `None`, saying that `check` is
+/// skipped and why, where the set-up script has not run.
+fn installed_library(check: &str) -> Option<Library> {
+    Library::load(&real::default_dir())
+        .map_err(|e| eprintln!("skipping {check}: {e}"))
+        .ok()
 }
 
 /// How many times `template` occurs in `recording`.

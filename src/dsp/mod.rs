@@ -465,7 +465,7 @@ impl Counter {
                 // fine check had rejected). Only those that pass join
                 // the recent occurrences.
                 let rate = f64::from(ANALYSIS_RATE);
-                let next = self.onset_s(p.frame as f64 + p.offset) * rate;
+                let next = self.onset_s(p.position()) * rate;
                 let floor = self.fine_floor();
                 for frame in self.hidden_before(p.frame) {
                     let onset = self.onset_s(frame as f64) * rate;
@@ -526,8 +526,8 @@ impl Counter {
         while self.accepted.front().is_some_and(|&f| f < look_back) {
             self.accepted.pop_front();
         }
-        // An alternate may lie up to a gap before its peak.
-        let alternate_reach = self.gap_frames.min(self.template_frames);
+        // An alternate may lie this far before its peak.
+        let alternate_reach = self.picker.alternate_reach();
         self.loudness
             .forget_before(undecided.saturating_sub(alternate_reach));
         // A candidate's onset lies at least a window before its frame.
@@ -560,9 +560,9 @@ impl Counter {
     /// or the recording's, whichever comes first, so it depends on the
     /// recording alone, never on how its audio arrived.
     fn fine_limit(&self, p: &Peak, end: bool) -> Option<u64> {
-        let last = p.alternate.map_or(p.frame as f64 + p.offset, |a| {
-            (p.frame as f64 + p.offset).max(a.frame as f64 + a.offset)
-        });
+        let last = p
+            .alternate
+            .map_or(p.position(), |a| p.position().max(a.position()));
         let onset = self.onset_s(last) * f64::from(ANALYSIS_RATE);
         let window_end = self.fine.window_end(onset);
         let received = self.fine.received();
@@ -605,17 +605,7 @@ impl Counter {
         let Some(alternate) = alternate else {
             return (*p, candidate, None);
         };
-        let peak = Peak {
-            frame: alternate.frame,
-            offset: alternate.offset,
-            score: alternate.score,
-            rival: None,
-            higher_before: None,
-            higher_after: None,
-            higher: None,
-            next: p.next,
-            alternate: None,
-        };
+        let peak = alternate.as_peak(p.next);
         let measured = self.measure(&peak, limit);
         if measured.fine >= self.fine_floor() {
             (peak, measured, Some(candidate))
@@ -648,10 +638,10 @@ impl Counter {
                 }
                 _ => false,
             };
-        let onset_s = self.onset_s(p.frame as f64 + p.offset);
+        let onset_s = self.onset_s(p.position());
         let mut candidate = Candidate {
             frame: p.frame,
-            start_s: self.start_s(p.frame as f64 + p.offset),
+            start_s: self.start_s(p.position()),
             score: p.score,
             fine: f32::NAN,
             fine_steadiness: self.fine.steadiness(),

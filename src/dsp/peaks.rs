@@ -77,6 +77,13 @@ pub struct Peak {
     pub alternate: Option<Alternate>,
 }
 
+impl Peak {
+    /// Where the maximum lies, in fractional frames.
+    pub fn position(&self) -> f64 {
+        self.frame as f64 + self.offset
+    }
+}
+
 /// Another local maximum of the scores within a peak's gap
 /// ([`Peak::alternate`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,6 +94,31 @@ pub struct Alternate {
     pub offset: f64,
     /// The score at the maximum.
     pub score: f32,
+}
+
+impl Alternate {
+    /// Where the maximum lies, in fractional frames.
+    pub fn position(&self) -> f64 {
+        self.frame as f64 + self.offset
+    }
+
+    /// The peak this maximum stands for in place of the one that named
+    /// it (followed by `next`, as that one was): the bump alone, with no
+    /// neighbour to be asked about (the one it replaces was no
+    /// occurrence) and no alternate of its own.
+    pub fn as_peak(&self, next: Option<u64>) -> Peak {
+        Peak {
+            frame: self.frame,
+            offset: self.offset,
+            score: self.score,
+            rival: None,
+            higher_before: None,
+            higher_after: None,
+            higher: None,
+            next,
+            alternate: None,
+        }
+    }
 }
 
 /// A peak must score at least this share of every score within
@@ -166,6 +198,12 @@ impl PeakPicker {
     pub fn with_side_lobes(mut self, side_lobes: Vec<f32>) -> PeakPicker {
         self.side_lobes = side_lobes;
         self
+    }
+
+    /// How far (frames) from its peak an [`Alternate`] may lie: 0 where
+    /// the picker names none.
+    pub fn alternate_reach(&self) -> u64 {
+        self.alternate_lags.map_or(0, |(_, most)| most)
     }
 
     /// Names each peak's [`Alternate`]: the highest other local maximum
@@ -267,15 +305,15 @@ impl PeakPicker {
                     let score = self.score(u)?;
                     let before = u.checked_sub(1).and_then(|v| self.score(v))?;
                     let after = self.score(u + 1)?;
-                    (score >= self.threshold && score > before && score >= after).then(|| {
-                        Alternate {
-                            frame: u,
-                            offset: self.offset_at(u, score),
-                            score,
-                        }
-                    })
+                    (score >= self.threshold && score > before && score >= after)
+                        .then_some((u, score))
                 })
-                .max_by(|a, b| a.score.total_cmp(&b.score))
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(frame, score)| Alternate {
+                    frame,
+                    offset: self.offset_at(frame, score),
+                    score,
+                })
         });
         Some(Peak {
             frame: t,

@@ -559,8 +559,9 @@ fn span_gate(
 
 /// Where the sound spanning `span` starts once what the capture's
 /// background reaches is left out: the first frame, up to the sound's
-/// [`core`] (on `levels_db` and the frame powers `power_db`), that stands [`ACTIVE_ABOVE_FLOOR_DB`] over the level the
-/// frames outside the span stay under ([`BACKGROUND_REACH_QUANTILE`]),
+/// [`core`] (on `levels_db` and the frame powers `power_db`), that
+/// stands [`ACTIVE_ABOVE_FLOOR_DB`] over the level the frames outside the
+/// span stay under ([`BACKGROUND_REACH_QUANTILE`]),
 /// leaving out a [`bridge_frames`] either side of it: a lead-in or a last
 /// consonant there may be the sound's own. The span's gate is set over
 /// the background's floor, and chatter running on into a sound without a
@@ -697,10 +698,11 @@ fn main_sound_peak(
 /// the levels `levels_db` (as heard, or by power) and by power
 /// (`power_db`). The ear weighs chatter's middle frequencies over a low
 /// sound's: chatter running on into a digger's thud (the real-sound
-/// corpus's held-out/phone/46) was 18-21 dB under the thud's power but
-/// 11-16 dB under it as heard, joined its core, and every occurrence was
-/// reported 0.11 s early. A sound's own attack and bloom are near its
-/// peak both ways.
+/// corpus's held-out/phone/46) stayed within 11-16 dB of the thud's peak
+/// as heard, joined its core, and every occurrence was reported 0.11 s
+/// early; by power the frames where the chatter meets the thud lie 20-23
+/// dB under the peak, and the core ends there. A sound's own attack and
+/// bloom are near its peak both ways.
 fn core(levels_db: &[f32], power_db: &[f32], loudest: usize) -> std::ops::RangeInclusive<usize> {
     let peak = levels_db[loudest];
     let power_peak = power_db[loudest];

@@ -476,16 +476,18 @@ fn active_span(
     // handling thump or a hum is heard far less than measured. A sound
     // the ear hears little of over the room (a low note, a bass drum) is
     // judged by its power.
-    let (levels_db, (peak, gate)) = [&heard_db, &energies_db].into_iter().find_map(|levels| {
-        let gate = span_gate(
-            levels,
-            &energies_db,
-            loudest,
-            bridge,
-            resolution.frames(MIN_ROOM_S),
-        )?;
-        Some((levels, gate))
-    })?;
+    let (levels_db, sound_core, (peak, gate)) =
+        [&heard_db, &energies_db].into_iter().find_map(|levels| {
+            let sound_core = core(levels, &energies_db, loudest);
+            let gate = span_gate(
+                levels,
+                &sound_core,
+                loudest,
+                bridge,
+                resolution.frames(MIN_ROOM_S),
+            )?;
+            Some((levels, sound_core, gate))
+        })?;
     let active = |i: usize| levels_db[i] > gate;
     // Runs of frames above the gate join the loudest one across dips of
     // up to a bridge. After it, any run does: a sound's decay, echoes and
@@ -525,23 +527,22 @@ fn active_span(
         return Some((first, first, last));
     }
     let (lead, first) =
-        start_above_background(levels_db, &energies_db, first..=last, loudest, bridge);
+        start_above_background(levels_db, first..=last, &sound_core, loudest, bridge);
     Some((lead, first, last))
 }
 
-/// The peak level of the sound whose loudest frame is `loudest`, and the
-/// gate its frames must pass, on the frame levels `levels_db` (its
-/// [`core`] asks the frame powers `power_db` too); `None` when the sound
-/// does not stand above the gate.
+/// The peak level of the sound whose loudest frame is `loudest` and
+/// whose [`core`] is `core`, and the gate its frames must pass, on the
+/// frame levels `levels_db`; `None` when the sound does not stand above
+/// the gate.
 fn span_gate(
     levels_db: &[f32],
-    power_db: &[f32],
+    core: &std::ops::RangeInclusive<usize>,
     loudest: usize,
     bridge: usize,
     min_room_frames: usize,
 ) -> Option<(f32, f32)> {
-    let core = core(levels_db, power_db, loudest);
-    let floor = room_floor_db(levels_db, &core, min_room_frames);
+    let floor = room_floor_db(levels_db, core, min_room_frames);
     let peak = levels_db[loudest];
     // The level the sound rose from: the floor of the frames just before
     // its core (a dip's length of them). Over a quiet room it is the
@@ -559,9 +560,9 @@ fn span_gate(
 
 /// Where the sound spanning `span` starts once what the capture's
 /// background reaches is left out: the first frame, up to the sound's
-/// [`core`] (on `levels_db` and the frame powers `power_db`), that
-/// stands [`ACTIVE_ABOVE_FLOOR_DB`] over the level the frames outside the
-/// span stay under ([`BACKGROUND_REACH_QUANTILE`]),
+/// [`core`] (`core`), that stands [`ACTIVE_ABOVE_FLOOR_DB`] over the
+/// level the frames outside the span stay under
+/// ([`BACKGROUND_REACH_QUANTILE`]),
 /// leaving out a [`bridge_frames`] either side of it: a lead-in or a last
 /// consonant there may be the sound's own. The span's gate is set over
 /// the background's floor, and chatter running on into a sound without a
@@ -584,8 +585,8 @@ fn span_gate(
 /// and the start stays, without a lead-in.
 fn start_above_background(
     levels_db: &[f32],
-    power_db: &[f32],
     span: std::ops::RangeInclusive<usize>,
+    core: &std::ops::RangeInclusive<usize>,
     loudest: usize,
     bridge: usize,
 ) -> (usize, usize) {
@@ -600,7 +601,7 @@ fn start_above_background(
     }
     let gate = level_quantile_db(&outside, BACKGROUND_REACH_QUANTILE) + ACTIVE_ABOVE_FLOOR_DB;
     let lead_gate = gate.max(levels_db[loudest] - LEAD_BELOW_PEAK_DB);
-    let core_start = (*core(levels_db, power_db, loudest).start()).max(first);
+    let core_start = (*core.start()).max(first);
     let first = (first..core_start)
         .find(|&i| levels_db[i] > gate)
         .unwrap_or(core_start);

@@ -359,8 +359,11 @@ fn vary(base: &[f32], tier: Tier, rng: &mut SynthRng) -> (Vec<f32>, Variation) {
 fn carried_share(sound: &[f32], rate: u32) -> f32 {
     let energy =
         |samples: &[f32], rate: u32| samples.iter().map(|v| v * v).sum::<f32>() / rate as f32;
+    if rate >= MIX_RATE {
+        return 1.0;
+    }
     let total = energy(sound, MIX_RATE);
-    if rate >= MIX_RATE || total <= 0.0 {
+    if total <= 0.0 {
         return 1.0;
     }
     energy(&resample(sound, MIX_RATE, rate), rate) / total
